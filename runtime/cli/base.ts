@@ -1,0 +1,25 @@
+// Every command extends this: it turns a thrown error into one plain line on
+// stderr and the exit code of DESIGN.md §6, so no stack trace reaches a user
+// for an expected failure. Command files import only clipanion at load time;
+// they import what they use inside run(), so `choragen --help` stays fast.
+import { Command, Option } from 'clipanion';
+import { describeError, exitCodeOf } from '../errors.js';
+
+export abstract class ChoragenCommand extends Command {
+  verbose = Option.Boolean('--verbose', false, { description: 'Print error details (stack traces)' });
+
+  abstract run(): Promise<number | void>;
+
+  async execute(): Promise<number> {
+    try {
+      return (await this.run()) ?? 0;
+    } catch (err) {
+      this.context.stderr.write(`choragen: ${describeError(err, this.verbose)}\n`);
+      return exitCodeOf(err);
+    }
+  }
+}
+
+/** Where the workspace is: --workspace, else the current directory. */
+export const workspaceOption = () =>
+  Option.String('--workspace,-w', { description: 'Workspace root (default: the current directory)' });

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// The choragen CLI: registers one command per file and maps clipanion's usage
+// errors to exit code 2 (DESIGN.md §6).
+import { Builtins, Cli } from 'clipanion';
+import { version } from '../version.js';
+// -- commands (one per file; keep this list sorted by area) --
+// core
+// policy
+// metrics & audit
+// tasks & chains
+
+const cli = new Cli({ binaryLabel: 'choragen', binaryName: 'choragen', binaryVersion: version });
+cli.register(Builtins.HelpCommand);
+cli.register(Builtins.VersionCommand);
+// -- registrations --
+// core
+// policy
+// metrics & audit
+// tasks & chains
+
+export async function main(argv: string[]): Promise<number> {
+  let command;
+  try {
+    command = cli.process(argv);
+  } catch (err) {
+    // Unknown command, unknown flag, missing argument: one line, exit 2.
+    const message = err instanceof Error ? err.message.split('\n').filter(Boolean).slice(0, 3).join(' ') : String(err);
+    process.stderr.write(`choragen: ${message}\nRun \`choragen --help\` for the list of commands.\n`);
+    return 2;
+  }
+  return cli.run(command, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { process.stderr.write(`choragen: internal error: ${err?.message ?? err}\n`); process.exitCode = 1; },
+);
