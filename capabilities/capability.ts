@@ -72,10 +72,15 @@ export interface ToolContext {
    * Canonicalize `path` (relative to the workspace) and ask the policy about
    * `action` for this session's role. Throws ToolRefusal on deny or a rejected
    * approval. Every call is recorded for the tool call's audit line.
-   * `preview` (a diff) is shown to a human when the decision is `approve`.
+   * `preview` (a diff) is shown to a human when the decision is `approve`;
+   * it receives the canonical path so it can read the current content.
    * For `create`/`modify` pass action 'write': the broker picks by existence.
    */
-  authorize(path: string, action: Action | 'write', preview?: () => Promise<string>): Promise<AuthorizedPath>;
+  authorize(
+    path: string,
+    action: Action | 'write',
+    preview?: (target: AuthorizedPath) => Promise<string>,
+  ): Promise<AuthorizedPath>;
   /** Whether a canonical relative path may be read (for list/search filtering). No audit. */
   canRead(rel: string): boolean;
   /**
@@ -92,6 +97,8 @@ export interface ToolResult {
   content: string;
   /** complete_task: end the session after this assistant message */
   endsSession?: boolean;
+  /** complete_task: the session's final text (its report to the parent) */
+  finalText?: string;
 }
 
 export interface Capability<S extends TSchema = TSchema> {

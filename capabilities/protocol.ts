@@ -73,6 +73,8 @@ export interface ToolReply {
   is_error: boolean;
   /** complete_task: the session ends after this assistant message. */
   ends_session?: boolean;
+  /** complete_task: the session's final text. */
+  final_text?: string;
 }
 
 export type ToolPortIn = ToolReply;

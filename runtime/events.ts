@@ -1,8 +1,10 @@
 // The events the broker records. Each is appended to the run's audit log
 // (.choragen/audit/<root-session-id>.jsonl) as one JSON line
-//   { seq, ts, session_id, type, ...fields, prev }
+//   { line_seq, ts, session_id, type, ...fields, prev }
 // before its effect is reported to a session; DuckDB is fed from these logs.
-// Field names match the DuckDB columns of DESIGN.md §5.
+// Field names match the DuckDB columns of DESIGN.md §5. The line counter is
+// `line_seq` (not `seq`) because model_call and tool_call carry their own
+// per-session `seq`, which is a DuckDB column.
 
 import type { Role } from '../policy/types.js';
 
@@ -94,6 +96,8 @@ export interface NoticeEvent {
   session_id: string;
   kind: 'budget_warning' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume';
   message: string;
+  /** On 'resume': the process that writes the log from here on (AuditLog.resume sets it). */
+  pid?: number;
 }
 
 export type AuditEvent =
@@ -105,5 +109,9 @@ export type AuditEvent =
   | SessionEnded
   | NoticeEvent;
 
-/** A line as stored: the event plus the chain fields. */
-export type AuditLine = AuditEvent & { seq: number; ts: string; prev: string };
+/**
+ * A line as stored: the event plus the chain fields. `line_seq` counts the
+ * lines of the file from 0; `prev` is the SHA-256 (hex) of the previous line's
+ * bytes, for line 0 of `choragen-audit-v1|<version>|<policy_hash>`.
+ */
+export type AuditLine = AuditEvent & { line_seq: number; ts: string; prev: string };

@@ -5,18 +5,32 @@ import { Builtins, Cli } from 'clipanion';
 import { version } from '../version.js';
 // -- commands (one per file; keep this list sorted by area) --
 // core
+import { AgentStartCommand } from './agent-start.js';
+import { InitCommand } from './init.js';
 // policy
+import { PolicyCheckCommand } from './policy-check.js';
+import { PolicyLintCommand } from './policy-lint.js';
 // metrics & audit
 // tasks & chains
+import { ChainNewCommand } from './chain-new.js';
+import { ChainStatusCommand } from './chain-status.js';
+import { TaskAddCommand } from './task-add.js';
 
 const cli = new Cli({ binaryLabel: 'choragen', binaryName: 'choragen', binaryVersion: version });
 cli.register(Builtins.HelpCommand);
 cli.register(Builtins.VersionCommand);
 // -- registrations --
 // core
+cli.register(InitCommand);
+cli.register(AgentStartCommand);
 // policy
+cli.register(PolicyCheckCommand);
+cli.register(PolicyLintCommand);
 // metrics & audit
 // tasks & chains
+cli.register(ChainNewCommand);
+cli.register(TaskAddCommand);
+cli.register(ChainStatusCommand);
 
 export async function main(argv: string[]): Promise<number> {
   let command;

@@ -1,0 +1,26 @@
+// complete_task: end this session with a summary. For an impl session working
+// on a task, the task moves to in-review with the summary appended (governed
+// by the same policy as any other move).
+import Type from 'typebox';
+import { defineCapability } from './capability.js';
+
+export const completeTask = defineCapability({
+  name: 'complete_task',
+  description:
+    'Finish this session. `summary` is your final report (what changed, how it was checked, what is left). ' +
+    'If you were given a task, it moves to in-review with this summary. Call it once, as the last thing you do.',
+  input: Type.Object(
+    { summary: Type.String({ minLength: 1, maxLength: 50_000, description: 'Final report of the session' }) },
+    { additionalProperties: false },
+  ),
+  defaultRoles: ['control', 'impl'],
+  async run(ctx, input) {
+    let note = '';
+    if (ctx.session.taskId && ctx.session.role === 'impl') {
+      const { submitForReview } = await import('../runtime/tasks.js');
+      await submitForReview(ctx, ctx.session.taskId, input.summary);
+      note = ` Task ${ctx.session.taskId} moved to in-review.`;
+    }
+    return { content: `Session complete.${note}`, endsSession: true, finalText: input.summary };
+  },
+});

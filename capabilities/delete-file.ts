@@ -1,0 +1,52 @@
+// delete_file: remove one file.
+//
+// Symlinks: the broker decides on the canonical path, and the canonical path
+// of a symlink is its target. Deleting "the link" would then act on a path the
+// policy never saw, and deleting the target would surprise whoever named the
+// link. So a path that resolves through a symlink (at any component) is
+// refused, naming the real path; a symlink that appears at the real path after
+// the check is refused too.
+
+import { promises as fsp } from 'node:fs';
+import Type from 'typebox';
+import { ToolFailure, ToolRefusal } from '../runtime/errors.js';
+import { defineCapability } from './capability.js';
+import { fsError, lstatOrNull, normalizedRequest, resolvedThroughSymlink, symlinkRefusal } from './safe-fs.js';
+
+export const deleteFile = defineCapability({
+  name: 'delete_file',
+  description:
+    'Delete one file of the workspace. Directories are not deleted, and neither are symlinks or paths through ' +
+    'them (the real path is named in the error). Returns "deleted <path>".',
+  input: Type.Object(
+    { path: Type.String({ description: 'File path relative to the workspace root' }) },
+    { additionalProperties: false },
+  ),
+  defaultRoles: ['impl'],
+
+  async run(ctx, input) {
+    const target = await ctx.authorize(input.path, 'delete');
+    if (resolvedThroughSymlink(input.path, target)) {
+      throw new ToolRefusal(
+        `${normalizedRequest(input.path)} is a symlink or goes through one (real path: ${target.rel}); ` +
+          'delete_file deletes real paths only',
+        'deny',
+        null,
+        target.rel,
+      );
+    }
+    if (!target.exists) throw new ToolFailure(`no such file: ${target.rel}`);
+    await ctx.mutate(target, async () => {
+      try {
+        const stats = await lstatOrNull(target.abs);
+        if (stats === null) throw new ToolFailure(`no such file: ${target.rel}`);
+        if (stats.isSymbolicLink()) throw symlinkRefusal(target.rel);
+        if (stats.isDirectory()) throw new ToolFailure(`${target.rel} is a directory; delete_file deletes files only`);
+        await fsp.unlink(target.abs); // unlink never follows a symlink
+      } catch (err) {
+        throw fsError(err, target.rel, 'deleting');
+      }
+    });
+    return `deleted ${target.rel}`;
+  },
+});

@@ -1,0 +1,102 @@
+// git_diff: unified diff of the working tree against HEAD, computed with
+// isomorphic-git (no git binary). New files (untracked ones too) are shown
+// whole, as a session's new files are part of its work.
+
+import Type from 'typebox';
+import { defineCapability } from './capability.js';
+import { unifiedDiff } from './diff.js';
+import { OutputBudget, cutLine, plural, withNotes } from './output.js';
+import { changedFiles, type ChangedFile } from './git-status.js';
+
+/** Larger files are named, not diffed. */
+const MAX_DIFF_FILE_BYTES = 1024 * 1024;
+const BINARY_SAMPLE = 8000;
+
+type Side = { kind: 'absent' } | { kind: 'text'; text: string } | { kind: 'binary' } | { kind: 'large'; bytes: number };
+
+function sideOf(bytes: Uint8Array): Side {
+  if (bytes.length > MAX_DIFF_FILE_BYTES) return { kind: 'large', bytes: bytes.length };
+  if (bytes.subarray(0, BINARY_SAMPLE).includes(0)) return { kind: 'binary' };
+  return { kind: 'text', text: Buffer.from(bytes).toString('utf8') };
+}
+
+/** The diff of one file, as lines (header included). Empty when the texts are equal. */
+export function fileDiff(rel: string, before: Side, after: Side, context = 3): string[] {
+  const header = [`diff --git a/${rel} b/${rel}`];
+  if (before.kind === 'absent') header.push('new file');
+  if (after.kind === 'absent') header.push('deleted file');
+  const oldLabel = before.kind === 'absent' ? '/dev/null' : `a/${rel}`;
+  const newLabel = after.kind === 'absent' ? '/dev/null' : `b/${rel}`;
+  for (const side of [before, after]) {
+    if (side.kind === 'binary') return [...header, `Binary files ${oldLabel} and ${newLabel} differ`];
+    if (side.kind === 'large') return [...header, `(not diffed: ${side.bytes} bytes is over the ${MAX_DIFF_FILE_BYTES}-byte diff limit)`];
+  }
+  const oldText = before.kind === 'text' ? before.text : '';
+  const newText = after.kind === 'text' ? after.text : '';
+  const body = unifiedDiff(oldText, newText, { oldLabel, newLabel, context });
+  if (!body) return before.kind === after.kind ? [] : header; // an empty file created or deleted
+  return [...header, ...body.split('\n')];
+}
+
+export const gitDiff = defineCapability({
+  name: 'git_diff',
+  description:
+    'Show a unified diff of the workspace\'s working tree against HEAD (the last commit), including new and untracked files. ' +
+    'With path, only files under that path. Files you may not read are left out; binary and very large files are named only. ' +
+    'Long output is cut with a note; narrow it with path.',
+  input: Type.Object(
+    { path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'File or directory relative to the workspace root (default: everything)' })) },
+    { additionalProperties: false },
+  ),
+  defaultRoles: ['control', 'impl'],
+  async run(ctx, input) {
+    const { repo, files } = await changedFiles(ctx, input.path);
+    const [{ default: git }, fs, repoTools] = await Promise.all([
+      import('isomorphic-git'),
+      import('node:fs'),
+      import('../runtime/git-repo.js'),
+    ]);
+    const head = await repoTools.headCommit(repo);
+    const cache = {};
+
+    const headSide = async (f: ChangedFile): Promise<Side> => {
+      if (f.head === 0 || head === null) return { kind: 'absent' };
+      const { blob } = await git.readBlob({ fs: fs.default, dir: repo.root, oid: head, filepath: f.repoPath, cache });
+      return sideOf(blob);
+    };
+    // The working tree file as git sees it: a symlink is its target text, never followed.
+    const workdirSide = async (f: ChangedFile): Promise<Side> => {
+      const abs = `${repo.root}/${f.repoPath}`;
+      const stat = await fs.promises.lstat(abs).catch(() => null);
+      if (stat === null) return { kind: 'absent' };
+      if (stat.isSymbolicLink()) return { kind: 'text', text: await fs.promises.readlink(abs) };
+      if (!stat.isFile()) return { kind: 'absent' };
+      if (stat.size > MAX_DIFF_FILE_BYTES) return { kind: 'large', bytes: stat.size };
+      return sideOf(await fs.promises.readFile(abs));
+    };
+
+    const changes = files.filter((f) => !(f.head === 0 && f.workdir === 0) && !(f.head === 1 && f.workdir === 1));
+    const budget = new OutputBudget(ctx.limits.outputBytes);
+    const skipped: string[] = [];
+    let shown = 0;
+    for (const f of changes) {
+      if (ctx.signal.aborted) break;
+      if (budget.full) {
+        skipped.push(f.rel);
+        continue;
+      }
+      const lines = fileDiff(f.rel, await headSide(f), await workdirSide(f));
+      if (lines.length === 0) continue;
+      for (const line of lines) if (!budget.add(cutLine(line, ctx.limits.lineLength).text)) break;
+      if (budget.full) skipped.push(f.rel);
+      else shown += 1;
+    }
+    const notes: string[] = [];
+    if (shown === 0 && skipped.length === 0) notes.push(input.path === undefined ? 'no changes against HEAD' : `no changes under ${input.path} against HEAD`);
+    if (skipped.length > 0) {
+      const names = skipped.slice(0, 20).join(', ') + (skipped.length > 20 ? ', …' : '');
+      notes.push(`output capped at ${ctx.limits.outputBytes} bytes; ${plural(skipped.length, 'file')} not shown in full: ${names}; call git_diff with path for one file`);
+    }
+    return withNotes(budget.lines.join('\n'), notes);
+  },
+});

@@ -1,0 +1,73 @@
+// move_file: rename a file within the workspace, never over an existing one.
+//
+// Both ends are governed: `from` with action `move`, `to` with action
+// `create` (the file appears there). Like delete_file, a `from` that resolves
+// through a symlink is refused: moving the canonical path would move the
+// link's target, which is not what the path named.
+
+import { promises as fsp } from 'node:fs';
+import Type from 'typebox';
+import { ToolFailure, ToolRefusal } from '../runtime/errors.js';
+import { defineCapability } from './capability.js';
+import {
+  ensureParentDirs,
+  fsError,
+  lstatOrNull,
+  normalizedRequest,
+  resolvedThroughSymlink,
+  symlinkRefusal,
+} from './safe-fs.js';
+
+export const moveFile = defineCapability({
+  name: 'move_file',
+  description:
+    'Move (rename) one file from `from` to `to`, both relative to the workspace root. The policy must allow ' +
+    '`move` on `from` and `create` on `to`. `to` must not exist (no overwrite); its missing parent directories are ' +
+    'created. Directories and symlinks are not moved. Returns "moved <from> to <to>".',
+  input: Type.Object(
+    {
+      from: Type.String({ description: 'Existing file path, relative to the workspace root' }),
+      to: Type.String({ description: 'New file path, relative to the workspace root; must not exist yet' }),
+    },
+    { additionalProperties: false },
+  ),
+  defaultRoles: ['impl'],
+
+  async run(ctx, input) {
+    const source = await ctx.authorize(input.from, 'move');
+    const dest = await ctx.authorize(input.to, 'create');
+    if (resolvedThroughSymlink(input.from, source)) {
+      throw new ToolRefusal(
+        `${normalizedRequest(input.from)} is a symlink or goes through one (real path: ${source.rel}); ` +
+          'move_file moves real paths only',
+        'deny',
+        null,
+        source.rel,
+      );
+    }
+    if (!source.exists) throw new ToolFailure(`no such file: ${source.rel}`);
+    if (source.rel === dest.rel) throw new ToolFailure(`from and to are the same file: ${source.rel}`);
+    const exists = () => new ToolFailure(`${dest.rel} already exists; move_file does not overwrite`);
+    if (dest.exists) throw exists();
+
+    // Take both locks in one global order, so that a→b and b→a cannot deadlock.
+    const [first, second] = source.rel < dest.rel ? [source, dest] : [dest, source];
+    await ctx.mutate(first, () =>
+      ctx.mutate(second, async () => {
+        try {
+          const stats = await lstatOrNull(source.abs);
+          if (stats === null) throw new ToolFailure(`no such file: ${source.rel}`);
+          if (stats.isSymbolicLink()) throw symlinkRefusal(source.rel);
+          if (stats.isDirectory()) throw new ToolFailure(`${source.rel} is a directory; move_file moves files only`);
+          if ((await lstatOrNull(dest.abs)) !== null) throw exists();
+          await ensureParentDirs(dest);
+          // rename acts on the entries themselves: it never follows a symlink at either end.
+          await fsp.rename(source.abs, dest.abs);
+        } catch (err) {
+          throw fsError(err, source.rel, 'moving');
+        }
+      }),
+    );
+    return `moved ${source.rel} to ${dest.rel}`;
+  },
+});

@@ -1,0 +1,74 @@
+// read_file: numbered lines of a text file, a window at a time.
+
+import Type from 'typebox';
+import { ToolFailure } from '../runtime/errors.js';
+import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability } from './capability.js';
+import { OutputBudget, cutLine, plural, withNotes } from './output.js';
+import { countLines, looksBinary, openForRead, readSample, scanLines } from './safe-fs.js';
+
+export const readFile = defineCapability({
+  name: 'read_file',
+  description:
+    'Read a text file of the workspace. Returns numbered lines as "N<TAB>text", from `offset` (1-based, default 1) ' +
+    `for \`limit\` lines (default ${LIMITS.readLines}). Lines are cut at ${LIMITS.lineLength} characters and the ` +
+    `output at ${LIMITS.outputBytes} bytes; a note at the end says what was not shown and which offset to read next. ` +
+    'Binary files are reported, not shown.',
+  input: Type.Object(
+    {
+      path: Type.String({ description: 'File path relative to the workspace root, e.g. "src/index.ts"' }),
+      offset: Type.Optional(Type.Integer({ minimum: 1, description: 'First line to show, 1-based (default 1)' })),
+      limit: Type.Optional(Type.Integer({ minimum: 1, description: `How many lines to show (default ${LIMITS.readLines})` })),
+    },
+    { additionalProperties: false },
+  ),
+  defaultRoles: ['control', 'impl'],
+
+  async run(ctx, input) {
+    const target = await ctx.authorize(input.path, 'read');
+    if (!target.exists) throw new ToolFailure(`no such file: ${target.rel}`);
+    const { handle, size } = await openForRead(target);
+    try {
+      // Before reading: a version noted after could be newer than what the model saw.
+      await ctx.observed(target);
+      if (size === 0) return `${target.rel}: (empty file)`;
+      if (looksBinary(await readSample(handle))) return `${target.rel}: binary file, ${size} bytes (not shown)`;
+
+      const { lineLength, outputBytes } = ctx.limits;
+      const first = input.offset ?? 1;
+      const last = first + (input.limit ?? ctx.limits.readLines) - 1;
+      const budget = new OutputBudget(outputBytes);
+      let cutLines = 0;
+      let shownLast = first - 1;
+      await scanLines(
+        handle,
+        lineLength + 1,
+        (line) => {
+          if (line.number < first) return true;
+          if (line.number > last) return false;
+          const shown = cutLine(line.text, lineLength, line.droppedChars);
+          if (!budget.add(`${line.number}\t${shown.text}`)) return false;
+          if (shown.cut) cutLines += 1;
+          shownLast = line.number;
+          return true;
+        },
+        ctx.signal,
+      );
+      const total = await countLines(handle, ctx.signal);
+      if (first > total) {
+        throw new ToolFailure(`offset ${first} is past the end of ${target.rel} (${plural(total, 'line')})`);
+      }
+
+      const notes: string[] = [];
+      if (cutLines > 0) notes.push(`${plural(cutLines, 'line')} cut at ${lineLength} characters`);
+      if (shownLast < total) {
+        const why = budget.full ? ` (output capped at ${outputBytes} bytes)` : '';
+        notes.push(
+          `lines ${shownLast + 1}-${total} of ${total} not shown${why}; call read_file with offset=${shownLast + 1}`,
+        );
+      }
+      return withNotes(budget.lines.join('\n'), notes);
+    } finally {
+      await handle.close();
+    }
+  },
+});

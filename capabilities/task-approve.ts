@@ -1,0 +1,24 @@
+// task_approve: accept reviewed work: in-review → done.
+import Type from 'typebox';
+import { defineCapability } from './capability.js';
+import { approveTask } from '../runtime/tasks.js';
+
+export const taskApprove = defineCapability({
+  name: 'task_approve',
+  description:
+    'Approve a task in review: move it from in-review to done. Optional feedback is appended to the task file as "Review notes". ' +
+    'Only tasks in in-review can be approved; use task_rework to send one back instead.',
+  input: Type.Object(
+    {
+      task_id: Type.String({ minLength: 1, maxLength: 200, description: 'Task id CHAIN-ID/NNN-slug (NNN-slug alone when unique)' }),
+      feedback: Type.Optional(Type.String({ maxLength: 50_000, description: 'Review notes to record in the task file' })),
+    },
+    { additionalProperties: false },
+  ),
+  defaultRoles: ['control'],
+  async run(ctx, input) {
+    const { task } = await approveTask(ctx, input.task_id, input.feedback);
+    const notes = input.feedback?.trim() ? ' Review notes appended.' : '';
+    return `Task ${task.id} approved: in-review → done (${task.rel}).${notes}`;
+  },
+});

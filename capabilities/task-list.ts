@@ -1,0 +1,23 @@
+// task_list: every task (or one chain's tasks) with its id and status.
+import Type from 'typebox';
+import { defineCapability } from './capability.js';
+import { taskStoreFor } from '../runtime/tasks.js';
+import { capToolText, formatTaskList } from '../runtime/task-views.js';
+
+export const taskList = defineCapability({
+  name: 'task_list',
+  description:
+    'List tasks, one per line: task id (CHAIN-ID/NNN-slug, what task_* tools and spawn_impl_session take), status, title. ' +
+    'With chain_id, only that chain\'s tasks. Read a task with read_file on docs/tasks/<status>/<task id>.md.',
+  input: Type.Object(
+    {
+      chain_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A chain id such as CHAIN-001-add-login (default: all chains)' })),
+    },
+    { additionalProperties: false },
+  ),
+  defaultRoles: ['control', 'impl'],
+  async run(ctx, input) {
+    const tasks = await taskStoreFor(ctx).listTasks(input.chain_id);
+    return capToolText(formatTaskList(tasks), ctx.limits.outputBytes, 'give chain_id to see one chain');
+  },
+});

@@ -1,0 +1,21 @@
+// task_start: move a task from backlog or todo to in-progress.
+import Type from 'typebox';
+import { defineCapability } from './capability.js';
+import { startTask } from '../runtime/tasks.js';
+
+export const taskStart = defineCapability({
+  name: 'task_start',
+  description:
+    'Start a task: move it from backlog or todo to in-progress (its file moves to docs/tasks/in-progress/). ' +
+    'Then hand an impl task to spawn_impl_session with its task_id, or do a control task yourself.',
+  input: Type.Object(
+    { task_id: Type.String({ minLength: 1, maxLength: 200, description: 'Task id CHAIN-ID/NNN-slug (NNN-slug alone when unique)' }) },
+    { additionalProperties: false },
+  ),
+  defaultRoles: ['control'],
+  async run(ctx, input) {
+    const { task, from } = await startTask(ctx, input.task_id);
+    const next = task.type === 'impl' ? ` Next: spawn_impl_session with task_id "${task.id}".` : '';
+    return `Task ${task.id} moved from ${from} to in-progress (${task.rel}).${next}`;
+  },
+});

@@ -1,0 +1,71 @@
+// The offline demo (`npm run demo`): copies examples/workspace to a temp dir,
+// makes it a git repository, and runs a control session on the bundled
+// scripted model. The control session fans out two impl sessions in parallel;
+// one of them tries to read .env and to write outside the workspace, and the
+// runtime refuses both. Then it shows the session tree, the refusals and the
+// metrics summary, all through the real CLI. No API key, no network.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { packageRoot, distRoot } from '../runtime/paths.js';
+
+const cli = path.join(distRoot, 'runtime', 'cli', 'main.js');
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+
+function choragen(args: string[], opts: { capture?: boolean } = {}): { status: number; stdout: string } {
+  const env = { ...process.env };
+  delete env.ANTHROPIC_API_KEY; // the demo never touches the real API
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    env,
+    stdio: opts.capture ? ['ignore', 'pipe', 'inherit'] : 'inherit',
+    encoding: 'utf8',
+  });
+  return { status: r.status ?? 1, stdout: r.stdout ?? '' };
+}
+
+async function gitInit(dir: string): Promise<void> {
+  const git = await import('isomorphic-git');
+  await git.init({ fs, dir, defaultBranch: 'main' });
+  for (const file of ['README.md', 'package.json', 'choragen.governance.yaml', 'src/greet.ts', 'src/math.ts']) {
+    await git.add({ fs, dir, filepath: file });
+  }
+  await git.commit({ fs, dir, message: 'demo project', author: { name: 'demo', email: 'demo@localhost' } });
+}
+
+async function main(): Promise<number> {
+  const ws = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'choragen-demo-')));
+  cpSync(path.join(packageRoot, 'examples', 'workspace'), ws, { recursive: true });
+  await gitInit(ws);
+  const script = path.join(packageRoot, 'examples', 'demo-script.json');
+
+  console.log(bold(`\n▶ choragen demo — workspace ${ws}`));
+  console.log('  A control session plans and delegates two tasks to impl sessions that run in parallel,');
+  console.log('  on the bundled scripted model (no API key, no network).\n');
+  const run = choragen(['agent:start', '--role', 'control', '--provider', 'script', '--script', script,
+    '--message', 'Add a farewell function to the greeter and a test for the math helpers.', '--workspace', ws]);
+
+  const rootId = readdirSync(path.join(ws, '.choragen', 'audit'))[0]?.replace(/\.jsonl$/, '');
+  console.log(bold('\n▶ The session tree (choragen agent:show)'));
+  choragen(['agent:show', rootId, '--workspace', ws]);
+
+  console.log(bold('\n▶ What the runtime refused (choragen metrics:query)'));
+  choragen(['metrics:query', "SELECT s.role, t.tool, t.decision, t.rule, t.path FROM tool_calls t JOIN sessions s USING (session_id) WHERE t.decision <> 'allow' ORDER BY t.started_at", '--workspace', ws]);
+
+  console.log(bold('\n▶ Metrics summary (choragen metrics:summary)'));
+  choragen(['metrics:summary', '--workspace', ws]);
+
+  console.log(bold('\n▶ The audit log verifies (choragen audit:verify)'));
+  choragen(['audit:verify', '--workspace', ws]);
+
+  console.log(bold('\n▶ What the impl sessions wrote'));
+  for (const file of ['src/greet.ts', 'test/math.test.ts']) {
+    const p = path.join(ws, file);
+    if (fs.existsSync(p)) console.log(`--- ${file}\n${readFileSync(p, 'utf8').trimEnd()}`);
+  }
+  console.log(`\nTry it yourself: node ${path.relative(process.cwd(), cli) || cli} agent:list --workspace ${ws}`);
+  return run.status;
+}
+
+main().then((code) => { process.exitCode = code; }, (err) => { console.error(`demo failed: ${err?.message ?? err}`); process.exitCode = 1; });

@@ -1,0 +1,260 @@
+// The decision function (DESIGN.md §4): pure, no I/O, globs compiled once.
+//
+// compilePolicy() precomputes, for every (role, action), the ordered rule
+// lists that apply and the Decision object each rule returns, so decide()
+// only runs matchers and returns a shared, frozen Decision: no allocation on
+// any path except the default deny, whose reason names the path.
+
+import { createHash } from 'node:crypto';
+import picomatch from 'picomatch';
+import { PolicyError } from '../runtime/errors.js';
+import {
+  MUTATION_ACTIONS,
+  ROLES,
+  type Action,
+  type CompiledPolicy,
+  type Decision,
+  type GovernanceFile,
+  type Limits,
+  type MutationAction,
+  type Role,
+  type Rule,
+  type RoleSection,
+} from './types.js';
+
+export const DEFAULT_LIMITS: Readonly<Required<Limits>> = Object.freeze({ max_depth: 2, max_parallel: 4 });
+
+const GLOB_OPTIONS = { dot: true } as const;
+
+export type Matcher = (path: string) => boolean;
+
+/** Why a glob cannot be compiled, or null when it can. */
+export function globProblem(pattern: string): string | null {
+  if (pattern.length === 0) return 'empty pattern';
+  if (pattern.includes('\0')) return 'pattern contains a NUL byte';
+  // picomatch does not throw on a broken glob: it returns a regex that never
+  // matches (`$^`). A deny rule that silently matches nothing is exactly what
+  // must not load, so treat it as an error.
+  if (picomatch.makeRe(pattern, GLOB_OPTIONS).source === '$^') return `invalid glob "${pattern}"`;
+  return null;
+}
+
+/** A matcher for one pattern: string equality for literal paths, else the compiled regex. */
+export function compileGlob(pattern: string): Matcher {
+  const problem = globProblem(pattern);
+  if (problem) throw new PolicyError(problem);
+  if (!picomatch.scan(pattern).isGlob && !pattern.includes('\\')) {
+    const literal = pattern.startsWith('./') ? pattern.slice(2) : pattern;
+    return (path) => path === literal;
+  }
+  const re = picomatch.makeRe(pattern, GLOB_OPTIONS);
+  return (path) => re.test(path);
+}
+
+/** One rule of the file, with where it lives and its compiled matcher. */
+export interface CompiledRule {
+  readonly id: string;
+  readonly pattern: string;
+  readonly actions: readonly MutationAction[];
+  readonly reason?: string;
+  readonly test: Matcher;
+}
+
+interface Step {
+  readonly test: Matcher;
+  readonly decision: Decision;
+}
+
+interface Table {
+  readonly deny: readonly Step[];
+  /** Set when the roles section has no rules for this role: everything not denied is denied here. */
+  readonly noRules: Decision | null;
+  readonly approve: readonly Step[];
+  readonly allow: readonly Step[];
+}
+
+const PAST: Record<Action, string> = { create: 'created', modify: 'modified', delete: 'deleted', move: 'moved', read: 'read' };
+const GERUND: Record<Action, string> = { create: 'creating', modify: 'modifying', delete: 'deleting', move: 'moving', read: 'reading' };
+
+function freeze(decision: Decision): Decision {
+  return Object.freeze(decision);
+}
+
+function compileRules(rules: readonly Rule[] | undefined, base: string): CompiledRule[] {
+  return (rules ?? []).map((rule, i) => {
+    const id = `${base}[${i}]`;
+    let test: Matcher;
+    try {
+      test = compileGlob(rule.pattern);
+    } catch (err) {
+      throw new PolicyError(`${id}.pattern: ${(err as Error).message}`, undefined, undefined, `${id}.pattern`);
+    }
+    return {
+      id,
+      pattern: rule.pattern,
+      actions: rule.actions && rule.actions.length > 0 ? [...rule.actions] : [...MUTATION_ACTIONS],
+      ...(rule.reason !== undefined ? { reason: rule.reason } : {}),
+      test,
+    };
+  });
+}
+
+/** A role entry counts only if it holds mutation rules; `tools` alone grants no paths. */
+export function hasRules(section: RoleSection | undefined): boolean {
+  return !!section && ((section.allow?.length ?? 0) + (section.approve?.length ?? 0) + (section.deny?.length ?? 0)) > 0;
+}
+
+/** The rules of a policy, grouped by where they apply. */
+export interface PolicyRules {
+  readonly globalDeny: readonly CompiledRule[];
+  readonly globalApprove: readonly CompiledRule[];
+  readonly globalAllow: readonly CompiledRule[];
+  readonly readDeny: readonly CompiledRule[];
+  readonly hasRoles: boolean;
+  readonly roles: Readonly<Record<Role, { deny: CompiledRule[]; approve: CompiledRule[]; allow: CompiledRule[]; hasRules: boolean }>>;
+}
+
+export function collectRules(source: GovernanceFile): PolicyRules {
+  const roles = {} as Record<Role, { deny: CompiledRule[]; approve: CompiledRule[]; allow: CompiledRule[]; hasRules: boolean }>;
+  for (const role of ROLES) {
+    const section = source.roles?.[role];
+    roles[role] = {
+      deny: compileRules(section?.deny, `roles.${role}.deny`),
+      approve: compileRules(section?.approve, `roles.${role}.approve`),
+      allow: compileRules(section?.allow, `roles.${role}.allow`),
+      hasRules: hasRules(section),
+    };
+  }
+  return {
+    globalDeny: compileRules(source.mutations?.deny, 'mutations.deny'),
+    globalApprove: compileRules(source.mutations?.approve, 'mutations.approve'),
+    globalAllow: compileRules(source.mutations?.allow, 'mutations.allow'),
+    readDeny: compileRules(source.reads?.deny, 'reads.deny'),
+    hasRoles: source.roles !== undefined,
+    roles,
+  };
+}
+
+/** The rule lists a role's mutations go through, in decision order. */
+export function rulesInForce(rules: PolicyRules, role: Role) {
+  const own = rules.roles[role];
+  const roleGoverned = rules.hasRoles;
+  const blocked = roleGoverned && !own.hasRules;
+  return {
+    deny: [...rules.globalDeny, ...own.deny],
+    blocked,
+    approve: blocked ? [] : [...rules.globalApprove, ...own.approve],
+    allow: blocked ? [] : roleGoverned ? own.allow : rules.globalAllow,
+    allowFrom: blocked ? 'none' : roleGoverned ? `roles.${role}` : 'mutations',
+  } as const;
+}
+
+function buildTable(rules: PolicyRules, role: Role, action: MutationAction): Table {
+  const inForce = rulesInForce(rules, role);
+  const steps = (list: readonly CompiledRule[], make: (r: CompiledRule) => Decision): Step[] =>
+    list.filter((r) => r.actions.includes(action)).map((r) => ({ test: r.test, decision: freeze(make(r)) }));
+  return {
+    deny: steps(inForce.deny, (r) => ({
+      decision: 'deny',
+      rule: r.id,
+      reason: r.reason ?? `paths matching "${r.pattern}" may not be ${PAST[action]}`,
+    })),
+    noRules: inForce.blocked
+      ? freeze({ decision: 'deny', rule: `roles.${role}`, reason: `no governance rules are defined for role ${role} in the roles section` })
+      : null,
+    approve: steps(inForce.approve, (r) => ({
+      decision: 'approve',
+      rule: r.id,
+      reason: r.reason ?? `${GERUND[action]} paths matching "${r.pattern}" needs a human's approval`,
+    })),
+    allow: steps(inForce.allow, (r) => ({
+      decision: 'allow',
+      rule: r.id,
+      reason: r.reason ?? `paths matching "${r.pattern}" may be ${PAST[action]}${rules.hasRoles ? ` by ${role}` : ''}`,
+    })),
+  };
+}
+
+/** JSON with object keys sorted at every level: the same policy always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const entries = Object.keys(value)
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+  return `{${entries.join(',')}}`;
+}
+
+const READ_ALLOWED = freeze({ decision: 'allow', rule: 'reads.default', reason: 'reads are allowed unless a reads.deny rule matches' });
+
+function describeRule(r: CompiledRule, withActions: boolean) {
+  return {
+    rule: r.id,
+    pattern: r.pattern,
+    ...(withActions ? { actions: r.actions } : {}),
+    ...(r.reason !== undefined ? { reason: r.reason } : {}),
+  };
+}
+
+/** Compile a validated governance file. Throws PolicyError (with `key`) on a glob that cannot compile. */
+export function compilePolicy(source: GovernanceFile, file: string): CompiledPolicy {
+  const rules = collectRules(source);
+  const tables = {} as Record<Role, Record<MutationAction, Table>>;
+  for (const role of ROLES) {
+    tables[role] = {} as Record<MutationAction, Table>;
+    for (const action of MUTATION_ACTIONS) tables[role][action] = buildTable(rules, role, action);
+  }
+  const readDeny: Step[] = rules.readDeny.map((r) => ({
+    test: r.test,
+    decision: freeze({ decision: 'deny', rule: r.id, reason: r.reason ?? `paths matching "${r.pattern}" may not be read` }),
+  }));
+  const limits = Object.freeze({ ...DEFAULT_LIMITS, ...definedOnly(source.limits ?? {}) }) as Required<Limits>;
+  const hash = createHash('sha256').update(canonicalJson(source)).digest('hex');
+
+  function decide(role: Role, action: Action, path: string): Decision {
+    if (action === 'read') {
+      for (let i = 0; i < readDeny.length; i++) if (readDeny[i].test(path)) return readDeny[i].decision;
+      return READ_ALLOWED;
+    }
+    const table = tables[role]?.[action];
+    if (table === undefined) {
+      // Only reachable from untyped callers; the broker never passes these.
+      return { decision: 'deny', rule: 'default', reason: `unknown role or action: ${String(role)} ${String(action)}` };
+    }
+    const { deny, approve, allow } = table;
+    for (let i = 0; i < deny.length; i++) if (deny[i].test(path)) return deny[i].decision;
+    if (table.noRules !== null) return table.noRules;
+    for (let i = 0; i < approve.length; i++) if (approve[i].test(path)) return approve[i].decision;
+    for (let i = 0; i < allow.length; i++) if (allow[i].test(path)) return allow[i].decision;
+    return { decision: 'deny', rule: 'default', reason: `no allow rule for ${role} covers ${action} of ${path}` };
+  }
+
+  function rulesFor(role: Role) {
+    const inForce = rulesInForce(rules, role);
+    return {
+      reads: { deny: rules.readDeny.map((r) => describeRule(r, false)), default: 'allow' as const },
+      mutations: {
+        deny: inForce.deny.map((r) => describeRule(r, true)),
+        approve: inForce.approve.map((r) => describeRule(r, true)),
+        allow: inForce.allow.map((r) => describeRule(r, true)),
+        allow_from: inForce.allowFrom,
+        default: 'deny' as const,
+      },
+    };
+  }
+
+  return Object.freeze({
+    file,
+    source,
+    hash,
+    limits,
+    decide,
+    toolsFor: (role: Role) => source.roles?.[role]?.tools,
+    rulesFor,
+  });
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

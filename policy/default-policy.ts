@@ -1,0 +1,78 @@
+// The governance file `choragen init` writes. It must load with our own
+// loader and lint without warnings (spec/policy/load.spec.ts checks both).
+
+export const DEFAULT_POLICY_YAML = `# choragen.governance.yaml: what agent sessions may read and change.
+#
+# Every path is relative to the workspace root, with symlinks resolved,
+# before a rule sees it. Patterns are globs (picomatch, dotfiles included):
+# "*" stays within one directory, "**" crosses directories; a pattern without
+# "/" only matches at the root, so write "**/name" to match everywhere.
+# Actions: create, modify, delete, move; a rule without "actions" covers all four.
+#
+# Order of decision for a change: any deny (global or the role's) -> approve
+# -> the role's allow -> otherwise denied.
+# Check a decision:  choragen policy:check --role impl --action modify src/index.ts
+# Check this file:   choragen policy:lint
+
+# Rules for every role.
+mutations:
+  # Never changed by any session, whatever a role allows.
+  deny:
+    - pattern: "**/.env*"
+      reason: "environment files hold secrets"
+    - pattern: "**/*.key"
+      reason: "key files hold secrets"
+    - pattern: "**/*.pem"
+      reason: "certificate and key files hold secrets"
+    - pattern: ".git/**"
+      reason: "git internals change only through git"
+    - pattern: "choragen.governance.yaml"
+      reason: "a session may not edit its own policy"
+    - pattern: ".choragen/**"
+      reason: "metrics, audit log and transcripts are written by choragen only"
+
+  # Allowed only after a human says yes (shown the diff; --auto-approve says yes).
+  approve:
+    - pattern: "package.json"
+      actions: [modify]
+      reason: "review dependency changes"
+
+# Reads are allowed except where a rule below denies them.
+reads:
+  deny:
+    - pattern: "**/.env*"
+    - pattern: "**/*.key"
+    - pattern: "**/*.pem"
+    - pattern: ".git/**"
+    - pattern: ".choragen/**"
+
+# What each role may change. A role missing here may change nothing.
+# "tools" narrows the tools a role is offered; left out, the defaults apply.
+roles:
+  impl:
+    allow:
+      - pattern: "src/**"
+      - pattern: "lib/**"
+      - pattern: "test/**"
+      - pattern: "spec/**"
+      - pattern: "docs/**"
+    deny:
+      # Moving a task between states is control's decision.
+      - pattern: "docs/tasks/**"
+        actions: [move, delete]
+        reason: "only control moves or deletes task files"
+    # tools: [read_file, list_files, search_files, write_file, edit_file, delete_file,
+    #         move_file, git_status, git_diff, chain_status, task_list, complete_task]
+
+  control:
+    allow:
+      # Plans, designs and the task board (docs/tasks/**).
+      - pattern: "docs/**"
+    # tools: [read_file, list_files, search_files, git_status, git_diff, spawn_impl_session,
+    #         chain_status, task_list, task_start, task_approve, task_rework, complete_task]
+
+# Session tree limits: how deep sessions may spawn children, and how many run at once.
+limits:
+  max_depth: 2
+  max_parallel: 4
+`;

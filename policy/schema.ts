@@ -1,0 +1,89 @@
+// TypeBox schema of `choragen.governance.yaml` (DESIGN.md §4).
+//
+// Strict where it decides something (unknown keys and actions are errors, so a
+// typo never silently widens what a session may do); loose only for the keys
+// the original choragen format uses but this runtime does not act on
+// (`collision_detection`, `validation`). `x-noun` names what an enum lists, so
+// the loader can say `unknown action "rename"` instead of a schema message.
+
+import Type, { type Static } from 'typebox';
+import { MUTATION_ACTIONS, ROLES } from './types.js';
+
+export const ActionSchema = Type.Enum([...MUTATION_ACTIONS], { 'x-noun': 'action' });
+
+const Pattern = Type.String({ minLength: 1, description: 'picomatch glob on the canonical workspace-relative path' });
+const Reason = Type.String({ description: 'Shown to the model and the user when the rule decides' });
+
+export const MutationRuleSchema = Type.Object(
+  {
+    pattern: Pattern,
+    actions: Type.Optional(Type.Array(ActionSchema, { minItems: 1 })),
+    reason: Type.Optional(Reason),
+  },
+  { additionalProperties: false },
+);
+
+/** Read rules have no `actions`: reading is one action. */
+export const ReadRuleSchema = Type.Object({ pattern: Pattern, reason: Type.Optional(Reason) }, { additionalProperties: false });
+
+const MutationRules = Type.Array(MutationRuleSchema);
+
+export const MutationsSchema = Type.Object(
+  { allow: Type.Optional(MutationRules), approve: Type.Optional(MutationRules), deny: Type.Optional(MutationRules) },
+  { additionalProperties: false },
+);
+
+export const ReadsSchema = Type.Object({ deny: Type.Optional(Type.Array(ReadRuleSchema)) }, { additionalProperties: false });
+
+export const RoleSectionSchema = Type.Object(
+  {
+    allow: Type.Optional(MutationRules),
+    approve: Type.Optional(MutationRules),
+    deny: Type.Optional(MutationRules),
+    // Tool names are checked by the broker, which knows the capability list.
+    tools: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  },
+  { additionalProperties: false },
+);
+
+export const RolesSchema = Type.Object(
+  Object.fromEntries(ROLES.map((role) => [role, Type.Optional(RoleSectionSchema)])) as {
+    control: Type.TOptional<typeof RoleSectionSchema>;
+    impl: Type.TOptional<typeof RoleSectionSchema>;
+  },
+  { additionalProperties: false },
+);
+
+export const LimitsSchema = Type.Object(
+  {
+    max_depth: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
+    max_parallel: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+  },
+  { additionalProperties: false },
+);
+
+/** choragen's own collision settings: accepted for compatibility, not acted on. */
+export const CollisionDetectionSchema = Type.Object(
+  {
+    strategy: Type.Optional(Type.Enum(['file-lock', 'directory-lock'], { 'x-noun': 'strategy' })),
+    on_collision: Type.Optional(Type.Enum(['block', 'warn'], { 'x-noun': 'collision mode' })),
+  },
+  { additionalProperties: true },
+);
+
+/** choragen's validation settings: any mapping, accepted for compatibility, not acted on. */
+export const ValidationSchema = Type.Record(Type.String(), Type.Unknown());
+
+export const GovernanceSchema = Type.Object(
+  {
+    mutations: Type.Optional(MutationsSchema),
+    reads: Type.Optional(ReadsSchema),
+    roles: Type.Optional(RolesSchema),
+    limits: Type.Optional(LimitsSchema),
+    collision_detection: Type.Optional(CollisionDetectionSchema),
+    validation: Type.Optional(ValidationSchema),
+  },
+  { additionalProperties: false },
+);
+
+export type GovernanceSource = Static<typeof GovernanceSchema>;

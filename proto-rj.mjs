@@ -1,0 +1,16 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import fs from 'node:fs';
+fs.rmSync('/tmp/proto/m.duckdb',{force:true});
+const f='/tmp/proto/ws/.choragen/audit/root1.jsonl';
+const c0=process.cpuUsage(); let t=Date.now();
+const inst = await DuckDBInstance.create('/tmp/proto/m.duckdb', { threads: process.argv[2] || '2' });
+const c = await inst.connect();
+await c.run(`CREATE TABLE tool_calls(session_id VARCHAR, seq INTEGER, tool VARCHAR, started_at TIMESTAMP, duration_ms BIGINT, decision VARCHAR, rule VARCHAR, path VARCHAR, is_error BOOLEAN, error VARCHAR, tool_use_id VARCHAR, root_id VARCHAR)`);
+await c.run(`CREATE TABLE model_calls(session_id VARCHAR, seq INTEGER, started_at TIMESTAMP, duration_ms BIGINT, model VARCHAR, input_tokens BIGINT, output_tokens BIGINT, cache_read_tokens BIGINT, cache_write_tokens BIGINT, stop_reason VARCHAR, retries INTEGER, cost_usd DECIMAL(18,9), error VARCHAR, root_id VARCHAR)`);
+await c.run(`CREATE TEMP TABLE raw AS SELECT * FROM read_json('${f}', format='newline_delimited', columns={line_seq:'BIGINT', session_id:'VARCHAR', type:'VARCHAR', seq:'INTEGER', started_at:'VARCHAR', duration_ms:'BIGINT', model:'VARCHAR', input_tokens:'BIGINT', output_tokens:'BIGINT', cache_read_tokens:'BIGINT', cache_write_tokens:'BIGINT', cost_usd:'DOUBLE', stop_reason:'VARCHAR', retries:'INTEGER', tool:'VARCHAR', tool_use_id:'VARCHAR', decision:'VARCHAR', rule:'VARCHAR', path:'VARCHAR', is_error:'BOOLEAN', error:'VARCHAR'})`);
+let d=process.cpuUsage(c0); console.log('read_json wall', Date.now()-t, 'cpu', (d.user+d.system)/1000);
+await c.run(`INSERT INTO tool_calls SELECT session_id, seq, tool, started_at::TIMESTAMPTZ::TIMESTAMP, duration_ms, decision, rule, path, is_error, error, tool_use_id, 'root1' FROM raw WHERE type='tool_call'`);
+await c.run(`INSERT INTO model_calls SELECT session_id, seq, started_at::TIMESTAMP, duration_ms, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, stop_reason, retries, cost_usd, error, 'root1' FROM raw WHERE type='model_call'`);
+d=process.cpuUsage(c0); console.log('insert wall', Date.now()-t, 'cpu', (d.user+d.system)/1000);
+c.closeSync(); inst.closeSync();
+d=process.cpuUsage(c0); console.log('with close wall', Date.now()-t, 'cpu', (d.user+d.system)/1000);

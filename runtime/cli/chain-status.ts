@@ -1,0 +1,45 @@
+// `choragen chain:status [CHAIN-ID]`: every task of one chain (or all chains)
+// with its status, the last session that completed it and its tokens.
+import path from 'node:path';
+import { stat } from 'node:fs/promises';
+import { Command, Option } from 'clipanion';
+import { ChoragenCommand, workspaceOption } from './base.js';
+import { ToolFailure, UsageError } from '../errors.js';
+
+export class ChainStatusCommand extends ChoragenCommand {
+  static override paths = [['chain:status']];
+  static override usage = Command.Usage({
+    category: 'Tasks',
+    description: 'Show the tasks of a chain (or of all chains) and where they stand',
+    details: `
+      One table per chain: TASK, STATUS, LAST SESSION (the session whose completion
+      summary is recorded last in the task file) and TOKENS ("-" when unknown).
+      \`--json\` prints one JSON array of rows
+      \`{"chain","task","title","status","last_session","tokens"}\`.
+    `,
+    examples: [
+      ['All chains', '$0 chain:status'],
+      ['One chain', '$0 chain:status CHAIN-001-add-login'],
+      ['For scripts', '$0 chain:status CHAIN-001-add-login --json'],
+    ],
+  });
+
+  workspace = workspaceOption();
+  json = Option.Boolean('--json', false, { description: 'Print the rows as a JSON array' });
+  chainId = Option.String({ name: 'CHAIN-ID', required: false });
+
+  async run(): Promise<number> {
+    const dir = path.resolve(this.workspace ?? process.cwd());
+    if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new UsageError(`workspace not found: ${this.workspace ?? dir}`);
+    const { openTaskStore } = await import('../tasks.js');
+    const { chainTableRows, formatChainStatusTable } = await import('../task-views.js');
+    let summaries;
+    try {
+      summaries = await openTaskStore(dir).chainStatus(this.chainId);
+    } catch (err) {
+      throw err instanceof ToolFailure ? new UsageError(err.message) : err;
+    }
+    this.context.stdout.write(this.json ? `${JSON.stringify(chainTableRows(summaries))}\n` : formatChainStatusTable(summaries));
+    return 0;
+  }
+}

@@ -1,0 +1,166 @@
+// A ToolContext for capability unit specs. It canonicalizes the way the
+// broker must (inside the workspace, symlinks resolved on the longest existing
+// prefix) with an injectable decision, and records what the tool asked for.
+// Locks, stale-base checks and the audit belong to the real broker and are
+// tested end to end elsewhere: mutate here just runs the effect.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ToolRefusal } from '../../runtime/errors.js';
+import type { Action, Verdict } from '../../policy/types.js';
+import {
+  DEFAULT_TOOL_LIMITS,
+  type AuthorizedPath,
+  type Capability,
+  type ToolContext,
+  type ToolLimits,
+} from '../../capabilities/capability.js';
+
+export interface TestToolContextOptions {
+  /** Decision for a canonical path and action ('write' already resolved to create/modify). Default: allow. */
+  decide?: (rel: string, action: Action) => Verdict;
+  /** The human's answer when the decision is `approve`. Default: yes. */
+  approve?: boolean;
+  canRead?: (rel: string) => boolean;
+  limits?: Partial<ToolLimits>;
+  /** Runs after the check, before the tool acts: where a spec plants a race. */
+  afterAuthorize?: (target: AuthorizedPath) => void;
+}
+
+export interface AuthorizeCall {
+  path: string;
+  action: Action;
+  rel: string;
+  decision: Verdict;
+}
+
+export interface TestToolContext extends ToolContext {
+  readonly authorizations: AuthorizeCall[];
+  readonly previews: string[];
+  readonly mutations: string[];
+  readonly observations: string[];
+}
+
+export function testToolContext(workspace: string, options: TestToolContextOptions = {}): TestToolContext {
+  const root = fs.realpathSync(workspace);
+  const authorizations: AuthorizeCall[] = [];
+  const previews: string[] = [];
+  const mutations: string[] = [];
+  const observations: string[] = [];
+  const refuse = (message: string, rel: string | null = null) => new ToolRefusal(message, 'deny', 'test', rel);
+
+  return {
+    session: {
+      id: 'test-session',
+      role: 'impl',
+      depth: 0,
+      parentId: null,
+      rootId: 'test-session',
+      taskId: null,
+      chainId: null,
+    },
+    workspace: root,
+    limits: { ...DEFAULT_TOOL_LIMITS, ...options.limits },
+    signal: new AbortController().signal,
+    broker: {
+      spawnChild: () => Promise.reject(new Error('no broker in unit specs')),
+    },
+    authorizations,
+    previews,
+    mutations,
+    observations,
+
+    async authorize(requested, action, preview) {
+      if (requested.includes('\0')) throw refuse('path contains a NUL byte');
+      if (path.isAbsolute(requested)) throw refuse(`absolute paths are not allowed: ${requested}`);
+      const { abs, exists } = canonicalize(root, requested);
+      const rel = path.relative(root, abs).split(path.sep).join('/');
+      if (rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) {
+        throw refuse(`${requested} is outside the workspace`);
+      }
+      const resolved: Action = action === 'write' ? (exists ? 'modify' : 'create') : action;
+      const decision = options.decide?.(rel, resolved) ?? 'allow';
+      authorizations.push({ path: requested, action: resolved, rel, decision });
+      const target: AuthorizedPath = { rel, abs, exists };
+      if (decision === 'deny') throw refuse(`${resolved} ${rel} is denied by policy`, rel);
+      if (decision === 'approve') {
+        if (preview) previews.push(await preview(target));
+        if (options.approve === false) throw new ToolRefusal(`${resolved} ${rel} was rejected`, 'rejected', 'test', rel);
+      }
+      options.afterAuthorize?.(target);
+      return target;
+    },
+    canRead: (rel) => options.canRead?.(rel) ?? true,
+    async mutate(target, effect) {
+      mutations.push(target.rel);
+      return effect();
+    },
+    async observed(target) {
+      observations.push(target.rel);
+    },
+  };
+}
+
+/** Real path of the longest existing prefix, plus the rest as written. */
+function canonicalize(root: string, requested: string): { abs: string; exists: boolean } {
+  let existing = path.resolve(root, requested);
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      const real = fs.realpathSync(existing);
+      return { abs: path.join(real, ...rest.reverse()), exists: rest.length === 0 };
+    } catch {
+      rest.push(path.basename(existing));
+      existing = path.dirname(existing);
+    }
+  }
+}
+
+/** A fresh temporary workspace with `files` written (relative path → content). */
+export function tempWorkspace(files: Record<string, string | Buffer> = {}): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'choragen-cap-')));
+  for (const [rel, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), content);
+  }
+  return dir;
+}
+
+export function removeWorkspace(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Every file under `dir` with its content (symlinks as `-> target`), for "nothing changed" assertions. */
+export function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (abs: string, rel: string): void => {
+    for (const entry of fs.readdirSync(abs, { withFileTypes: true })) {
+      const childAbs = path.join(abs, entry.name);
+      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isSymbolicLink()) out[childRel] = `-> ${fs.readlinkSync(childAbs)}`;
+      else if (entry.isDirectory()) {
+        out[`${childRel}/`] = '';
+        visit(childAbs, childRel);
+      } else out[childRel] = fs.readFileSync(childAbs, 'latin1');
+    }
+  };
+  visit(dir, '');
+  return out;
+}
+
+/** Run a capability as the broker would (input assumed schema-valid) and return its text. */
+export async function runTool<I>(capability: Capability, ctx: ToolContext, input: I): Promise<string> {
+  const result = await capability.run(ctx, input as never);
+  return typeof result === 'string' ? result : result.content;
+}
+
+/** The error a promise rejects with; fails the spec if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection, but the promise resolved');
+}
