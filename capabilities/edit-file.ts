@@ -4,7 +4,7 @@ import Type from 'typebox';
 import { ToolFailure } from '../runtime/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath } from './capability.js';
 import { filePreview } from './diff.js';
-import { byteLength } from './output.js';
+import { byteLength, plural } from './output.js';
 import { openForEdit, readCurrentText, readUtf8, rewrite } from './safe-fs.js';
 
 export const editFile = defineCapability({
@@ -52,7 +52,7 @@ export const editFile = defineCapability({
         await handle.close();
       }
     });
-    return `edited ${target.rel}: replaced 1 occurrence at line ${line} (${bytes} bytes)`;
+    return `edited ${target.rel}: replaced 1 occurrence at line ${line} (${plural(bytes, 'byte')})`;
   },
 });
 

@@ -19,7 +19,7 @@ export const SEARCH_TIME_BUDGET_MS = 10_000;
 export const searchFiles = defineCapability({
   name: 'search_files',
   description:
-    'Search text files of the workspace for a JavaScript regular expression (no flags; e.g. "function \\\\w+\\\\("). ' +
+    'Search text files of the workspace for a JavaScript regular expression (no flags), e.g. function \\w+\\( . ' +
     'Returns matching lines as "path:line: text", files in sorted order. `path` limits the search to a directory ' +
     'or file; `glob` keeps only files whose workspace-relative path matches it (e.g. "**/*.ts", or "*.md" for any ' +
     'directory). Binary files, symlinks, .git, node_modules and .choragen are skipped. At most ' +
@@ -79,8 +79,9 @@ function compilePattern(pattern: string): RegExp {
 
 function compileGlob(glob: string): (rel: string) => boolean {
   try {
-    // basename: a glob without "/" ("*.ts") matches the file name in any directory.
-    return picomatch(glob, { dot: true, basename: true });
+    // A glob without "/" ("*.ts") matches the file name in any directory. Only
+    // then: picomatch's `basename` also rewrites globs that have slashes.
+    return picomatch(glob, { dot: true, basename: !glob.includes('/') });
   } catch (err) {
     throw new ToolFailure(`invalid glob ${JSON.stringify(glob)}: ${(err as Error).message}`);
   }

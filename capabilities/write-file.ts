@@ -4,7 +4,7 @@ import Type from 'typebox';
 import { ToolFailure } from '../runtime/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath } from './capability.js';
 import { filePreview } from './diff.js';
-import { byteLength } from './output.js';
+import { byteLength, plural } from './output.js';
 import { ensureParentDirs, readCurrentText, writeFileNoFollow } from './safe-fs.js';
 
 /** Old content larger than this is not diffed in an approval preview. */
@@ -35,7 +35,7 @@ export const writeFile = defineCapability({
       await ensureParentDirs(target);
       return writeFileNoFollow(target, input.content);
     });
-    return `wrote ${target.rel} (${size} bytes, ${outcome})`;
+    return `wrote ${target.rel} (${plural(size, 'byte')}, ${outcome})`;
   },
 });
 

@@ -132,28 +132,49 @@ export class AuditLog {
   }
 }
 
-/** The last complete line of a file (without its newline), reading from the end. */
+/**
+ * The bytes of the line whose newline is the byte at `end - 1` (without that
+ * newline), reading backwards in growing windows; null if that byte is not a
+ * newline.
+ */
+export function lineEndingAt(fd: number, end: number): Buffer | null {
+  if (end <= 0) return null;
+  const nl = Buffer.alloc(1);
+  fs.readSync(fd, nl, 0, 1, end - 1);
+  if (nl[0] !== 0x0a) return null;
+  const stop = end - 1;
+  for (let window = Math.min(stop, 16 * 1024); ; window = Math.min(stop, window * 4)) {
+    const buf = Buffer.alloc(window);
+    fs.readSync(fd, buf, 0, window, stop - window);
+    const prevNl = buf.lastIndexOf(0x0a);
+    if (prevNl >= 0) return buf.subarray(prevNl + 1);
+    if (window === stop) return buf;
+  }
+}
+
+/** Where the complete lines of a log end (`completeBytes`) and the last of them. */
+export function logTail(fd: number): { lastLine: Buffer | null; completeBytes: number; totalBytes: number } {
+  const totalBytes = fs.fstatSync(fd).size;
+  // The end of the last complete line is the last newline in the file.
+  for (let window = Math.min(totalBytes, 16 * 1024); window > 0; window = Math.min(totalBytes, window * 4)) {
+    const buf = Buffer.alloc(window);
+    fs.readSync(fd, buf, 0, window, totalBytes - window);
+    const lastNl = buf.lastIndexOf(0x0a);
+    if (lastNl >= 0) {
+      const completeBytes = totalBytes - window + lastNl + 1;
+      return { lastLine: lineEndingAt(fd, completeBytes), completeBytes, totalBytes };
+    }
+    if (window === totalBytes) break;
+  }
+  return { lastLine: null, completeBytes: 0, totalBytes };
+}
+
 function readLastLine(file: string): { lastLine: Buffer; completeBytes: number; totalBytes: number } {
   const fd = fs.openSync(file, 'r');
   try {
-    const totalBytes = fs.fstatSync(fd).size;
-    let window = Math.min(totalBytes, 64 * 1024);
-    for (;;) {
-      const start = totalBytes - window;
-      const buf = Buffer.alloc(window);
-      fs.readSync(fd, buf, 0, window, start);
-      // The end of the last complete line is the last newline in the file.
-      const lastNl = buf.lastIndexOf(0x0a);
-      if (lastNl >= 0) {
-        const prevNl = lastNl > 0 ? buf.lastIndexOf(0x0a, lastNl - 1) : -1;
-        if (prevNl >= 0 || start === 0) {
-          return { lastLine: buf.subarray(prevNl + 1, lastNl), completeBytes: start + lastNl + 1, totalBytes };
-        }
-      } else if (start === 0) {
-        throw new ChoragenError(`cannot resume ${file}: it holds no complete line`);
-      }
-      window = Math.min(totalBytes, window * 4);
-    }
+    const tail = logTail(fd);
+    if (!tail.lastLine) throw new ChoragenError(`cannot resume ${file}: it holds no complete line`);
+    return { ...tail, lastLine: tail.lastLine };
   } finally {
     fs.closeSync(fd);
   }

@@ -2,14 +2,13 @@
 // sandboxed worker, binds its ports to (session, role, tool), decides and
 // performs every tool call, meters every model call, enforces depth, parallel
 // and budget limits for the tree, and records every event in the audit log.
-import { existsSync } from 'node:fs';
 import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import type { Capability, ChildReport, ToolLimits } from '../capabilities/capability.js';
 import type { Message, ModelRequest, SessionOutcome, ToolRequest } from '../capabilities/protocol.js';
 import { REGISTRY } from '../capabilities/index.js';
 import type { CompiledPolicy, Role } from '../policy/types.js';
 import { Approver } from './approver.js';
-import { AuditLog, auditLogPath } from './audit-log.js';
+import { AuditLog } from './audit-log.js';
 import { TreeBudget } from './budget.js';
 import { ToolFailure, ToolRefusal } from './errors.js';
 import type { AuditEvent, AuditLine, SessionStatus } from './events.js';
@@ -69,6 +68,8 @@ export interface RootRequest {
 
 export interface RunResult {
   rootId: string;
+  /** The session this run started (differs from rootId for a resumed session). */
+  sessionId: string;
   status: Exclude<SessionStatus, 'running'>;
   finalText: string;
   error: string | null;
@@ -154,11 +155,9 @@ export class Broker {
     const resumed = req.resume;
     this.rootId = resumed ? resumed.identity.rootId : newSessionId();
     const rootSessionId = resumed ? newSessionId() : this.rootId;
-    const existing = auditLogPath(this.opts.workspace, this.rootId);
-    // A resumed tree continues its own log, so its chain stays one chain.
-    const audit = (this.audit = resumed && existsSync(existing)
-      ? AuditLog.resume(existing)
-      : AuditLog.open(this.opts.workspace, this.rootId, this.header()));
+    // Every run writes its own log, named by the session it starts (for a
+    // resumed session: the new id; its root_id still names the original tree).
+    const audit = (this.audit = AuditLog.open(this.opts.workspace, rootSessionId, this.header()));
     if (this.opts.sandbox === 'none') {
       this.record({ type: 'notice', session_id: rootSessionId, kind: 'unsafe_no_sandbox', message: 'sessions run WITHOUT the permission sandbox (--unsafe-no-sandbox)' });
     }
@@ -180,6 +179,7 @@ export class Broker {
     if (this.opts.ingest !== false) await this.ingest();
     return {
       rootId: this.rootId,
+      sessionId: session.id,
       status: session.status as RunResult['status'],
       finalText: outcome.finalText,
       error: outcome.error,
@@ -340,7 +340,7 @@ export class Broker {
   private stopTree(status: TreeStop['status'], reason: string): void {
     if (this.stop) return;
     this.stop = { status, reason };
-    this.record({ type: 'notice', session_id: this.rootId, kind: status === 'interrupted' ? 'interrupt' : 'budget_warning', message: reason });
+    this.record({ type: 'notice', session_id: this.rootId, kind: status === 'interrupted' ? 'interrupt' : 'budget_exceeded', message: reason });
     this.treeAbort.abort(reason);
     for (const s of this.sessions.values()) if (s.status === 'running') s.abort.abort(reason);
     // Sessions stop at their next port message; any still running after the grace are terminated.

@@ -5,9 +5,12 @@ import { Builtins, Cli } from 'clipanion';
 import { version } from '../version.js';
 // -- commands (one per file; keep this list sorted by area) --
 // core
+import { AgentCleanupCommand } from './agent-cleanup.js';
+import { AgentResumeCommand } from './agent-resume.js';
 import { AgentStartCommand } from './agent-start.js';
 import { InitCommand } from './init.js';
 // policy
+import { CapabilitiesManifestCommand } from './capabilities-manifest.js';
 import { PolicyCheckCommand } from './policy-check.js';
 import { PolicyLintCommand } from './policy-lint.js';
 // metrics & audit
@@ -23,7 +26,10 @@ cli.register(Builtins.VersionCommand);
 // core
 cli.register(InitCommand);
 cli.register(AgentStartCommand);
+cli.register(AgentResumeCommand);
+cli.register(AgentCleanupCommand);
 // policy
+cli.register(CapabilitiesManifestCommand);
 cli.register(PolicyCheckCommand);
 cli.register(PolicyLintCommand);
 // metrics & audit

@@ -82,6 +82,14 @@ describe('runtime/script', () => {
       expect(parseError(JSON.stringify({ sessions: [] })).message).to.include('sessions');
     });
 
+    it('checks a block against the branch its type names', () => {
+      const block = (b: unknown) => parseError(JSON.stringify({ sessions: [{ role: 'impl', turns: [{ content: [b] }] }] })).message;
+      expect(block({ type: 'tool_use', name: 'x', input: {}, extra: 1 })).to.match(/content\[0\]: unknown key "extra"$/);
+      expect(block({ type: 'tool_use', name: 3, input: {} })).to.match(/content\[0\]\.name: must be string$/);
+      expect(block({ type: 'text' })).to.match(/content\[0\]: must have required properties text$/);
+      expect(block({ type: 'image' })).to.match(/content\[0\]: must be \{"type":"text"/);
+    });
+
     it('rejects a document that is not an object', () => {
       expect(parseError('[]').message).to.match(/^demo\.json:1: /);
     });

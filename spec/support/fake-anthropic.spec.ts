@@ -39,7 +39,8 @@ const script: Script = {
     { role: 'impl', turns: [{ content: [{ type: 'text', text: 'unmatched #2' }] }] },
     { role: 'control', match: 'overloaded', turns: [{ content: [{ type: 'text', text: 'after 529' }], failures: [529] }] },
     { role: 'control', match: 'rate limited', turns: [{ content: [{ type: 'text', text: 'after 429' }], failures: [429], retry_after_ms: 1500 }] },
-    { role: 'control', match: 'quick retry', turns: [{ content: [{ type: 'text', text: 'retried' }], failures: [429, 500], retry_after_ms: 5 }] },
+    { role: 'control', match: 'quick retry', turns: [{ content: [{ type: 'text', text: 'retried' }], failures: [429, 429], retry_after_ms: 5 }] },
+    { role: 'control', match: 'server error', turns: [{ content: [{ type: 'text', text: 'after 500' }], failures: [500] }] },
     { role: 'control', match: 'drop the line', turns: [{ content: [{ type: 'text', text: 'after reset' }], failures: ['reset'] }] },
     { role: 'control', match: 'slow', turns: [{ content: [{ type: 'text', text: 'too late' }], delay_ms: 60_000 }] },
     { role: 'control', match: 'broken tool', turns: [{ content: [{ type: 'tool_use', name: 'read_file', input: { path: 'a.ts' } }], malformed: true }] },
@@ -127,7 +128,7 @@ describe('spec/support/fake-anthropic', () => {
     expect(JSON.parse(partial)).to.deep.equal({ instructions: 'Add a farewell function to src/greet.ts' });
   });
 
-  it('fails a scripted 529 with an overloaded_error body, then succeeds', async () => {
+  it('fails a scripted 529 with an overloaded_error body, then succeeds; a 500 with api_error', async () => {
     const err = await rejection(client.messages.create(ask('we are overloaded')));
     expect(err).to.be.instanceOf(Anthropic.APIError);
     expect(err.status).to.equal(529);
@@ -137,6 +138,10 @@ describe('spec/support/fake-anthropic', () => {
     expect((ok.content[0] as Anthropic.TextBlock).text).to.equal('after 529');
     expect(server.requests.map((r) => [r.status, r.attempt])).to.deep.equal([[529, 1], [200, 2]]);
     expect(server.responses).to.have.length(1);
+
+    const internal = await rejection(client.messages.create(ask('a server error')));
+    expect(internal).to.be.instanceOf(Anthropic.InternalServerError);
+    expect(internal.error.error.type).to.equal('api_error');
   });
 
   it('fails a scripted 429 with retry-after headers, and the SDK retry honours them', async () => {
@@ -150,7 +155,7 @@ describe('spec/support/fake-anthropic', () => {
     const ok = await retrying.messages.create(ask('quick retry please'));
     expect((ok.content[0] as Anthropic.TextBlock).text).to.equal('retried');
     const statuses = server.requests.filter((r) => r.body.messages[0].content === 'quick retry please').map((r) => r.status);
-    expect(statuses).to.deep.equal([429, 500, 200]);
+    expect(statuses).to.deep.equal([429, 429, 200]);
   });
 
   it('drops the connection for a scripted reset', async () => {

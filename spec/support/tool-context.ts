@@ -13,6 +13,7 @@ import {
   DEFAULT_TOOL_LIMITS,
   type AuthorizedPath,
   type Capability,
+  type SessionIdentity,
   type ToolContext,
   type ToolLimits,
 } from '../../capabilities/capability.js';
@@ -22,8 +23,10 @@ export interface TestToolContextOptions {
   decide?: (rel: string, action: Action) => Verdict;
   /** The human's answer when the decision is `approve`. Default: yes. */
   approve?: boolean;
+  /** Default: not denied by `decide(rel, 'read')`. */
   canRead?: (rel: string) => boolean;
   limits?: Partial<ToolLimits>;
+  session?: Partial<SessionIdentity>;
   /** Runs after the check, before the tool acts: where a spec plants a race. */
   afterAuthorize?: (target: AuthorizedPath) => void;
 }
@@ -59,6 +62,7 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
       rootId: 'test-session',
       taskId: null,
       chainId: null,
+      ...options.session,
     },
     workspace: root,
     limits: { ...DEFAULT_TOOL_LIMITS, ...options.limits },
@@ -91,7 +95,7 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
       options.afterAuthorize?.(target);
       return target;
     },
-    canRead: (rel) => options.canRead?.(rel) ?? true,
+    canRead: (rel) => options.canRead?.(rel) ?? options.decide?.(rel, 'read') !== 'deny',
     async mutate(target, effect) {
       mutations.push(target.rel);
       return effect();

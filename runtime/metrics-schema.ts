@@ -1,0 +1,140 @@
+// The DuckDB schema of .choragen/metrics.duckdb: the public tables of
+// DESIGN.md §5 plus bookkeeping. Columns are public interface: add, never
+// rename or retype. A new column goes at the END of its table's list; opening
+// an older file adds it (ensureSchema), so every version reads every file.
+//
+// Pure data and SQL text: no DuckDB import here.
+
+export interface TableDef {
+  name: string;
+  columns: ReadonlyArray<readonly [name: string, type: string]>;
+}
+
+// Durations are DOUBLE milliseconds: a tool call takes well under 1 ms.
+// Costs are DECIMAL(18,9) so a session's total equals the sum of its calls
+// exactly (prices are multiples of $0.01 per million tokens = 1e-8 per token).
+export const SESSIONS: TableDef = {
+  name: 'sessions',
+  columns: [
+    ['session_id', 'VARCHAR'],
+    ['parent_id', 'VARCHAR'],
+    ['root_id', 'VARCHAR'],
+    ['role', 'VARCHAR'],
+    ['depth', 'INTEGER'],
+    ['model', 'VARCHAR'],
+    ['task_id', 'VARCHAR'],
+    ['chain_id', 'VARCHAR'],
+    ['status', 'VARCHAR'],
+    ['started_at', 'TIMESTAMP'],
+    ['ended_at', 'TIMESTAMP'],
+    ['duration_ms', 'DOUBLE'],
+    ['input_tokens', 'BIGINT'],
+    ['output_tokens', 'BIGINT'],
+    ['cache_read_tokens', 'BIGINT'],
+    ['cache_write_tokens', 'BIGINT'],
+    ['cost_usd', 'DECIMAL(18,9)'],
+    ['model_calls', 'INTEGER'],
+    ['tool_calls', 'INTEGER'],
+    ['error', 'VARCHAR'],
+    // added to DESIGN.md's list:
+    ['final_text', 'VARCHAR'],
+    ['files_changed', 'VARCHAR[]'],
+    ['resumed_from', 'VARCHAR'],
+  ],
+};
+
+export const MODEL_CALLS: TableDef = {
+  name: 'model_calls',
+  columns: [
+    ['session_id', 'VARCHAR'],
+    ['seq', 'INTEGER'],
+    ['started_at', 'TIMESTAMP'],
+    ['duration_ms', 'DOUBLE'],
+    ['model', 'VARCHAR'],
+    ['input_tokens', 'BIGINT'],
+    ['output_tokens', 'BIGINT'],
+    ['cache_read_tokens', 'BIGINT'],
+    ['cache_write_tokens', 'BIGINT'],
+    ['stop_reason', 'VARCHAR'],
+    ['retries', 'INTEGER'],
+    // added to DESIGN.md's list:
+    ['cost_usd', 'DECIMAL(18,9)'],
+    ['error', 'VARCHAR'],
+    ['root_id', 'VARCHAR'],
+  ],
+};
+
+export const TOOL_CALLS: TableDef = {
+  name: 'tool_calls',
+  columns: [
+    ['session_id', 'VARCHAR'],
+    ['seq', 'INTEGER'],
+    ['tool', 'VARCHAR'],
+    ['started_at', 'TIMESTAMP'],
+    ['duration_ms', 'DOUBLE'],
+    ['decision', 'VARCHAR'],
+    ['rule', 'VARCHAR'],
+    ['path', 'VARCHAR'],
+    ['is_error', 'BOOLEAN'],
+    ['error', 'VARCHAR'],
+    // added to DESIGN.md's list:
+    ['tool_use_id', 'VARCHAR'],
+    ['root_id', 'VARCHAR'],
+  ],
+};
+
+/**
+ * What has been ingested from each audit log (by file name under
+ * .choragen/audit/): `lines` complete lines = `bytes` bytes, the last one
+ * hashing to `last_hash`. A log that grew continues after `lines`; a log whose
+ * prefix no longer matches is ingested again from the start.
+ */
+export const INGESTED_LOGS: TableDef = {
+  name: 'ingested_logs',
+  columns: [
+    ['file', 'VARCHAR'],
+    ['root_id', 'VARCHAR'],
+    ['lines', 'BIGINT'],
+    ['bytes', 'BIGINT'],
+    ['last_hash', 'VARCHAR'],
+    ['writer_pid', 'BIGINT'],
+    ['writer_since', 'TIMESTAMP'],
+    ['open_sessions', 'INTEGER'],
+    ['ingested_at', 'TIMESTAMP'],
+  ],
+};
+
+export const SCHEMA_VERSION_TABLE: TableDef = {
+  name: 'schema_version',
+  columns: [['version', 'INTEGER']],
+};
+
+export const TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_CALLS, INGESTED_LOGS, SCHEMA_VERSION_TABLE];
+/** The tables a user queries and exports. */
+export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_CALLS];
+
+/** Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds. */
+export const SCHEMA_VERSION = 1;
+
+export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+export const quoteString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+export function createTableSql(t: TableDef): string {
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdent(t.name)} (${t.columns.map(([n, ty]) => `${quoteIdent(n)} ${ty}`).join(', ')})`;
+}
+
+/** The statements that bring a file with `existing` columns (table → column names) up to date. */
+export function migrationSql(existing: ReadonlyMap<string, ReadonlySet<string>>): string[] {
+  const out: string[] = [];
+  for (const t of TABLES) {
+    const have = existing.get(t.name);
+    if (!have) {
+      out.push(createTableSql(t));
+      continue;
+    }
+    for (const [n, ty] of t.columns) {
+      if (!have.has(n)) out.push(`ALTER TABLE ${quoteIdent(t.name)} ADD COLUMN ${quoteIdent(n)} ${ty}`);
+    }
+  }
+  return out;
+}

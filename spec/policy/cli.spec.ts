@@ -1,0 +1,129 @@
+// policy:check and policy:lint end to end: the real CLI as a child process.
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_POLICY_YAML } from '../../policy/default-policy.js';
+
+const MAIN = fileURLToPath(new URL('../../runtime/cli/main.js', import.meta.url));
+
+/** Run the CLI; resolves whatever the exit code (specs start several at once to keep the suite quick). */
+function choragen(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: unknown }).code as number) : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+    });
+  });
+}
+
+describe('policy CLI', function () {
+  this.timeout(20_000);
+  let ws: string;
+  let outside: string;
+
+  before(() => {
+    ws = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'choragen-cli-')));
+    outside = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'choragen-cli-out-')));
+    fs.writeFileSync(path.join(ws, 'choragen.governance.yaml'), DEFAULT_POLICY_YAML);
+    fs.mkdirSync(path.join(ws, 'src'));
+    fs.symlinkSync(outside, path.join(ws, 'src', 'escape'));
+  });
+
+  after(() => {
+    fs.rmSync(ws, { recursive: true, force: true });
+    fs.rmSync(outside, { recursive: true, force: true });
+  });
+
+  describe('policy:check', () => {
+    it('prints the deciding rule as JSON', async () => {
+      const r = await choragen(ws, 'policy:check', '--role', 'impl', '--action', 'move', '--json', './docs/tasks/todo/C-1/001-a.md');
+      expect(r.code).to.equal(0);
+      expect(r.stdout).to.equal(
+        '{"decision":"deny","rule":"roles.impl.deny[0]","reason":"only control moves or deletes task files","path":"docs/tasks/todo/C-1/001-a.md"}\n',
+      );
+    });
+
+    it('reports allow, approve and read decisions, exit 0 each time', async () => {
+      const [allow, approve, read] = await Promise.all([
+        choragen(ws, 'policy:check', '--role', 'impl', '--action', 'create', 'src/new.ts', '--json'),
+        choragen(ws, 'policy:check', '--role', 'control', '--action', 'modify', 'package.json', '--json', '--workspace', ws),
+        choragen(ws, 'policy:check', '--role', 'impl', '--action', 'read', 'config/.env.local'),
+      ]);
+      expect(JSON.parse(allow.stdout)).to.deep.equal({
+        decision: 'allow',
+        rule: 'roles.impl.allow[0]',
+        reason: 'paths matching "src/**" may be created by impl',
+        path: 'src/new.ts',
+      });
+      expect(JSON.parse(approve.stdout)).to.include({ decision: 'approve', rule: 'mutations.approve[0]' });
+      expect([allow.code, approve.code, read.code]).to.deep.equal([0, 0, 0]);
+      expect(read.stdout).to.contain('deny: impl read config/.env.local').and.contain('rule:   reads.deny[0]');
+    });
+
+    it('denies a path outside the workspace by rule "path", exit 0', async () => {
+      const targets = ['../x', '/etc/passwd', 'src/escape/file'];
+      const runs = await Promise.all(targets.map((t) => choragen(ws, 'policy:check', '--role', 'impl', '--action', 'create', t, '--json')));
+      runs.forEach((r, i) => {
+        expect(r.code, targets[i]).to.equal(0);
+        const out = JSON.parse(r.stdout);
+        expect(out).to.include({ decision: 'deny', rule: 'path', path: targets[i] });
+        expect(out.reason).to.not.contain(outside);
+      });
+    });
+
+    it('uses --policy and --workspace from another directory', async () => {
+      const strict = path.join(ws, 'strict.yaml');
+      fs.writeFileSync(strict, 'reads:\n  deny:\n    - pattern: "src/**"\n');
+      const r = await choragen(os.tmpdir(), 'policy:check', '--role', 'impl', '--action', 'read', 'src/a.ts', '--policy', strict, '--workspace', ws, '--json');
+      expect(JSON.parse(r.stdout)).to.include({ decision: 'deny', rule: 'reads.deny[0]' });
+    });
+
+    it('exits 2 on an unknown role or action, or a missing policy', async () => {
+      const [role, action, missing] = await Promise.all([
+        choragen(ws, 'policy:check', '--role', 'admin', '--action', 'modify', 'x'),
+        choragen(ws, 'policy:check', '--role', 'impl', '--action', 'rename', 'x'),
+        choragen(outside, 'policy:check', '--role', 'impl', '--action', 'modify', 'x'),
+      ]);
+      expect(role.code).to.equal(2);
+      expect(role.stderr).to.equal('choragen: unknown role "admin" (expected control, impl)\n');
+      expect(action.code).to.equal(2);
+      expect(action.stderr).to.contain('unknown action "rename"');
+      expect(missing.code).to.equal(2);
+      expect(missing.stderr).to.contain('choragen init');
+    });
+  });
+
+  describe('policy:lint', () => {
+    it('prints "ok: no warnings" for the default policy', async () => {
+      const r = await choragen(ws, 'policy:lint');
+      expect(r).to.include({ code: 0, stdout: 'ok: no warnings\n' });
+    });
+
+    it('prints warnings with exit 0, and JSON with --json', async () => {
+      const file = path.join(ws, 'weak.yaml');
+      fs.writeFileSync(file, 'mutations:\n  deny:\n    - pattern: ".env"\n  allow:\n    - pattern: "**"\n');
+      const [text, json] = await Promise.all([choragen(ws, 'policy:lint', 'weak.yaml'), choragen(ws, 'policy:lint', file, '--json')]);
+      expect(text.code).to.equal(0);
+      expect(text.stdout).to.match(/^warning: mutations\.deny\[0\]: pattern "\.env" has no "\/"/);
+      const out = JSON.parse(json.stdout);
+      expect(out.ok).to.equal(true);
+      expect(out.hash).to.match(/^[0-9a-f]{64}$/);
+      expect(out.warnings).to.have.length(1);
+      expect(out.warnings[0].rule).to.equal('mutations.deny[0]');
+    });
+
+    it('exits 2 with file:line:key on an invalid file', async () => {
+      fs.writeFileSync(path.join(ws, 'bad.yaml'), 'roles:\n  impl:\n    allow:\n      - pattern: "src/**"\n        actions: [create, rename]\n');
+      const [r, json] = await Promise.all([choragen(ws, 'policy:lint', 'bad.yaml'), choragen(ws, 'policy:lint', 'bad.yaml', '--json')]);
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.equal(
+        'choragen: bad.yaml:5: roles.impl.allow[0].actions[1]: unknown action "rename" (expected create, modify, delete, move)\n',
+      );
+      expect(json.code).to.equal(2);
+      expect(JSON.parse(json.stdout)).to.include({ ok: false, line: 5, key: 'roles.impl.allow[0].actions[1]' });
+    });
+  });
+});
