@@ -69,7 +69,7 @@ export function plural(count: number, word: string, many = `${word}s`): string {
   return `${count} ${count === 1 ? word : many}`;
 }
 
-/** `src/a.ts` for a relative path; `.` for the workspace root. */
+/** `src/a.ts` for a relative path; `.` for the workspace root (written `.` or ``). */
 export function displayPath(rel: string): string {
   return rel === '' ? '.' : rel;
 }

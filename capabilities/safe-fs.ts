@@ -60,12 +60,12 @@ export function symlinkRefusal(rel: string): ToolRefusal {
 
 /**
  * The model's path as written, normalized the way the canonical path is
- * (`./a//b/` → `a/b`), so that a difference with `target.rel` can only mean a
+ * (`./a//b/` → `a/b`, the root as `.`), so that a difference with `target.rel` can only mean a
  * symlink on the way (or a case-insensitive filesystem).
  */
 export function normalizedRequest(requested: string): string {
-  const normal = path.posix.normalize(requested.replace(/\/+$/, ''));
-  return normal === '.' ? '' : normal.replace(/^\.\//, '');
+  const normal = path.posix.normalize(requested.replace(/\/+$/, '') || '.');
+  return normal.replace(/^\.\//, '');
 }
 
 /** Whether the path the model gave resolved through a symlink. */

@@ -22,7 +22,7 @@ export const INTERRUPTED_ERROR = 'process ended before the session was recorded 
 /** The fields of every event type that become columns, with the type DuckDB reads them as. */
 const EVENT_FIELDS: Record<string, string> = {
   line_seq: 'BIGINT',
-  ts: 'TIMESTAMP',
+  ts: 'VARCHAR', // only the writer's line needs it, as text
   session_id: 'VARCHAR',
   type: 'VARCHAR',
   // run_started, notice(resume)
@@ -110,7 +110,7 @@ function insertCallsSql(table: string, row: Record<string, string>, type: string
   const cols = Object.keys(row);
   return (
     `INSERT INTO ${quoteIdent(table)} (${cols.map(quoteIdent).join(', ')}) ` +
-    `SELECT ${cols.map((c) => row[c]).join(', ')} FROM raw WHERE type = '${type}' AND line_seq >= $from ORDER BY line_seq`
+    `SELECT ${cols.map((c) => row[c]).join(', ')} FROM raw WHERE type = '${type}' AND line_seq >= $from`
   );
 }
 
@@ -279,7 +279,7 @@ export async function ingestLog(conn: DuckDBConnection, file: string, prior: Log
 /** The process that writes the log now: the last run_started or resume notice. */
 async function currentWriter(conn: DuckDBConnection): Promise<{ pid: number; since: string; line: number } | null> {
   const r = await conn.runAndReadAll(
-    `SELECT pid, strftime(ts, '%Y-%m-%dT%H:%M:%S.%gZ'), line_seq FROM raw
+    `SELECT pid, ts, line_seq FROM raw
      WHERE pid IS NOT NULL AND (type = 'run_started' OR (type = 'notice' AND kind = 'resume'))
      ORDER BY line_seq DESC LIMIT 1`,
   );

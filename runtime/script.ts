@@ -185,18 +185,17 @@ function unionOf(error: SchemaError): string {
 }
 
 function explainUnion(unionPath: string, pointer: string, errors: SchemaError[], data: unknown): { pointer: string; message: string } {
-  const union = { schemaPath: unionPath, instancePath: pointer };
-  const schema = schemaAt(union.schemaPath) as { anyOf?: Array<{ properties?: { type?: { const?: unknown } } }>; description?: string };
-  const value = valueAt(data, union.instancePath) as { type?: unknown } | null;
+  const schema = schemaAt(unionPath) as { anyOf?: Array<{ properties?: { type?: { const?: unknown } } }>; description?: string };
+  const value = valueAt(data, pointer) as { type?: unknown } | null;
   // A block that names its type is checked against that branch only.
   const branch = schema.anyOf?.findIndex((b) => b.properties?.type?.const !== undefined && b.properties.type.const === value?.type) ?? -1;
   if (branch >= 0) {
-    const prefix = `${union.schemaPath}/anyOf/${branch}`;
+    const prefix = `${unionPath}/anyOf/${branch}`;
     const inBranch = errors.filter((e) => e.schemaPath === prefix || e.schemaPath.startsWith(`${prefix}/`));
     const first = inBranch.find((e) => e.keyword === 'additionalProperties') ?? inBranch[0];
     if (first) return { pointer: first.instancePath, message: plain(first) };
   }
-  return { pointer: union.instancePath, message: `must be ${schema.description ?? 'one of the allowed forms'}` };
+  return { pointer, message: `must be ${schema.description ?? 'one of the allowed forms'}` };
 }
 
 function plain(error: SchemaError): string {

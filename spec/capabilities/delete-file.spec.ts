@@ -31,6 +31,8 @@ describe('delete_file', () => {
     const dir = await rejection(runTool(deleteFile, ctx, { path: 'src' }));
     expect(dir).to.be.instanceOf(ToolFailure);
     expect(dir.message).to.equal('src is a directory; delete_file deletes files only');
+    const root = await rejection(runTool(deleteFile, ctx, { path: './' }));
+    expect(root.message).to.equal('. is a directory; delete_file deletes files only');
     const missing = await rejection(runTool(deleteFile, ctx, { path: 'src/b.ts' }));
     expect(missing.message).to.equal('no such file: src/b.ts');
     expect(snapshot(ws)).to.deep.equal({ 'src/': '', 'src/a.ts': 'x' });

@@ -101,6 +101,8 @@ describe('list_files', () => {
     ws = tempWorkspace();
     fs.mkdirSync(path.join(ws, 'empty'));
     expect(await runTool(listFiles, testToolContext(ws), { path: 'empty' })).to.equal('empty: (empty directory)');
+    fs.rmSync(path.join(ws, 'empty'), { recursive: true });
+    expect(await runTool(listFiles, testToolContext(ws), {})).to.equal('.: (empty directory)');
   });
 
   it('fails on a missing directory and on a file', async () => {

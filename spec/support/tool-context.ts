@@ -79,7 +79,8 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
       if (requested.includes('\0')) throw refuse('path contains a NUL byte');
       if (path.isAbsolute(requested)) throw refuse(`absolute paths are not allowed: ${requested}`);
       const { abs, exists } = canonicalize(root, requested);
-      const rel = path.relative(root, abs).split(path.sep).join('/');
+      // Like the broker's canonicalize: the root is ".".
+      const rel = path.relative(root, abs).split(path.sep).join('/') || '.';
       if (rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) {
         throw refuse(`${requested} is outside the workspace`);
       }
