@@ -28,7 +28,7 @@ function choragen(args: string[], opts: { capture?: boolean } = {}): { status: n
 async function gitInit(dir: string): Promise<void> {
   const git = await import('isomorphic-git');
   await git.init({ fs, dir, defaultBranch: 'main' });
-  for (const file of ['README.md', 'package.json', 'choragen.governance.yaml', 'src/greet.ts', 'src/math.ts']) {
+  for (const file of ['README.md', 'package.json', 'tsconfig.json', '.gitignore', 'choragen.governance.yaml', 'src/greet.ts', 'src/math.ts']) {
     await git.add({ fs, dir, filepath: file });
   }
   await git.commit({ fs, dir, message: 'demo project', author: { name: 'demo', email: 'demo@localhost' } });

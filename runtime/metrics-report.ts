@@ -97,7 +97,7 @@ export async function sessionDetail(conn: DuckDBConnection, id: string): Promise
     if (found.length > 1) return { ambiguous: found.map((r) => String(r.session_id)) };
   }
   if (found.length === 0) return null;
-  const session = { ...found[0], cost_usd: found[0].cost_usd };
+  const session = found[0];
   const sid = String(session.session_id);
   const children = await rowsOf(
     conn,

@@ -1,0 +1,65 @@
+// `choragen agent:show ID`: one session: its row, its children, its tool
+// calls and its final output.
+import path from 'node:path';
+import { Command, Option } from 'clipanion';
+import { ChoragenCommand, workspaceOption } from './base.js';
+import { UsageError } from '../errors.js';
+
+export class AgentShowCommand extends ChoragenCommand {
+  static override paths = [['agent:show']];
+  static override usage = Command.Usage({
+    category: 'Agents',
+    description: 'Show one session: status, tokens, children, tool calls and final output',
+    details: `
+      ID is a session id or a unique prefix of one (see agent:list). Shows the
+      session's metrics row, the sessions it spawned, each tool call with its
+      decision, rule and path, and the session's final text. An unknown id
+      exits with 2. \`--json\` prints {session, children, tool_calls, model_calls}.
+    `,
+    examples: [
+      ['Show a session', '$0 agent:show 20250131-1200-a1b2c3'],
+      ['As JSON', '$0 agent:show 20250131-1200-a1b2c3 --json'],
+    ],
+  });
+
+  json = Option.Boolean('--json', false, { description: 'Print one JSON object' });
+  workspace = workspaceOption();
+  id = Option.String({ name: 'ID' });
+
+  async run(): Promise<number> {
+    const workspace = path.resolve(this.workspace ?? process.cwd());
+    const { withMetrics } = await import('../metrics-store.js');
+    const { sessionDetail } = await import('../metrics-report.js');
+    const detail = await withMetrics(workspace, (conn) => sessionDetail(conn, this.id));
+    if (detail === null) throw new UsageError(`unknown session id: ${this.id} (see agent:list)`);
+    if ('ambiguous' in detail) throw new UsageError(`session id prefix ${this.id} is ambiguous: ${detail.ambiguous.join(', ')}`);
+    if (this.json) {
+      this.context.stdout.write(`${JSON.stringify(detail)}\n`);
+      return 0;
+    }
+    const fmt = await import('../metrics-format.js');
+    const s = detail.session;
+    const out: string[] = [];
+    out.push(`session ${s.session_id}  ${s.role ?? '?'}  ${s.status}${s.error ? `: ${s.error}` : ''}`);
+    out.push(`  parent: ${s.parent_id ?? '-'}  root: ${s.root_id}  depth: ${s.depth ?? '-'}  model: ${s.model ?? '-'}`);
+    if (s.task_id || s.chain_id) out.push(`  task: ${s.task_id ?? '-'}  chain: ${s.chain_id ?? '-'}`);
+    out.push(`  started: ${s.started_at ?? '-'}  ended: ${s.ended_at ?? '-'}  duration: ${fmt.ms(s.duration_ms)}`);
+    out.push(
+      `  tokens: ${fmt.count(s.input_tokens)} in / ${fmt.count(s.output_tokens)} out / ${fmt.count(s.cache_read_tokens)} cache read / ` +
+        `${fmt.count(s.cache_write_tokens)} cache write  cost: ${fmt.usd(s.cost_usd)}  model calls: ${s.model_calls}  tool calls: ${s.tool_calls}`,
+    );
+    if (Array.isArray(s.files_changed) && s.files_changed.length) out.push(`  files changed: ${s.files_changed.join(', ')}`);
+    out.push('', 'Children:');
+    out.push(detail.children.length ? fmt.formatTable(['session_id', 'role', 'status', 'tokens', 'task_id'], detail.children).trimEnd() : '  (none)');
+    out.push('', 'Tool calls:');
+    out.push(
+      detail.tool_calls.length
+        ? fmt.formatTable(['seq', 'tool', 'decision', 'rule', 'path', 'is_error', 'duration_ms'], detail.tool_calls).trimEnd()
+        : '  (none)',
+    );
+    out.push('', 'Final output:');
+    out.push(typeof s.final_text === 'string' && s.final_text !== '' ? s.final_text : '  (none)');
+    this.context.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  }
+}

@@ -1,0 +1,56 @@
+// `choragen audit:verify [SESSION]`: recompute the hash chain of one root
+// session's audit log, or of every log, and name the first broken line.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'clipanion';
+import { ChoragenCommand, workspaceOption } from './base.js';
+import { UsageError } from '../errors.js';
+
+export class AuditVerifyCommand extends ChoragenCommand {
+  static override paths = [['audit:verify']];
+  static override usage = Command.Usage({
+    category: 'Metrics & audit',
+    description: 'Verify the hash chain of the audit logs',
+    details: `
+      Each line of .choragen/audit/<root-session>.jsonl carries the SHA-256 of the
+      line before it. This recomputes the chain of one root session's log (or of
+      all logs) and prints how many lines were verified (exit 0), or the first
+      broken FILE:LINE and why (exit 1): a changed byte, a deleted, inserted or
+      moved line, or a garbled or half-written line. An unknown session exits with 2.
+    `,
+    examples: [
+      ['Verify every log of the workspace', '$0 audit:verify'],
+      ['Verify one run', '$0 audit:verify 20250131-1200-a1b2c3'],
+    ],
+  });
+
+  workspace = workspaceOption();
+  session = Option.String({ name: 'SESSION', required: false });
+
+  async run(): Promise<number> {
+    const workspace = path.resolve(this.workspace ?? process.cwd());
+    const { workspacePaths } = await import('../paths.js');
+    const dir = workspacePaths(workspace).audit;
+    let files: string[];
+    if (this.session !== undefined) {
+      const { auditLogPath } = await import('../audit-log.js');
+      const file = auditLogPath(workspace, this.session);
+      if (!fs.existsSync(file)) throw new UsageError(`no audit log for session ${this.session} in ${path.relative(workspace, dir) || '.'}`);
+      files = [file];
+    } else {
+      files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort().map((n) => path.join(dir, n)) : [];
+    }
+    const { verifyAuditFile } = await import('../audit-verify.js');
+    let lines = 0;
+    for (const file of files) {
+      const r = verifyAuditFile(file);
+      if (!r.ok) {
+        this.context.stdout.write(`${path.relative(workspace, file)}:${r.line}: ${r.reason}\n`);
+        return 1;
+      }
+      lines += r.lines;
+    }
+    this.context.stdout.write(`verified ${files.length} log${files.length === 1 ? '' : 's'}, ${lines} line${lines === 1 ? '' : 's'}: chain intact\n`);
+    return 0;
+  }
+}

@@ -1,0 +1,50 @@
+// `choragen metrics:export --parquet DIR`: one Parquet file per metrics table.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'clipanion';
+import { ChoragenCommand, workspaceOption } from './base.js';
+import { UsageError } from '../errors.js';
+
+export class MetricsExportCommand extends ChoragenCommand {
+  static override paths = [['metrics:export']];
+  static override usage = Command.Usage({
+    category: 'Metrics & audit',
+    description: 'Export the metrics tables as Parquet files',
+    details: `
+      Ingests the audit logs, then writes DIR/sessions.parquet,
+      DIR/model_calls.parquet and DIR/tool_calls.parquet (DIR is created; files
+      of the same name are replaced) and prints each file with its row count.
+    `,
+    examples: [
+      ['Export to ./metrics-export', '$0 metrics:export --parquet metrics-export'],
+      ['Export another workspace', '$0 metrics:export --parquet /tmp/choragen-metrics --workspace ../project'],
+    ],
+  });
+
+  parquet = Option.String('--parquet', { required: true, description: 'Directory to write the Parquet files into' });
+  workspace = workspaceOption();
+
+  async run(): Promise<number> {
+    const workspace = path.resolve(this.workspace ?? process.cwd());
+    const dir = path.resolve(this.parquet);
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new UsageError(`cannot create ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    const { withMetrics } = await import('../metrics-store.js');
+    const { PUBLIC_TABLES, quoteIdent, quoteString } = await import('../metrics-schema.js');
+    const written = await withMetrics(workspace, async (conn) => {
+      const out: { file: string; rows: number }[] = [];
+      for (const t of PUBLIC_TABLES) {
+        const file = path.join(dir, `${t.name}.parquet`);
+        const r = await conn.run(`COPY (SELECT * FROM ${quoteIdent(t.name)}) TO ${quoteString(file)} (FORMAT parquet)`);
+        out.push({ file, rows: Number(r.rowsChanged) });
+      }
+      return out;
+    });
+    if (!written) return 1;
+    for (const w of written) this.context.stdout.write(`${w.file}  ${w.rows} rows\n`);
+    return 0;
+  }
+}
