@@ -48,10 +48,11 @@ async function holdAlive(sessions: number): Promise<{ rssMb: number; ms: number 
   const provider = new FanOutHoldProvider(sessions - 1);
   const t0 = performance.now();
   try {
+    let finished = false;
     const broker = await Broker.create(await benchBrokerOptions(ws, provider, { maxParallel: sessions - 1, maxDepth: 1, workerMemoryMb: 512 }));
     try {
       const run = broker.run({ role: 'control', message: 'fan out' });
-      run.catch(() => {});
+      run.then(() => (finished = true), () => (finished = true));
       await within(Promise.race([provider.alive, run.then((r) => { throw new Error(`run ended early: ${r.status} ${r.error}`); })]), 90_000, `${sessions} sessions`);
       const ms = performance.now() - t0;
       const rssMb = process.memoryUsage().rss / 2 ** 20;
@@ -61,7 +62,7 @@ async function holdAlive(sessions: number): Promise<{ rssMb: number; ms: number 
       return { rssMb, ms };
     } finally {
       provider.letGo();
-      broker.interrupt('bench done');
+      if (!finished) broker.interrupt('bench failed');
       await broker.close();
     }
   } finally {

@@ -3,6 +3,7 @@
 // by the same policy as any other move).
 import Type from 'typebox';
 import { defineCapability } from './capability.js';
+import { ToolFailure, ToolRefusal } from '../runtime/errors.js';
 
 export const completeTask = defineCapability({
   name: 'complete_task',
@@ -18,9 +19,16 @@ export const completeTask = defineCapability({
     let note = '';
     if (ctx.session.taskId && ctx.session.role === 'impl') {
       const { submitForReview } = await import('../runtime/tasks.js');
-      await submitForReview(ctx, ctx.session.taskId, input.summary);
-      note = ` Task ${ctx.session.taskId} moved to in-review.`;
+      try {
+        await submitForReview(ctx, ctx.session.taskId, input.summary);
+        note = ` Task ${ctx.session.taskId} moved to in-review.`;
+      } catch (err) {
+        // The session's work is done either way; the task stays where it is
+        // and the reason is in the result, the audit line and the parent's report.
+        if (!(err instanceof ToolRefusal || err instanceof ToolFailure)) throw err;
+        note = ` Task ${ctx.session.taskId} was not moved to in-review: ${err.message}`;
+      }
     }
-    return { content: `Session complete.${note}`, endsSession: true, finalText: input.summary };
+    return { content: `Session complete.${note}`, endsSession: true, finalText: note ? `${input.summary}\n\n(${note.trim()})` : input.summary };
   },
 });

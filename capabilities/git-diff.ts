@@ -12,7 +12,7 @@ import { changedFiles, type ChangedFile } from './git-status.js';
 const MAX_DIFF_FILE_BYTES = 1024 * 1024;
 const BINARY_SAMPLE = 8000;
 
-type Side = { kind: 'absent' } | { kind: 'text'; text: string } | { kind: 'binary' } | { kind: 'large'; bytes: number };
+type Side = { kind: 'absent' } | { kind: 'text'; text: string } | { kind: 'binary' } | { kind: 'large'; bytes: number } | { kind: 'symlink' };
 
 function sideOf(bytes: Uint8Array): Side {
   if (bytes.length > MAX_DIFF_FILE_BYTES) return { kind: 'large', bytes: bytes.length };
@@ -30,6 +30,7 @@ export function fileDiff(rel: string, before: Side, after: Side, context = 3): s
   for (const side of [before, after]) {
     if (side.kind === 'binary') return [...header, `Binary files ${oldLabel} and ${newLabel} differ`];
     if (side.kind === 'large') return [...header, `(not diffed: ${side.bytes} bytes is over the ${MAX_DIFF_FILE_BYTES}-byte diff limit)`];
+    if (side.kind === 'symlink') return [...header, 'symlink (its target is not shown)'];
   }
   const oldText = before.kind === 'text' ? before.text : '';
   const newText = after.kind === 'text' ? after.text : '';
@@ -64,12 +65,13 @@ export const gitDiff = defineCapability({
       const { blob } = await git.readBlob({ fs: fs.default, dir: repo.root, oid: head, filepath: f.repoPath, cache });
       return sideOf(blob);
     };
-    // The working tree file as git sees it: a symlink is its target text, never followed.
+    // The working tree file as git sees it, never followed. A symlink's target is not
+    // shown: it may name a host path outside the workspace (tools never reveal those).
     const workdirSide = async (f: ChangedFile): Promise<Side> => {
       const abs = `${repo.root}/${f.repoPath}`;
       const stat = await fs.promises.lstat(abs).catch(() => null);
       if (stat === null) return { kind: 'absent' };
-      if (stat.isSymbolicLink()) return { kind: 'text', text: await fs.promises.readlink(abs) };
+      if (stat.isSymbolicLink()) return { kind: 'symlink' };
       if (!stat.isFile()) return { kind: 'absent' };
       if (stat.size > MAX_DIFF_FILE_BYTES) return { kind: 'large', bytes: stat.size };
       return sideOf(await fs.promises.readFile(abs));

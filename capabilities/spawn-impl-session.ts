@@ -21,7 +21,17 @@ export const spawnImplSession = defineCapability({
   ),
   defaultRoles: ['control'],
   async run(ctx, input) {
-    const report = await ctx.broker.spawnChild({ instructions: input.instructions, taskId: input.task_id, chainId: input.chain_id });
+    let taskId = input.task_id;
+    let chainId = input.chain_id;
+    if (taskId) {
+      // The task is started by the delegating session, under its own role's rules.
+      const { findSessionTask, startTask } = await import('../runtime/tasks.js');
+      const task = await findSessionTask(ctx, chainId && !taskId.includes('/') ? `${chainId}/${taskId}` : taskId);
+      if (task.status === 'backlog' || task.status === 'todo') await startTask(ctx, task.id);
+      taskId = task.id;
+      chainId = task.chainId;
+    }
+    const report = await ctx.broker.spawnChild({ instructions: input.instructions, taskId, chainId });
     const files = report.files_changed.length ? report.files_changed.join(', ') : 'none';
     const head = `impl session ${report.session_id} ${report.status}; files changed: ${files}; tokens: ${report.input_tokens} in / ${report.output_tokens} out`;
     if (report.status !== 'completed') {

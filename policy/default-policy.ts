@@ -57,10 +57,17 @@ roles:
       - pattern: "spec/**"
       - pattern: "docs/**"
     deny:
-      # Moving a task between states is control's decision.
+      # Moving a task between states is control's decision; an impl session
+      # only submits its in-progress task for review (complete_task).
+      - pattern: "docs/tasks/{backlog,todo,in-review,done}/**"
+        actions: [move]
+        reason: "only control moves tasks between these states"
+      - pattern: "docs/tasks/{backlog,todo,in-progress,done}/**"
+        actions: [create]
+        reason: "impl only submits its task for review (in-review)"
       - pattern: "docs/tasks/**"
-        actions: [move, delete]
-        reason: "only control moves or deletes task files"
+        actions: [delete]
+        reason: "task files are never deleted by impl"
     # tools: [read_file, list_files, search_files, write_file, edit_file, delete_file,
     #         move_file, git_status, git_diff, chain_status, task_list, complete_task]
 

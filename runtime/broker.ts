@@ -382,12 +382,12 @@ export class Broker {
   private async commitSession(session: LiveSession): Promise<void> {
     if (!this.opts.recordCommits || session.filesChanged.size === 0) return;
     try {
-      const { recordSessionCommit } = await import('./session-commits.js');
+      const { recordSessionCommit, sessionRef } = await import('./session-commits.js');
       const oid = await recordSessionCommit(this.opts.workspace, {
         sessionId: session.id, role: session.identity.role, parentId: session.identity.parentId,
         files: [...session.filesChanged], message: `choragen ${session.identity.role} session ${session.id}`,
       });
-      if (oid) this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `refs/choragen/sessions/${session.id} -> ${oid}` });
+      if (oid) this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `${sessionRef(session.id)} -> ${oid}` });
     } catch (err) {
       this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `could not record the session commit: ${(err as Error).message}` });
     }

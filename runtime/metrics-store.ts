@@ -110,6 +110,16 @@ async function ensureSchema(conn: DuckDBConnection): Promise<void> {
   }
 }
 
+export function assertWorkspace(workspace: string): void {
+  let ok = false;
+  try {
+    ok = fs.statSync(workspace).isDirectory();
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new UsageError(`workspace ${workspace} is not a directory`);
+}
+
 function auditFiles(workspace: string): string[] {
   const dir = workspacePaths(workspace).audit;
   let names: string[];
@@ -163,6 +173,7 @@ export async function withMetrics<T>(
   fn: (conn: DuckDBConnection, source: MetricsSource, ingest: IngestResult) => Promise<T>,
   opts: StoreOptions & { memoryFallback?: boolean } = {},
 ): Promise<T | null> {
+  assertWorkspace(workspace);
   const dbPath = path.resolve(workspacePaths(workspace).metrics);
   return serialized(dbPath, async () => {
     const instance = await openFileDb(dbPath, opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS);

@@ -10,6 +10,7 @@ import type { LiveSession } from './live-session.js';
 import type { Approver } from './approver.js';
 import type { WriteRegistry } from './write-registry.js';
 import { refusalText } from './refusal-text.js';
+import { policyRelPath, protectedDecision } from './protected-paths.js';
 
 export interface ContextDeps {
   workspace: string;
@@ -39,6 +40,15 @@ export class DecisionTrail {
   }
 }
 
+const policyRels = new WeakMap<ContextDeps, string | null>();
+
+/** The policy's decision, unless the path is one no session may touch (runtime/protected-paths.ts). */
+function decide(deps: ContextDeps, role: LiveSession['identity']['role'], action: Action, rel: string): Decision {
+  let policyRel = policyRels.get(deps);
+  if (policyRel === undefined) policyRels.set(deps, (policyRel = policyRelPath(deps.workspace, deps.policy.file)));
+  return protectedDecision(rel, action, policyRel) ?? deps.policy.decide(role, action, rel);
+}
+
 export function createToolContext(deps: ContextDeps, session: LiveSession, tool: string, trail: DecisionTrail, signal: AbortSignal): ToolContext {
   const { identity } = session;
   return {
@@ -51,7 +61,7 @@ export function createToolContext(deps: ContextDeps, session: LiveSession, tool:
     async authorize(input: string, action: Action | 'write', preview?: (target: AuthorizedPath) => Promise<string>): Promise<AuthorizedPath> {
       const target = await canonicalize(deps.workspace, input);
       const act: Action = action === 'write' ? (target.exists ? 'modify' : 'create') : action;
-      let d = deps.policy.decide(identity.role, act, target.rel);
+      let d = decide(deps, identity.role, act, target.rel);
       if (deps.requireApproval && act !== 'read' && d.decision === 'allow') {
         d = { decision: 'approve', rule: '--require-approval', reason: 'every mutation needs approval in this run' };
       }
@@ -77,7 +87,7 @@ export function createToolContext(deps: ContextDeps, session: LiveSession, tool:
     },
 
     canRead(rel: string): boolean {
-      return deps.policy.decide(identity.role, 'read', rel).decision !== 'deny';
+      return decide(deps, identity.role, 'read', rel).decision !== 'deny';
     },
 
     mutate<T>(target: AuthorizedPath, effect: () => Promise<T>): Promise<T> {

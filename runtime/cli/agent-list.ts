@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 export class AgentListCommand extends ChoragenCommand {
   static override paths = [['agent:list']];
   static override usage = Command.Usage({
-    category: 'Agents',
+    category: 'Sessions',
     description: 'List recent sessions',
     details: `
       Shows the most recent sessions, newest first: id, role, parent, status

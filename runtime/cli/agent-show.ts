@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 export class AgentShowCommand extends ChoragenCommand {
   static override paths = [['agent:show']];
   static override usage = Command.Usage({
-    category: 'Agents',
+    category: 'Sessions',
     description: 'Show one session: status, tokens, children, tool calls and final output',
     details: `
       ID is a session id or a unique prefix of one (see agent:list). Shows the

@@ -30,6 +30,8 @@ export class AuditVerifyCommand extends ChoragenCommand {
   async run(): Promise<number> {
     const workspace = path.resolve(this.workspace ?? process.cwd());
     const { workspacePaths } = await import('../paths.js');
+    const { assertWorkspace } = await import('../metrics-store.js');
+    assertWorkspace(workspace);
     const dir = workspacePaths(workspace).audit;
     let files: string[];
     if (this.session !== undefined) {

@@ -14,6 +14,12 @@ import { CapabilitiesManifestCommand } from './capabilities-manifest.js';
 import { PolicyCheckCommand } from './policy-check.js';
 import { PolicyLintCommand } from './policy-lint.js';
 // metrics & audit
+import { AgentListCommand } from './agent-list.js';
+import { AgentShowCommand } from './agent-show.js';
+import { AuditVerifyCommand } from './audit-verify.js';
+import { MetricsExportCommand } from './metrics-export.js';
+import { MetricsQueryCommand } from './metrics-query.js';
+import { MetricsSummaryCommand } from './metrics-summary.js';
 // tasks & chains
 import { ChainNewCommand } from './chain-new.js';
 import { ChainStatusCommand } from './chain-status.js';
@@ -33,6 +39,12 @@ cli.register(CapabilitiesManifestCommand);
 cli.register(PolicyCheckCommand);
 cli.register(PolicyLintCommand);
 // metrics & audit
+cli.register(AgentListCommand);
+cli.register(AgentShowCommand);
+cli.register(MetricsQueryCommand);
+cli.register(MetricsSummaryCommand);
+cli.register(MetricsExportCommand);
+cli.register(AuditVerifyCommand);
 // tasks & chains
 cli.register(ChainNewCommand);
 cli.register(TaskAddCommand);

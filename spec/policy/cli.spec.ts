@@ -42,7 +42,7 @@ describe('policy CLI', function () {
       const r = await choragen(ws, 'policy:check', '--role', 'impl', '--action', 'move', '--json', './docs/tasks/todo/C-1/001-a.md');
       expect(r.code).to.equal(0);
       expect(r.stdout).to.equal(
-        '{"decision":"deny","rule":"roles.impl.deny[0]","reason":"only control moves or deletes task files","path":"docs/tasks/todo/C-1/001-a.md"}\n',
+        '{"decision":"deny","rule":"roles.impl.deny[0]","reason":"only control moves tasks between these states","path":"docs/tasks/todo/C-1/001-a.md"}\n',
       );
     });
 

@@ -140,8 +140,11 @@ describe('session commits', () => {
 
   it('makes a ref name git accepts from any session id', () => {
     expect(sessionRef('abc-123_x.y')).to.equal('refs/choragen/sessions/abc-123_x.y');
-    expect(sessionRef('../a b:c~^?*[\\')).to.equal('refs/choragen/sessions/a-b-c-------');
+    expect(sessionRef('../a b:c~^?*[\\')).to.equal('refs/choragen/sessions/a-b-c------');
     expect(sessionRef('x.lock')).to.equal('refs/choragen/sessions/x-');
     expect(sessionRef('')).to.equal('refs/choragen/sessions/session');
+    for (const id of ['../a b:c~^?*[\\', 'x.lock', '.hidden', 'a..b', 'ok-1']) {
+      execFileSync('git', ['check-ref-format', sessionRef(id)]); // throws on a name git refuses
+    }
   });
 });
