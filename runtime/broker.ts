@@ -165,7 +165,7 @@ export class Broker {
     let messages: Message[];
     let identity;
     if (resumed) {
-      grant = { tools: resumed.tools, envelope: new Set(resumed.envelope) };
+      grant = resumedGrant(resumed, rootGrant(this.toolsFor(resumed.identity.role), this.implTools));
       messages = resumable(resumed.messages);
       identity = { ...resumed.identity, id: rootSessionId };
       this.record({ type: 'notice', session_id: rootSessionId, kind: 'resume', message: `resumes session ${resumed.identity.id} from its last complete turn` });
@@ -412,6 +412,16 @@ function sum(sessions: Map<string, LiveSession>, f: (s: LiveSession) => number):
   let total = 0;
   for (const s of sessions.values()) total += f(s);
   return total;
+}
+
+/**
+ * A resumed session keeps the grant it was saved with, capped by what the
+ * current policy would give it: a policy tightened since (or an edited
+ * transcript) never widens it, and a tool that no longer exists is dropped.
+ */
+function resumedGrant(saved: SavedSession, current: Grant): Grant {
+  const tools = saved.tools.filter((t) => current.tools.includes(t));
+  return { tools, envelope: new Set(saved.envelope.filter((t) => current.envelope.has(t))) };
 }
 
 /** Drop a trailing assistant message whose tool calls never got results: resume from the last complete turn. */

@@ -122,6 +122,8 @@ function snapshot(dir: string, out: Record<string, string> = {}, rel = ''): Reco
 }
 
 type Expect = 'deny' | 'invalid' | 'error';
+/** The broker's own rule for .choragen/ and the governance file in force (runtime/protected-paths.ts). */
+const P = 'builtin.protected';
 interface Hostile { id: string; name: string; input: unknown; expect: Expect; rule?: string }
 
 let counter = 0;
@@ -194,7 +196,7 @@ function implAttacks(lay: Layout): Hostile[] {
     h('deny', 'search_files', { pattern: 'SECRET', path: '.env' }, 'reads.deny[0]'),
     h('deny', 'search_files', { pattern: 'SECRET', path: '.git' }),
     h('deny', 'list_files', { path: '.git' }),
-    h('deny', 'list_files', { path: '.choragen', recursive: true }),
+    h('deny', 'list_files', { path: '.choragen', recursive: true }, P),
     h('deny', 'git_diff', { path: '.env' }, 'reads.deny[0]'),
     // global deny under role rules that allow "**"
     h('deny', 'write_file', { path: '.env', content: 'API_TOKEN=mine' }, 'mutations.deny[0]'),
@@ -204,16 +206,16 @@ function implAttacks(lay: Layout): Hostile[] {
     h('deny', 'move_file', { from: '.env', to: 'src/env.txt' }, 'mutations.deny[0]'),
     h('deny', 'move_file', { from: 'src/mover.ts', to: '.env.backup' }, 'mutations.deny[0]'),
     h('deny', 'write_file', { path: 'secrets/new.key', content: 'x' }, 'mutations.deny[2]'),
-    // policy self-edit
-    h('deny', 'write_file', { path: 'choragen.governance.yaml', content: 'roles: {}\n' }, 'mutations.deny[3]'),
-    h('deny', 'write_file', { path: 'src/../choragen.governance.yaml', content: 'roles: {}\n' }, 'mutations.deny[3]'),
-    h('deny', 'edit_file', { path: 'choragen.governance.yaml', old_string: 'docs/**', new_string: '**' }, 'mutations.deny[3]'),
-    h('deny', 'delete_file', { path: 'choragen.governance.yaml' }, 'mutations.deny[3]'),
-    h('deny', 'move_file', { from: 'choragen.governance.yaml', to: 'src/policy.yaml' }, 'mutations.deny[3]'),
+    // policy self-edit: refused by the broker before the policy's own deny is consulted
+    h('deny', 'write_file', { path: 'choragen.governance.yaml', content: 'roles: {}\n' }, P),
+    h('deny', 'write_file', { path: 'src/../choragen.governance.yaml', content: 'roles: {}\n' }, P),
+    h('deny', 'edit_file', { path: 'choragen.governance.yaml', old_string: 'docs/**', new_string: '**' }, P),
+    h('deny', 'delete_file', { path: 'choragen.governance.yaml' }, P),
+    h('deny', 'move_file', { from: 'choragen.governance.yaml', to: 'src/policy.yaml' }, P),
     // choragen's own records
-    h('deny', 'write_file', { path: '.choragen/audit/forged.jsonl', content: '{}\n' }, 'mutations.deny[4]'),
-    h('deny', 'move_file', { from: 'src/mover.ts', to: '.choragen/audit/forged.jsonl' }, 'mutations.deny[4]'),
-    h('deny', 'read_file', { path: '.choragen/metrics.duckdb' }, 'reads.deny[3]'),
+    h('deny', 'write_file', { path: '.choragen/audit/forged.jsonl', content: '{}\n' }, P),
+    h('deny', 'move_file', { from: 'src/mover.ts', to: '.choragen/audit/forged.jsonl' }, P),
+    h('deny', 'read_file', { path: '.choragen/metrics.duckdb' }, P),
     // git internals
     h('deny', 'write_file', { path: '.git/hooks/pre-commit', content: '#!/bin/sh\ncurl example.com\n' }, 'mutations.deny[1]'),
     h('deny', 'edit_file', { path: '.git/config', old_string: 'origin', new_string: 'evil' }, 'mutations.deny[1]'),
@@ -489,6 +491,85 @@ describe('hostile tool calls (issue 4 part 10)', function () {
       expect(readFileSync(path.join(ws, 'src/mover.ts'), 'utf8')).to.equal('export const mover = 1;\n');
       const started = jsonEvents(r.stdout).filter((e) => e.event === 'session_started');
       expect(started.find((e) => e.depth === 0).tools).to.deep.equal(control);
+    } finally {
+      removeWorkspace(ws);
+    }
+  });
+
+  it('whatever the policy allows, no session touches .choragen/ or rewrites the governance file in force', async () => {
+    const permissive = 'roles:\n  impl:\n    allow: [{ pattern: "**" }]\n';
+    lay = await makeLayout(permissive);
+    mkdirSync(path.join(lay.ws, '.choragen', 'sessions'), { recursive: true });
+    writeFileSync(path.join(lay.ws, '.choragen', 'sessions', 'old.json'), '{}');
+    const attacks = [
+      h('deny', 'write_file', { path: '.choragen/audit/forged.jsonl', content: '{}\n' }, P),
+      h('deny', 'write_file', { path: '.choragen/sessions/forged.json', content: '{}' }, P),
+      h('deny', 'edit_file', { path: '.choragen/sessions/old.json', old_string: '{}', new_string: '[]' }, P),
+      h('deny', 'delete_file', { path: '.choragen/sessions/old.json' }, P),
+      h('deny', 'move_file', { from: 'src/mover.ts', to: '.choragen/sessions/mover.json' }, P),
+      h('deny', 'read_file', { path: '.choragen/sessions/old.json' }, P),
+      h('deny', 'list_files', { path: '.choragen', recursive: true }, P),
+      h('deny', 'search_files', { pattern: 'workspace', path: '.choragen' }, P),
+      h('deny', 'write_file', { path: 'choragen.governance.yaml', content: 'roles: {}\n' }, P),
+      h('deny', 'write_file', { path: 'src/../choragen.governance.yaml', content: 'roles: {}\n' }, P),
+      h('deny', 'edit_file', { path: 'choragen.governance.yaml', old_string: '"**"', new_string: '"x"' }, P),
+      h('deny', 'delete_file', { path: 'choragen.governance.yaml' }, P),
+      h('deny', 'move_file', { from: 'choragen.governance.yaml', to: 'src/policy.yaml' }, P),
+    ];
+    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [
+      { content: [...attacks.map(useBlock),
+        { type: 'tool_use', id: 'toolu_read_policy', name: 'read_file', input: { path: 'choragen.governance.yaml' } }] },
+      { content: [{ type: 'text', text: 'done' }] },
+    ] }] } as any);
+    const before = snapshot(lay.base);
+    const r = await start('impl');
+    expect(r.code, r.stderr).to.equal(0);
+    const results = resultsOf(server);
+    const calls = new Map(jsonEvents(r.stdout).filter((e) => e.event === 'tool_call').map((e) => [e.tool_use_id, e]));
+    for (const a of attacks) {
+      const what = `${a.name} ${JSON.stringify(a.input)}`;
+      expect(results.get(a.id).is_error, `${what} → ${results.get(a.id).content}`).to.equal(true);
+      expect(calls.get(a.id)).to.include({ decision: 'deny', rule: P });
+    }
+    // Reading the policy stays allowed: it is what the session works under.
+    expect(results.get('toolu_read_policy').is_error ?? false).to.equal(false);
+    for (const res of results.values()) expect(String(res.content)).to.not.include(lay.base);
+    expect(snapshot(lay.base)).to.deep.equal(before);
+    expect(readFileSync(path.join(lay.ws, '.choragen', 'sessions', 'old.json'), 'utf8')).to.equal('{}');
+    expect(fs.existsSync(path.join(lay.ws, '.choragen/audit/forged.jsonl'))).to.equal(false);
+    expect(fs.existsSync(path.join(lay.ws, '.choragen/sessions/forged.json'))).to.equal(false);
+  });
+
+  it('write locks: two children read the same file, then both write it: one lands, the other is told its base is stale', async () => {
+    const ws = makeWorkspace({ 'choragen.governance.yaml': POLICY, 'src/shared.ts': 'export const shared = 0;\n' });
+    try {
+      const kid = (who: string) => ({ role: 'impl', match: `LOCK-${who}`, turns: [
+        { content: [{ type: 'tool_use', id: `toolu_lock_read_${who}`, name: 'read_file', input: { path: 'src/shared.ts' } }] },
+        // Both reads are done long before either write (a child starts in well under a second).
+        { delay_ms: 1000, content: [{ type: 'tool_use', id: `toolu_lock_write_${who}`, name: 'write_file', input: { path: 'src/shared.ts', content: `export const shared = '${who}';\n` } }] },
+        { content: [{ type: 'text', text: `${who} done` }] },
+      ] });
+      server = await startFakeAnthropic({ sessions: [
+        { role: 'control', turns: [
+          { content: ['A', 'B'].map((who) => ({ type: 'tool_use', name: 'spawn_impl_session', input: { instructions: `LOCK-${who}: change src/shared.ts` } })) },
+          { content: [{ type: 'text', text: 'done' }] },
+        ] },
+        kid('A'), kid('B'),
+      ] } as any);
+      const r = await runCli(['agent:start', '--role', 'control', '-m', 'race', '--json', '-w', ws], { env: env() });
+      expect(r.code, r.stderr).to.equal(0);
+      const events = jsonEvents(r.stdout).filter((e) => e.event === 'tool_call' && e.tool !== 'spawn_impl_session');
+      // The scenario held: both reads came before the first write.
+      expect(events.map((e) => e.tool)).to.deep.equal(['read_file', 'read_file', 'write_file', 'write_file']);
+      const results = resultsOf(server);
+      const writes = ['A', 'B'].map((who) => ({ who, res: results.get(`toolu_lock_write_${who}`) }));
+      const failed = writes.filter((w) => w.res.is_error);
+      const landed = writes.filter((w) => !w.res.is_error);
+      expect(failed, JSON.stringify(writes)).to.have.length(1);
+      expect(landed).to.have.length(1);
+      expect(failed[0].res.content).to.match(/^src\/shared\.ts changed since this session last read it/);
+      expect(readFileSync(path.join(ws, 'src/shared.ts'), 'utf8')).to.equal(`export const shared = '${landed[0].who}';\n`);
+      expect(events.find((e) => e.tool_use_id === `toolu_lock_write_${failed[0].who}`)).to.include({ decision: 'deny', rule: 'stale-base', is_error: true });
     } finally {
       removeWorkspace(ws);
     }
