@@ -4,7 +4,7 @@
 // and the governance file in force, which a session must not rewrite.
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
-import type { Action, Decision } from '../policy/types.js';
+import type { Action, CompiledPolicy, Decision, Role } from '../policy/types.js';
 
 export const PROTECTED_RULE = 'builtin.protected';
 
@@ -32,4 +32,14 @@ export function protectedDecision(rel: string, action: Action, policyRel: string
   if (rel === '.choragen' || rel.startsWith('.choragen/')) return RECORDS;
   if (action !== 'read' && policyRel !== null && rel === policyRel) return POLICY;
   return null;
+}
+
+/**
+ * The broker's decision: the policy's, except that a protected path is denied
+ * even where the policy would let it through. An explicit deny keeps its own
+ * rule id, so reviewers see the rule they wrote.
+ */
+export function decideGuarded(policy: CompiledPolicy, policyRel: string | null, role: Role, action: Action, rel: string): Decision {
+  const d = policy.decide(role, action, rel);
+  return d.decision === 'deny' ? d : (protectedDecision(rel, action, policyRel) ?? d);
 }

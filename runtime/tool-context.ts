@@ -10,7 +10,7 @@ import type { LiveSession } from './live-session.js';
 import type { Approver } from './approver.js';
 import type { WriteRegistry } from './write-registry.js';
 import { refusalText } from './refusal-text.js';
-import { policyRelPath, protectedDecision } from './protected-paths.js';
+import { decideGuarded, policyRelPath } from './protected-paths.js';
 
 export interface ContextDeps {
   workspace: string;
@@ -46,7 +46,7 @@ const policyRels = new WeakMap<ContextDeps, string | null>();
 function decide(deps: ContextDeps, role: LiveSession['identity']['role'], action: Action, rel: string): Decision {
   let policyRel = policyRels.get(deps);
   if (policyRel === undefined) policyRels.set(deps, (policyRel = policyRelPath(deps.workspace, deps.policy.file)));
-  return protectedDecision(rel, action, policyRel) ?? deps.policy.decide(role, action, rel);
+  return decideGuarded(deps.policy, policyRel, role, action, rel);
 }
 
 export function createToolContext(deps: ContextDeps, session: LiveSession, tool: string, trail: DecisionTrail, signal: AbortSignal): ToolContext {

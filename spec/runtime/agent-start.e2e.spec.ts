@@ -20,11 +20,11 @@ const FAN_OUT = {
       ],
     },
     { role: 'impl', match: 'src/alpha.ts', turns: [
-      { delay_ms: 300, content: [{ type: 'tool_use', name: 'write_file', input: { path: 'src/alpha.ts', content: 'export const alpha = 1;\n' } }] },
+      { delay_ms: 1000, content: [{ type: 'tool_use', name: 'write_file', input: { path: 'src/alpha.ts', content: 'export const alpha = 1;\n' } }] },
       { content: [{ type: 'tool_use', name: 'complete_task', input: { summary: 'wrote src/alpha.ts' } }] },
     ] },
     { role: 'impl', match: 'src/beta.ts', turns: [
-      { delay_ms: 300, content: [{ type: 'tool_use', name: 'write_file', input: { path: 'src/beta.ts', content: 'export const beta = 2;\n' } }] },
+      { delay_ms: 1000, content: [{ type: 'tool_use', name: 'write_file', input: { path: 'src/beta.ts', content: 'export const beta = 2;\n' } }] },
       { content: [{ type: 'tool_use', name: 'complete_task', input: { summary: 'wrote src/beta.ts' } }] },
     ] },
   ],
@@ -64,7 +64,14 @@ describe('agent:start end to end (fake Anthropic server)', function () {
       expect(toolNames(q)).to.not.include('spawn_impl_session');
       expect(toolNames(q)).to.not.include('task_approve');
     }
-    // Parallel: both children asked for their first turn before either asked for its second.
+    // Parallel: each child started before the other one ended (each spends >= 1 s
+    // in its first model call, so run one after the other they could not overlap).
+    const lines = jsonEvents(r.stdout);
+    const children = lines.filter((e) => e.event === 'session_started' && e.depth === 1).map((e) => e.session_id);
+    const at = (event: string, id: string) => lines.findIndex((e) => e.event === event && e.session_id === id);
+    expect(children).to.have.length(2);
+    expect(at('session_started', children[1])).to.be.lessThan(at('session_ended', children[0]));
+    expect(at('session_started', children[0])).to.be.lessThan(at('session_ended', children[1]));
     const firstTurns = impl.filter((q) => q.turn === 0).map((q) => q.seq);
     const secondTurns = impl.filter((q) => q.turn === 1).map((q) => q.seq);
     expect(Math.max(...firstTurns)).to.be.lessThan(Math.min(...secondTurns));

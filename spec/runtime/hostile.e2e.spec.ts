@@ -196,7 +196,7 @@ function implAttacks(lay: Layout): Hostile[] {
     h('deny', 'search_files', { pattern: 'SECRET', path: '.env' }, 'reads.deny[0]'),
     h('deny', 'search_files', { pattern: 'SECRET', path: '.git' }),
     h('deny', 'list_files', { path: '.git' }),
-    h('deny', 'list_files', { path: '.choragen', recursive: true }, P),
+    h('deny', 'list_files', { path: '.choragen', recursive: true }, 'reads.deny[3]'),
     h('deny', 'git_diff', { path: '.env' }, 'reads.deny[0]'),
     // global deny under role rules that allow "**"
     h('deny', 'write_file', { path: '.env', content: 'API_TOKEN=mine' }, 'mutations.deny[0]'),
@@ -207,15 +207,15 @@ function implAttacks(lay: Layout): Hostile[] {
     h('deny', 'move_file', { from: 'src/mover.ts', to: '.env.backup' }, 'mutations.deny[0]'),
     h('deny', 'write_file', { path: 'secrets/new.key', content: 'x' }, 'mutations.deny[2]'),
     // policy self-edit: refused by the broker before the policy's own deny is consulted
-    h('deny', 'write_file', { path: 'choragen.governance.yaml', content: 'roles: {}\n' }, P),
-    h('deny', 'write_file', { path: 'src/../choragen.governance.yaml', content: 'roles: {}\n' }, P),
-    h('deny', 'edit_file', { path: 'choragen.governance.yaml', old_string: 'docs/**', new_string: '**' }, P),
-    h('deny', 'delete_file', { path: 'choragen.governance.yaml' }, P),
-    h('deny', 'move_file', { from: 'choragen.governance.yaml', to: 'src/policy.yaml' }, P),
+    h('deny', 'write_file', { path: 'choragen.governance.yaml', content: 'roles: {}\n' }, 'mutations.deny[3]'),
+    h('deny', 'write_file', { path: 'src/../choragen.governance.yaml', content: 'roles: {}\n' }, 'mutations.deny[3]'),
+    h('deny', 'edit_file', { path: 'choragen.governance.yaml', old_string: 'docs/**', new_string: '**' }, 'mutations.deny[3]'),
+    h('deny', 'delete_file', { path: 'choragen.governance.yaml' }, 'mutations.deny[3]'),
+    h('deny', 'move_file', { from: 'choragen.governance.yaml', to: 'src/policy.yaml' }, 'mutations.deny[3]'),
     // choragen's own records
-    h('deny', 'write_file', { path: '.choragen/audit/forged.jsonl', content: '{}\n' }, P),
-    h('deny', 'move_file', { from: 'src/mover.ts', to: '.choragen/audit/forged.jsonl' }, P),
-    h('deny', 'read_file', { path: '.choragen/metrics.duckdb' }, P),
+    h('deny', 'write_file', { path: '.choragen/audit/forged.jsonl', content: '{}\n' }, 'mutations.deny[4]'),
+    h('deny', 'move_file', { from: 'src/mover.ts', to: '.choragen/audit/forged.jsonl' }, 'mutations.deny[4]'),
+    h('deny', 'read_file', { path: '.choragen/metrics.duckdb' }, 'reads.deny[3]'),
     // git internals
     h('deny', 'write_file', { path: '.git/hooks/pre-commit', content: '#!/bin/sh\ncurl example.com\n' }, 'mutations.deny[1]'),
     h('deny', 'edit_file', { path: '.git/config', old_string: 'origin', new_string: 'evil' }, 'mutations.deny[1]'),
