@@ -42,7 +42,12 @@ export interface SessionOutcome {
 
 // --- model port -------------------------------------------------------------
 
-export interface ModelRequest { type: 'model_request'; id: number; messages: Message[] }
+/**
+ * Ask for the next assistant message. `append` holds only the messages added
+ * since the previous request (tool results); the broker keeps the transcript,
+ * so a long session does not copy its whole history through the port each turn.
+ */
+export interface ModelRequest { type: 'model_request'; id: number; append: Message[] }
 
 export interface ModelReply {
   type: 'model_reply';

@@ -22,7 +22,7 @@ import type { ModelProvider, ToolSpec } from './providers/provider.js';
 import type { SandboxKind } from './sandbox.js';
 import { SessionPool } from './session-pool.js';
 import { ToolDispatcher } from './tool-dispatcher.js';
-import { type SavedSession, saveTranscript } from './transcripts.js';
+import { type SavedSession, TranscriptWriter } from './transcripts.js';
 import { version } from './version.js';
 import { WriteRegistry } from './write-registry.js';
 
@@ -53,7 +53,11 @@ export interface BrokerOptions {
   onEvent?: (line: AuditLine) => void;
   /** A pool to share (bench); otherwise the broker makes and owns one. */
   pool?: SessionPool;
-  /** Ingest the audit log into DuckDB when the run ends (default true). */
+  /**
+   * Ingest the audit log into DuckDB when the run ends. Default false: every
+   * metrics command ingests unfed logs first (DESIGN.md §5), so a run does not
+   * pay for opening the database.
+   */
   ingest?: boolean;
 }
 
@@ -99,6 +103,7 @@ export class Broker {
   private readonly dispatcher: ToolDispatcher;
   private readonly implTools: string[];
   private sessionCount = 0;
+  private finished = false;
 
   private constructor(private readonly opts: BrokerOptions, private readonly pool: SessionPool, private readonly ownsPool: boolean) {
     this.budget = new TreeBudget(opts.maxTokens, opts.maxCost);
@@ -175,8 +180,9 @@ export class Broker {
       identity = { id: rootSessionId, role: req.role, depth: 0, parentId: null, rootId: this.rootId, taskId: req.taskId ?? null, chainId: req.chainId ?? null };
     }
     const { session, outcome } = await this.runSession(identity, grant, messages, resumed?.identity.id ?? null);
+    this.finished = true;
     audit.close();
-    if (this.opts.ingest !== false) await this.ingest();
+    if (this.opts.ingest) await this.ingest();
     return {
       rootId: this.rootId,
       sessionId: session.id,
@@ -205,6 +211,7 @@ export class Broker {
 
   private async runSession(identity: LiveSession['identity'], grant: Grant, messages: Message[], resumedFrom: string | null = null): Promise<{ session: LiveSession; outcome: SessionOutcome }> {
     const session = new LiveSession(identity, grant.tools, grant.envelope, this.opts.model);
+    session.transcript.push(...messages);
     this.sessions.set(session.id, session);
     this.sessionCount++;
     if (identity.parentId) {
@@ -221,6 +228,7 @@ export class Broker {
       system: systemPrompt(identity.role, this.opts.policy, identity),
       tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!)),
     };
+    const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model });
     const brokerPorts: MessagePort[] = [];
     const transfer: TransferListItem[] = [];
     const model = new MessageChannel();
@@ -228,8 +236,8 @@ export class Broker {
     transfer.push(model.port2);
     model.port1.on('message', (req: ModelRequest) => {
       void this.gateway.answer(session, setup, req).then((reply) => {
-        this.saveSession(session, null);
         model.port1.postMessage(reply);
+        journal.sync(session.transcript);
       });
     });
     const toolPorts: Record<string, MessagePort> = {};
@@ -279,7 +287,7 @@ export class Broker {
       duration_ms: performance.now() - session.startedMs, error: outcome.error, final_text: outcome.finalText,
       files_changed: [...session.filesChanged],
     });
-    this.saveSession(session, outcome.error);
+    journal.finish(session.transcript, outcome.status, outcome.error);
     return { session, outcome };
   }
 
@@ -338,7 +346,7 @@ export class Broker {
   // --- tree-wide stops ---------------------------------------------------------
 
   private stopTree(status: TreeStop['status'], reason: string): void {
-    if (this.stop) return;
+    if (this.stop || this.finished) return;
     this.stop = { status, reason };
     this.record({ type: 'notice', session_id: this.rootId, kind: status === 'interrupted' ? 'interrupt' : 'budget_exceeded', message: reason });
     this.treeAbort.abort(reason);
@@ -350,7 +358,7 @@ export class Broker {
   // --- records -----------------------------------------------------------------
 
   private record(event: AuditEvent): void {
-    if (!this.audit) return;
+    if (!this.audit || this.finished) return;
     const line = this.audit.append(event);
     this.opts.onEvent?.(line);
   }
@@ -365,18 +373,6 @@ export class Broker {
       sandbox: this.opts.sandbox,
       pid: process.pid,
     };
-  }
-
-  private saveSession(session: LiveSession, error: string | null): void {
-    const saved: SavedSession = {
-      identity: session.identity, tools: [...session.tools], envelope: [...session.envelope], model: session.model,
-      status: session.status, error, messages: session.transcript, saved_at: new Date().toISOString(),
-    };
-    try {
-      saveTranscript(this.opts.workspace, saved);
-    } catch {
-      // A transcript is a convenience for resume; the audit log is the record.
-    }
   }
 
   private async commitSession(session: LiveSession): Promise<void> {

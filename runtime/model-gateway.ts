@@ -33,7 +33,7 @@ export class ModelGateway {
   constructor(private readonly deps: GatewayDeps) {}
 
   async answer(session: LiveSession, setup: SessionModelSetup, req: ModelRequest): Promise<ModelPortIn> {
-    session.transcript = req.messages;
+    session.transcript.push(...(Array.isArray(req.append) ? req.append : []));
     const stop = this.deps.treeStop();
     if (stop) return { type: 'model_stop', id: req.id, status: stop.status, reason: stop.reason };
     if (session.abort.signal.aborted) return this.stopForSession(session, req.id);
@@ -48,14 +48,14 @@ export class ModelGateway {
           model: session.model,
           system: setup.system,
           tools: setup.tools,
-          messages: req.messages,
+          messages: session.transcript,
           maxOutputTokens: this.deps.maxOutputTokens,
           signal,
         });
         const cost = this.deps.costOf(answer.model || session.model, answer.usage);
         session.addUsage(answer.usage, cost);
         this.recordCall(session, started, t0, answer.model || session.model, answer.usage, cost, answer.stop_reason, retries);
-        session.transcript = [...req.messages, { role: 'assistant', content: answer.content }];
+        session.transcript.push({ role: 'assistant', content: answer.content });
         this.deps.afterCall(session, answer, cost);
         return { type: 'model_reply', id: req.id, content: answer.content, stop_reason: answer.stop_reason };
       } catch (err) {

@@ -1,6 +1,7 @@
 // The ToolContext a capability runs with: bound to one session and one tool
 // call. Every path goes through canonicalize -> policy -> (approval) here, and
 // the decisions are kept for that call's audit line.
+import type { BigIntStats } from 'node:fs';
 import type { AuthorizedPath, BrokerServices, ToolContext, ToolLimits } from '../capabilities/capability.js';
 import type { Action, CompiledPolicy, Decision } from '../policy/types.js';
 import { canonicalize } from '../policy/canonical.js';
@@ -98,8 +99,8 @@ export function createToolContext(deps: ContextDeps, session: LiveSession, tool:
       });
     },
 
-    observed(target: AuthorizedPath): Promise<void> {
-      return deps.writes.observe(identity.id, target.abs);
+    observed(target: AuthorizedPath, stats?: BigIntStats): Promise<void> {
+      return deps.writes.observe(identity.id, target.abs, stats);
     },
   };
 }

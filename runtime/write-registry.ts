@@ -2,15 +2,20 @@
 // whose base is stale: the file changed since the writing session last saw it
 // (read or wrote it), or another session of this run wrote it after the
 // writing session started and the writer has not looked at it since.
+import type { BigIntStats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { ToolRefusal } from './errors.js';
 
-type Version = string; // "absent" or ino:size:mtimeNs
+export type Version = string; // "absent" or ino:size:mtimeNs
+
+/** The version of a file from its stats (a stat of the path or an fstat of an open handle). */
+export function versionFromStats(s: BigIntStats): Version {
+  return `${s.ino}:${s.size}:${s.mtimeNs}`;
+}
 
 async function versionOf(abs: string): Promise<Version> {
   try {
-    const s = await stat(abs, { bigint: true });
-    return `${s.ino}:${s.size}:${s.mtimeNs}`;
+    return versionFromStats(await stat(abs, { bigint: true }));
   } catch {
     return 'absent';
   }
@@ -21,8 +26,17 @@ export class WriteRegistry {
   private readonly seen = new Map<string, Map<string, Version>>(); // session -> abs -> version
   private readonly lastWriter = new Map<string, { session: string; atMs: number }>();
 
-  async observe(session: string, abs: string): Promise<void> {
-    this.viewOf(session).set(abs, await versionOf(abs));
+  /**
+   * Note the version of `abs` this session has seen. `known`: stats the caller
+   * already took of the content it shows (an fstat of its open handle), which
+   * saves a second stat and cannot name a newer version than the one read.
+   */
+  async observe(session: string, abs: string, known?: BigIntStats): Promise<void> {
+    this.observeVersion(session, abs, known ? versionFromStats(known) : await versionOf(abs));
+  }
+
+  observeVersion(session: string, abs: string, version: Version): void {
+    this.viewOf(session).set(abs, version);
   }
 
   /** Run `effect` holding the lock of `abs`; refuses if the caller's base is stale. */

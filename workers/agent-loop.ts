@@ -16,15 +16,17 @@ export async function runAgentLoop(task: SessionTask): Promise<SessionOutcome> {
   const tools = new Map(Object.entries(task.tools).map(([name, port]) => [name, new PortClient<ToolRequest, ToolReply>(port)]));
   const granted = [...tools.keys()];
   const messages: Message[] = [...task.messages];
+  let sent = messages.length; // the broker already holds the first messages
   let finalText = '';
   let turns = 0;
   try {
     while (turns < task.maxTurns) {
-      const reply = await model.request({ type: 'model_request', messages });
+      const reply = await model.request({ type: 'model_request', append: messages.slice(sent) });
       if (reply.type === 'model_stop') return { status: reply.status, finalText, turns, error: reply.reason };
       turns++;
       const content = Array.isArray(reply.content) ? reply.content : [];
       messages.push({ role: 'assistant', content });
+      sent = messages.length; // the broker recorded this reply itself
       const text = textOf(content);
       if (text) finalText = text;
       const uses = content.filter((b): b is ToolUseBlock => b.type === 'tool_use');

@@ -16,7 +16,12 @@ import { jsonEvents, makeWorkspace, removeWorkspace, runCli } from '../support/c
 import { REGISTRY } from '../../capabilities/index.js';
 import { parsePolicy } from '../../policy/load.js';
 import { roleTools } from '../../runtime/grants.js';
-import { saveTranscript } from '../../runtime/transcripts.js';
+import { type SavedSession, transcriptFile } from '../../runtime/transcripts.js';
+
+function saveTranscript(ws: string, saved: SavedSession): void {
+  mkdirSync(path.dirname(transcriptFile(ws, saved.identity.id)), { recursive: true });
+  writeFileSync(transcriptFile(ws, saved.identity.id), JSON.stringify(saved));
+}
 
 // Secrets: long enough that no refusal text or file name can contain them by chance,
 // and never written into a hostile input (the model's own messages are part of every request).
