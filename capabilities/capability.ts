@@ -3,7 +3,8 @@
 // performs. Capabilities run in the broker (main thread) only; a session
 // reaches one through the MessagePort the broker bound to it.
 
-import type { Static, TSchema } from 'typebox';
+import type { BigIntStats } from 'node:fs';
+import type { Static, TSchema } from '@sinclair/typebox';
 import type { Action, Role } from '../policy/types.js';
 
 export interface SessionIdentity {
@@ -89,8 +90,12 @@ export interface ToolContext {
    * the new version and the file as changed by this session.
    */
   mutate<T>(target: AuthorizedPath, effect: () => Promise<T>): Promise<T>;
-  /** Note the version of a file this session has read (for stale-write checks). */
-  observed(target: AuthorizedPath): Promise<void>;
+  /**
+   * Note the version of a file this session has read (for stale-write checks).
+   * `stats`: an fstat ({ bigint: true }) of the handle the content is read
+   * from, taken before reading; without it the path is stat'ed again.
+   */
+  observed(target: AuthorizedPath, stats?: BigIntStats): Promise<void>;
 }
 
 export interface ToolResult {

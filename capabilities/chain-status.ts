@@ -1,5 +1,5 @@
 // chain_status: the task chains under docs/tasks and where each task stands.
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { taskStoreFor } from '../runtime/tasks.js';
 import { capToolText, formatChainStatus } from '../runtime/task-views.js';

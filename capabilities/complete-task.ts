@@ -1,7 +1,7 @@
 // complete_task: end this session with a summary. For an impl session working
 // on a task, the task moves to in-review with the summary appended (governed
 // by the same policy as any other move).
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { ToolFailure, ToolRefusal } from '../runtime/errors.js';
 

@@ -8,7 +8,7 @@
 // the check is refused too.
 
 import { promises as fsp } from 'node:fs';
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { ToolFailure, ToolRefusal } from '../runtime/errors.js';
 import { defineCapability } from './capability.js';
 import { fsError, lstatOrNull, normalizedRequest, resolvedThroughSymlink, symlinkRefusal } from './safe-fs.js';

@@ -1,6 +1,6 @@
 // edit_file: replace one exact, unique occurrence of a string in a text file.
 
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../runtime/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath } from './capability.js';
 import { filePreview } from './diff.js';

@@ -2,7 +2,7 @@
 // isomorphic-git (no git binary). New files (untracked ones too) are shown
 // whole, as a session's new files are part of its work.
 
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { unifiedDiff } from './diff.js';
 import { OutputBudget, cutLine, plural, withNotes } from './output.js';

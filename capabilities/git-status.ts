@@ -1,7 +1,7 @@
 // git_status: porcelain-like lines for the workspace's changes, computed with
 // isomorphic-git (no git binary) and without touching the index.
 
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { defineCapability, type ToolContext } from './capability.js';
 import { OutputBudget, plural, withNotes } from './output.js';
 

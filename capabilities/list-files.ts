@@ -1,6 +1,6 @@
 // list_files: the entries of a workspace directory, optionally recursive.
 
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../runtime/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability } from './capability.js';
 import { OutputBudget, displayPath, withNotes } from './output.js';

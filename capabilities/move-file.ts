@@ -6,7 +6,7 @@
 // link's target, which is not what the path named.
 
 import { promises as fsp } from 'node:fs';
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { ToolFailure, ToolRefusal } from '../runtime/errors.js';
 import { defineCapability } from './capability.js';
 import {

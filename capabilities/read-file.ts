@@ -1,10 +1,28 @@
 // read_file: numbered lines of a text file, a window at a time.
 
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../runtime/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability } from './capability.js';
 import { OutputBudget, cutLine, plural, withNotes } from './output.js';
-import { countLines, looksBinary, openForRead, readSample, scanLines } from './safe-fs.js';
+import {
+  BINARY_SAMPLE_BYTES,
+  countLines,
+  countLinesIn,
+  looksBinary,
+  openForRead,
+  readAll,
+  readSample,
+  scanLines,
+  scanLinesIn,
+  type ScannedLine,
+} from './safe-fs.js';
+
+/**
+ * Files up to this size are read in one call and windowed in memory (one read
+ * instead of a sample, a scan and a count, each ending on an EOF read); larger
+ * ones are streamed so memory stays bounded.
+ */
+export const WHOLE_READ_MAX_BYTES = 1024 * 1024;
 
 export const readFile = defineCapability({
   name: 'read_file',
@@ -26,12 +44,14 @@ export const readFile = defineCapability({
   async run(ctx, input) {
     const target = await ctx.authorize(input.path, 'read');
     if (!target.exists) throw new ToolFailure(`no such file: ${target.rel}`);
-    const { handle, size } = await openForRead(target);
+    const { handle, size, stats } = await openForRead(target);
     try {
-      // Before reading: a version noted after could be newer than what the model saw.
-      await ctx.observed(target);
+      // The handle's stats, taken before reading: a version noted after could be newer than what the model saw.
+      await ctx.observed(target, stats);
       if (size === 0) return `${target.rel}: (empty file)`;
-      if (looksBinary(await readSample(handle))) return `${target.rel}: binary file, ${size} bytes (not shown)`;
+      const whole = size <= WHOLE_READ_MAX_BYTES ? await readAll(handle, size) : null;
+      const sample = whole ? whole.subarray(0, BINARY_SAMPLE_BYTES) : await readSample(handle);
+      if (looksBinary(sample)) return `${target.rel}: binary file, ${size} bytes (not shown)`;
 
       const { lineLength, outputBytes } = ctx.limits;
       const first = input.offset ?? 1;
@@ -39,21 +59,18 @@ export const readFile = defineCapability({
       const budget = new OutputBudget(outputBytes);
       let cutLines = 0;
       let shownLast = first - 1;
-      await scanLines(
-        handle,
-        lineLength + 1,
-        (line) => {
-          if (line.number < first) return true;
-          if (line.number > last) return false;
-          const shown = cutLine(line.text, lineLength, line.droppedChars);
-          if (!budget.add(`${line.number}\t${shown.text}`)) return false;
-          if (shown.cut) cutLines += 1;
-          shownLast = line.number;
-          return true;
-        },
-        ctx.signal,
-      );
-      const total = await countLines(handle, ctx.signal);
+      const show = (line: ScannedLine): boolean => {
+        if (line.number < first) return true;
+        if (line.number > last) return false;
+        const shown = cutLine(line.text, lineLength, line.droppedChars);
+        if (!budget.add(`${line.number}\t${shown.text}`)) return false;
+        if (shown.cut) cutLines += 1;
+        shownLast = line.number;
+        return true;
+      };
+      if (whole) scanLinesIn(whole, lineLength + 1, show, ctx.signal);
+      else await scanLines(handle, lineLength + 1, show, ctx.signal);
+      const total = whole ? countLinesIn(whole) : await countLines(handle, ctx.signal);
       if (first > total) {
         throw new ToolFailure(`offset ${first} is past the end of ${target.rel} (${plural(total, 'line')})`);
       }

@@ -10,7 +10,7 @@
 // cannot be excluded. Sessions cannot do that (they have no filesystem); only
 // a process outside choragen could.
 
-import { constants, promises as fsp, type Stats } from 'node:fs';
+import { constants, promises as fsp, type BigIntStats, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ToolFailure, ToolRefusal } from '../runtime/errors.js';
@@ -89,11 +89,16 @@ export interface OpenFile {
   size: number;
 }
 
+export interface OpenedForRead extends OpenFile {
+  /** fstat of the handle, taken at open: the version of what will be read (see ToolContext.observed) */
+  stats: BigIntStats;
+}
+
 /**
  * Open an authorized file for reading: no symlink at the last component, no
  * waiting on a FIFO, regular files only. The caller closes the handle.
  */
-export async function openForRead(target: AuthorizedPath): Promise<OpenFile> {
+export async function openForRead(target: AuthorizedPath): Promise<OpenedForRead> {
   let handle: FileHandle;
   try {
     handle = await fsp.open(target.abs, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
@@ -101,12 +106,12 @@ export async function openForRead(target: AuthorizedPath): Promise<OpenFile> {
     throw fsError(err, target.rel, 'reading');
   }
   try {
-    const stats = await handle.stat();
+    const stats = await handle.stat({ bigint: true });
     if (stats.isDirectory()) {
       throw new ToolFailure(`${displayPath(target.rel)} is a directory; use list_files to see its entries`);
     }
     if (!stats.isFile()) throw new ToolFailure(`${displayPath(target.rel)} is not a regular file`);
-    return { handle, size: stats.size };
+    return { handle, size: Number(stats.size), stats };
   } catch (err) {
     await handle.close();
     throw fsError(err, target.rel, 'reading');
@@ -140,6 +145,56 @@ export interface ScannedLine {
 }
 
 /**
+ * Splits decoded text, fed in pieces, into lines (`\n` or `\r\n`). At most
+ * `keepChars` characters of a line are kept, so a huge minified line does not
+ * fill memory. Shared by the streamed and the in-memory scan so both cut alike.
+ */
+class LineSplitter {
+  lineNumber = 0;
+  stopped = false;
+  private partial = '';
+  private dropped = 0;
+
+  constructor(
+    private readonly keepChars: number,
+    private readonly visit: (line: ScannedLine) => boolean | void,
+  ) {}
+
+  feed(chunk: string): void {
+    let start = 0;
+    for (let nl = chunk.indexOf('\n'); nl !== -1 && !this.stopped; nl = chunk.indexOf('\n', start)) {
+      this.append(chunk.slice(start, nl));
+      start = nl + 1;
+      this.emit();
+    }
+    if (!this.stopped) this.append(chunk.slice(start));
+  }
+
+  /** After the last piece. A last line without a final newline still counts; an empty file has none. */
+  finish(seenAny: boolean): void {
+    if (!this.stopped && seenAny && (this.partial.length > 0 || this.dropped > 0)) this.emit();
+  }
+
+  private append(piece: string): void {
+    const room = this.keepChars - this.partial.length;
+    if (piece.length <= room) this.partial += piece;
+    else {
+      this.partial += piece.slice(0, Math.max(room, 0));
+      this.dropped += piece.length - Math.max(room, 0);
+    }
+  }
+
+  private emit(): void {
+    this.lineNumber += 1;
+    const { partial, dropped } = this;
+    const text = dropped === 0 && partial.endsWith('\r') ? partial.slice(0, -1) : partial;
+    if (this.visit({ number: this.lineNumber, text, droppedChars: dropped }) === false) this.stopped = true;
+    this.partial = '';
+    this.dropped = 0;
+  }
+}
+
+/**
  * Stream the file's lines (UTF-8, `\n` or `\r\n`) from the start. At most
  * `keepChars` characters of a line are kept, so a huge minified line does not
  * fill memory. `visit` returns false to stop. Returns the lines visited.
@@ -152,52 +207,47 @@ export async function scanLines(
 ): Promise<number> {
   const decoder = new TextDecoder('utf-8');
   const buffer = Buffer.alloc(READ_CHUNK_BYTES);
+  const lines = new LineSplitter(keepChars, visit);
   let position = 0;
-  let partial = '';
-  let dropped = 0;
-  let seenAny = false;
-  let lineNumber = 0;
-  let stopped = false;
-
-  const append = (piece: string): void => {
-    const room = keepChars - partial.length;
-    if (piece.length <= room) partial += piece;
-    else {
-      partial += piece.slice(0, Math.max(room, 0));
-      dropped += piece.length - Math.max(room, 0);
-    }
-  };
-  const emit = (): void => {
-    lineNumber += 1;
-    const text = dropped === 0 && partial.endsWith('\r') ? partial.slice(0, -1) : partial;
-    if (visit({ number: lineNumber, text, droppedChars: dropped }) === false) stopped = true;
-    partial = '';
-    dropped = 0;
-  };
-  const feed = (chunk: string): void => {
-    let start = 0;
-    for (let nl = chunk.indexOf('\n'); nl !== -1 && !stopped; nl = chunk.indexOf('\n', start)) {
-      append(chunk.slice(start, nl));
-      start = nl + 1;
-      emit();
-    }
-    if (!stopped) append(chunk.slice(start));
-  };
-
-  while (!stopped) {
+  while (!lines.stopped) {
     signal?.throwIfAborted();
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
     if (bytesRead === 0) break;
-    seenAny = true;
     position += bytesRead;
-    feed(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }));
+    lines.feed(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }));
   }
-  if (!stopped) {
-    feed(decoder.decode());
-    // A last line without a final newline still counts; an empty file has none.
-    if (!stopped && seenAny && (partial.length > 0 || dropped > 0)) emit();
+  if (!lines.stopped) {
+    lines.feed(decoder.decode());
+    lines.finish(position > 0);
   }
-  return lineNumber;
+  return lines.lineNumber;
+}
+
+/** scanLines on a file already read into memory: the same lines, cut the same way. */
+export function scanLinesIn(
+  bytes: Uint8Array,
+  keepChars: number,
+  visit: (line: ScannedLine) => boolean | void,
+  signal?: AbortSignal,
+): number {
+  const decoder = new TextDecoder('utf-8');
+  const lines = new LineSplitter(keepChars, visit);
+  // Decoded a chunk at a time, so a window near the start does not decode the whole file.
+  for (let at = 0; at < bytes.length && !lines.stopped; at += READ_CHUNK_BYTES) {
+    signal?.throwIfAborted();
+    lines.feed(decoder.decode(bytes.subarray(at, at + READ_CHUNK_BYTES), { stream: true }));
+  }
+  if (!lines.stopped) {
+    lines.feed(decoder.decode());
+    lines.finish(bytes.length > 0);
+  }
+  return lines.lineNumber;
+}
+
+function newlinesIn(bytes: Uint8Array): number {
+  let count = 0;
+  for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) count += 1;
+  return count;
 }
 
 /** Number of lines, counted on raw bytes (a last line without `\n` counts). */
@@ -212,10 +262,32 @@ export async function countLines(handle: FileHandle, signal?: AbortSignal): Prom
     if (bytesRead === 0) break;
     position += bytesRead;
     const chunk = buffer.subarray(0, bytesRead);
-    for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) lines += 1;
+    lines += newlinesIn(chunk);
     lastByte = chunk[bytesRead - 1]!;
   }
   return lastByte === 0x0a ? lines : lines + 1;
+}
+
+/** countLines on a file already read into memory. */
+export function countLinesIn(bytes: Uint8Array): number {
+  const lines = newlinesIn(bytes);
+  return bytes.length === 0 || bytes[bytes.length - 1] === 0x0a ? lines : lines + 1;
+}
+
+/**
+ * Up to `size` bytes of an open file from its start, in as few reads as the OS
+ * allows. Shorter if the file shrank since `size` was taken; bytes appended
+ * since are not read, so the content matches the stats `size` came from.
+ */
+export async function readAll(handle: FileHandle, size: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(size); // only the bytes read are returned
+  let read = 0;
+  while (read < size) {
+    const { bytesRead } = await handle.read(buffer, read, size - read, read);
+    if (bytesRead === 0) break;
+    read += bytesRead;
+  }
+  return buffer.subarray(0, read);
 }
 
 // --- writing ----------------------------------------------------------------
@@ -337,15 +409,9 @@ export async function rewrite(handle: FileHandle, content: string): Promise<numb
 
 /** Read a whole open file; null if it is not valid UTF-8 (a BOM is kept as is). */
 export async function readUtf8(handle: FileHandle, size: number): Promise<string | null> {
-  const buffer = Buffer.alloc(size);
-  let read = 0;
-  while (read < size) {
-    const { bytesRead } = await handle.read(buffer, read, size - read, read);
-    if (bytesRead === 0) break;
-    read += bytesRead;
-  }
+  const bytes = await readAll(handle, size);
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buffer.subarray(0, read));
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     return null;
   }

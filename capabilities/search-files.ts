@@ -1,7 +1,7 @@
 // search_files: lines matching a JavaScript regular expression, as `path:line: text`.
 
 import picomatch from 'picomatch';
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../runtime/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type ToolContext } from './capability.js';
 import { OutputBudget, cutLine, displayPath, plural, withNotes } from './output.js';

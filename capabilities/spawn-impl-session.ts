@@ -1,7 +1,7 @@
 // spawn_impl_session: start a child impl session. The broker starts it in a
 // new worker with grants no larger than this session's, enforces depth and
 // parallel limits, and returns the child's report when it ends.
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { ToolFailure } from '../runtime/errors.js';
 

@@ -1,5 +1,5 @@
 // task_approve: accept reviewed work: in-review → done.
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { approveTask } from '../runtime/tasks.js';
 

@@ -1,5 +1,5 @@
 // task_list: every task (or one chain's tasks) with its id and status.
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { taskStoreFor } from '../runtime/tasks.js';
 import { capToolText, formatTaskList } from '../runtime/task-views.js';

@@ -1,5 +1,5 @@
 // task_rework: send reviewed work back: in-review → in-progress, with feedback.
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { reworkTask } from '../runtime/tasks.js';
 

@@ -1,5 +1,5 @@
 // task_start: move a task from backlog or todo to in-progress.
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { startTask } from '../runtime/tasks.js';
 

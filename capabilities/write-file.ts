@@ -1,6 +1,6 @@
 // write_file: create a file or replace its whole content.
 
-import Type from 'typebox';
+import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../runtime/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath } from './capability.js';
 import { filePreview } from './diff.js';

@@ -6,14 +6,15 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Compile } from 'typebox/compile';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { PolicyError } from '../runtime/errors.js';
+import { schemaErrors, type SchemaError } from '../runtime/schema-errors.js';
 import { compilePolicy, globProblem } from './decide.js';
 import { GovernanceSchema } from './schema.js';
 import type { CompiledPolicy, GovernanceFile } from './types.js';
 
-const validator = Compile(GovernanceSchema);
+const validator = TypeCompiler.Compile(GovernanceSchema);
 
 type Segment = string | number;
 
@@ -65,7 +66,7 @@ function parseGovernance(text: string, file: string, shown: string): CompiledPol
   const locate = (segments: Segment[], atKey = false) => lineOf(doc, lineCounter, segments, atKey);
 
   if (!validator.Check(data)) {
-    const problem = describeFirstError(data, [...validator.Errors(data)]);
+    const problem = describeFirstError(data, schemaErrors(GovernanceSchema, validator.Errors(data)));
     fail(locate(problem.segments, problem.atKey), formatKey(problem.segments), problem.message);
   }
   const source = data as GovernanceFile;
@@ -102,14 +103,6 @@ function* patternsOf(source: GovernanceFile): Generator<{ segments: Segment[]; p
   for (const [base, rules] of lists) {
     for (let i = 0; i < (rules?.length ?? 0); i++) yield { segments: [...base, i, 'pattern'], pattern: rules![i].pattern };
   }
-}
-
-interface SchemaError {
-  keyword: string;
-  schemaPath: string;
-  instancePath: string;
-  params: Record<string, unknown>;
-  message: string;
 }
 
 interface Problem {

@@ -6,10 +6,22 @@
 // (`collision_detection`, `validation`). `x-noun` names what an enum lists, so
 // the loader can say `unknown action "rename"` instead of a schema message.
 
-import Type, { type Static } from 'typebox';
+import { Kind, Type, TypeRegistry, type Static, type TOptional, type TUnsafe } from '@sinclair/typebox';
 import { MUTATION_ACTIONS, ROLES } from './types.js';
 
-export const ActionSchema = Type.Enum([...MUTATION_ACTIONS], { 'x-noun': 'action' });
+// A JSON Schema `enum`. TypeBox's own Type.Enum is a union of literals, which
+// fails as one error per literal; an `enum` fails as one error the loader names.
+const ENUM_KIND = 'choragen:Enum';
+if (!TypeRegistry.Has(ENUM_KIND)) {
+  TypeRegistry.Set<{ enum: readonly unknown[] }>(ENUM_KIND, (schema, value) => schema.enum.includes(value));
+}
+
+/** One of `values`, named `noun` in messages (`unknown action "rename"`). */
+function Enum<const V extends string>(values: readonly V[], noun: string): TUnsafe<V> {
+  return Type.Unsafe<V>({ [Kind]: ENUM_KIND, enum: [...values], 'x-noun': noun });
+}
+
+export const ActionSchema = Enum(MUTATION_ACTIONS, 'action');
 
 const Pattern = Type.String({ minLength: 1, description: 'picomatch glob on the canonical workspace-relative path' });
 const Reason = Type.String({ description: 'Shown to the model and the user when the rule decides' });
@@ -48,8 +60,8 @@ export const RoleSectionSchema = Type.Object(
 
 export const RolesSchema = Type.Object(
   Object.fromEntries(ROLES.map((role) => [role, Type.Optional(RoleSectionSchema)])) as {
-    control: Type.TOptional<typeof RoleSectionSchema>;
-    impl: Type.TOptional<typeof RoleSectionSchema>;
+    control: TOptional<typeof RoleSectionSchema>;
+    impl: TOptional<typeof RoleSectionSchema>;
   },
   { additionalProperties: false },
 );
@@ -65,8 +77,8 @@ export const LimitsSchema = Type.Object(
 /** choragen's own collision settings: accepted for compatibility, not acted on. */
 export const CollisionDetectionSchema = Type.Object(
   {
-    strategy: Type.Optional(Type.Enum(['file-lock', 'directory-lock'], { 'x-noun': 'strategy' })),
-    on_collision: Type.Optional(Type.Enum(['block', 'warn'], { 'x-noun': 'collision mode' })),
+    strategy: Type.Optional(Enum(['file-lock', 'directory-lock'], 'strategy')),
+    on_collision: Type.Optional(Enum(['block', 'warn'], 'collision mode')),
   },
   { additionalProperties: true },
 );

@@ -1,13 +1,15 @@
 // Audit log → metrics rows: the one place that maps events to table rows,
 // used for the file database and for the in-memory fallback alike.
 //
-// DuckDB reads the JSON lines itself (read_json into a temp table), and the
-// tables are filled with INSERT … SELECT: set-at-a-time bulk writes. Feeding
-// the Appender value by value from JavaScript measured ~20 µs per event,
-// far from the 500,000 events/s target.
+// DuckDB reads the JSON lines itself (read_json of all the logs with new
+// lines, into a temp table), and the tables are filled with INSERT … SELECT:
+// set-at-a-time bulk writes. Feeding the Appender value by value from
+// JavaScript measured ~20 µs per event, far from the 500,000 events/s target;
+// reading the logs one by one, or committing per log, cost several times more
+// than one read and one commit per batch of logs.
 //
-// Per log: calls (model_call, tool_call) are appended once, from the first
-// line not yet ingested; the log's sessions rows are recomputed from its
+// Calls (model_call, tool_call) are appended once, from the first line not
+// yet ingested; a log's sessions rows are recomputed from its
 // session_started / session_ended lines and the sums over the calls tables,
 // so a session's totals always equal the sums of its calls exactly.
 import fs from 'node:fs';
@@ -49,7 +51,6 @@ const EVENT_FIELDS: Record<string, string> = {
   stop_reason: 'VARCHAR',
   retries: 'INTEGER',
   tool: 'VARCHAR',
-  tool_use_id: 'VARCHAR',
   decision: 'VARCHAR',
   rule: 'VARCHAR',
   path: 'VARCHAR',
@@ -64,16 +65,11 @@ const EVENT_FIELDS: Record<string, string> = {
 
 const SESSION_LEVEL_TYPES = `('run_started', 'session_started', 'session_ended', 'notice')`;
 
-function readJsonSql(file: string): string {
-  const columns = Object.entries(EVENT_FIELDS)
-    .map(([k, t]) => `${quoteIdent(k)}: '${t}'`)
-    .join(', ');
-  // ignore_errors: a line being written right now, or garbled, is skipped here;
-  // audit:verify is the tool that reports it.
-  return `read_json(${quoteString(file)}, format = 'newline_delimited', ignore_errors = true, maximum_object_size = 67108864, columns = {${columns}})`;
-}
-
-/** Row mappings: table column ← expression over the raw event columns. */
+/**
+ * Row mappings: table column ← expression over the raw event columns and the
+ * per-log table `logs` (log_id: the log the row comes from; tree_root: the
+ * root_id its sessions name, which differs from log_id for a resumed run).
+ */
 const MODEL_CALL_ROW: Record<string, string> = {
   session_id: 'session_id',
   seq: 'seq',
@@ -88,7 +84,8 @@ const MODEL_CALL_ROW: Record<string, string> = {
   retries: 'coalesce(retries, 0)',
   cost_usd: 'coalesce(cost_usd, 0)::DECIMAL(18,9)',
   error: 'error',
-  root_id: '$root',
+  root_id: 'tree_root',
+  log_id: 'log_id',
 };
 
 const TOOL_CALL_ROW: Record<string, string> = {
@@ -102,65 +99,68 @@ const TOOL_CALL_ROW: Record<string, string> = {
   path: 'path',
   is_error: 'coalesce(is_error, false)',
   error: 'error',
-  tool_use_id: 'tool_use_id',
-  root_id: '$root',
+  root_id: 'tree_root',
+  log_id: 'log_id',
 };
 
 function insertCallsSql(table: string, row: Record<string, string>, type: string): string {
   const cols = Object.keys(row);
   return (
     `INSERT INTO ${quoteIdent(table)} (${cols.map(quoteIdent).join(', ')}) ` +
-    `SELECT ${cols.map((c) => row[c]).join(', ')} FROM raw WHERE type = '${type}' AND line_seq >= $from`
+    `SELECT ${cols.map((c) => row[c]).join(', ')} FROM raw JOIN logs USING (log_id) WHERE type = '${type}' AND line_seq >= from_line`
   );
 }
 
 /**
- * The log's sessions, recomputed. A session is open when its last
- * session_started has no session_ended after it; an open session is running
- * while the log's current writer process lives and it started under that
- * writer, else interrupted.
+ * The sessions of the batch's logs, recomputed. A session is open when its
+ * last session_started has no session_ended after it; an open session is
+ * running while its log's current writer process lives and it started under
+ * that writer, else interrupted. `logs(log_id, tree_root, writer_line,
+ * writer_alive)` is a temp table with one row per log of the batch.
  */
 const SESSIONS_ROW_SQL = `
 WITH st AS (
   SELECT * FROM raw WHERE type = 'session_started'
-  QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY line_seq) = 1
+  QUALIFY row_number() OVER (PARTITION BY log_id, session_id ORDER BY line_seq) = 1
 ), last_st AS (
-  SELECT session_id, max(line_seq) AS line_seq FROM raw WHERE type = 'session_started' GROUP BY session_id
+  SELECT log_id, session_id, max(line_seq) AS line_seq FROM raw WHERE type = 'session_started' GROUP BY ALL
 ), en AS (
   SELECT * FROM raw WHERE type = 'session_ended'
-  QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY line_seq DESC) = 1
+  QUALIFY row_number() OVER (PARTITION BY log_id, session_id ORDER BY line_seq DESC) = 1
 ), mc AS (
-  SELECT session_id, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+  SELECT log_id, session_id, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
          sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
          sum(cost_usd) AS cost_usd, count(*) AS n
-  FROM model_calls WHERE root_id = $root GROUP BY session_id
+  FROM model_calls WHERE log_id IN (SELECT log_id FROM logs) GROUP BY ALL
 ), tc AS (
-  SELECT session_id, count(*) AS n FROM tool_calls WHERE root_id = $root GROUP BY session_id
+  SELECT log_id, session_id, count(*) AS n FROM tool_calls WHERE log_id IN (SELECT log_id FROM logs) GROUP BY ALL
 ), ids AS (
-  SELECT session_id FROM st UNION SELECT session_id FROM en
-  UNION SELECT session_id FROM mc UNION SELECT session_id FROM tc
+  SELECT log_id, session_id FROM st UNION SELECT log_id, session_id FROM en
+  UNION SELECT log_id, session_id FROM mc UNION SELECT log_id, session_id FROM tc
 ), s AS (
-  SELECT ids.session_id, st.parent_id, coalesce(st.root_id, $root) AS root_id, st.role, st.depth, st.model,
+  SELECT ids.log_id, ids.session_id, st.parent_id, coalesce(st.root_id, l.tree_root) AS root_id, st.role, st.depth, st.model,
          st.task_id, st.chain_id, st.started_at, st.resumed_from,
          en.status AS end_status, en.ended_at, en.duration_ms, en.error AS end_error, en.final_text, en.files_changed,
          (en.line_seq IS NULL OR en.line_seq < coalesce(last_st.line_seq, -1)) AS open,
-         coalesce(last_st.line_seq, 0) > $writer_line AS under_writer,
+         l.writer_alive AND coalesce(last_st.line_seq, 0) > l.writer_line AS live,
          mc.input_tokens, mc.output_tokens, mc.cache_read_tokens, mc.cache_write_tokens, mc.cost_usd,
          mc.n AS model_calls, tc.n AS tool_calls
-  FROM ids LEFT JOIN st USING (session_id) LEFT JOIN last_st USING (session_id) LEFT JOIN en USING (session_id)
-           LEFT JOIN mc USING (session_id) LEFT JOIN tc USING (session_id)
+  FROM ids JOIN logs l USING (log_id)
+           LEFT JOIN st USING (log_id, session_id) LEFT JOIN last_st USING (log_id, session_id)
+           LEFT JOIN en USING (log_id, session_id) LEFT JOIN mc USING (log_id, session_id)
+           LEFT JOIN tc USING (log_id, session_id)
 )
 SELECT session_id, parent_id, root_id, role, depth, model, task_id, chain_id,
-       CASE WHEN NOT open THEN end_status WHEN $writer_alive AND under_writer THEN 'running' ELSE 'interrupted' END,
+       CASE WHEN NOT open THEN end_status WHEN live THEN 'running' ELSE 'interrupted' END,
        started_at,
        CASE WHEN open THEN NULL ELSE ended_at END,
        CASE WHEN open THEN NULL ELSE duration_ms END,
        coalesce(input_tokens, 0), coalesce(output_tokens, 0), coalesce(cache_read_tokens, 0), coalesce(cache_write_tokens, 0),
        coalesce(cost_usd, 0), coalesce(model_calls, 0), coalesce(tool_calls, 0),
-       CASE WHEN NOT open THEN end_error WHEN $writer_alive AND under_writer THEN NULL ELSE '${INTERRUPTED_ERROR}' END,
+       CASE WHEN NOT open THEN end_error WHEN live THEN NULL ELSE '${INTERRUPTED_ERROR}' END,
        CASE WHEN open THEN NULL ELSE final_text END,
        CASE WHEN open THEN NULL ELSE files_changed END,
-       resumed_from
+       resumed_from, log_id
 FROM s`;
 
 const SESSION_COLUMNS = SESSIONS.columns.map(([n]) => n);
@@ -176,12 +176,28 @@ export interface LogState {
   open_sessions: number;
 }
 
-export interface LogIngest {
-  /** Lines of the log newly ingested (all types). */
+/** What is new in one log, decided before DuckDB reads it. */
+export interface PlannedLog {
+  file: string;
+  name: string;
+  /** The log's id: its root session id, the file name without .jsonl. */
+  id: string;
+  /** First line to ingest calls from (0 when the log is new or was replaced). */
+  from: number;
+  /** Last complete line. */
+  to: number;
+  /** The log no longer begins with what was ingested: its rows are dropped and it is taken again. */
+  replaced: boolean;
+  completeBytes: number;
+  lastHash: string;
+}
+
+export interface BatchIngest {
+  /** Lines newly ingested (all types). */
   lines: number;
   /** model_call + tool_call rows added. */
   calls: number;
-  state: LogState;
+  states: LogState[];
 }
 
 /** Where the log's complete lines end, and the hash of the last one. */
@@ -214,95 +230,156 @@ function continues(file: string, prior: LogState): boolean {
   }
 }
 
-async function recomputeSessions(conn: DuckDBConnection, root: string, writerLine: number, alive: boolean): Promise<number> {
-  const params = { root, writer_line: writerLine, writer_alive: alive };
-  await conn.run(`DELETE FROM sessions WHERE root_id = $root OR session_id IN (SELECT session_id FROM raw)`, { root });
-  await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${SESSIONS_ROW_SQL}`, params);
-  const open = await conn.runAndReadAll(`SELECT count(*)::INTEGER FROM sessions WHERE root_id = $root AND status = 'running'`, { root });
-  return Number(open.getRows()[0][0]);
+/** What to ingest from a log given what was ingested before (`prior`); null when nothing is new. */
+export function planLog(file: string, prior: LogState | null): PlannedLog | null {
+  const snap = snapshot(file);
+  if (!snap) return null;
+  const replaced = prior !== null && (snap.completeBytes < prior.bytes || !continues(file, prior));
+  if (prior && !replaced && snap.completeBytes === prior.bytes) return null;
+  return {
+    file,
+    name: path.basename(file),
+    id: path.basename(file, '.jsonl'),
+    from: replaced ? 0 : (prior?.lines ?? 0),
+    to: snap.lastLineSeq,
+    replaced,
+    completeBytes: snap.completeBytes,
+    lastHash: snap.lastHash,
+  };
+}
+
+const valuesSql = (rows: string[][]) => `VALUES ${rows.map((r) => `(${r.join(', ')})`).join(', ')}`;
+
+/**
+ * Reads the planned logs into the temp table `raw`: calls from each log's
+ * `from` on, and the session-level lines of the whole log (few), which its
+ * sessions are recomputed from. A strict read is cheaper; a half-written or
+ * garbled line makes it fail, and a tolerant read then skips such lines.
+ */
+async function loadRaw(conn: DuckDBConnection, logs: PlannedLog[]): Promise<void> {
+  const columns = Object.entries(EVENT_FIELDS)
+    .map(([k, t]) => `${quoteIdent(k)}: '${t}'`)
+    .join(', ');
+  const files = logs.map((l) => quoteString(l.file)).join(', ');
+  const bounds = valuesSql(logs.map((l) => [quoteString(l.file), quoteString(l.id), String(l.from), String(l.to)]));
+  const sql = (tolerant: boolean) =>
+    `CREATE OR REPLACE TEMP TABLE raw AS
+     SELECT r.* EXCLUDE (filename), b.log_id, b.from_line
+     FROM read_json([${files}], format = 'newline_delimited', filename = true, ignore_errors = ${tolerant}, columns = {${columns}}) r
+     JOIN (${bounds}) AS b(file, log_id, from_line, to_line) ON r.filename = b.file
+     WHERE r.line_seq <= b.to_line AND (r.line_seq >= b.from_line OR r.type IN ${SESSION_LEVEL_TYPES})`;
+  await conn.run(sql(false)).catch(() => conn.run(sql(true)));
+}
+
+/** The process that writes each log now: its last run_started or resume notice. */
+async function currentWriters(conn: DuckDBConnection): Promise<Map<string, { pid: number; since: string; line: number }>> {
+  const r = await conn.runAndReadAll(
+    `SELECT log_id, arg_max(pid, line_seq), arg_max(ts, line_seq), max(line_seq) FROM raw
+     WHERE pid IS NOT NULL AND (type = 'run_started' OR (type = 'notice' AND kind = 'resume'))
+     GROUP BY log_id`,
+  );
+  return new Map(r.getRows().map((row) => [String(row[0]), { pid: Number(row[1]), since: String(row[2]), line: Number(row[3]) }]));
+}
+
+async function countsByLog(conn: DuckDBConnection, sql: string): Promise<Map<string, number>> {
+  const r = await conn.runAndReadAll(sql);
+  return new Map(r.getRows().map((row) => [String(row[0]), Number(row[1])]));
+}
+
+async function namesByLog(conn: DuckDBConnection, sql: string): Promise<Map<string, string>> {
+  const r = await conn.runAndReadAll(sql);
+  return new Map(r.getRows().map((row) => [String(row[0]), String(row[1])]));
 }
 
 /**
- * Ingests what is new in one audit log. `prior` is what was ingested before
- * (null: nothing). Returns null when there is nothing to do.
+ * Ingests the new lines of a batch of logs. Their rows and ingest state are
+ * written in one transaction: an interrupted ingest leaves nothing half done,
+ * so no line is ever counted twice.
  */
-export async function ingestLog(conn: DuckDBConnection, file: string, prior: LogState | null): Promise<LogIngest | null> {
-  const name = path.basename(file);
-  const root = path.basename(file, '.jsonl');
-  const snap = snapshot(file);
-  if (!snap) return null;
-  if (prior && (snap.completeBytes < prior.bytes || !continues(file, prior))) {
-    // The log was replaced or rewritten: take it again from the start.
-    await purgeLog(conn, root);
-    prior = null;
-  }
-  if (prior && snap.completeBytes === prior.bytes) return null;
-
-  const from = prior?.lines ?? 0;
-  const to = snap.lastLineSeq;
-  // Calls from `from` on; the session-level lines of the whole log (few) to recompute its sessions.
-  await conn.run(
-    `CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM ${readJsonSql(file)} ` +
-      `WHERE line_seq <= ${to} AND (line_seq >= ${from} OR type IN ${SESSION_LEVEL_TYPES})`,
-  );
+export async function ingestBatch(conn: DuckDBConnection, logs: PlannedLog[]): Promise<BatchIngest> {
+  if (logs.length === 0) return { lines: 0, calls: 0, states: [] };
+  // The read runs outside the transaction: a failed statement would abort it.
   try {
-    let calls = 0;
-    for (const [table, row, type] of [
-      [MODEL_CALLS.name, MODEL_CALL_ROW, 'model_call'],
-      [TOOL_CALLS.name, TOOL_CALL_ROW, 'tool_call'],
-    ] as const) {
-      const r = await conn.run(insertCallsSql(table, row, type), { root, from });
-      calls += Number(r.rowsChanged);
+    await loadRaw(conn, logs);
+    const writers = await currentWriters(conn);
+    const treeRoots = await namesByLog(
+      conn,
+      `SELECT log_id, arg_min(root_id, line_seq) FROM raw WHERE type = 'session_started' AND root_id IS NOT NULL GROUP BY log_id`,
+    );
+    const logRows = logs.map((l) => {
+      const w = writers.get(l.id);
+      return [quoteString(l.id), quoteString(treeRoots.get(l.id) ?? l.id), String(w?.line ?? 0), String(w ? writerAlive(w.pid, w.since) : false)];
+    });
+    await conn.run(
+      `CREATE OR REPLACE TEMP TABLE logs AS SELECT * FROM (${valuesSql(logRows)}) AS l(log_id, tree_root, writer_line, writer_alive)`,
+    );
+    const ids = logs.map((l) => quoteString(l.id)).join(', ');
+    await conn.run('BEGIN TRANSACTION');
+    try {
+      for (const l of logs) if (l.replaced) await purgeLog(conn, l.id);
+      let calls = 0;
+      for (const [table, row, type] of [
+        [MODEL_CALLS.name, MODEL_CALL_ROW, 'model_call'],
+        [TOOL_CALLS.name, TOOL_CALL_ROW, 'tool_call'],
+      ] as const) {
+        const r = await conn.run(insertCallsSql(table, row, type));
+        calls += Number(r.rowsChanged);
+      }
+      await conn.run(
+        `DELETE FROM sessions WHERE log_id IN (${ids})`,
+      );
+      await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${SESSIONS_ROW_SQL}`);
+      const fresh = await countsByLog(conn, `SELECT log_id, count(*) FROM raw WHERE line_seq >= from_line GROUP BY log_id`);
+      const open = await countsByLog(
+        conn,
+        `SELECT log_id, count(*) FROM sessions WHERE log_id IN (${ids}) AND status = 'running' GROUP BY log_id`,
+      );
+      const states: LogState[] = logs.map((l) => ({
+        file: l.name,
+        lines: l.to + 1,
+        bytes: l.completeBytes,
+        last_hash: l.lastHash,
+        writer_pid: writers.get(l.id)?.pid ?? null,
+        writer_since: writers.get(l.id)?.since ?? null,
+        open_sessions: open.get(l.id) ?? 0,
+      }));
+      await writeLogStates(conn, states);
+      await conn.run('COMMIT');
+      let lines = 0;
+      for (const n of fresh.values()) lines += n;
+      return { lines, calls, states };
+    } catch (err) {
+      await conn.run('ROLLBACK');
+      throw err;
     }
-    const fresh = await conn.runAndReadAll(`SELECT count(*)::BIGINT FROM raw WHERE line_seq >= $from`, { from });
-    const writer = await currentWriter(conn);
-    const alive = writer ? writerAlive(writer.pid, writer.since) : false;
-    const open = await recomputeSessions(conn, root, writer?.line ?? 0, alive);
-    return {
-      lines: Number(fresh.getRows()[0][0]),
-      calls,
-      state: {
-        file: name,
-        lines: to + 1,
-        bytes: snap.completeBytes,
-        last_hash: snap.lastHash,
-        writer_pid: writer?.pid ?? null,
-        writer_since: writer?.since ?? null,
-        open_sessions: open,
-      },
-    };
   } finally {
-    await conn.run('DROP TABLE IF EXISTS raw');
+    await conn.run('DROP TABLE IF EXISTS raw; DROP TABLE IF EXISTS logs');
   }
-}
-
-/** The process that writes the log now: the last run_started or resume notice. */
-async function currentWriter(conn: DuckDBConnection): Promise<{ pid: number; since: string; line: number } | null> {
-  const r = await conn.runAndReadAll(
-    `SELECT pid, ts, line_seq FROM raw
-     WHERE pid IS NOT NULL AND (type = 'run_started' OR (type = 'notice' AND kind = 'resume'))
-     ORDER BY line_seq DESC LIMIT 1`,
-  );
-  const row = r.getRows()[0];
-  if (!row) return null;
-  return { pid: Number(row[0]), since: String(row[1]), line: Number(row[2]) };
 }
 
 /** Sessions still shown as running in a log that did not change: their writer may have died since. */
-export async function refreshOpenSessions(conn: DuckDBConnection, state: LogState): Promise<LogState> {
-  if (state.open_sessions === 0) return state;
-  if (state.writer_pid !== null && state.writer_since !== null && writerAlive(state.writer_pid, state.writer_since)) return state;
-  const root = path.basename(state.file, '.jsonl');
-  await conn.run(`UPDATE sessions SET status = 'interrupted', error = $error WHERE root_id = $root AND status = 'running'`, {
-    root,
-    error: INTERRUPTED_ERROR,
-  });
-  return { ...state, open_sessions: 0 };
+export async function refreshOpenSessions(conn: DuckDBConnection, state: LogState): Promise<void> {
+  if (state.open_sessions === 0) return;
+  if (state.writer_pid !== null && state.writer_since !== null && writerAlive(state.writer_pid, state.writer_since)) return;
+  const log = path.basename(state.file, '.jsonl');
+  await conn.run('BEGIN TRANSACTION');
+  try {
+    await conn.run(`UPDATE sessions SET status = 'interrupted', error = $error WHERE log_id = $log AND status = 'running'`, {
+      log,
+      error: INTERRUPTED_ERROR,
+    });
+    await writeLogStates(conn, [{ ...state, open_sessions: 0 }]);
+    await conn.run('COMMIT');
+  } catch (err) {
+    await conn.run('ROLLBACK');
+    throw err;
+  }
 }
 
-export async function purgeLog(conn: DuckDBConnection, root: string): Promise<void> {
+/** Drops every row that came from one log. */
+export async function purgeLog(conn: DuckDBConnection, logId: string): Promise<void> {
   for (const t of [MODEL_CALLS.name, TOOL_CALLS.name, SESSIONS.name]) {
-    await conn.run(`DELETE FROM ${quoteIdent(t)} WHERE root_id = $root`, { root });
+    await conn.run(`DELETE FROM ${quoteIdent(t)} WHERE log_id = $log`, { log: logId });
   }
 }
 
@@ -338,7 +415,7 @@ export async function writeLogStates(conn: DuckDBConnection, states: LogState[])
       for (const col of cols) {
         switch (col) {
           case 'file': appender.appendVarchar(s.file); break;
-          case 'root_id': appender.appendVarchar(path.basename(s.file, '.jsonl')); break;
+          case 'log_id': appender.appendVarchar(path.basename(s.file, '.jsonl')); break;
           case 'lines': appender.appendBigInt(BigInt(s.lines)); break;
           case 'bytes': appender.appendBigInt(BigInt(s.bytes)); break;
           case 'last_hash': appender.appendVarchar(s.last_hash); break;
@@ -369,5 +446,3 @@ export async function tableColumns(conn: DuckDBConnection, table: string): Promi
   return r.getRows().map((row) => String(row[0]));
 }
 
-export const TOOL_CALL_COLUMNS = Object.keys(TOOL_CALL_ROW);
-export const MODEL_CALL_COLUMNS = Object.keys(MODEL_CALL_ROW);

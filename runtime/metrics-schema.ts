@@ -10,6 +10,10 @@ export interface TableDef {
   columns: ReadonlyArray<readonly [name: string, type: string]>;
 }
 
+// `log_id` (added) names the audit log a row was ingested from: the run's
+// root session id. It equals root_id except for a resumed run, whose log is
+// new while its sessions keep the root_id of the tree they continue.
+//
 // Durations are DOUBLE milliseconds: a tool call takes well under 1 ms.
 // Costs are DECIMAL(18,9) so a session's total equals the sum of its calls
 // exactly (prices are multiples of $0.01 per million tokens = 1e-8 per token).
@@ -40,6 +44,7 @@ export const SESSIONS: TableDef = {
     ['final_text', 'VARCHAR'],
     ['files_changed', 'VARCHAR[]'],
     ['resumed_from', 'VARCHAR'],
+    ['log_id', 'VARCHAR'],
   ],
 };
 
@@ -61,6 +66,7 @@ export const MODEL_CALLS: TableDef = {
     ['cost_usd', 'DECIMAL(18,9)'],
     ['error', 'VARCHAR'],
     ['root_id', 'VARCHAR'],
+    ['log_id', 'VARCHAR'],
   ],
 };
 
@@ -78,8 +84,8 @@ export const TOOL_CALLS: TableDef = {
     ['is_error', 'BOOLEAN'],
     ['error', 'VARCHAR'],
     // added to DESIGN.md's list:
-    ['tool_use_id', 'VARCHAR'],
     ['root_id', 'VARCHAR'],
+    ['log_id', 'VARCHAR'],
   ],
 };
 
@@ -93,7 +99,7 @@ export const INGESTED_LOGS: TableDef = {
   name: 'ingested_logs',
   columns: [
     ['file', 'VARCHAR'],
-    ['root_id', 'VARCHAR'],
+    ['log_id', 'VARCHAR'],
     ['lines', 'BIGINT'],
     ['bytes', 'BIGINT'],
     ['last_hash', 'VARCHAR'],
@@ -114,7 +120,14 @@ export const TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_CALLS, I
 export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_CALLS];
 
 /** Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/**
+ * A file older than this holds rows that cannot be told apart by log
+ * (log_id came in version 2): opening it empties the tables so that every
+ * log is ingested again. The audit logs are the record; nothing is lost.
+ */
+export const REBUILD_BELOW_VERSION = 2;
 
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 export const quoteString = (s: string) => `'${s.replace(/'/g, "''")}'`;

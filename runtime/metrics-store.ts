@@ -11,8 +11,8 @@ import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ChoragenError, UsageError } from './errors.js';
 import { workspacePaths } from './paths.js';
-import { SCHEMA_VERSION, SCHEMA_VERSION_TABLE, TABLES, migrationSql } from './metrics-schema.js';
-import { type LogState, ingestLog, readLogStates, refreshOpenSessions, writeLogStates } from './metrics-ingest.js';
+import { REBUILD_BELOW_VERSION, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, TABLES, migrationSql, quoteIdent } from './metrics-schema.js';
+import { type LogState, type PlannedLog, ingestBatch, planLog, readLogStates, refreshOpenSessions } from './metrics-ingest.js';
 
 export interface IngestResult {
   /** True when another process held the database: nothing was written, the logs wait for the next open. */
@@ -96,13 +96,22 @@ async function ensureSchema(conn: DuckDBConnection): Promise<void> {
     cols.add(String(c));
     existing.set(String(t), cols);
   }
+  let version: number | null = null;
+  if (existing.has(SCHEMA_VERSION_TABLE.name)) {
+    const v = await conn.runAndReadAll(`SELECT max(version) FROM ${SCHEMA_VERSION_TABLE.name}`);
+    version = v.getRows()[0]?.[0] == null ? null : Number(v.getRows()[0][0]);
+  }
   const statements = migrationSql(existing);
-  if (statements.length === 0) return;
+  if (statements.length === 0 && version === SCHEMA_VERSION) return;
+  const hadData = TABLES.some((t) => t !== SCHEMA_VERSION_TABLE && existing.has(t.name));
   await conn.run('BEGIN TRANSACTION');
   try {
     for (const sql of statements) await conn.run(sql);
+    if (hadData && (version ?? 0) < REBUILD_BELOW_VERSION) {
+      for (const t of TABLES) if (t !== SCHEMA_VERSION_TABLE) await conn.run(`DELETE FROM ${quoteIdent(t.name)}`);
+    }
     await conn.run(`DELETE FROM ${SCHEMA_VERSION_TABLE.name}`);
-    await conn.run(`INSERT INTO ${SCHEMA_VERSION_TABLE.name} VALUES (${SCHEMA_VERSION})`);
+    await conn.run(`INSERT INTO ${SCHEMA_VERSION_TABLE.name} VALUES (${Math.max(SCHEMA_VERSION, version ?? 0)})`);
     await conn.run('COMMIT');
   } catch (err) {
     await conn.run('ROLLBACK');
@@ -135,31 +144,48 @@ function auditFiles(workspace: string): string[] {
 async function ingestInto(conn: DuckDBConnection, workspace: string): Promise<IngestResult> {
   const states = await readLogStates(conn);
   const result: IngestResult = { deferred: false, logs: 0, lines: 0, calls: 0 };
-  for (const file of auditFiles(workspace)) {
-    const prior = states.get(path.basename(file)) ?? null;
-    // One transaction per log: its rows and its ingest state land together or
-    // not at all, so an interrupted ingest never counts lines twice.
-    await conn.run('BEGIN TRANSACTION');
-    try {
-      const done = await ingestLog(conn, file, prior);
-      let state: LogState | null = done?.state ?? null;
-      if (!done && prior) {
-        const refreshed = await refreshOpenSessions(conn, prior);
-        state = refreshed !== prior ? refreshed : null;
-      }
-      if (state) await writeLogStates(conn, [state]);
-      await conn.run('COMMIT');
-      if (done) {
-        result.logs += 1;
-        result.lines += done.lines;
-        result.calls += done.calls;
-      }
-    } catch (err) {
-      await conn.run('ROLLBACK');
-      throw new ChoragenError(`cannot ingest ${path.basename(file)} into metrics: ${firstLine(err)}`);
-    }
+  // Row order inside the tables carries no meaning; without it DuckDB reads and writes in parallel.
+  await conn.run('SET preserve_insertion_order = false');
+  try {
+    await ingestFiles(conn, workspace, states, result);
+  } finally {
+    await conn.run('RESET preserve_insertion_order');
   }
   return result;
+}
+
+// Logs are read in batches of about this many bytes: one read_json and one
+// commit per batch, with the temp table of a batch kept to a bounded size.
+const BATCH_BYTES = 512 * 1024 * 1024;
+
+async function ingestFiles(conn: DuckDBConnection, workspace: string, states: Map<string, LogState>, result: IngestResult): Promise<void> {
+  let batch: PlannedLog[] = [];
+  let batchBytes = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    try {
+      const done = await ingestBatch(conn, batch);
+      result.logs += batch.length;
+      result.lines += done.lines;
+      result.calls += done.calls;
+    } catch (err) {
+      throw new ChoragenError(`cannot ingest ${batch.map((l) => l.name).join(', ')} into metrics: ${firstLine(err)}`);
+    }
+    batch = [];
+    batchBytes = 0;
+  };
+  for (const file of auditFiles(workspace)) {
+    const prior = states.get(path.basename(file)) ?? null;
+    const planned = planLog(file, prior);
+    if (!planned) {
+      if (prior) await refreshOpenSessions(conn, prior);
+      continue;
+    }
+    if (batch.length > 0 && batchBytes + planned.completeBytes > BATCH_BYTES) await flush();
+    batch.push(planned);
+    batchBytes += planned.completeBytes;
+  }
+  await flush();
 }
 
 /**
@@ -175,6 +201,9 @@ export async function withMetrics<T>(
 ): Promise<T | null> {
   assertWorkspace(workspace);
   const dbPath = path.resolve(workspacePaths(workspace).metrics);
+  const nothing: IngestResult = { deferred: false, logs: 0, lines: 0, calls: 0 };
+  // Not a choragen workspace (yet): answer from empty tables rather than create .choragen/ here.
+  if (!fs.existsSync(workspacePaths(workspace).state)) return withMemoryMetrics(workspace, (conn) => fn(conn, 'memory', nothing));
   return serialized(dbPath, async () => {
     const instance = await openFileDb(dbPath, opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS);
     if (instance) {
@@ -303,4 +332,3 @@ export function toPlain(v: unknown): unknown {
   return v;
 }
 
-export { TABLES };

@@ -21,6 +21,7 @@ export class ProgressView {
   private readonly order: string[] = [];
   private drawn = 0;
   private timer: NodeJS.Timeout | null = null;
+  private frozen = false;
 
   constructor(private readonly mode: ProgressMode, private readonly err: NodeJS.WritableStream = process.stderr,
     private readonly out: NodeJS.WritableStream = process.stdout) {}
@@ -34,21 +35,29 @@ export class ProgressView {
     this.track(line);
     const note = notable(line);
     if (this.mode === 'lines' && note) this.err.write(note + '\n');
-    if (this.mode === 'live') {
+    if (this.mode === 'live' && !this.frozen) {
       if (note) this.scroll(note);
       this.schedule();
     }
   };
 
-  finish(summary: RunSummary): void {
+  /** Draw the tree one last time and stop redrawing (output may follow it). */
+  freeze(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.mode === 'live' && !this.frozen) this.render();
+    this.frozen = true;
+    this.drawn = 0;
+  }
+
+  finish(summary: RunSummary): void {
+    this.freeze();
     if (this.mode === 'json') {
       this.out.write(JSON.stringify({ event: 'run_finished', root_id: summary.rootId, status: summary.status, exit_code: summary.exitCode,
         duration_ms: Math.round(summary.durationMs), input_tokens: summary.inputTokens, output_tokens: summary.outputTokens,
         cost_usd: summary.costUsd, sessions: summary.sessions, error: summary.error }) + '\n');
       return;
     }
-    if (this.mode === 'live') this.render();
     if (this.mode !== 'quiet') this.err.write(finalLine(summary) + '\n');
   }
 

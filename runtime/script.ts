@@ -6,11 +6,12 @@
 // system prompt (or is given), the conversation picks a script session, and the
 // number of assistant messages already in the transcript is the turn index.
 
-import Type, { type Static } from 'typebox';
-import { Compile } from 'typebox/compile';
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { LineCounter, parseDocument } from 'yaml';
 import type { ContentBlock, Message } from '../capabilities/protocol.js';
 import { UsageError } from './errors.js';
+import { schemaErrors, type SchemaError } from './schema-errors.js';
 
 // --- format -----------------------------------------------------------------
 
@@ -95,7 +96,7 @@ export type ScriptSession = Static<typeof ScriptSessionSchema>;
 export type ScriptTurn = Static<typeof ScriptTurnSchema>;
 export type ScriptRole = ScriptSession['role'];
 
-const checkScript = Compile(ScriptSchema);
+const checkScript = TypeCompiler.Compile(ScriptSchema);
 
 // --- parsing ----------------------------------------------------------------
 
@@ -157,19 +158,17 @@ function describeInvalid(data: unknown, text: string, fileName: string): string 
   return `${fileName}${where}:${key} ${message}`;
 }
 
-type SchemaError = ReturnType<typeof checkScript.Errors>[number];
-
 /** The one error an author can act on, in words about the script rather than the schema. */
 function explainErrors(data: unknown): { pointer: string; message: string } {
-  // TypeBox also reports each unknown key as "schema is false"; the parent's error names them all.
-  const errors = checkScript.Errors(data).filter((e) => e.keyword !== 'boolean');
+  // A `false` schema (unknown key) restates the parent's error, which names them all.
+  const errors = schemaErrors(ScriptSchema, checkScript.Errors(data)).filter((e) => e.keyword !== 'boolean');
   // Errors inside a union's branches only make sense once the union has picked a branch.
   const outside = errors.filter((e) => !e.schemaPath.includes('/anyOf/'));
   const extra = outside.find((e) => e.keyword === 'additionalProperties');
   if (extra) return { pointer: extra.instancePath, message: plain(extra) };
   const first = outside.find((e) => e.keyword !== 'anyOf');
   if (first) return { pointer: first.instancePath, message: plain(first) };
-  // Only union errors are left (TypeBox does not always add the anyOf error itself):
+  // Only union errors are left (the anyOf error itself may be cut off: the list stops at 8 errors):
   // explain the outermost union, found from its branches' schema paths.
   const branchError = errors.reduce((a, b) => (unionOf(b).length < unionOf(a).length ? b : a));
   const unionPath = unionOf(branchError);

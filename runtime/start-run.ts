@@ -62,6 +62,7 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
     const rootReq: RootRequest = { role, message: message ?? '', taskId: req.taskId, chainId: req.chainId, resume: req.resume };
     const result = await broker.run(rootReq);
     const exitCode = EXIT_BY_STATUS[result.status];
+    view.freeze();
     if (!req.json && result.finalText) context.stdout.write(result.finalText.trimEnd() + '\n');
     view.finish({ ...result, exitCode });
     return exitCode;

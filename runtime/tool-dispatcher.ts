@@ -2,17 +2,19 @@
 // schema check -> capability (which authorizes each path) -> audit line ->
 // reply. A refusal or failure becomes is_error with one line; the audit line
 // is written before the reply leaves the broker.
-import { Compile, type Validator } from 'typebox/compile';
+import type { TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { Capability } from '../capabilities/capability.js';
 import type { ToolReply, ToolRequest, ToolUseBlock } from '../capabilities/protocol.js';
 import { unknownToolMessage } from '../capabilities/refusals.js';
 import type { ToolCallEvent, ToolDecision } from './events.js';
 import { ChoragenError, ToolFailure, ToolRefusal } from './errors.js';
 import type { LiveSession } from './live-session.js';
+import { schemaErrors } from './schema-errors.js';
 import { type ContextDeps, DecisionTrail, createToolContext } from './tool-context.js';
 
 export class ToolDispatcher {
-  private readonly validators = new Map<string, Validator>();
+  private readonly validators = new Map<string, TypeCheck<TSchema>>();
 
   constructor(
     private readonly registry: ReadonlyMap<string, Capability>,
@@ -96,12 +98,13 @@ export class ToolDispatcher {
 
   private validate(capability: Capability, input: unknown): any {
     let validator = this.validators.get(capability.name);
-    if (!validator) this.validators.set(capability.name, (validator = Compile(capability.input)));
+    if (!validator) this.validators.set(capability.name, (validator = TypeCompiler.Compile(capability.input)));
     if (validator.Check(input)) return input;
-    const first = [...validator.Errors(input)].find((e: any) => e.keyword !== 'boolean') ?? [...validator.Errors(input)][0];
-    const where = (first as any)?.instancePath || '(input)';
-    const extra = (first as any)?.params?.additionalProperties;
-    const detail = extra ? `unexpected field(s) ${[].concat(extra).join(', ')}` : `${where} ${(first as any)?.message ?? 'is invalid'}`;
+    const errors = schemaErrors(capability.input, validator.Errors(input));
+    const first = errors.find((e) => e.keyword !== 'boolean') ?? errors[0];
+    const where = first?.instancePath || '(input)';
+    const extra = first?.params.additionalProperties as string[] | undefined;
+    const detail = extra ? `unexpected field(s) ${extra.join(', ')}` : `${where} ${first?.message ?? 'is invalid'}`;
     throw new ToolRefusal(`invalid input for ${capability.name}: ${detail}`, 'invalid', 'schema');
   }
 }

@@ -20,7 +20,8 @@ export class MetricsQueryCommand extends ChoragenCommand {
 
       Formats: \`table\` (aligned columns, the default), \`json\` (an array of row
       objects, numbers as numbers, timestamps as ISO strings), \`csv\`.
-      A SQL error prints one line and exits with 2. See docs/metrics.md for the schema.
+      A SQL error prints one line and exits with 2. SQL that begins with a dash
+      (a \`--\` comment) goes after \`--\`. See docs/metrics.md for the schema.
     `,
     examples: [
       ['Cost per root session', `$0 metrics:query "SELECT root_id, sum(cost_usd) AS cost FROM sessions GROUP BY root_id ORDER BY cost DESC"`],

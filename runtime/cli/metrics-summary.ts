@@ -12,7 +12,7 @@ export class MetricsSummaryCommand extends ChoragenCommand {
     details: `
       Ingests the audit logs, then shows: sessions by role and status with their
       tokens and cost; totals; the most used tools with error counts and p50/p95
-      latency; denied, rejected and invalid tool calls by rule; the slowest tool
+      latency (approximate: a t-digest); denied, rejected and invalid tool calls by rule; the slowest tool
       calls. \`--since\` keeps what started within a duration (30m, 12h, 7d, 2w)
       or at or after an ISO date. \`--json\` prints one JSON object.
     `,

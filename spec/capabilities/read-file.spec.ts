@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { readFile } from '../../capabilities/read-file.js';
+import { WHOLE_READ_MAX_BYTES, readFile } from '../../capabilities/read-file.js';
 import { ToolFailure, ToolRefusal } from '../../runtime/errors.js';
 import { rejection, removeWorkspace, runTool, tempWorkspace, testToolContext } from '../support/tool-context.js';
 
@@ -126,6 +126,39 @@ describe('read_file', () => {
     expect(err).to.be.instanceOf(ToolRefusal);
     expect(err.message).to.not.include('SECRET');
     expect(ctx.observations).to.deep.equal([]);
+  });
+
+  it('notes the version from the handle it read, without a second stat', async () => {
+    ws = tempWorkspace({ 'a.txt': 'one\n' });
+    const ctx = testToolContext(ws);
+    await runTool(readFile, ctx, { path: 'a.txt' });
+    const seen = fs.statSync(path.join(ws, 'a.txt'), { bigint: true });
+    expect(ctx.observedStats).to.have.length(1);
+    expect(ctx.observedStats[0]).to.include({ ino: seen.ino, size: seen.size, mtimeNs: seen.mtimeNs });
+  });
+
+  it('streams a file above the in-memory size with the same window, cuts and notes', async () => {
+    const pad = `${'p'.repeat(99)}\n`; // 100 bytes a line
+    const count = Math.ceil(WHOLE_READ_MAX_BYTES / pad.length) + 10;
+    const text = `short\r\n${'x'.repeat(30)}\n${pad.repeat(count)}last`;
+    ws = tempWorkspace({ 'big.txt': text, 'small.txt': text.slice(0, 10_000) });
+    expect(fs.statSync(path.join(ws, 'big.txt')).size).to.be.above(WHOLE_READ_MAX_BYTES);
+    const limits = { lineLength: 10, readLines: 4 };
+    const big = await runTool(readFile, testToolContext(ws, { limits }), { path: 'big.txt' });
+    const small = await runTool(readFile, testToolContext(ws, { limits }), { path: 'small.txt' });
+    const total = count + 3;
+    expect(big).to.equal(
+      small.replace(/of \d+ not shown/, `of ${total} not shown`).replace(/lines 5-\d+/, `lines 5-${total}`),
+    );
+    expect(big.split('\n')).to.deep.equal([
+      '1\tshort',
+      `2\t${'x'.repeat(10)} … [line cut: 20 more characters]`,
+      `3\t${'p'.repeat(10)} … [line cut: 89 more characters]`,
+      `4\t${'p'.repeat(10)} … [line cut: 89 more characters]`,
+      '[3 lines cut at 10 characters]',
+      `[lines 5-${total} of ${total} not shown; call read_file with offset=5]`,
+    ]);
+    expect(await runTool(readFile, testToolContext(ws), { path: 'big.txt', offset: total })).to.equal(`${total}\tlast`);
   });
 
   it('does not follow a symlink planted after the check', async () => {

@@ -117,6 +117,24 @@ describe('metrics store', function () {
     expect(row).to.deep.equal({ status: 'completed', model_calls: 3, tool_calls: 2, input_tokens: e.input_tokens, rows: 3 });
   });
 
+  it('ingests the complete lines of a log that is being written, and no half line', async () => {
+    const run = new SyntheticRun(ws, 'half', { seed: 4 });
+    run.start('half').modelCall('half').toolCall('half');
+    run.close();
+    fs.appendFileSync(auditLogPath(ws, 'half'), '{"line_seq":4,"ts":"2026-01-05T09:00:00.000Z","session_id":"half","type":"model_call","seq":2,"input_t');
+    expect(await ingestWorkspace(ws)).to.deep.include({ lines: 4, calls: 2 });
+    expect(await one(ws, 'SELECT input_tokens, model_calls FROM sessions')).to.deep.equal({
+      input_tokens: run.expected.get('half')!.input_tokens,
+      model_calls: 1,
+    });
+  });
+
+  it('answers from empty tables, creating nothing, where there is no .choragen directory', async () => {
+    expect(await one(ws, 'SELECT count(*) AS n FROM sessions')).to.deep.equal({ n: 0 });
+    expect(fs.readdirSync(ws)).to.deep.equal([]);
+    expect(await ingestWorkspace(ws)).to.deep.equal({ deferred: false, logs: 0, lines: 0, calls: 0 });
+  });
+
   it('ingests a log that was replaced from the start again, without duplicates', async () => {
     typicalRun(ws, 'swap', 1).close();
     await ingestWorkspace(ws);
@@ -174,7 +192,7 @@ describe('metrics store', function () {
     });
   });
 
-  it('adds missing columns to a database written by an older version', async () => {
+  it('adds missing columns to a database written by an older version, and rebuilds rows it cannot attribute from the logs', async () => {
     const { DuckDBInstance } = await import('@duckdb/node-api');
     fs.mkdirSync(workspacePaths(ws).state, { recursive: true });
     const db = await DuckDBInstance.create(workspacePaths(ws).metrics);
@@ -188,10 +206,36 @@ describe('metrics store', function () {
     await ingestWorkspace(ws);
     const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'tool_calls' ORDER BY column_index`)).rows;
     expect(cols.map((c) => c.column_name)).to.deep.equal([
-      'session_id', 'seq', 'tool', 'started_at', 'duration_ms', 'decision', 'rule', 'path', 'is_error', 'error', 'tool_use_id', 'root_id',
+      'session_id', 'seq', 'tool', 'started_at', 'duration_ms', 'decision', 'rule', 'path', 'is_error', 'error', 'root_id', 'log_id',
     ]);
-    expect(await one(ws, `SELECT count(*) AS n, count(*) FILTER (WHERE session_id = 'old') AS old FROM tool_calls`)).to.deep.equal({ n: 7, old: 1 });
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 1 });
+    expect(await one(ws, `SELECT count(*) AS n, count(*) FILTER (WHERE session_id = 'old') AS old FROM tool_calls`)).to.deep.equal({ n: 6, old: 0 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 2 });
+  });
+
+  it('keeps a resumed run (a new log whose sessions name the old root) in the tree of the run it continues', async () => {
+    const first = new SyntheticRun(ws, 'tree', { pid: await deadPid(), seed: 5 });
+    first.start('tree').modelCall('tree').start('tree-c', 'tree').modelCall('tree-c');
+    await ingestWorkspace(ws);
+    first.modelCall('tree-c').end('tree-c');
+    first.close();
+    const resumed = new SyntheticRun(ws, 'tree-r', { seed: 6 });
+    resumed.append({ type: 'session_started', session_id: 'tree-r', parent_id: null, root_id: 'tree', role: 'control', depth: 0,
+      model: 'claude-sonnet-4-5', task_id: null, chain_id: null, started_at: new Date().toISOString(), tools: [], resumed_from: 'tree' });
+    resumed.append({ type: 'model_call', session_id: 'tree-r', seq: 1, started_at: new Date().toISOString(), duration_ms: 5, model: 'claude-sonnet-4-5',
+      input_tokens: 1000, output_tokens: 10, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.00315, stop_reason: 'end_turn', retries: 0 });
+    resumed.end('tree-r');
+    resumed.close();
+    await ingestWorkspace(ws);
+    const rows = (await queryMetrics(ws, `SELECT session_id, root_id, log_id, status, resumed_from, model_calls FROM sessions ORDER BY session_id`)).rows;
+    expect(rows).to.deep.equal([
+      { session_id: 'tree', root_id: 'tree', log_id: 'tree', status: 'interrupted', resumed_from: null, model_calls: 1 },
+      { session_id: 'tree-c', root_id: 'tree', log_id: 'tree', status: 'completed', resumed_from: null, model_calls: 2 },
+      { session_id: 'tree-r', root_id: 'tree', log_id: 'tree-r', status: 'completed', resumed_from: 'tree', model_calls: 1 },
+    ]);
+    const perTree = (await queryMetrics(ws, `SELECT root_id, sum(input_tokens) AS t, count(*) AS n FROM model_calls GROUP BY root_id`)).rows;
+    const expected = first.totals().input_tokens + 1000;
+    expect(perTree).to.deep.equal([{ root_id: 'tree', t: expected, n: 4 }]);
+    expect(await one(ws, `SELECT sum(input_tokens) AS t FROM sessions WHERE root_id = 'tree'`)).to.deep.equal({ t: expected });
   });
 
   describe('queryMetrics', () => {
@@ -211,6 +255,16 @@ describe('metrics store', function () {
 
     it('accepts WITH, DESCRIBE, SHOW, PRAGMA and SUMMARIZE', async () => {
       for (const sql of ['WITH x AS (SELECT 1 AS a) SELECT a FROM x', 'DESCRIBE sessions', 'SHOW TABLES', 'PRAGMA table_info(tool_calls)', 'SUMMARIZE model_calls', '  -- note\n select 1']) {
+        const r = await queryMetrics(ws, sql);
+        expect(r.rows.length, sql).to.be.greaterThan(0);
+      }
+    });
+
+    it('runs every query of docs/metrics.md', async () => {
+      const doc = fs.readFileSync(path.join(packageRoot, 'docs', 'metrics.md'), 'utf8');
+      const queries = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]);
+      expect(queries).to.have.length(5);
+      for (const sql of queries) {
         const r = await queryMetrics(ws, sql);
         expect(r.rows.length, sql).to.be.greaterThan(0);
       }

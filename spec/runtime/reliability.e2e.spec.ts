@@ -67,6 +67,25 @@ describe('reliability (issue 7)', function () {
     expect(events.at(-1)).to.include({ status: 'budget_exceeded', exit_code: 3 });
   });
 
+  it('stops the tree at the cost budget (--max-cost, priced per model): exit 3', async () => {
+    // claude-sonnet-5 is priced at $3 / $15 per million tokens: 100,000 input tokens cost $0.30 a call.
+    const turns = Array.from({ length: 10 }, () => ({ usage: { input_tokens: 100_000, output_tokens: 0 }, content: [read('src/a.ts')] }));
+    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns }] } as any);
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'spend', '--model', 'claude-sonnet-5', '--max-cost', '0.75', '--json', '-w', ws], { env: env() });
+    expect(r.code, r.stderr).to.equal(3);
+    expect(server.requests).to.have.length(3); // $0.30, $0.60, $0.90: the third call crosses $0.75, no fourth starts
+    expect(jsonEvents(r.stdout).at(-1)).to.include({ status: 'budget_exceeded' });
+  });
+
+  it('--session-timeout stops a session that runs too long (failed, says why)', async () => {
+    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [{ delay_ms: 60_000, content: [text('too late')] }] }] } as any);
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'slow', '--session-timeout', '1s', '--json', '-w', ws], { env: env() });
+    expect(r.code, r.stderr).to.equal(1);
+    const ended = jsonEvents(r.stdout).find((e) => e.event === 'session_ended');
+    expect(ended).to.include({ status: 'failed' });
+    expect(ended.error).to.match(/session timeout after 1s/);
+  });
+
   it('SIGINT during a slow model call: exit 130 quickly, session interrupted, audit log verifies', async () => {
     server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [{ delay_ms: 60_000, content: [text('too late')] }] }] } as any);
     let sentAt = 0;

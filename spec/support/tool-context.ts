@@ -4,7 +4,7 @@
 // Locks, stale-base checks and the audit belong to the real broker and are
 // tested end to end elsewhere: mutate here just runs the effect.
 
-import fs from 'node:fs';
+import fs, { type BigIntStats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ToolRefusal } from '../../runtime/errors.js';
@@ -43,6 +43,8 @@ export interface TestToolContext extends ToolContext {
   readonly previews: string[];
   readonly mutations: string[];
   readonly observations: string[];
+  /** the stats passed with each observation (undefined: the tool let the broker stat the path) */
+  readonly observedStats: Array<BigIntStats | undefined>;
 }
 
 export function testToolContext(workspace: string, options: TestToolContextOptions = {}): TestToolContext {
@@ -51,6 +53,7 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
   const previews: string[] = [];
   const mutations: string[] = [];
   const observations: string[] = [];
+  const observedStats: Array<BigIntStats | undefined> = [];
   const refuse = (message: string, rel: string | null = null) => new ToolRefusal(message, 'deny', 'test', rel);
 
   return {
@@ -74,6 +77,7 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
     previews,
     mutations,
     observations,
+    observedStats,
 
     async authorize(requested, action, preview) {
       if (requested.includes('\0')) throw refuse('path contains a NUL byte');
@@ -101,8 +105,9 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
       mutations.push(target.rel);
       return effect();
     },
-    async observed(target) {
+    async observed(target, stats) {
       observations.push(target.rel);
+      observedStats.push(stats);
     },
   };
 }
