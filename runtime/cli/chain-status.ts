@@ -39,7 +39,16 @@ export class ChainStatusCommand extends ChoragenCommand {
     } catch (err) {
       throw err instanceof ToolFailure ? new UsageError(err.message) : err;
     }
-    this.context.stdout.write(this.json ? `${JSON.stringify(chainTableRows(summaries))}\n` : formatChainStatusTable(summaries));
+    const options = { tokensByTask: await tokensByTask(dir) };
+    this.context.stdout.write(this.json ? `${JSON.stringify(chainTableRows(summaries, options))}\n` : formatChainStatusTable(summaries, options));
     return 0;
   }
+}
+
+/** Tokens spent per task, from the metrics the broker recorded (empty when there are none yet). */
+async function tokensByTask(workspace: string): Promise<Map<string, number>> {
+  const { queryMetrics } = await import('../metrics-store.js');
+  const result = await queryMetrics(workspace,
+    'SELECT task_id, sum(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens) AS tokens FROM sessions WHERE task_id IS NOT NULL GROUP BY task_id');
+  return new Map(result.rows.map((r) => [String(r.task_id), Number(r.tokens)]));
 }

@@ -50,6 +50,10 @@ describe('task chains end to end', () => {
     const rows = JSON.parse(status.stdout);
     expect(rows).to.have.length(1);
     expect(rows[0]).to.include({ status: 'done' });
+    // tokens: what the impl session on this task spent, as the server reported it
+    const implUsage = server.responses.filter((x) => x.role === 'impl').reduce((n, x) => n + x.usage.input_tokens + x.usage.output_tokens, 0);
+    expect(rows[0].tokens).to.equal(implUsage);
+    expect(rows[0].last_session).to.be.a('string');
     const done = path.join(ws, 'docs/tasks/done', chainId, `${taskId.split('/')[1]}.md`);
     expect(readFileSync(done, 'utf8')).to.include('Created src/feature.ts.');
   });
