@@ -2,7 +2,8 @@
 
 import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../runtime/errors.js';
-import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability } from './capability.js';
+import type { FileHandle } from 'node:fs/promises';
+import { DEFAULT_TOOL_LIMITS as LIMITS, type ToolContext, defineCapability } from './capability.js';
 import { OutputBudget, cutLine, plural, withNotes } from './output.js';
 import {
   BINARY_SAMPLE_BYTES,
@@ -10,7 +11,7 @@ import {
   countLinesIn,
   looksBinary,
   openForRead,
-  readAll,
+  readSmallSync,
   readSample,
   scanLines,
   scanLinesIn,
@@ -44,48 +45,59 @@ export const readFile = defineCapability({
   async run(ctx, input) {
     const target = await ctx.authorize(input.path, 'read');
     if (!target.exists) throw new ToolFailure(`no such file: ${target.rel}`);
+    const small = readSmallSync(target, WHOLE_READ_MAX_BYTES);
+    if (small) {
+      // The stats of the handle the content came from: the version the model sees.
+      await ctx.observed(target, small.stats);
+      return render(ctx, input, target.rel, small.whole.length, { whole: small.whole });
+    }
     const { handle, size, stats } = await openForRead(target);
     try {
-      // The handle's stats, taken before reading: a version noted after could be newer than what the model saw.
       await ctx.observed(target, stats);
-      if (size === 0) return `${target.rel}: (empty file)`;
-      const whole = size <= WHOLE_READ_MAX_BYTES ? await readAll(handle, size) : null;
-      const sample = whole ? whole.subarray(0, BINARY_SAMPLE_BYTES) : await readSample(handle);
-      if (looksBinary(sample)) return `${target.rel}: binary file, ${size} bytes (not shown)`;
-
-      const { lineLength, outputBytes } = ctx.limits;
-      const first = input.offset ?? 1;
-      const last = first + (input.limit ?? ctx.limits.readLines) - 1;
-      const budget = new OutputBudget(outputBytes);
-      let cutLines = 0;
-      let shownLast = first - 1;
-      const show = (line: ScannedLine): boolean => {
-        if (line.number < first) return true;
-        if (line.number > last) return false;
-        const shown = cutLine(line.text, lineLength, line.droppedChars);
-        if (!budget.add(`${line.number}\t${shown.text}`)) return false;
-        if (shown.cut) cutLines += 1;
-        shownLast = line.number;
-        return true;
-      };
-      if (whole) scanLinesIn(whole, lineLength + 1, show, ctx.signal);
-      else await scanLines(handle, lineLength + 1, show, ctx.signal);
-      const total = whole ? countLinesIn(whole) : await countLines(handle, ctx.signal);
-      if (first > total) {
-        throw new ToolFailure(`offset ${first} is past the end of ${target.rel} (${plural(total, 'line')})`);
-      }
-
-      const notes: string[] = [];
-      if (cutLines > 0) notes.push(`${plural(cutLines, 'line')} cut at ${lineLength} characters`);
-      if (shownLast < total) {
-        const why = budget.full ? ` (output capped at ${outputBytes} bytes)` : '';
-        notes.push(
-          `lines ${shownLast + 1}-${total} of ${total} not shown${why}; call read_file with offset=${shownLast + 1}`,
-        );
-      }
-      return withNotes(budget.lines.join('\n'), notes);
+      return await render(ctx, input, target.rel, size, { handle });
     } finally {
       await handle.close();
     }
   },
 });
+
+type Source = { whole: Buffer } | { handle: FileHandle };
+
+/** The numbered window of a file, from memory (small files) or streamed from its handle. */
+async function render(ctx: ToolContext, input: { offset?: number; limit?: number }, rel: string, size: number, source: Source): Promise<string> {
+  if (size === 0) return `${rel}: (empty file)`;
+  const whole = 'whole' in source ? source.whole : null;
+  const handle = 'handle' in source ? source.handle : null;
+  const sample = whole ? whole.subarray(0, BINARY_SAMPLE_BYTES) : await readSample(handle!);
+  if (looksBinary(sample)) return `${rel}: binary file, ${size} bytes (not shown)`;
+
+  const { lineLength, outputBytes } = ctx.limits;
+  const first = input.offset ?? 1;
+  const last = first + (input.limit ?? ctx.limits.readLines) - 1;
+  const budget = new OutputBudget(outputBytes);
+  let cutLines = 0;
+  let shownLast = first - 1;
+  const show = (line: ScannedLine): boolean => {
+    if (line.number < first) return true;
+    if (line.number > last) return false;
+    const shown = cutLine(line.text, lineLength, line.droppedChars);
+    if (!budget.add(`${line.number}\t${shown.text}`)) return false;
+    if (shown.cut) cutLines += 1;
+    shownLast = line.number;
+    return true;
+  };
+  if (whole) scanLinesIn(whole, lineLength + 1, show, ctx.signal);
+  else await scanLines(handle!, lineLength + 1, show, ctx.signal);
+  const total = whole ? countLinesIn(whole) : await countLines(handle!, ctx.signal);
+  if (first > total) {
+    throw new ToolFailure(`offset ${first} is past the end of ${rel} (${plural(total, 'line')})`);
+  }
+
+  const notes: string[] = [];
+  if (cutLines > 0) notes.push(`${plural(cutLines, 'line')} cut at ${lineLength} characters`);
+  if (shownLast < total) {
+    const why = budget.full ? ` (output capped at ${outputBytes} bytes)` : '';
+    notes.push(`lines ${shownLast + 1}-${total} of ${total} not shown${why}; call read_file with offset=${shownLast + 1}`);
+  }
+  return withNotes(budget.lines.join('\n'), notes);
+}
