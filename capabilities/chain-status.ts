@@ -1,6 +1,7 @@
 // chain_status: the task chains under docs/tasks and where each task stands.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
+import { ChainIdField } from './task-fields.js';
 import { taskStoreFor } from '../runtime/tasks.js';
 import { capToolText, formatChainStatus } from '../runtime/task-views.js';
 
@@ -12,7 +13,7 @@ export const chainStatus = defineCapability({
     'With chain_id, only that chain. Statuses: backlog, todo, in-progress, in-review, done.',
   input: Type.Object(
     {
-      chain_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A chain id such as CHAIN-001-add-login (default: all chains)' })),
+      chain_id: ChainIdField(),
     },
     { additionalProperties: false },
   ),

@@ -3,6 +3,7 @@
 // parallel limits, and returns the child's report when it ends.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
+import { ChainIdField, TaskIdField } from './task-fields.js';
 import { ToolFailure } from '../runtime/errors.js';
 
 export const spawnImplSession = defineCapability({
@@ -14,8 +15,8 @@ export const spawnImplSession = defineCapability({
   input: Type.Object(
     {
       instructions: Type.String({ minLength: 1, maxLength: 100_000, description: 'Complete, self-contained instructions for the impl session' }),
-      task_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A task id (CHAIN-ID/NNN-slug); its task file is given to the child' })),
-      chain_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The chain the task belongs to' })),
+      task_id: Type.Optional(TaskIdField('A task id (CHAIN-ID/NNN-slug); its task file is given to the child')),
+      chain_id: ChainIdField('The chain the task belongs to'),
     },
     { additionalProperties: false },
   ),

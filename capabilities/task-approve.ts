@@ -1,6 +1,7 @@
 // task_approve: accept reviewed work: in-review → done.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
+import { FeedbackField, TaskIdField } from './task-fields.js';
 import { approveTask } from '../runtime/tasks.js';
 
 export const taskApprove = defineCapability({
@@ -10,8 +11,8 @@ export const taskApprove = defineCapability({
     'Only tasks in in-review can be approved; use task_rework to send one back instead.',
   input: Type.Object(
     {
-      task_id: Type.String({ minLength: 1, maxLength: 200, description: 'Task id CHAIN-ID/NNN-slug (NNN-slug alone when unique)' }),
-      feedback: Type.Optional(Type.String({ maxLength: 50_000, description: 'Review notes to record in the task file' })),
+      task_id: TaskIdField(),
+      feedback: FeedbackField('Review notes to record in the task file'),
     },
     { additionalProperties: false },
   ),

@@ -1,6 +1,7 @@
 // task_list: every task (or one chain's tasks) with its id and status.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
+import { ChainIdField } from './task-fields.js';
 import { taskStoreFor } from '../runtime/tasks.js';
 import { capToolText, formatTaskList } from '../runtime/task-views.js';
 
@@ -11,7 +12,7 @@ export const taskList = defineCapability({
     'With chain_id, only that chain\'s tasks. Read a task with read_file on docs/tasks/<status>/<task id>.md.',
   input: Type.Object(
     {
-      chain_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A chain id such as CHAIN-001-add-login (default: all chains)' })),
+      chain_id: ChainIdField(),
     },
     { additionalProperties: false },
   ),

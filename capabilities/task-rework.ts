@@ -1,6 +1,7 @@
 // task_rework: send reviewed work back: in-review → in-progress, with feedback.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
+import { FeedbackField, TaskIdField } from './task-fields.js';
 import { reworkTask } from '../runtime/tasks.js';
 
 export const taskRework = defineCapability({
@@ -10,8 +11,8 @@ export const taskRework = defineCapability({
     '(section "Rework feedback"), so the next impl session on the task sees what to fix. Then spawn_impl_session with its task_id again.',
   input: Type.Object(
     {
-      task_id: Type.String({ minLength: 1, maxLength: 200, description: 'Task id CHAIN-ID/NNN-slug (NNN-slug alone when unique)' }),
-      feedback: Type.Optional(Type.String({ maxLength: 50_000, description: 'What must change, recorded in the task file' })),
+      task_id: TaskIdField(),
+      feedback: FeedbackField('What must change, recorded in the task file'),
     },
     { additionalProperties: false },
   ),

@@ -1,6 +1,7 @@
 // task_start: move a task from backlog or todo to in-progress.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
+import { TaskIdField } from './task-fields.js';
 import { startTask } from '../runtime/tasks.js';
 
 export const taskStart = defineCapability({
@@ -9,7 +10,7 @@ export const taskStart = defineCapability({
     'Start a task: move it from backlog or todo to in-progress (its file moves to docs/tasks/in-progress/). ' +
     'Then hand an impl task to spawn_impl_session with its task_id, or do a control task yourself.',
   input: Type.Object(
-    { task_id: Type.String({ minLength: 1, maxLength: 200, description: 'Task id CHAIN-ID/NNN-slug (NNN-slug alone when unique)' }) },
+    { task_id: TaskIdField() },
     { additionalProperties: false },
   ),
   defaultRoles: ['control'],
