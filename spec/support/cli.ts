@@ -45,7 +45,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
 }
 
 /** A temp workspace with the given files (relative path -> content). */
-export function makeWorkspace(files: Record<string, string> = {}): string {
+export function makeWorkspace(files: Record<string, string | Buffer> = {}): string {
   const root = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'choragen-ws-')));
   for (const [rel, content] of Object.entries(files)) {
     const abs = path.join(root, rel);

@@ -127,19 +127,8 @@ function canonicalize(root: string, requested: string): { abs: string; exists: b
   }
 }
 
-/** A fresh temporary workspace with `files` written (relative path → content). */
-export function tempWorkspace(files: Record<string, string | Buffer> = {}): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'choragen-cap-')));
-  for (const [rel, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), content);
-  }
-  return dir;
-}
-
-export function removeWorkspace(dir: string): void {
-  fs.rmSync(dir, { recursive: true, force: true });
-}
+// One way to make and remove throwaway workspaces across the specs.
+export { makeWorkspace as tempWorkspace, removeWorkspace } from './cli.js';
 
 /** Every file under `dir` with its content (symlinks as `-> target`), for "nothing changed" assertions. */
 export function snapshot(dir: string): Record<string, string> {
