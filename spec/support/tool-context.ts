@@ -5,7 +5,6 @@
 // tested end to end elsewhere: mutate here just runs the effect.
 
 import fs, { type BigIntStats } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ToolRefusal } from '../../runtime/errors.js';
 import type { Action, Verdict } from '../../policy/types.js';
