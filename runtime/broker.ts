@@ -10,7 +10,7 @@ import type { CompiledPolicy, Role } from '../policy/types.js';
 import { Approver } from './approver.js';
 import { AuditLog } from './audit-log.js';
 import { TreeBudget } from './budget.js';
-import { ToolFailure, ToolRefusal } from './errors.js';
+import { ToolFailure, ToolRefusal, UsageError } from './errors.js';
 import type { AuditEvent, AuditLine, SessionStatus } from './events.js';
 import { childGrant, type Grant, rootGrant, roleTools } from './grants.js';
 import { newSessionId } from './ids.js';
@@ -160,6 +160,10 @@ export class Broker {
     const resumed = req.resume;
     this.rootId = resumed ? resumed.identity.rootId : newSessionId();
     const rootSessionId = resumed ? newSessionId() : this.rootId;
+    // Everything that can be wrong with the request is found before anything is recorded.
+    const first = resumed ? null : await this.firstMessage(req.role, req.message, req.taskId, req.chainId).catch((err) => {
+      throw err instanceof ToolFailure ? new UsageError(err.message) : err;
+    });
     // Every run writes its own log, named by the session it starts (for a
     // resumed session: the new id; its root_id still names the original tree).
     const audit = (this.audit = AuditLog.open(this.opts.workspace, rootSessionId, this.header()));
@@ -176,7 +180,7 @@ export class Broker {
       this.record({ type: 'notice', session_id: rootSessionId, kind: 'resume', message: `resumes session ${resumed.identity.id} from its last complete turn` });
     } else {
       grant = rootGrant(this.toolsFor(req.role), this.implTools);
-      messages = [{ role: 'user', content: await this.firstMessage(req.role, req.message, req.taskId, req.chainId) }];
+      messages = [{ role: 'user', content: first! }];
       identity = { id: rootSessionId, role: req.role, depth: 0, parentId: null, rootId: this.rootId, taskId: req.taskId ?? null, chainId: req.chainId ?? null };
     }
     const { session, outcome } = await this.runSession(identity, grant, messages, resumed?.identity.id ?? null);

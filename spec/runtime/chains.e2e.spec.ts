@@ -2,7 +2,7 @@
 // task_id; the impl's first message carries the task file; the write lands;
 // the task moves to in-review; chain:status lists it.
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type FakeServer, startFakeAnthropic } from '../support/fake-anthropic.js';
 import { makeWorkspace, removeWorkspace, runCli } from '../support/cli.js';
@@ -56,5 +56,16 @@ describe('task chains end to end', () => {
     expect(rows[0].last_session).to.be.a('string');
     const done = path.join(ws, 'docs/tasks/done', chainId, `${taskId.split('/')[1]}.md`);
     expect(readFileSync(done, 'utf8')).to.include('Created src/feature.ts.');
+  });
+
+  it('an unknown --chain or --task is a usage error (exit 2) that records nothing', async () => {
+    expect((await runCli(['init', '-w', ws])).code).to.equal(0);
+    const env = { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' };
+    const chain = await runCli(['agent:start', '--role', 'control', '--chain', 'CHAIN-999-nope', '-w', ws], { env });
+    expect(chain.code).to.equal(2);
+    expect(chain.stderr).to.match(/unknown chain "CHAIN-999-nope"/);
+    const task = await runCli(['agent:start', '--role', 'impl', '--task', 'CHAIN-999-nope/001-x', '-w', ws], { env });
+    expect(task.code).to.equal(2);
+    expect(readdirSync(path.join(ws, '.choragen', 'audit'))).to.deep.equal([]);
   });
 });
