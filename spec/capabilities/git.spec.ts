@@ -1,31 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import git from 'isomorphic-git';
 import { gitStatus, porcelainCodes } from '../../capabilities/git-status.js';
 import { gitDiff, fileDiff } from '../../capabilities/git-diff.js';
 import { ToolFailure, ToolRefusal } from '../../runtime/errors.js';
 import { rejection, removeWorkspace, runTool, tempWorkspace, testToolContext } from '../support/tool-context.js';
+import { committedRepo, realGit } from '../support/git-repo.js';
 
-const author = { name: 'Spec', email: 'spec@localhost', timestamp: 1_700_000_000, timezoneOffset: 0 };
-
-/** A repository with one commit of `files`. */
-async function committedRepo(files: Record<string, string>): Promise<string> {
-  const dir = tempWorkspace(files);
-  await git.init({ fs, dir, defaultBranch: 'main' });
-  for (const rel of Object.keys(files)) await git.add({ fs, dir, filepath: rel });
-  await git.commit({ fs, dir, message: 'initial', author });
-  return dir;
-}
-
-/** The real git binary, for cross-checks in specs only. */
-function realGit(dir: string, ...args: string[]): string {
-  return execFileSync('git', ['-C', dir, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: dir, GIT_OPTIONAL_LOCKS: '0' },
-  });
-}
 
 describe('git tools', () => {
   let ws = '';

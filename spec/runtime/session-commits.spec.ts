@@ -1,37 +1,14 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import git from 'isomorphic-git';
 import { recordSessionCommit, sessionRef } from '../../runtime/session-commits.js';
+import { makeWorkspace } from '../support/cli.js';
+import { committedRepo, realGit } from '../support/git-repo.js';
 
-const author = { name: 'Spec', email: 'spec@localhost', timestamp: 1_700_000_000, timezoneOffset: 0 };
+const workspace = makeWorkspace;
 
-function workspace(files: Record<string, string>): string {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'choragen-commits-')));
-  for (const [rel, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), content);
-  }
-  return dir;
-}
-
-async function committedRepo(files: Record<string, string>): Promise<string> {
-  const dir = workspace(files);
-  await git.init({ fs, dir, defaultBranch: 'main' });
-  for (const rel of Object.keys(files)) await git.add({ fs, dir, filepath: rel });
-  await git.commit({ fs, dir, message: 'initial', author });
-  return dir;
-}
-
-/** The real git binary: only to double-check, the code under test never needs it. */
-function realGit(dir: string, ...args: string[]): string {
-  return execFileSync('git', ['-C', dir, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', HOME: dir, GIT_OPTIONAL_LOCKS: '0' },
-  });
-}
 
 /** Everything a user would notice: branch, HEAD, index bytes, status, working tree files. */
 function userState(dir: string) {

@@ -3,6 +3,7 @@
 import { AuditLog } from '../../runtime/audit-log.js';
 import type { AuditEvent, SessionEnded, ToolDecision } from '../../runtime/events.js';
 import { costOf } from '../../runtime/pricing.js';
+import { seededRandom } from '../../bench/stats.js';
 
 export interface ExpectedSession {
   session_id: string;
@@ -17,17 +18,8 @@ export interface ExpectedSession {
   denials: number;
 }
 
-/** A small deterministic generator (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic generator (the bench's mulberry32), so failures reproduce. */
+export const rng = seededRandom;
 
 export const HEADER = (workspace: string, pid = process.pid) => ({
   version: '0.1.0',
