@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../runtime/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability } from './capability.js';
 import { OutputBudget, displayPath, withNotes } from './output.js';
-import { fsError, lstatOrNull, symlinkRefusal } from './safe-fs.js';
+import { existingEntry } from './safe-fs.js';
 import { walk, type WalkEntry } from './walk.js';
 
 const SUFFIX: Record<WalkEntry['kind'], string> = { dir: '/', symlink: '@', file: '', other: '' };
@@ -28,14 +28,7 @@ export const listFiles = defineCapability({
   async run(ctx, input) {
     const target = await ctx.authorize(input.path ?? '.', 'read');
     const shown = displayPath(target.rel);
-    let stats;
-    try {
-      stats = await lstatOrNull(target.abs);
-    } catch (err) {
-      throw fsError(err, target.rel, 'listing');
-    }
-    if (stats === null) throw new ToolFailure(`no such directory: ${shown}`);
-    if (stats.isSymbolicLink()) throw symlinkRefusal(target.rel);
+    const stats = await existingEntry(target, 'listing', `no such directory: ${shown}`);
     if (!stats.isDirectory()) throw new ToolFailure(`${shown} is a file; use read_file to read it`);
 
     const recursive = input.recursive ?? false;

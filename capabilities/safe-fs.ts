@@ -82,6 +82,22 @@ export async function lstatOrNull(abs: string): Promise<Stats | null> {
   }
 }
 
+/**
+ * The entry at an authorized path, not followed: a missing one is a
+ * ToolFailure saying `missing`, a symlink is refused.
+ */
+export async function existingEntry(target: AuthorizedPath, doing: string, missing: string): Promise<Stats> {
+  let stats: Stats | null;
+  try {
+    stats = await lstatOrNull(target.abs);
+  } catch (err) {
+    throw fsError(err, target.rel, doing);
+  }
+  if (stats === null) throw new ToolFailure(missing);
+  if (stats.isSymbolicLink()) throw symlinkRefusal(target.rel);
+  return stats;
+}
+
 // --- reading ----------------------------------------------------------------
 
 export interface OpenFile {

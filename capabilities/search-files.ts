@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../runtime/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type ToolContext } from './capability.js';
 import { OutputBudget, cutLine, displayPath, plural, withNotes } from './output.js';
-import { fsError, looksBinary, lstatOrNull, openForRead, readSample, scanLines, symlinkRefusal } from './safe-fs.js';
+import { existingEntry, looksBinary, openForRead, readSample, scanLines } from './safe-fs.js';
 import { walk } from './walk.js';
 
 /** Bigger files are not searched (named in a note): they are data, not source. */
@@ -40,14 +40,7 @@ export const searchFiles = defineCapability({
     const matchesGlob = input.glob === undefined ? () => true : compileGlob(input.glob);
     const target = await ctx.authorize(input.path ?? '.', 'read');
     const shown = displayPath(target.rel);
-    let stats;
-    try {
-      stats = await lstatOrNull(target.abs);
-    } catch (err) {
-      throw fsError(err, target.rel, 'searching');
-    }
-    if (stats === null) throw new ToolFailure(`no such file or directory: ${shown}`);
-    if (stats.isSymbolicLink()) throw symlinkRefusal(target.rel);
+    const stats = await existingEntry(target, 'searching', `no such file or directory: ${shown}`);
 
     const search = new Search(ctx, regex);
     if (stats.isDirectory()) {
