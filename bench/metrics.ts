@@ -12,7 +12,7 @@ import { ingestWorkspace, withMetrics } from '../runtime/metrics-store.js';
 import { summarize } from '../runtime/metrics-report.js';
 import { workspacePaths } from '../runtime/paths.js';
 import { makeBenchWorkspace, removeBenchWorkspace } from './bench-broker.js';
-import { median, seededRandom } from './stats.js';
+import { median, seededRandom, weightedPick } from './stats.js';
 
 const TOOLS: Array<[number, string]> = [
   [0.38, 'read_file'], [0.16, 'search_files'], [0.12, 'list_files'], [0.12, 'edit_file'], [0.08, 'write_file'],
@@ -23,14 +23,7 @@ const DENY_RULES = ['mutations.deny[5]', 'mutations.deny[4]', 'reads.deny[2]', '
 /** Writes `runs` audit logs of `toolCallsPerRun` tool calls; returns the number of lines written. */
 export function writeSyntheticLogs(workspace: string, runs: number, toolCallsPerRun: number, seed = 1): number {
   const rnd = seededRandom(seed);
-  const pick = <T>(table: Array<[number, T]>): T => {
-    let r = rnd();
-    for (const [w, v] of table) {
-      if (r < w) return v;
-      r -= w;
-    }
-    return table[table.length - 1]![1];
-  };
+  const pick = <T>(table: Array<[number, T]>): T => weightedPick(rnd, table);
   let lines = 0;
   const t0 = Date.parse('2026-01-05T09:00:00Z');
   for (let run = 0; run < runs; run++) {

@@ -7,7 +7,7 @@ import { loadPolicy } from '../policy/load.js';
 import type { Action, CompiledPolicy, Role } from '../policy/types.js';
 import { packageRoot } from '../runtime/paths.js';
 import { naiveDecide } from './naive-policy.js';
-import { median, seededRandom } from './stats.js';
+import { median, seededRandom, weightedPick } from './stats.js';
 
 export const POLICY_FIXTURE = path.join(packageRoot, 'bench', 'fixtures', 'choragen.governance.yaml');
 
@@ -34,14 +34,7 @@ export function policyMix(count = 10_000, seed = 8): PolicyRequest[] {
     [1.00, () => pick(['README.md', 'scripts/build.mjs', '.github/workflows/ci.yml', `packages/${pick(pkgs)}/README.md`, 'pnpm-lock.yaml'])],
   ];
   const actions: Array<[number, Action]> = [[0.40, 'read'], [0.30, 'modify'], [0.20, 'create'], [0.07, 'delete'], [1.00, 'move']];
-  const weighted = <T>(table: Array<[number, T]>): T => {
-    let r = rnd();
-    for (const [w, v] of table) {
-      if (r < w) return v;
-      r -= w;
-    }
-    return table[table.length - 1]![1];
-  };
+  const weighted = <T>(table: Array<[number, T]>): T => weightedPick(rnd, table);
   const mix: PolicyRequest[] = [];
   for (let i = 0; i < count; i++) {
     mix.push({ role: rnd() < 0.7 ? 'impl' : 'control', action: weighted(actions), path: weighted(kinds)() });

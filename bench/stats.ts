@@ -61,3 +61,13 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** One value from a cumulative-weight table [[weight, value], ...] (the last entry takes the rest). */
+export function weightedPick<T>(rnd: () => number, table: ReadonlyArray<readonly [number, T]>): T {
+  let r = rnd();
+  for (const [w, v] of table) {
+    if (r < w) return v;
+    r -= w;
+  }
+  return table[table.length - 1]![1];
+}
