@@ -1,12 +1,12 @@
 // From command-line settings to a ready broker: workspace, policy, provider,
 // sandbox and limits, each checked with a one-line error (exit 2) before any
 // session starts or any model is called.
-import { accessSync, constants, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { DEFAULT_TOOL_LIMITS } from '../capabilities/capability.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { BrokerOptions } from './broker.js';
 import { SandboxUnavailableError, UsageError } from './errors.js';
-import { workspacePaths } from './paths.js';
+import { resolveWorkspace, workspacePaths } from './paths.js';
 import type { ModelProvider } from './providers/provider.js';
 import { detectSandbox } from './sandbox.js';
 
@@ -32,19 +32,6 @@ export interface RunSettings {
   recordCommits?: boolean;
   interactive: boolean;
   argv: string[];
-}
-
-/** The workspace root, real path, with a writable .choragen/ in it. */
-export function resolveWorkspace(dir: string | undefined): string {
-  const given = dir ?? process.cwd();
-  let root: string;
-  try {
-    root = realpathSync(given);
-    if (!statSync(root).isDirectory()) throw new Error();
-  } catch {
-    throw new UsageError(`workspace ${given} is not a directory`);
-  }
-  return root;
 }
 
 export function ensureStateDir(workspace: string): void {

@@ -26,8 +26,7 @@ export class AgentCleanupCommand extends ChoragenCommand {
   async run(): Promise<number> {
     const { readdirSync, statSync, rmSync, existsSync } = await import('node:fs');
     const path = await import('node:path');
-    const { resolveWorkspace } = await import('../run-setup.js');
-    const { workspacePaths } = await import('../paths.js');
+    const { resolveWorkspace, workspacePaths } = await import('../paths.js');
     const { UsageError } = await import('../errors.js');
     const m = /^(\d+)(h|d)$/.exec(this.olderThan.trim());
     if (!m) throw new UsageError(`--older-than must look like 12h or 7d (got "${this.olderThan}")`);

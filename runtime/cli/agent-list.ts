@@ -1,7 +1,7 @@
 // `choragen agent:list`: the most recent sessions.
-import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+import { resolveWorkspace } from '../paths.js';
 import { UsageError } from '../errors.js';
 
 export class AgentListCommand extends ChoragenCommand {
@@ -28,7 +28,7 @@ export class AgentListCommand extends ChoragenCommand {
   async run(): Promise<number> {
     const limit = Number(this.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a positive whole number, got "${this.limit}"`);
-    const workspace = path.resolve(this.workspace ?? process.cwd());
+    const workspace = resolveWorkspace(this.workspace);
     const { withMetrics } = await import('../metrics-store.js');
     const { listSessions } = await import('../metrics-report.js');
     const rows = await withMetrics(workspace, (conn) => listSessions(conn, limit));

@@ -34,7 +34,7 @@ export class AgentResumeCommand extends ChoragenCommand {
 
   async run(): Promise<number> {
     const { loadTranscript } = await import('../transcripts.js');
-    const { resolveWorkspace } = await import('../run-setup.js');
+    const { resolveWorkspace } = await import('../paths.js');
     const { startRun } = await import('../start-run.js');
     const { UsageError } = await import('../errors.js');
     const root = resolveWorkspace(this.workspace);

@@ -1,8 +1,8 @@
 // `choragen agent:show ID`: one session: its row, its children, its tool
 // calls and its final output.
-import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+import { resolveWorkspace } from '../paths.js';
 import { UsageError } from '../errors.js';
 
 export class AgentShowCommand extends ChoragenCommand {
@@ -27,7 +27,7 @@ export class AgentShowCommand extends ChoragenCommand {
   id = Option.String({ name: 'ID' });
 
   async run(): Promise<number> {
-    const workspace = path.resolve(this.workspace ?? process.cwd());
+    const workspace = resolveWorkspace(this.workspace);
     const { withMetrics } = await import('../metrics-store.js');
     const { sessionDetail } = await import('../metrics-report.js');
     const detail = await withMetrics(workspace, (conn) => sessionDetail(conn, this.id));

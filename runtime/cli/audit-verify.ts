@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+import { resolveWorkspace } from '../paths.js';
 import { UsageError } from '../errors.js';
 
 export class AuditVerifyCommand extends ChoragenCommand {
@@ -28,7 +29,7 @@ export class AuditVerifyCommand extends ChoragenCommand {
   session = Option.String({ name: 'SESSION', required: false });
 
   async run(): Promise<number> {
-    const workspace = path.resolve(this.workspace ?? process.cwd());
+    const workspace = resolveWorkspace(this.workspace);
     const { workspacePaths } = await import('../paths.js');
     const { assertWorkspace } = await import('../metrics-store.js');
     assertWorkspace(workspace);

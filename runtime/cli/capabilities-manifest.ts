@@ -23,7 +23,8 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
   workspace = workspaceOption();
 
   async run(): Promise<number> {
-    const { resolveWorkspace, loadWorkspacePolicy } = await import('../run-setup.js');
+    const { resolveWorkspace } = await import('../paths.js');
+    const { loadWorkspacePolicy } = await import('../run-setup.js');
     const { roleManifest, fullManifest } = await import('../manifest.js');
     const { DEFAULT_TOOL_LIMITS } = await import('../../capabilities/capability.js');
     const { ROLES } = await import('../../policy/types.js');

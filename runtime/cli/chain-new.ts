@@ -1,9 +1,8 @@
 // `choragen chain:new TITLE`: create a task chain (docs/tasks/.chains/<id>.json
 // and its backlog folder) and print its id.
-import path from 'node:path';
-import { stat } from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+import { resolveWorkspace } from '../paths.js';
 import { ToolFailure, UsageError } from '../errors.js';
 
 export class ChainNewCommand extends ChoragenCommand {
@@ -26,7 +25,7 @@ export class ChainNewCommand extends ChoragenCommand {
   title = Option.Rest({ name: 'TITLE', required: 1 });
 
   async run(): Promise<number> {
-    const workspace = await existingWorkspace(this.workspace);
+    const workspace = resolveWorkspace(this.workspace);
     const { openTaskStore } = await import('../tasks.js');
     try {
       const chain = await openTaskStore(workspace).createChain(this.title.join(' '), this.description);
@@ -38,9 +37,3 @@ export class ChainNewCommand extends ChoragenCommand {
   }
 }
 
-async function existingWorkspace(option: string | undefined): Promise<string> {
-  const dir = path.resolve(option ?? process.cwd());
-  const info = await stat(dir).catch(() => null);
-  if (!info?.isDirectory()) throw new UsageError(`workspace not found: ${option ?? dir}`);
-  return dir;
-}

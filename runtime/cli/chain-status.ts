@@ -1,9 +1,8 @@
 // `choragen chain:status [CHAIN-ID]`: every task of one chain (or all chains)
 // with its status, the last session that completed it and its tokens.
-import path from 'node:path';
-import { stat } from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+import { resolveWorkspace } from '../paths.js';
 import { ToolFailure, UsageError } from '../errors.js';
 
 export class ChainStatusCommand extends ChoragenCommand {
@@ -29,8 +28,7 @@ export class ChainStatusCommand extends ChoragenCommand {
   chainId = Option.String({ name: 'CHAIN-ID', required: false });
 
   async run(): Promise<number> {
-    const dir = path.resolve(this.workspace ?? process.cwd());
-    if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new UsageError(`workspace not found: ${this.workspace ?? dir}`);
+    const dir = resolveWorkspace(this.workspace);
     const { openTaskStore } = await import('../tasks.js');
     const { chainTableRows, formatChainStatusTable } = await import('../task-views.js');
     let summaries;

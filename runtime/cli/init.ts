@@ -21,8 +21,8 @@ export class InitCommand extends ChoragenCommand {
 
   async run(): Promise<number> {
     const { existsSync, writeFileSync } = await import('node:fs');
-    const { resolveWorkspace, ensureStateDir } = await import('../run-setup.js');
-    const { workspacePaths } = await import('../paths.js');
+    const { ensureStateDir } = await import('../run-setup.js');
+    const { resolveWorkspace, workspacePaths } = await import('../paths.js');
     const { DEFAULT_POLICY_YAML } = await import('../../policy/default-policy.js');
     const { UsageError } = await import('../errors.js');
     const root = resolveWorkspace(this.workspace);

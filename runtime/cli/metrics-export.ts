@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+import { resolveWorkspace } from '../paths.js';
 import { UsageError } from '../errors.js';
 
 export class MetricsExportCommand extends ChoragenCommand {
@@ -25,7 +26,7 @@ export class MetricsExportCommand extends ChoragenCommand {
   workspace = workspaceOption();
 
   async run(): Promise<number> {
-    const workspace = path.resolve(this.workspace ?? process.cwd());
+    const workspace = resolveWorkspace(this.workspace);
     const dir = path.resolve(this.parquet);
     try {
       fs.mkdirSync(dir, { recursive: true });

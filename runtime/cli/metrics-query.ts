@@ -1,8 +1,8 @@
 // `choragen metrics:query SQL`: read-only SQL over the metrics tables, after
 // bringing them up to date with the audit logs.
-import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+import { resolveWorkspace } from '../paths.js';
 import { UsageError } from '../errors.js';
 
 const FORMATS = ['table', 'json', 'csv'] as const;
@@ -38,7 +38,7 @@ export class MetricsQueryCommand extends ChoragenCommand {
     if (!(FORMATS as readonly string[]).includes(this.format)) {
       throw new UsageError(`unknown format "${this.format}" (expected ${FORMATS.join(', ')})`);
     }
-    const workspace = path.resolve(this.workspace ?? process.cwd());
+    const workspace = resolveWorkspace(this.workspace);
     const { assertReadOnlySql, runReadOnly, withMetrics } = await import('../metrics-store.js');
     assertReadOnlySql(this.sql);
     const answer = await withMetrics(workspace, async (conn, source) => ({ source, result: await runReadOnly(conn, this.sql) }));

@@ -1,8 +1,8 @@
 // `choragen metrics:summary`: sessions by role and status, tokens, cost, top
 // tools, denials by rule and the slowest tool calls.
-import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+import { resolveWorkspace } from '../paths.js';
 
 export class MetricsSummaryCommand extends ChoragenCommand {
   static override paths = [['metrics:summary']];
@@ -28,7 +28,7 @@ export class MetricsSummaryCommand extends ChoragenCommand {
   workspace = workspaceOption();
 
   async run(): Promise<number> {
-    const workspace = path.resolve(this.workspace ?? process.cwd());
+    const workspace = resolveWorkspace(this.workspace);
     const fmt = await import('../metrics-format.js');
     const since = this.since !== undefined ? fmt.parseSince(this.since) : null;
     const { withMetrics } = await import('../metrics-store.js');

@@ -2,9 +2,9 @@
 // path, and which rule decides it. The path goes through the same
 // canonicalization as a tool call, so the answer is the broker's answer.
 import path from 'node:path';
-import { realpath } from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+import { resolveWorkspace } from '../paths.js';
 import { ToolRefusal, UsageError } from '../errors.js';
 import { MUTATION_ACTIONS, ROLES, type Action, type Decision, type Role } from '../../policy/types.js';
 
@@ -45,9 +45,7 @@ export class PolicyCheckCommand extends ChoragenCommand {
     }
     const role = this.role as Role;
     const action = this.action as Action;
-    const workspace = await realpath(path.resolve(this.workspace ?? process.cwd())).catch(() => {
-      throw new UsageError(`workspace not found: ${this.workspace ?? process.cwd()}`);
-    });
+    const workspace = resolveWorkspace(this.workspace);
 
     const { loadPolicy } = await import('../../policy/load.js');
     const { canonicalize } = await import('../../policy/canonical.js');

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+import { resolveWorkspace } from '../paths.js';
 import { PolicyError } from '../errors.js';
 
 export class PolicyLintCommand extends ChoragenCommand {
@@ -32,7 +33,7 @@ export class PolicyLintCommand extends ChoragenCommand {
   async run(): Promise<number> {
     const file = this.file
       ? path.resolve(this.file)
-      : path.join(path.resolve(this.workspace ?? process.cwd()), 'choragen.governance.yaml');
+      : path.join(resolveWorkspace(this.workspace), 'choragen.governance.yaml');
     const { loadPolicy } = await import('../../policy/load.js');
     const { lintPolicy } = await import('../../policy/lint.js');
 

@@ -1,8 +1,9 @@
 // `choragen task:add CHAIN-ID TITLE`: add a task file to a chain and print its id.
 import path from 'node:path';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+import { resolveWorkspace } from '../paths.js';
 import { ToolFailure, UsageError } from '../errors.js';
 
 const STATUSES = ['backlog', 'todo'] as const;
@@ -43,8 +44,7 @@ export class TaskAddCommand extends ChoragenCommand {
     if (!(TYPES as readonly string[]).includes(this.type)) {
       throw new UsageError(`--type must be impl or control, not "${this.type}"`);
     }
-    const dir = path.resolve(this.workspace ?? process.cwd());
-    if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new UsageError(`workspace not found: ${this.workspace ?? dir}`);
+    const dir = resolveWorkspace(this.workspace);
     let body: string | undefined;
     if (this.body !== undefined) {
       body = await readFile(path.resolve(this.body), 'utf8').catch(() => {
