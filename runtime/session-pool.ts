@@ -25,7 +25,9 @@ export class SessionPool {
   static async create(opts: PoolOptions): Promise<SessionPool> {
     const { Piscina } = await import('piscina');
     const piscina = new Piscina({
-      filename: pathToFileURL(opts.filename ?? path.join(distRoot, 'workers', 'session-worker.js')).href,
+      // A CommonJS entry loads the worker module asynchronously (see workers/pool-entry.cts).
+      filename: pathToFileURL(path.join(distRoot, 'workers', 'pool-entry.cjs')).href,
+      workerData: { entry: pathToFileURL(opts.filename ?? path.join(distRoot, 'workers', 'session-worker.js')).href },
       minThreads: Math.min(2, opts.maxThreads),
       maxThreads: opts.maxThreads,
       concurrentTasksPerWorker: 1,
