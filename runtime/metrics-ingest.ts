@@ -1,25 +1,28 @@
 // Audit log → metrics rows: the one place that maps events to table rows,
 // used for the file database and for the in-memory fallback alike.
 //
-// DuckDB reads the JSON lines itself (read_json of all the logs with new
-// lines) and the tables are filled with INSERT … SELECT: set-at-a-time bulk
-// writes. The calls go straight from read_json into their tables, each read
-// converting only its table's fields; only the few other lines are kept in a
-// temp table. Materializing every line with every field into a temp table
-// first cost more than the extra (narrow) reads: ~3× the JSON parse itself. Feeding the Appender value by value from
-// JavaScript measured ~20 µs per event, far from the 500,000 events/s target;
-// reading the logs one by one, or committing per log, cost several times more
-// than one read and one commit per batch of logs.
+// DuckDB reads the JSON lines itself (read_json) and the tables are filled
+// with INSERT … SELECT: set-at-a-time bulk writes. Each line is parsed once
+// for the table it feeds: the tool calls (nearly all lines) are read from the
+// logs, the model calls and the few other lines from the small files the
+// split (metrics-split.ts) copies them to. Parsing every log once per table
+// cost more than the tool calls' own read and write; materializing every line
+// with every field into a temp table first cost ~3× the parse. Feeding the
+// Appender value by value from JavaScript measured ~20 µs per event, far from
+// the 500,000 events/s target; reading the logs one by one, or committing per
+// log, cost several times more than one read and one commit per batch.
 //
 // Calls (model_call, tool_call) are appended once, from the first line not
 // yet ingested; a log's sessions rows are recomputed from its
 // session_started / session_ended lines and the sums over the calls tables,
 // so a session's totals always equal the sums of its calls exactly.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { lineEndingAt, logTail, sha256Hex } from './audit-log.js';
 import { INGESTED_LOGS, MODEL_CALLS, SESSIONS, TOOL_CALLS, quoteIdent, quoteString } from './metrics-schema.js';
+import { splitLogs, treeRootOf } from './metrics-split.js';
 import { writerAlive } from './process-liveness.js';
 
 export const INTERRUPTED_ERROR = 'process ended before the session was recorded as ended';
@@ -116,38 +119,47 @@ const TOOL_CALL_ROW: Record<string, string> = {
 /** The event fields a calls row is made of: every column but the two taken from `logs`. */
 const fieldsOf = (row: Record<string, string>) => Object.keys(row).filter((c) => c !== 'root_id' && c !== 'log_id');
 
+/** Which file of a log a read takes: the log itself, or one of the files its split wrote. */
+type LogFile = 'file' | 'model_file' | 'other_file';
+
+/** The files of one log a batch reads: the log, and the two its split writes. */
+type BatchFiles = Record<LogFile, string>;
+
 /**
- * read_json over the batch's logs, converting only `fields` (plus line_seq
- * and type), each line with its log's row of `bounds` (a table or VALUES with
- * file, log_id, from_line, to_line). A strict read is cheaper; a half-written
- * or garbled line makes it fail, and a tolerant read skips such lines.
+ * read_json over one file of each of the batch's logs, converting only
+ * `fields` (plus line_seq and type), each line joined to its log's row of
+ * `bounds` (a table or VALUES with the `which` file column, log_id,
+ * from_line, to_line). A strict read is cheaper; a half-written or garbled
+ * line makes it fail, and a tolerant read skips such lines.
  */
-function readLogsSql(logs: PlannedLog[], fields: string[], bounds: string, tolerant: boolean): string {
+function readLogsSql(files: string[], which: LogFile, fields: string[], bounds: string, tolerant: boolean): string {
   const columns = [...new Set(['line_seq', 'type', ...fields])].map((k) => `${quoteIdent(k)}: '${EVENT_FIELDS[k]}'`).join(', ');
-  const files = logs.map((l) => quoteString(l.file)).join(', ');
   return (
-    `read_json([${files}], format = 'newline_delimited', filename = true, ignore_errors = ${tolerant}, columns = {${columns}}) r ` +
-    `JOIN ${bounds} ON r.filename = b.file`
+    `read_json([${files.map(quoteString).join(', ')}], format = 'newline_delimited', filename = true, ignore_errors = ${tolerant}, columns = {${columns}}) r ` +
+    `JOIN ${bounds} ON r.filename = b.${which}`
   );
 }
 
-function insertCallsSql(logs: PlannedLog[], table: string, row: Record<string, string>, type: string, tolerant: boolean): string {
+function insertCallsSql(files: BatchFiles[], which: LogFile, table: string, row: Record<string, string>, type: string, tolerant: boolean): string {
   const cols = Object.keys(row);
   return (
     `INSERT INTO ${quoteIdent(table)} (${cols.map(quoteIdent).join(', ')}) ` +
-    `SELECT ${cols.map((c) => row[c]).join(', ')} FROM ${readLogsSql(logs, fieldsOf(row), 'logs b', tolerant)} ` +
+    `SELECT ${cols.map((c) => row[c]).join(', ')} FROM ${readLogsSql(files.map((f) => f[which]), which, fieldsOf(row), 'logs b', tolerant)} ` +
     `WHERE r.type = '${type}' AND r.line_seq BETWEEN b.from_line AND b.to_line`
   );
 }
 
 /**
- * The sessions of the batch's logs, recomputed. A session is open when its
- * last session_started has no session_ended after it; an open session is
- * running while its log's current writer process lives and it started under
- * that writer, else interrupted. `logs(log_id, tree_root, writer_line,
- * writer_alive)` is a temp table with one row per log of the batch.
+ * The sessions of the batch's logs (`ids`: their log ids as SQL literals),
+ * recomputed. A session is open when its last session_started has no
+ * session_ended after it; an open session is running while its log's current
+ * writer process lives and it started under that writer, else interrupted.
+ * `logs(log_id, tree_root, writer_line, writer_alive)` is a temp table with
+ * one row per log of the batch. The calls are picked with a list of
+ * constants: inside the transaction a semi join with `logs` scanned the
+ * just-appended rows ~8× slower.
  */
-const SESSIONS_ROW_SQL = `
+const sessionsRowSql = (ids: string) => `
 WITH st AS (
   SELECT * FROM raw WHERE type = 'session_started'
   QUALIFY row_number() OVER (PARTITION BY log_id, session_id ORDER BY line_seq) = 1
@@ -160,9 +172,9 @@ WITH st AS (
   SELECT log_id, session_id, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
          sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
          sum(cost_usd) AS cost_usd, count(*) AS n
-  FROM model_calls WHERE log_id IN (SELECT log_id FROM logs) GROUP BY ALL
+  FROM model_calls WHERE log_id IN (${ids}) GROUP BY ALL
 ), tc AS (
-  SELECT log_id, session_id, count(*) AS n FROM tool_calls WHERE log_id IN (SELECT log_id FROM logs) GROUP BY ALL
+  SELECT log_id, session_id, count(*) AS n FROM tool_calls WHERE log_id IN (${ids}) GROUP BY ALL
 ), ids AS (
   SELECT log_id, session_id FROM st UNION SELECT log_id, session_id FROM en
   UNION SELECT log_id, session_id FROM mc UNION SELECT log_id, session_id FROM tc
@@ -213,6 +225,8 @@ export interface PlannedLog {
   id: string;
   /** First line to ingest calls from (0 when the log is new or was replaced). */
   from: number;
+  /** Where line `from` starts in the file. */
+  fromBytes: number;
   /** Last complete line. */
   to: number;
   /** The log no longer begins with what was ingested: its rows are dropped and it is taken again. */
@@ -270,6 +284,7 @@ export function planLog(file: string, prior: LogState | null): PlannedLog | null
     name: path.basename(file),
     id: path.basename(file, '.jsonl'),
     from: replaced ? 0 : (prior?.lines ?? 0),
+    fromBytes: replaced ? 0 : (prior?.bytes ?? 0),
     to: snap.lastLineSeq,
     replaced,
     completeBytes: snap.completeBytes,
@@ -282,22 +297,21 @@ const valuesSql = (rows: string[][]) => `VALUES ${rows.map((r) => `(${r.join(', 
 /**
  * Reads the planned logs' lines other than calls into the temp table `raw`:
  * from each log's `from` on, and the session-level lines of the whole log
- * (few), which its sessions are recomputed from. Returns whether the read had
- * to be tolerant.
+ * (few), which its sessions are recomputed from.
  */
-async function loadRaw(conn: DuckDBConnection, logs: PlannedLog[]): Promise<boolean> {
-  const bounds = `(${valuesSql(logs.map((l) => [quoteString(l.file), quoteString(l.id), String(l.from), String(l.to)]))}) AS b(file, log_id, from_line, to_line)`;
-  const sql = (tolerant: boolean) =>
+async function loadRaw(conn: DuckDBConnection, logs: PlannedLog[], files: BatchFiles[], tolerant: boolean): Promise<void> {
+  const rows = logs.map((l, i) => [quoteString(files[i]!.other_file), quoteString(l.id), String(l.from), String(l.to)]);
+  const bounds = `(${valuesSql(rows)}) AS b(other_file, log_id, from_line, to_line)`;
+  await conn.run(
     `CREATE OR REPLACE TEMP TABLE raw AS
      SELECT r.* EXCLUDE (filename), b.log_id, b.from_line
-     FROM ${readLogsSql(logs, RAW_FIELDS, bounds, tolerant)}
+     FROM ${readLogsSql(files.map((f) => f.other_file), 'other_file', RAW_FIELDS, bounds, tolerant)}
      WHERE r.line_seq <= b.to_line AND coalesce(r.type, '') NOT IN ${CALL_TYPES}
-       AND (r.line_seq >= b.from_line OR r.type IN ${SESSION_LEVEL_TYPES})`;
-  return conn.run(sql(false)).then(
-    () => false,
-    () => conn.run(sql(true)).then(() => true),
+       AND (r.line_seq >= b.from_line OR r.type IN ${SESSION_LEVEL_TYPES})`,
   );
 }
+
+type Writers = Map<string, { pid: number; since: string; line: number }>;
 
 /** The process that writes each log now: its last run_started or resume notice. */
 async function currentWriters(conn: DuckDBConnection): Promise<Writers> {
@@ -309,68 +323,100 @@ async function currentWriters(conn: DuckDBConnection): Promise<Writers> {
   return new Map(r.getRows().map((row) => [String(row[0]), { pid: Number(row[1]), since: String(row[2]), line: Number(row[3]) }]));
 }
 
+/**
+ * The temp table `logs`, one row per log of the batch: its files, the lines
+ * to ingest, the tree its sessions belong to, and its current writer (set
+ * once `raw` is read: see setWriters).
+ */
+async function createLogsTable(conn: DuckDBConnection, logs: PlannedLog[], files: BatchFiles[]): Promise<void> {
+  const rows = logs.map((l, i) =>
+    [l.id, treeRootOf(l.file, l.completeBytes) ?? l.id, files[i]!.file, files[i]!.model_file].map(quoteString).concat([String(l.from), String(l.to)]),
+  );
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE logs AS SELECT *, 0 AS writer_line, false AS writer_alive
+     FROM (${valuesSql(rows)}) AS l(log_id, tree_root, file, model_file, from_line, to_line)`,
+  );
+}
+
+/** Records each log's current writer in `logs`: the line that names it, and whether it still runs. */
+async function setWriters(conn: DuckDBConnection, writers: Writers): Promise<void> {
+  if (writers.size === 0) return;
+  const rows = [...writers].map(([id, w]) => [quoteString(id), String(w.line), String(writerAlive(w.pid, w.since))]);
+  await conn.run(
+    `UPDATE logs SET writer_line = w.line, writer_alive = w.alive
+     FROM (${valuesSql(rows)}) AS w(log_id, line, alive) WHERE logs.log_id = w.log_id`,
+  );
+}
+
 async function countsByLog(conn: DuckDBConnection, sql: string): Promise<Map<string, number>> {
   const r = await conn.runAndReadAll(sql);
   return new Map(r.getRows().map((row) => [String(row[0]), Number(row[1])]));
 }
 
-async function namesByLog(conn: DuckDBConnection, sql: string): Promise<Map<string, string>> {
-  const r = await conn.runAndReadAll(sql);
-  return new Map(r.getRows().map((row) => [String(row[0]), String(row[1])]));
-}
-
 /**
  * Ingests the new lines of a batch of logs. Their rows and ingest state are
  * written in one transaction: an interrupted ingest leaves nothing half done,
- * so no line is ever counted twice.
+ * so no line is ever counted twice. The reads are strict first (cheaper); a
+ * half-written or garbled line fails them, and the batch is written again
+ * with reads that skip such lines.
  */
 export async function ingestBatch(conn: DuckDBConnection, logs: PlannedLog[]): Promise<BatchIngest> {
   if (logs.length === 0) return { lines: 0, calls: 0, states: [] };
-  // The first read runs outside the transaction: a failed statement would abort it.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'choragen-ingest-'));
   try {
-    const tolerant = await loadRaw(conn, logs);
-    const writers = await currentWriters(conn);
-    const treeRoots = await namesByLog(
-      conn,
-      `SELECT log_id, arg_min(root_id, line_seq) FROM raw WHERE type = 'session_started' AND root_id IS NOT NULL GROUP BY log_id`,
-    );
-    const logRows = logs.map((l) => {
-      const w = writers.get(l.id);
-      return [
-        quoteString(l.id), quoteString(treeRoots.get(l.id) ?? l.id), String(w?.line ?? 0), String(w ? writerAlive(w.pid, w.since) : false),
-        quoteString(l.file), String(l.from), String(l.to),
-      ];
-    });
-    await conn.run(
-      `CREATE OR REPLACE TEMP TABLE logs AS SELECT * FROM (${valuesSql(logRows)}) AS l(log_id, tree_root, writer_line, writer_alive, file, from_line, to_line)`,
-    );
-    const write = () => writeBatch(conn, logs, writers, tolerant);
-    // The calls are read again inside the transaction: a line half-written
-    // since the strict first read fails it, and a tolerant read does it over.
-    return await write().catch((err) => (tolerant ? Promise.reject(err) : writeBatch(conn, logs, writers, true)));
+    const files: BatchFiles[] = logs.map((l, i) => ({
+      file: l.file,
+      model_file: path.join(dir, `${i}.model.jsonl`),
+      other_file: path.join(dir, `${i}.other.jsonl`),
+    }));
+    let splitDone = false;
+    const split = () => {
+      if (splitDone) return;
+      splitLogs(logs.map((l, i) => ({ file: l.file, fromByte: l.fromBytes, toByte: l.completeBytes, modelFile: files[i]!.model_file, otherFile: files[i]!.other_file })));
+      splitDone = true;
+    };
+    const write = (tolerant: boolean) => writeBatch(conn, logs, files, split, tolerant);
+    return await write(false).catch(() => write(true));
   } finally {
     await conn.run('DROP TABLE IF EXISTS raw; DROP TABLE IF EXISTS logs');
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-type Writers = Map<string, { pid: number; since: string; line: number }>;
-
-/** One transaction: the batch's calls, its logs' sessions recomputed, their ingest state. */
-async function writeBatch(conn: DuckDBConnection, logs: PlannedLog[], writers: Writers, tolerant: boolean): Promise<BatchIngest> {
+/**
+ * One transaction: the batch's calls, its logs' sessions recomputed, their
+ * ingest state. DuckDB reads the tool calls (nearly all lines) from the logs
+ * while this thread splits the other lines out for the reads after it: on two
+ * cores the two side by side measured ~15% faster than one after the other.
+ */
+async function writeBatch(
+  conn: DuckDBConnection,
+  logs: PlannedLog[],
+  files: BatchFiles[],
+  split: () => void,
+  tolerant: boolean,
+): Promise<BatchIngest> {
   const ids = logs.map((l) => quoteString(l.id)).join(', ');
+  const insertCalls = (table: string, row: Record<string, string>, type: string, which: LogFile) =>
+    conn.run(insertCallsSql(files, which, table, row, type, tolerant)).then((r) => Number(r.rowsChanged));
   await conn.run('BEGIN TRANSACTION');
   try {
     for (const l of logs) if (l.replaced) await purgeLog(conn, l.id);
-    let calls = 0;
-    for (const [table, row, type] of [
-      [MODEL_CALLS.name, MODEL_CALL_ROW, 'model_call'],
-      [TOOL_CALLS.name, TOOL_CALL_ROW, 'tool_call'],
-    ] as const) {
-      const r = await conn.run(insertCallsSql(logs, table, row, type, tolerant));
-      calls += Number(r.rowsChanged);
+    await createLogsTable(conn, logs, files);
+    const toolCalls = insertCalls(TOOL_CALLS.name, TOOL_CALL_ROW, 'tool_call', 'file');
+    try {
+      split();
+    } catch (err) {
+      await toolCalls.catch(() => undefined); // the statement must end before the rollback
+      throw err;
     }
+    let calls = await toolCalls;
+    await loadRaw(conn, logs, files, tolerant);
+    const writers = await currentWriters(conn);
+    await setWriters(conn, writers);
+    calls += await insertCalls(MODEL_CALLS.name, MODEL_CALL_ROW, 'model_call', 'model_file');
     await conn.run(`DELETE FROM sessions WHERE log_id IN (${ids})`);
-    await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${SESSIONS_ROW_SQL}`);
+    await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${sessionsRowSql(ids)}`);
     const otherLines = await conn.runAndReadAll(`SELECT count(*) FROM raw WHERE line_seq >= from_line`);
     const open = await countsByLog(
       conn,

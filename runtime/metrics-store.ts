@@ -144,12 +144,15 @@ function auditFiles(workspace: string): string[] {
 async function ingestInto(conn: DuckDBConnection, workspace: string): Promise<IngestResult> {
   const states = await readLogStates(conn);
   const result: IngestResult = { deferred: false, logs: 0, lines: 0, calls: 0 };
-  // Row order inside the tables carries no meaning; without it DuckDB reads and writes in parallel.
-  await conn.run('SET preserve_insertion_order = false');
+  // Row order inside the tables carries no meaning; without it DuckDB reads
+  // and writes in parallel. Each row group is written out as soon as it is
+  // full, while it is still in cache, rather than five at a time: the bulk
+  // insert measured ~10% faster.
+  await conn.run('SET preserve_insertion_order = false; SET write_buffer_row_group_count = 1');
   try {
     await ingestFiles(conn, workspace, states, result);
   } finally {
-    await conn.run('RESET preserve_insertion_order');
+    await conn.run('RESET preserve_insertion_order; RESET write_buffer_row_group_count');
   }
   return result;
 }

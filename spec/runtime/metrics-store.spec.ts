@@ -129,6 +129,33 @@ describe('metrics store', function () {
     });
   });
 
+  it('reads every call whatever the shape of its line: keys in another order, an escaped type', async () => {
+    const run = new SyntheticRun(ws, 'shapes', { seed: 5 });
+    run.start('shapes').modelCall('shapes').toolCall('shapes');
+    run.close();
+    // Lines another writer (or an older version) could have written: valid JSON, not AuditLog's head.
+    const at = '2026-01-05T09:00:00.000Z';
+    fs.appendFileSync(
+      auditLogPath(ws, 'shapes'),
+      [
+        { seq: 2, type: 'model_call', session_id: 'shapes', line_seq: 4, started_at: at, duration_ms: 5, model: 'm', input_tokens: 1000, output_tokens: 10, cost_usd: 0.5 },
+        { type: 'tool_call', line_seq: 5, session_id: 'shapes', seq: 2, tool: 'read_file', started_at: at, duration_ms: 1, decision: 'allow', is_error: false },
+      ]
+        .map((e) => `${JSON.stringify(e)}\n`)
+        .join('') +
+        `{"line_seq":6,"ts":"${at}","session_id":"shapes","type":"tool\\u005fcall","seq":3,"tool":"list_files","started_at":"${at}","decision":"allow"}\n` +
+        `{"line_seq":7,"ts":"${at}","session_id":"shapes","type":"model\\u005fcall","seq":3,"started_at":"${at}","input_tokens":1}\n`,
+    );
+    expect(await ingestWorkspace(ws)).to.deep.include({ lines: 8, calls: 6 });
+    const e = run.expected.get('shapes')!;
+    expect(await one(ws, `SELECT model_calls, tool_calls, input_tokens FROM sessions`)).to.deep.equal({
+      model_calls: 3,
+      tool_calls: 3,
+      input_tokens: e.input_tokens + 1001,
+    });
+    expect(await one(ws, `SELECT string_agg(tool, ',' ORDER BY seq) AS tools FROM tool_calls`)).to.deep.equal({ tools: 'read_file,read_file,list_files' });
+  });
+
   it('answers from empty tables, creating nothing, where there is no .choragen directory', async () => {
     expect(await one(ws, 'SELECT count(*) AS n FROM sessions')).to.deep.equal({ n: 0 });
     expect(fs.readdirSync(ws)).to.deep.equal([]);
