@@ -90,7 +90,7 @@ class LineSink {
     const n = end - start;
     if (this.used + n > this.buf.length) this.flush();
     if (n > this.buf.length) {
-      fs.writeSync(this.fd, src, start, n);
+      this.write(src, start, end);
     } else {
       src.copy(this.buf, this.used, start, end);
       this.used += n;
@@ -98,9 +98,12 @@ class LineSink {
   }
 
   flush(): void {
-    let off = 0;
-    while (off < this.used) off += fs.writeSync(this.fd, this.buf, off, this.used - off);
+    this.write(this.buf, 0, this.used);
     this.used = 0;
+  }
+
+  private write(src: Buffer, start: number, end: number): void {
+    for (let off = start; off < end; ) off += fs.writeSync(this.fd, src, off, end - off);
   }
 
   close(): void {
