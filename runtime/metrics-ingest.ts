@@ -17,7 +17,6 @@
 // session_started / session_ended lines and the sums over the calls tables,
 // so a session's totals always equal the sums of its calls exactly.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { lineEndingAt, logTail, sha256Hex } from './audit-log.js';
@@ -71,6 +70,10 @@ const EVENT_FIELDS: Record<string, string> = {
 
 const SESSION_LEVEL_TYPES = `('run_started', 'session_started', 'session_ended', 'notice')`;
 const CALL_TYPES = `('model_call', 'tool_call')`;
+
+/** The private directories a batch's split writes to: `ingest-<pid>-<random>`. */
+const SPLIT_DIR_PREFIX = 'ingest-';
+const SPLIT_DIR_NAME = /^ingest-(\d+)-/;
 
 /** The fields of the lines kept in the temp table `raw`: every type but the calls. */
 const RAW_FIELDS = [
@@ -358,11 +361,13 @@ async function countsByLog(conn: DuckDBConnection, sql: string): Promise<Map<str
  * written in one transaction: an interrupted ingest leaves nothing half done,
  * so no line is ever counted twice. The reads are strict first (cheaper); a
  * half-written or garbled line fails them, and the batch is written again
- * with reads that skip such lines.
+ * with reads that skip such lines. The split's files go to a private
+ * directory under `splitRoot` (beside the database: the same disk as the
+ * logs, not a small /tmp), removed afterwards.
  */
-export async function ingestBatch(conn: DuckDBConnection, logs: PlannedLog[]): Promise<BatchIngest> {
+export async function ingestBatch(conn: DuckDBConnection, logs: PlannedLog[], splitRoot: string): Promise<BatchIngest> {
   if (logs.length === 0) return { lines: 0, calls: 0, states: [] };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'choragen-ingest-'));
+  const dir = fs.mkdtempSync(path.join(splitRoot, `${SPLIT_DIR_PREFIX}${process.pid}-`));
   try {
     const files: BatchFiles[] = logs.map((l, i) => ({
       file: l.file,
@@ -437,6 +442,27 @@ async function writeBatch(
   } catch (err) {
     await conn.run('ROLLBACK');
     throw err;
+  }
+}
+
+/**
+ * Removes the split directories under `root` whose ingest process is gone
+ * (one killed mid-ingest leaves its directory; any other failure removes it).
+ */
+export function removeStaleSplitDirs(root: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = SPLIT_DIR_NAME.exec(name)?.[1];
+    if (pid === undefined) continue;
+    const dir = path.join(root, name);
+    const stat = fs.statSync(dir, { throwIfNoEntry: false });
+    if (!stat?.isDirectory() || writerAlive(Number(pid), stat.mtime.toISOString())) continue;
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -12,7 +12,7 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ChoragenError, UsageError } from './errors.js';
 import { workspacePaths } from './paths.js';
 import { REBUILD_BELOW_VERSION, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, TABLES, migrationSql, quoteIdent } from './metrics-schema.js';
-import { type LogState, type PlannedLog, ingestBatch, planLog, readLogStates, refreshOpenSessions } from './metrics-ingest.js';
+import { type LogState, type PlannedLog, ingestBatch, planLog, readLogStates, refreshOpenSessions, removeStaleSplitDirs } from './metrics-ingest.js';
 
 export interface IngestResult {
   /** True when another process held the database: nothing was written, the logs wait for the next open. */
@@ -150,6 +150,7 @@ async function ingestInto(conn: DuckDBConnection, workspace: string): Promise<In
   // insert measured ~10% faster.
   await conn.run('SET preserve_insertion_order = false; SET write_buffer_row_group_count = 1');
   try {
+    removeStaleSplitDirs(workspacePaths(workspace).state);
     await ingestFiles(conn, workspace, states, result);
   } finally {
     await conn.run('RESET preserve_insertion_order; RESET write_buffer_row_group_count');
@@ -167,7 +168,7 @@ async function ingestFiles(conn: DuckDBConnection, workspace: string, states: Ma
   const flush = async () => {
     if (batch.length === 0) return;
     try {
-      const done = await ingestBatch(conn, batch);
+      const done = await ingestBatch(conn, batch, workspacePaths(workspace).state);
       result.logs += batch.length;
       result.lines += done.lines;
       result.calls += done.calls;

@@ -156,6 +156,19 @@ describe('metrics store', function () {
     expect(await one(ws, `SELECT string_agg(tool, ',' ORDER BY seq) AS tools FROM tool_calls`)).to.deep.equal({ tools: 'read_file,read_file,list_files' });
   });
 
+  it('keeps its split files beside the database only while it ingests, and clears those a killed ingest left', async () => {
+    typicalRun(ws, 'tidy').close();
+    const state = workspacePaths(ws).state;
+    const dead = path.join(state, `ingest-${await deadPid()}-x1`);
+    const live = path.join(state, `ingest-${process.pid}-x2`);
+    for (const dir of [dead, live]) {
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, '0.model.jsonl'), '');
+    }
+    await ingestWorkspace(ws);
+    expect(fs.readdirSync(state).filter((n) => n.startsWith('ingest-'))).to.deep.equal([path.basename(live)]);
+  });
+
   it('answers from empty tables, creating nothing, where there is no .choragen directory', async () => {
     expect(await one(ws, 'SELECT count(*) AS n FROM sessions')).to.deep.equal({ n: 0 });
     expect(fs.readdirSync(ws)).to.deep.equal([]);
