@@ -9,9 +9,9 @@
 
 import { promises as fsp } from 'node:fs';
 import { Type } from '@sinclair/typebox';
-import { ToolFailure, ToolRefusal } from '../runtime/errors.js';
+import { ToolFailure } from '../runtime/errors.js';
 import { defineCapability } from './capability.js';
-import { fsError, lstatOrNull, normalizedRequest, resolvedThroughSymlink, symlinkRefusal } from './safe-fs.js';
+import { fsError, lstatOrNull, refuseThroughSymlink, symlinkRefusal } from './safe-fs.js';
 
 export const deleteFile = defineCapability({
   name: 'delete_file',
@@ -26,15 +26,7 @@ export const deleteFile = defineCapability({
 
   async run(ctx, input) {
     const target = await ctx.authorize(input.path, 'delete');
-    if (resolvedThroughSymlink(input.path, target)) {
-      throw new ToolRefusal(
-        `${normalizedRequest(input.path)} is a symlink or goes through one (real path: ${target.rel}); ` +
-          'delete_file deletes real paths only',
-        'deny',
-        null,
-        target.rel,
-      );
-    }
+    refuseThroughSymlink(input.path, target, 'delete_file deletes');
     if (!target.exists) throw new ToolFailure(`no such file: ${target.rel}`);
     await ctx.mutate(target, async () => {
       try {

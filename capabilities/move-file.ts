@@ -7,16 +7,9 @@
 
 import { promises as fsp } from 'node:fs';
 import { Type } from '@sinclair/typebox';
-import { ToolFailure, ToolRefusal } from '../runtime/errors.js';
+import { ToolFailure } from '../runtime/errors.js';
 import { defineCapability } from './capability.js';
-import {
-  ensureParentDirs,
-  fsError,
-  lstatOrNull,
-  normalizedRequest,
-  resolvedThroughSymlink,
-  symlinkRefusal,
-} from './safe-fs.js';
+import { ensureParentDirs, fsError, lstatOrNull, refuseThroughSymlink, symlinkRefusal } from './safe-fs.js';
 
 export const moveFile = defineCapability({
   name: 'move_file',
@@ -36,15 +29,7 @@ export const moveFile = defineCapability({
   async run(ctx, input) {
     const source = await ctx.authorize(input.from, 'move');
     const dest = await ctx.authorize(input.to, 'create');
-    if (resolvedThroughSymlink(input.from, source)) {
-      throw new ToolRefusal(
-        `${normalizedRequest(input.from)} is a symlink or goes through one (real path: ${source.rel}); ` +
-          'move_file moves real paths only',
-        'deny',
-        null,
-        source.rel,
-      );
-    }
+    refuseThroughSymlink(input.from, source, 'move_file moves');
     if (!source.exists) throw new ToolFailure(`no such file: ${source.rel}`);
     if (source.rel === dest.rel) throw new ToolFailure(`from and to are the same file: ${source.rel}`);
     const exists = () => new ToolFailure(`${dest.rel} already exists; move_file does not overwrite`);

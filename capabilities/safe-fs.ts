@@ -63,14 +63,25 @@ export function symlinkRefusal(rel: string): ToolRefusal {
  * (`./a//b/` → `a/b`, the root as `.`), so that a difference with `target.rel` can only mean a
  * symlink on the way (or a case-insensitive filesystem).
  */
-export function normalizedRequest(requested: string): string {
+function normalizedRequest(requested: string): string {
   const normal = path.posix.normalize(requested.replace(/\/+$/, '') || '.');
   return normal.replace(/^\.\//, '');
 }
 
-/** Whether the path the model gave resolved through a symlink. */
-export function resolvedThroughSymlink(requested: string, target: AuthorizedPath): boolean {
-  return normalizedRequest(requested) !== target.rel;
+/**
+ * Refuses a path the model gave that resolved through a symlink, for the tools
+ * that act on real paths only; `acts` says what the tool does ("delete_file
+ * deletes").
+ */
+export function refuseThroughSymlink(requested: string, target: AuthorizedPath, acts: string): void {
+  const request = normalizedRequest(requested);
+  if (request === target.rel) return;
+  throw new ToolRefusal(
+    `${request} is a symlink or goes through one (real path: ${target.rel}); ${acts} real paths only`,
+    'deny',
+    null,
+    target.rel,
+  );
 }
 
 export async function lstatOrNull(abs: string): Promise<Stats | null> {
