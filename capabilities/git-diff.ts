@@ -2,11 +2,10 @@
 // isomorphic-git (no git binary). New files (untracked ones too) are shown
 // whole, as a session's new files are part of its work.
 
-import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { unifiedDiff } from './diff.js';
 import { OutputBudget, cutLine, plural, withNotes } from './output.js';
-import { changedFiles, type ChangedFile } from './git-status.js';
+import { CHANGED_FILES_INPUT, changedFiles, type ChangedFile } from './git-status.js';
 
 /** Larger files are named, not diffed. */
 const MAX_DIFF_FILE_BYTES = 1024 * 1024;
@@ -45,10 +44,7 @@ export const gitDiff = defineCapability({
     'Show a unified diff of the workspace\'s working tree against HEAD (the last commit), including new and untracked files. ' +
     'With path, only files under that path. Files you may not read are left out; binary and very large files are named only. ' +
     'Long output is cut with a note; narrow it with path.',
-  input: Type.Object(
-    { path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'File or directory relative to the workspace root (default: everything)' })) },
-    { additionalProperties: false },
-  ),
+  input: CHANGED_FILES_INPUT,
   defaultRoles: ['control', 'impl'],
   async run(ctx, input) {
     const { repo, files } = await changedFiles(ctx, input.path);

@@ -38,6 +38,12 @@ export interface ChangedFile {
   stage: number;
 }
 
+/** The input of the git tools: the optional path changedFiles narrows to. */
+export const CHANGED_FILES_INPUT = Type.Object(
+  { path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'File or directory relative to the workspace root (default: everything)' })) },
+  { additionalProperties: false },
+);
+
 /**
  * The workspace's changed files (readable ones only), restricted to `path`
  * when given, sorted. Shared by git_status and git_diff.
@@ -75,10 +81,7 @@ export const gitStatus = defineCapability({
     'Show the changes in the workspace\'s git repository, like `git status --porcelain -b`: a `## branch` line, then one line ' +
     'per changed file: ` M` modified, ` D` deleted, `A ` added to the index, `M ` modified in the index, `??` untracked. ' +
     'With path, only files under that path. Files you may not read are left out.',
-  input: Type.Object(
-    { path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'File or directory relative to the workspace root (default: everything)' })) },
-    { additionalProperties: false },
-  ),
+  input: CHANGED_FILES_INPUT,
   defaultRoles: ['control', 'impl'],
   async run(ctx, input) {
     const { files, repo } = await changedFiles(ctx, input.path);
