@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { lineEndingAt, logTail, sha256Hex } from './audit-log.js';
-import { INGESTED_LOGS, MODEL_CALLS, SESSIONS, TOOL_CALLS, quoteIdent, quoteString } from './metrics-schema.js';
+import { AUDIT_LOGS, CALLS_VIEWS, INGESTED_LOGS, MODEL_CALLS_VIEW, SESSIONS, TOOL_CALLS_VIEW, quoteIdent, quoteString } from './metrics-schema.js';
 import { splitLogs, treeRootOf } from './metrics-split.js';
 import { writerAlive } from './process-liveness.js';
 
@@ -82,9 +82,9 @@ const RAW_FIELDS = [
 ];
 
 /**
- * Row mappings: table column ← expression over the raw event columns and the
- * per-log table `logs` (log_id: the log the row comes from; tree_root: the
- * root_id its sessions name, which differs from log_id for a resumed run).
+ * Row mappings: stored column ← expression over the raw event columns and the
+ * per-log table `logs` (log_no: the number audit_logs gives the log the row
+ * comes from).
  */
 const MODEL_CALL_ROW: Record<string, string> = {
   session_id: 'session_id',
@@ -100,8 +100,7 @@ const MODEL_CALL_ROW: Record<string, string> = {
   retries: 'coalesce(retries, 0)',
   cost_usd: 'coalesce(cost_usd, 0)::DECIMAL(18,9)',
   error: 'error',
-  root_id: 'tree_root',
-  log_id: 'log_id',
+  log_no: 'log_no',
 };
 
 const TOOL_CALL_ROW: Record<string, string> = {
@@ -115,12 +114,11 @@ const TOOL_CALL_ROW: Record<string, string> = {
   path: 'path',
   is_error: 'coalesce(is_error, false)',
   error: 'error',
-  root_id: 'tree_root',
-  log_id: 'log_id',
+  log_no: 'log_no',
 };
 
-/** The event fields a calls row is made of: every column but the two taken from `logs`. */
-const fieldsOf = (row: Record<string, string>) => Object.keys(row).filter((c) => c !== 'root_id' && c !== 'log_id');
+/** The event fields a calls row is made of: every column but the one taken from `logs`. */
+const fieldsOf = (row: Record<string, string>) => Object.keys(row).filter((c) => c !== 'log_no');
 
 /** Which file of a log a read takes: the log itself, or one of the files its split wrote. */
 type LogFile = 'file' | 'model_file' | 'other_file';
@@ -153,16 +151,17 @@ function insertCallsSql(files: BatchFiles[], which: LogFile, table: string, row:
 }
 
 /**
- * The sessions of the batch's logs (`ids`: their log ids as SQL literals),
- * recomputed. A session is open when its last session_started has no
- * session_ended after it; an open session is running while its log's current
- * writer process lives and it started under that writer, else interrupted.
- * `logs(log_id, tree_root, writer_line, writer_alive)` is a temp table with
- * one row per log of the batch. The calls are picked with a list of
- * constants: inside the transaction a semi join with `logs` scanned the
+ * The sessions of the batch's logs (`ids`: their log ids as SQL literals,
+ * `nos`: their numbers), recomputed. A session is open when its last
+ * session_started has no session_ended after it; an open session is running
+ * while its log's current writer process lives and it started under that
+ * writer, else interrupted.
+ * `logs(log_id, log_no, tree_root, writer_line, writer_alive)` is a temp
+ * table with one row per log of the batch. The calls are picked with a list
+ * of constants: inside the transaction a semi join with `logs` scanned the
  * just-appended rows ~8× slower.
  */
-const sessionsRowSql = (ids: string) => `
+const sessionsRowSql = (ids: string, nos: string) => `
 WITH st AS (
   SELECT * FROM raw WHERE type = 'session_started'
   QUALIFY row_number() OVER (PARTITION BY log_id, session_id ORDER BY line_seq) = 1
@@ -172,12 +171,16 @@ WITH st AS (
   SELECT * FROM raw WHERE type = 'session_ended'
   QUALIFY row_number() OVER (PARTITION BY log_id, session_id ORDER BY line_seq DESC) = 1
 ), mc AS (
-  SELECT log_id, session_id, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-         sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
-         sum(cost_usd) AS cost_usd, count(*) AS n
-  FROM model_calls WHERE log_id IN (${ids}) GROUP BY ALL
+  SELECT l.log_id, m.* EXCLUDE (log_no) FROM (
+    SELECT log_no, session_id, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+           sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
+           sum(cost_usd) AS cost_usd, count(*) AS n
+    FROM ${MODEL_CALLS_VIEW.rows.name} WHERE log_no IN (${nos}) GROUP BY ALL
+  ) m JOIN logs l USING (log_no)
 ), tc AS (
-  SELECT log_id, session_id, count(*) AS n FROM tool_calls WHERE log_id IN (${ids}) GROUP BY ALL
+  SELECT l.log_id, t.session_id, t.n FROM (
+    SELECT log_no, session_id, count(*) AS n FROM ${TOOL_CALLS_VIEW.rows.name} WHERE log_no IN (${nos}) GROUP BY ALL
+  ) t JOIN logs l USING (log_no)
 ), ids AS (
   SELECT log_id, session_id FROM st UNION SELECT log_id, session_id FROM en
   UNION SELECT log_id, session_id FROM mc UNION SELECT log_id, session_id FROM tc
@@ -327,18 +330,40 @@ async function currentWriters(conn: DuckDBConnection): Promise<Writers> {
 }
 
 /**
- * The temp table `logs`, one row per log of the batch: its files, the lines
- * to ingest, the tree its sessions belong to, and its current writer (set
- * once `raw` is read: see setWriters).
+ * Each log's row of audit_logs: the number its calls rows carry (a known
+ * log keeps its own, a new one gets the next free number) and the tree its
+ * sessions belong to. Returns the numbers, in the order of `logs`.
  */
-async function createLogsTable(conn: DuckDBConnection, logs: PlannedLog[], files: BatchFiles[]): Promise<void> {
+async function numberLogs(conn: DuckDBConnection, logs: PlannedLog[], roots: string[]): Promise<number[]> {
+  const ids = logs.map((l) => quoteString(l.id)).join(', ');
+  const known = await conn.runAndReadAll(`SELECT log_id, log_no FROM ${AUDIT_LOGS.name} WHERE log_id IN (${ids})`);
+  const numbers = new Map(known.getRows().map(([id, no]) => [String(id), Number(no)]));
+  const max = await conn.runAndReadAll(`SELECT coalesce(max(log_no), 0) FROM ${AUDIT_LOGS.name}`);
+  let next = Number(max.getRows()[0]?.[0] ?? 0) + 1;
+  const nos = logs.map((l) => numbers.get(l.id) ?? next++);
+  await conn.run(`DELETE FROM ${AUDIT_LOGS.name} WHERE log_id IN (${ids})`);
+  const rows = logs.map((l, i) => [String(nos[i]), quoteString(l.id), quoteString(roots[i]!)]);
+  await conn.run(`INSERT INTO ${AUDIT_LOGS.name} (log_no, log_id, root_id) ${valuesSql(rows)}`);
+  return nos;
+}
+
+/**
+ * The temp table `logs`, one row per log of the batch: its number, its
+ * files, the lines to ingest, the tree its sessions belong to, and its
+ * current writer (set once `raw` is read: see setWriters). Returns the
+ * logs' numbers.
+ */
+async function createLogsTable(conn: DuckDBConnection, logs: PlannedLog[], files: BatchFiles[]): Promise<number[]> {
+  const roots = logs.map((l) => treeRootOf(l.file, l.completeBytes) ?? l.id);
+  const nos = await numberLogs(conn, logs, roots);
   const rows = logs.map((l, i) =>
-    [l.id, treeRootOf(l.file, l.completeBytes) ?? l.id, files[i]!.file, files[i]!.model_file].map(quoteString).concat([String(l.from), String(l.to)]),
+    [String(nos[i])].concat([l.id, roots[i]!, files[i]!.file, files[i]!.model_file].map(quoteString), [String(l.from), String(l.to)]),
   );
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE logs AS SELECT *, 0 AS writer_line, false AS writer_alive
-     FROM (${valuesSql(rows)}) AS l(log_id, tree_root, file, model_file, from_line, to_line)`,
+     FROM (${valuesSql(rows)}) AS l(log_no, log_id, tree_root, file, model_file, from_line, to_line)`,
   );
+  return nos;
 }
 
 /** Records each log's current writer in `logs`: the line that names it, and whether it still runs. */
@@ -407,8 +432,8 @@ async function writeBatch(
   await conn.run('BEGIN TRANSACTION');
   try {
     for (const l of logs) if (l.replaced) await purgeLog(conn, l.id);
-    await createLogsTable(conn, logs, files);
-    const toolCalls = insertCalls(TOOL_CALLS.name, TOOL_CALL_ROW, 'tool_call', 'file');
+    const nos = (await createLogsTable(conn, logs, files)).join(', ');
+    const toolCalls = insertCalls(TOOL_CALLS_VIEW.rows.name, TOOL_CALL_ROW, 'tool_call', 'file');
     try {
       split();
     } catch (err) {
@@ -419,9 +444,9 @@ async function writeBatch(
     await loadRaw(conn, logs, files, tolerant);
     const writers = await currentWriters(conn);
     await setWriters(conn, writers);
-    calls += await insertCalls(MODEL_CALLS.name, MODEL_CALL_ROW, 'model_call', 'model_file');
+    calls += await insertCalls(MODEL_CALLS_VIEW.rows.name, MODEL_CALL_ROW, 'model_call', 'model_file');
     await conn.run(`DELETE FROM sessions WHERE log_id IN (${ids})`);
-    await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${sessionsRowSql(ids)}`);
+    await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${sessionsRowSql(ids, nos)}`);
     const otherLines = await conn.runAndReadAll(`SELECT count(*) FROM raw WHERE line_seq >= from_line`);
     const open = await countsByLog(
       conn,
@@ -485,11 +510,12 @@ export async function refreshOpenSessions(conn: DuckDBConnection, state: LogStat
   }
 }
 
-/** Drops every row that came from one log. */
+/** Drops every row that came from one log (its audit_logs row and number stay). */
 export async function purgeLog(conn: DuckDBConnection, logId: string): Promise<void> {
-  for (const t of [MODEL_CALLS.name, TOOL_CALLS.name, SESSIONS.name]) {
-    await conn.run(`DELETE FROM ${quoteIdent(t)} WHERE log_id = $log`, { log: logId });
+  for (const { rows } of CALLS_VIEWS) {
+    await conn.run(`DELETE FROM ${quoteIdent(rows.name)} WHERE log_no IN (SELECT log_no FROM ${AUDIT_LOGS.name} WHERE log_id = $log)`, { log: logId });
   }
+  await conn.run(`DELETE FROM ${quoteIdent(SESSIONS.name)} WHERE log_id = $log`, { log: logId });
 }
 
 export async function readLogStates(conn: DuckDBConnection): Promise<Map<string, LogState>> {

@@ -3,6 +3,11 @@
 // rename or retype. A new column goes at the END of its table's list; opening
 // an older file adds it (ensureSchema), so every version reads every file.
 //
+// model_calls and tool_calls are views: each row is stored with its log as a
+// small number (log_no, in model_call_rows / tool_call_rows) and the view
+// adds the log's root_id and log_id from audit_logs. Two 14-character strings
+// repeated on every row cost about a tenth of the bulk insert (DESIGN.md §8).
+//
 // Pure data and SQL text: no DuckDB import here.
 
 export interface TableDef {
@@ -115,19 +120,50 @@ export const SCHEMA_VERSION_TABLE: TableDef = {
   columns: [['version', 'INTEGER']],
 };
 
-export const TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_CALLS, INGESTED_LOGS, SCHEMA_VERSION_TABLE];
-/** The tables a user queries and exports. */
+/** One row per audit log ever ingested: the number its calls rows store, its id, the tree its sessions belong to. */
+export const AUDIT_LOGS: TableDef = {
+  name: 'audit_logs',
+  columns: [
+    ['log_no', 'INTEGER'],
+    ['log_id', 'VARCHAR'],
+    ['root_id', 'VARCHAR'],
+  ],
+};
+
+/** The columns a calls view takes from audit_logs rather than from each row. */
+const LOG_COLUMNS: ReadonlySet<string> = new Set(['root_id', 'log_id']);
+
+/** A public calls table stored as rows that name their log by number, behind a view of the public columns. */
+export interface CallsView {
+  view: TableDef;
+  rows: TableDef;
+}
+
+function callsView(view: TableDef, rowsName: string): CallsView {
+  const own = view.columns.filter(([n]) => !LOG_COLUMNS.has(n));
+  return { view, rows: { name: rowsName, columns: [...own, ['log_no', 'INTEGER']] } };
+}
+
+export const MODEL_CALLS_VIEW = callsView(MODEL_CALLS, 'model_call_rows');
+export const TOOL_CALLS_VIEW = callsView(TOOL_CALLS, 'tool_call_rows');
+export const CALLS_VIEWS: readonly CallsView[] = [MODEL_CALLS_VIEW, TOOL_CALLS_VIEW];
+
+/** The stored tables. */
+export const TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS_VIEW.rows, TOOL_CALLS_VIEW.rows, AUDIT_LOGS, INGESTED_LOGS, SCHEMA_VERSION_TABLE];
+/** The tables a user queries and exports (two of them views). */
 export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_CALLS];
 
 /** Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
- * A file older than this holds rows that cannot be told apart by log
- * (log_id came in version 2): opening it empties the tables so that every
- * log is ingested again. The audit logs are the record; nothing is lost.
+ * A file older than this holds rows in a layout this version no longer
+ * writes (before 2: rows without log_id; before 3: calls as tables rather
+ * than rows behind views): opening it drops those tables and empties the
+ * others, so that every log is ingested again. The audit logs are the
+ * record; nothing is lost.
  */
-export const REBUILD_BELOW_VERSION = 2;
+export const REBUILD_BELOW_VERSION = 3;
 
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 export const quoteString = (s: string) => `'${s.replace(/'/g, "''")}'`;
@@ -136,11 +172,33 @@ export function createTableSql(t: TableDef): string {
   return `CREATE TABLE IF NOT EXISTS ${quoteIdent(t.name)} (${t.columns.map(([n, ty]) => `${quoteIdent(n)} ${ty}`).join(', ')})`;
 }
 
-/** The statements that bring a file with `existing` columns (table → column names) up to date. */
-export function migrationSql(existing: ReadonlyMap<string, ReadonlySet<string>>): string[] {
+export function createViewSql({ view, rows }: CallsView): string {
+  const cols = view.columns.map(([n]) => `${LOG_COLUMNS.has(n) ? 'l' : 'r'}.${quoteIdent(n)}`);
+  return (
+    `CREATE OR REPLACE VIEW ${quoteIdent(view.name)} AS SELECT ${cols.join(', ')} ` +
+    `FROM ${quoteIdent(rows.name)} r JOIN ${AUDIT_LOGS.name} l USING (log_no)`
+  );
+}
+
+/** What a database file holds: its tables (name → column names) and the names of its views. */
+export interface ExistingSchema {
+  tables: ReadonlyMap<string, ReadonlySet<string>>;
+  views: ReadonlySet<string>;
+}
+
+/**
+ * The statements that bring a file holding `existing` up to date: a public
+ * calls table of the old layout is dropped (its rows are ingested again, see
+ * REBUILD_BELOW_VERSION), missing tables and columns are added, and the views
+ * are made again whenever anything under them changed.
+ */
+export function migrationSql(existing: ExistingSchema): string[] {
   const out: string[] = [];
+  for (const { view } of CALLS_VIEWS) {
+    if (existing.tables.has(view.name)) out.push(`DROP TABLE ${quoteIdent(view.name)}`);
+  }
   for (const t of TABLES) {
-    const have = existing.get(t.name);
+    const have = existing.tables.get(t.name);
     if (!have) {
       out.push(createTableSql(t));
       continue;
@@ -148,6 +206,9 @@ export function migrationSql(existing: ReadonlyMap<string, ReadonlySet<string>>)
     for (const [n, ty] of t.columns) {
       if (!have.has(n)) out.push(`ALTER TABLE ${quoteIdent(t.name)} ADD COLUMN ${quoteIdent(n)} ${ty}`);
     }
+  }
+  if (out.length > 0 || CALLS_VIEWS.some(({ view }) => !existing.views.has(view.name))) {
+    for (const v of CALLS_VIEWS) out.push(createViewSql(v));
   }
   return out;
 }

@@ -117,6 +117,18 @@ describe('metrics store', function () {
     expect(row).to.deep.equal({ status: 'completed', model_calls: 3, tool_calls: 2, input_tokens: e.input_tokens, rows: 3 });
   });
 
+  it('keeps every row of a bulk ingest (more calls than a row group) and of the ingests after it', async () => {
+    const run = new SyntheticRun(ws, 'bulk', { seed: 9 });
+    run.start('bulk');
+    for (let i = 0; i < 130_000; i++) run.toolCall('bulk');
+    expect(await ingestWorkspace(ws)).to.deep.include({ calls: 130_000 });
+    run.modelCall('bulk').toolCall('bulk').end('bulk');
+    run.close();
+    expect(await ingestWorkspace(ws)).to.deep.include({ calls: 2 });
+    const counts = `SELECT (SELECT count(*) FROM tool_calls) AS tools, (SELECT count(DISTINCT seq) FROM tool_calls) AS seqs, tool_calls FROM sessions`;
+    expect(await one(ws, counts)).to.deep.equal({ tools: 130_001, seqs: 130_001, tool_calls: 130_001 });
+  });
+
   it('ingests the complete lines of a log that is being written, and no half line', async () => {
     const run = new SyntheticRun(ws, 'half', { seed: 4 });
     run.start('half').modelCall('half').toolCall('half');
@@ -249,7 +261,35 @@ describe('metrics store', function () {
       'session_id', 'seq', 'tool', 'started_at', 'duration_ms', 'decision', 'rule', 'path', 'is_error', 'error', 'root_id', 'log_id',
     ]);
     expect(await one(ws, `SELECT count(*) AS n, count(*) FILTER (WHERE session_id = 'old') AS old FROM tool_calls`)).to.deep.equal({ n: 6, old: 0 });
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 2 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 3 });
+  });
+
+  it('rebuilds a database whose calls are tables (version 2) into rows behind views, counting nothing twice', async () => {
+    typicalRun(ws, 'v2-a', 1).close();
+    typicalRun(ws, 'v2-b', 2).close();
+    await ingestWorkspace(ws);
+    const counts = `SELECT (SELECT count(*) FROM tool_calls) AS tools, (SELECT count(*) FROM model_calls) AS models,
+      (SELECT count(DISTINCT log_id) FROM tool_calls) AS logs, (SELECT sum(tool_calls) FROM sessions) AS session_tools`;
+    const before = await one(ws, counts);
+    expect(before.tools).to.be.greaterThan(0);
+    // Turn the file into version 2's layout, with its data: public tables, no rows tables.
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(workspacePaths(ws).metrics);
+    const conn = await db.connect();
+    for (const t of ['tool_calls', 'model_calls']) {
+      await conn.run(`CREATE TABLE ${t}_v2 AS SELECT * FROM ${t}; DROP VIEW ${t}; ALTER TABLE ${t}_v2 RENAME TO ${t}`);
+    }
+    await conn.run('DROP TABLE tool_call_rows; DROP TABLE model_call_rows; DROP TABLE audit_logs; UPDATE schema_version SET version = 2');
+    conn.closeSync();
+    db.closeSync();
+    expect(await one(ws, counts)).to.deep.equal(before);
+    const kinds = await queryMetrics(ws, `SELECT table_name AS name, table_type AS kind FROM information_schema.tables
+      WHERE table_name IN ('tool_calls', 'model_calls', 'tool_call_rows', 'model_call_rows') ORDER BY name`);
+    expect(kinds.rows).to.deep.equal([
+      { name: 'model_call_rows', kind: 'BASE TABLE' }, { name: 'model_calls', kind: 'VIEW' },
+      { name: 'tool_call_rows', kind: 'BASE TABLE' }, { name: 'tool_calls', kind: 'VIEW' },
+    ]);
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 3 });
   });
 
   it('keeps a resumed run (a new log whose sessions name the old root) in the tree of the run it continues', async () => {
