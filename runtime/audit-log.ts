@@ -34,6 +34,18 @@ export function auditLogPath(workspace: string, rootSessionId: string): string {
   return path.join(workspacePaths(workspace).audit, `${rootSessionId}.jsonl`);
 }
 
+/** The workspace's audit logs (paths), sorted by name; none when there is no audit directory yet. */
+export function auditLogFiles(workspace: string): string[] {
+  const dir = workspacePaths(workspace).audit;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.endsWith('.jsonl')).sort().map((n) => path.join(dir, n));
+}
+
 /** Writes the whole line in one call; finishes a short write (rare on a regular file: disk full, signal). */
 function writeLine(fd: number, line: string): void {
   const written = fs.writeSync(fd, line);

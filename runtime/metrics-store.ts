@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { ChoragenError, UsageError } from './errors.js';
+import { auditLogFiles } from './audit-log.js';
 import { workspacePaths } from './paths.js';
 import { REBUILD_BELOW_VERSION, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, TABLES, migrationSql, quoteIdent } from './metrics-schema.js';
 import { type LogState, type PlannedLog, ingestBatch, planLog, readLogStates, refreshOpenSessions, removeStaleSplitDirs } from './metrics-ingest.js';
@@ -131,17 +132,6 @@ export function assertWorkspace(workspace: string): void {
   if (!ok) throw new UsageError(`workspace ${workspace} is not a directory`);
 }
 
-function auditFiles(workspace: string): string[] {
-  const dir = workspacePaths(workspace).audit;
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => n.endsWith('.jsonl')).sort().map((n) => path.join(dir, n));
-}
-
 /**
  * A checkpoint after an ingest that added at least this many calls (one row
  * group) does not compact the tables: the few part-filled row groups a bulk
@@ -206,7 +196,7 @@ async function ingestFiles(conn: DuckDBConnection, workspace: string, states: Ma
     batch = [];
     batchBytes = 0;
   };
-  for (const file of auditFiles(workspace)) {
+  for (const file of auditLogFiles(workspace)) {
     const prior = states.get(path.basename(file)) ?? null;
     const planned = planLog(file, prior);
     if (!planned) {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
-import { resolveWorkspace } from '../paths.js';
+import { resolveWorkspace, workspacePaths } from '../paths.js';
 import { UsageError } from '../errors.js';
 
 export class AuditVerifyCommand extends ChoragenCommand {
@@ -30,18 +30,16 @@ export class AuditVerifyCommand extends ChoragenCommand {
 
   async run(): Promise<number> {
     const workspace = resolveWorkspace(this.workspace);
-    const { workspacePaths } = await import('../paths.js');
-    const { assertWorkspace } = await import('../metrics-store.js');
-    assertWorkspace(workspace);
-    const dir = workspacePaths(workspace).audit;
+    const { auditLogFiles, auditLogPath } = await import('../audit-log.js');
     let files: string[];
     if (this.session !== undefined) {
-      const { auditLogPath } = await import('../audit-log.js');
       const file = auditLogPath(workspace, this.session);
-      if (!fs.existsSync(file)) throw new UsageError(`no audit log for session ${this.session} in ${path.relative(workspace, dir) || '.'}`);
+      if (!fs.existsSync(file)) {
+        throw new UsageError(`no audit log for session ${this.session} in ${path.relative(workspace, workspacePaths(workspace).audit) || '.'}`);
+      }
       files = [file];
     } else {
-      files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort().map((n) => path.join(dir, n)) : [];
+      files = auditLogFiles(workspace);
     }
     const { verifyAuditFile } = await import('../audit-verify.js');
     let lines = 0;
