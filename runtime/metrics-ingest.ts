@@ -298,6 +298,9 @@ export function planLog(file: string, prior: LogState | null): PlannedLog | null
   };
 }
 
+/** The logs' ids as a list of SQL literals, for `log_id IN (…)`. */
+const idsSql = (logs: PlannedLog[]) => logs.map((l) => quoteString(l.id)).join(', ');
+
 const valuesSql = (rows: string[][]) => `VALUES ${rows.map((r) => `(${r.join(', ')})`).join(', ')}`;
 
 /**
@@ -335,7 +338,7 @@ async function currentWriters(conn: DuckDBConnection): Promise<Writers> {
  * sessions belong to. Returns the numbers, in the order of `logs`.
  */
 async function numberLogs(conn: DuckDBConnection, logs: PlannedLog[], roots: string[]): Promise<number[]> {
-  const ids = logs.map((l) => quoteString(l.id)).join(', ');
+  const ids = idsSql(logs);
   const known = await conn.runAndReadAll(`SELECT log_id, log_no FROM ${AUDIT_LOGS.name} WHERE log_id IN (${ids})`);
   const numbers = new Map(known.getRows().map(([id, no]) => [String(id), Number(no)]));
   const max = await conn.runAndReadAll(`SELECT coalesce(max(log_no), 0) FROM ${AUDIT_LOGS.name}`);
@@ -426,7 +429,7 @@ async function writeBatch(
   split: () => void,
   tolerant: boolean,
 ): Promise<BatchIngest> {
-  const ids = logs.map((l) => quoteString(l.id)).join(', ');
+  const ids = idsSql(logs);
   const insertCalls = (table: string, row: Record<string, string>, type: string, which: LogFile) =>
     conn.run(insertCallsSql(files, which, table, row, type, tolerant)).then((r) => Number(r.rowsChanged));
   await conn.run('BEGIN TRANSACTION');

@@ -154,30 +154,20 @@ async function ingestInto(conn: DuckDBConnection, workspace: string, durable: bo
   // long varied text, is not tried: the calls' strings are short and
   // repetitive (dictionary compression takes them), and analysing every
   // string column for it cost 5-10% of the insert.
-  const settings: Record<string, string> = {
-    preserve_insertion_order: 'false',
-    write_buffer_row_group_count: '1',
-    disabled_compression_methods: `'fsst'`,
-  };
-  const set = async (s: Record<string, string>) => conn.run(Object.entries(s).map(([k, v]) => `SET ${k} = ${v}`).join('; '));
-  await set(settings);
+  const settings = { preserve_insertion_order: 'false', write_buffer_row_group_count: '1', disabled_compression_methods: `'fsst'` };
+  await conn.run(Object.entries(settings).map(([k, v]) => `SET ${k} = ${v}`).join('; '));
   try {
     removeStaleSplitDirs(workspacePaths(workspace).state);
     await ingestFiles(conn, workspace, states, result);
-    if (durable && result.calls >= BULK_CALLS) {
-      const noCompaction = { max_vacuum_tasks: '0' };
-      Object.assign(settings, noCompaction); // reset below
-      await set(noCompaction);
-      await conn.run('CHECKPOINT');
-    }
+    if (durable && result.calls >= BULK_CALLS) await conn.run('SET max_vacuum_tasks = 0; CHECKPOINT');
   } finally {
-    await conn.run(Object.keys(settings).map((k) => `RESET ${k}`).join('; '));
+    await conn.run([...Object.keys(settings), 'max_vacuum_tasks'].map((k) => `RESET ${k}`).join('; '));
   }
   return result;
 }
 
-// Logs are read in batches of about this many bytes: one read_json and one
-// commit per batch, with the temp table of a batch kept to a bounded size.
+// Logs are read in batches of about this many bytes: one read per table and
+// one commit per batch, with a batch's split files kept to a bounded size.
 const BATCH_BYTES = 512 * 1024 * 1024;
 
 async function ingestFiles(conn: DuckDBConnection, workspace: string, states: Map<string, LogState>, result: IngestResult): Promise<void> {
