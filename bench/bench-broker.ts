@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_TOOL_LIMITS } from '../capabilities/capability.js';
 import { loadPolicy } from '../policy/load.js';
-import type { BrokerOptions } from '../runtime/broker.js';
-import { ensureStateDir } from '../runtime/run-setup.js';
+import type { BrokerOptions } from '../runtime/broker/broker.js';
+import { ensureStateDir } from '../runtime/run/setup.js';
 import type { ModelAnswer, ModelProvider } from '../runtime/providers/provider.js';
-import { detectSandbox } from '../runtime/sandbox.js';
+import { detectSandbox } from '../runtime/broker/worker-sandbox.js';
 import { POLICY_FIXTURE } from './policy.js';
 
 /** A temp workspace holding the governance fixture and `files` (relative path -> content). */

@@ -4,7 +4,7 @@
 // control worker, its tool request back, the spawn (grants, limits, audit,
 // ports), piscina handing the task to a warm thread, the child's agent loop
 // asking its model port. Spawns run one at a time, so the pool stays warm.
-import { Broker } from '../runtime/broker.js';
+import { Broker } from '../runtime/broker/broker.js';
 import type { ModelAnswer, ModelCallSpec, ModelProvider } from '../runtime/providers/provider.js';
 import { ZERO_USAGE, benchBrokerOptions, makeBenchWorkspace, removeBenchWorkspace, textAnswer } from './bench-broker.js';
 import { summarize, type Summary, within } from './stats.js';

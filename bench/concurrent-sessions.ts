@@ -4,7 +4,7 @@
 // model call is held until all N sessions are alive, then RSS is read and all
 // are released. Tried at the target first, then at smaller sizes until one
 // succeeds.
-import { Broker } from '../runtime/broker.js';
+import { Broker } from '../runtime/broker/broker.js';
 import type { ModelAnswer, ModelCallSpec, ModelProvider } from '../runtime/providers/provider.js';
 import { ZERO_USAGE, benchBrokerOptions, makeBenchWorkspace, removeBenchWorkspace, textAnswer } from './bench-broker.js';
 import { within } from './stats.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { distRoot } from '../runtime/paths.js';
 import { cleanEnv } from '../spec/support/cli.js';
 import { type FakeServer, startFakeAnthropic } from '../spec/support/fake-anthropic.js';
-import type { Script } from '../runtime/script.js';
+import type { Script } from '../runtime/providers/script/format.js';
 import { makeBenchWorkspace, removeBenchWorkspace, smallSource } from './bench-broker.js';
 import { CLI } from './help.js';
 import { type ProcessRun, timeProcess } from './process.js';

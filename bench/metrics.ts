@@ -7,11 +7,11 @@
 // the result, on an open database.
 import { closeSync, fsyncSync, openSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { AuditLog } from '../runtime/audit-log.js';
-import type { ToolDecision } from '../runtime/events.js';
+import { AuditLog } from '../runtime/audit/log.js';
+import type { ToolDecision } from '../runtime/audit/events.js';
 import { newSessionId } from '../runtime/ids.js';
-import { ingestWorkspace, withMetrics } from '../runtime/metrics-store.js';
-import { summarize } from '../runtime/metrics-report.js';
+import { ingestWorkspace, withMetrics } from '../runtime/metrics/store.js';
+import { summarize } from '../runtime/metrics/report.js';
 import { workspacePaths } from '../runtime/paths.js';
 import { makeBenchWorkspace, removeBenchWorkspace } from './bench-broker.js';
 import { median, seededRandom, weightedPick } from './stats.js';

@@ -6,10 +6,10 @@
 // subtracted, percentile by percentile.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Broker } from '../runtime/broker.js';
+import { Broker } from '../runtime/broker/broker.js';
 import { distRoot } from '../runtime/paths.js';
 import { ProviderCallError } from '../runtime/providers/provider.js';
-import { SessionPool } from '../runtime/session-pool.js';
+import { SessionPool } from '../runtime/broker/session-pool.js';
 import { benchBrokerOptions, makeBenchWorkspace, removeBenchWorkspace, smallSource } from './bench-broker.js';
 import { summarize, type Summary, within } from './stats.js';
 import type { ToolCallProbe } from './tool-call-worker.js';

@@ -1,9 +1,9 @@
 // chain_status: the task chains under docs/tasks and where each task stands.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
-import { ChainIdField } from './task-fields.js';
-import { taskStoreFor } from '../runtime/tasks.js';
-import { capToolText, formatChainStatus } from '../runtime/task-views.js';
+import { ChainIdField } from './tasks/fields.js';
+import { taskStoreFor } from './tasks/store.js';
+import { capToolText, formatChainStatus } from './tasks/views.js';
 
 export const chainStatus = defineCapability({
   name: 'chain_status',

@@ -3,7 +3,7 @@
 // by the same policy as any other move).
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
-import { ToolFailure, ToolRefusal } from '../runtime/errors.js';
+import { ToolFailure, ToolRefusal } from '../policy/errors.js';
 
 export const completeTask = defineCapability({
   name: 'complete_task',
@@ -18,7 +18,7 @@ export const completeTask = defineCapability({
   async run(ctx, input) {
     let note = '';
     if (ctx.session.taskId && ctx.session.role === 'impl') {
-      const { submitForReview } = await import('../runtime/tasks.js');
+      const { submitForReview } = await import('./tasks/store.js');
       try {
         await submitForReview(ctx, ctx.session.taskId, input.summary);
         note = ` Task ${ctx.session.taskId} moved to in-review.`;

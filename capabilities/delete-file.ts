@@ -9,9 +9,9 @@
 
 import { promises as fsp } from 'node:fs';
 import { Type } from '@sinclair/typebox';
-import { ToolFailure } from '../runtime/errors.js';
+import { ToolFailure } from '../policy/errors.js';
 import { defineCapability } from './capability.js';
-import { fsError, lstatOrNull, refuseThroughSymlink, symlinkRefusal } from './safe-fs.js';
+import { fsError, lstatOrNull, refuseThroughSymlink, symlinkRefusal } from './fs/safe-fs.js';
 
 export const deleteFile = defineCapability({
   name: 'delete_file',

@@ -1,11 +1,11 @@
 // edit_file: replace one exact, unique occurrence of a string in a text file.
 
 import { Type } from '@sinclair/typebox';
-import { ToolFailure } from '../runtime/errors.js';
+import { ToolFailure } from '../policy/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath } from './capability.js';
-import { filePreview } from './diff.js';
-import { byteLength, plural } from './output.js';
-import { openForEdit, readCurrentText, readUtf8, rewrite } from './safe-fs.js';
+import { filePreview } from './fs/diff.js';
+import { byteLength, plural } from './fs/output.js';
+import { openForEdit, readCurrentText, readUtf8, rewrite } from './fs/safe-fs.js';
 
 export const editFile = defineCapability({
   name: 'edit_file',

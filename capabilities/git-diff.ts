@@ -3,8 +3,8 @@
 // whole, as a session's new files are part of its work.
 
 import { defineCapability } from './capability.js';
-import { unifiedDiff } from './diff.js';
-import { OutputBudget, cutLine, plural, withNotes } from './output.js';
+import { unifiedDiff } from './fs/diff.js';
+import { OutputBudget, cutLine, plural, withNotes } from './fs/output.js';
 import { CHANGED_FILES_INPUT, changedFiles, type ChangedFile } from './git-status.js';
 
 /** Larger files are named, not diffed. */
@@ -51,7 +51,7 @@ export const gitDiff = defineCapability({
     const [{ default: git }, fs, repoTools] = await Promise.all([
       import('isomorphic-git'),
       import('node:fs'),
-      import('../runtime/git-repo.js'),
+      import('./git/repo.js'),
     ]);
     const head = await repoTools.headCommit(repo);
     const cache = {};

@@ -3,7 +3,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { defineCapability, type ToolContext } from './capability.js';
-import { OutputBudget, plural, withNotes } from './output.js';
+import { OutputBudget, plural, withNotes } from './fs/output.js';
 
 /** One row of isomorphic-git's statusMatrix: [path, HEAD, WORKDIR, STAGE]. */
 export type StatusRow = [string, number, number, number];
@@ -52,7 +52,7 @@ export async function changedFiles(ctx: ToolContext, path: string | undefined) {
   const [{ default: git }, fs, repoTools] = await Promise.all([
     import('isomorphic-git'),
     import('node:fs'),
-    import('../runtime/git-repo.js'),
+    import('./git/repo.js'),
   ]);
   const repo = await repoTools.requireRepo(ctx.workspace);
   const scope = path === undefined ? '' : (await ctx.authorize(path, 'read')).rel;

@@ -1,11 +1,11 @@
 // list_files: the entries of a workspace directory, optionally recursive.
 
 import { Type } from '@sinclair/typebox';
-import { ToolFailure } from '../runtime/errors.js';
+import { ToolFailure } from '../policy/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability } from './capability.js';
-import { OutputBudget, displayPath, withNotes } from './output.js';
-import { existingEntry } from './safe-fs.js';
-import { walk, type WalkEntry } from './walk.js';
+import { OutputBudget, displayPath, withNotes } from './fs/output.js';
+import { existingEntry } from './fs/safe-fs.js';
+import { walk, type WalkEntry } from './fs/walk.js';
 
 const SUFFIX: Record<WalkEntry['kind'], string> = { dir: '/', symlink: '@', file: '', other: '' };
 

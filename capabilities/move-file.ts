@@ -7,9 +7,9 @@
 
 import { promises as fsp } from 'node:fs';
 import { Type } from '@sinclair/typebox';
-import { ToolFailure } from '../runtime/errors.js';
+import { ToolFailure } from '../policy/errors.js';
 import { defineCapability } from './capability.js';
-import { ensureParentDirs, fsError, lstatOrNull, refuseThroughSymlink, symlinkRefusal } from './safe-fs.js';
+import { ensureParentDirs, fsError, lstatOrNull, refuseThroughSymlink, symlinkRefusal } from './fs/safe-fs.js';
 
 export const moveFile = defineCapability({
   name: 'move_file',

@@ -1,10 +1,10 @@
 // read_file: numbered lines of a text file, a window at a time.
 
 import { Type } from '@sinclair/typebox';
-import { ToolFailure } from '../runtime/errors.js';
+import { ToolFailure } from '../policy/errors.js';
 import type { FileHandle } from 'node:fs/promises';
 import { DEFAULT_TOOL_LIMITS as LIMITS, type ToolContext, defineCapability } from './capability.js';
-import { OutputBudget, cutLine, plural, withNotes } from './output.js';
+import { OutputBudget, cutLine, plural, withNotes } from './fs/output.js';
 import {
   BINARY_SAMPLE_BYTES,
   countLines,
@@ -16,7 +16,7 @@ import {
   scanLines,
   scanLinesIn,
   type ScannedLine,
-} from './safe-fs.js';
+} from './fs/safe-fs.js';
 
 /**
  * Files up to this size are read in one call and windowed in memory (one read

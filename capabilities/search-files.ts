@@ -2,11 +2,11 @@
 
 import picomatch from 'picomatch';
 import { Type } from '@sinclair/typebox';
-import { ToolFailure } from '../runtime/errors.js';
+import { ToolFailure } from '../policy/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type ToolContext } from './capability.js';
-import { OutputBudget, cutLine, displayPath, plural, withNotes } from './output.js';
-import { existingEntry, looksBinary, openForRead, readSample, scanLines } from './safe-fs.js';
-import { walk } from './walk.js';
+import { OutputBudget, cutLine, displayPath, plural, withNotes } from './fs/output.js';
+import { existingEntry, looksBinary, openForRead, readSample, scanLines } from './fs/safe-fs.js';
+import { walk } from './fs/walk.js';
 
 /** Bigger files are not searched (named in a note): they are data, not source. */
 export const SEARCH_MAX_FILE_BYTES = 10 * 1024 * 1024;

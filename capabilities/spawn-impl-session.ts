@@ -3,8 +3,8 @@
 // parallel limits, and returns the child's report when it ends.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
-import { ChainIdField, TaskIdField } from './task-fields.js';
-import { ToolFailure } from '../runtime/errors.js';
+import { ChainIdField, TaskIdField } from './tasks/fields.js';
+import { ToolFailure } from '../policy/errors.js';
 
 export const spawnImplSession = defineCapability({
   name: 'spawn_impl_session',
@@ -26,7 +26,7 @@ export const spawnImplSession = defineCapability({
     let chainId = input.chain_id;
     if (taskId) {
       // The task is started by the delegating session, under its own role's rules.
-      const { findSessionTask, startTask } = await import('../runtime/tasks.js');
+      const { findSessionTask, startTask } = await import('./tasks/store.js');
       const task = await findSessionTask(ctx, chainId && !taskId.includes('/') ? `${chainId}/${taskId}` : taskId);
       if (task.status === 'backlog' || task.status === 'todo') await startTask(ctx, task.id);
       taskId = task.id;

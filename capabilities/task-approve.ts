@@ -1,8 +1,8 @@
 // task_approve: accept reviewed work: in-review → done.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
-import { FeedbackField, TaskIdField } from './task-fields.js';
-import { approveTask } from '../runtime/tasks.js';
+import { FeedbackField, TaskIdField } from './tasks/fields.js';
+import { approveTask } from './tasks/store.js';
 
 export const taskApprove = defineCapability({
   name: 'task_approve',

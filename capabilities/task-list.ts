@@ -1,9 +1,9 @@
 // task_list: every task (or one chain's tasks) with its id and status.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
-import { ChainIdField } from './task-fields.js';
-import { taskStoreFor } from '../runtime/tasks.js';
-import { capToolText, formatTaskList } from '../runtime/task-views.js';
+import { ChainIdField } from './tasks/fields.js';
+import { taskStoreFor } from './tasks/store.js';
+import { capToolText, formatTaskList } from './tasks/views.js';
 
 export const taskList = defineCapability({
   name: 'task_list',

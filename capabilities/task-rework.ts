@@ -1,8 +1,8 @@
 // task_rework: send reviewed work back: in-review → in-progress, with feedback.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
-import { FeedbackField, TaskIdField } from './task-fields.js';
-import { reworkTask } from '../runtime/tasks.js';
+import { FeedbackField, TaskIdField } from './tasks/fields.js';
+import { reworkTask } from './tasks/store.js';
 
 export const taskRework = defineCapability({
   name: 'task_rework',

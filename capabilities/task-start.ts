@@ -1,8 +1,8 @@
 // task_start: move a task from backlog or todo to in-progress.
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
-import { TaskIdField } from './task-fields.js';
-import { startTask } from '../runtime/tasks.js';
+import { TaskIdField } from './tasks/fields.js';
+import { startTask } from './tasks/store.js';
 
 export const taskStart = defineCapability({
   name: 'task_start',

@@ -1,11 +1,11 @@
 // write_file: create a file or replace its whole content.
 
 import { Type } from '@sinclair/typebox';
-import { ToolFailure } from '../runtime/errors.js';
+import { ToolFailure } from '../policy/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath } from './capability.js';
-import { filePreview } from './diff.js';
-import { byteLength, plural } from './output.js';
-import { ensureParentDirs, readCurrentText, writeFileNoFollow } from './safe-fs.js';
+import { filePreview } from './fs/diff.js';
+import { byteLength, plural } from './fs/output.js';
+import { ensureParentDirs, readCurrentText, writeFileNoFollow } from './fs/safe-fs.js';
 
 /** Old content larger than this is not diffed in an approval preview. */
 export const PREVIEW_MAX_BYTES = 4 * 1024 * 1024;

@@ -10,7 +10,7 @@
 import { realpathSync } from 'node:fs';
 import { lstat, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { ToolRefusal } from '../runtime/errors.js';
+import { ToolRefusal } from './errors.js';
 
 /** Linux gives up after 40 links (ELOOP); so do we. */
 const MAX_SYMLINKS = 40;

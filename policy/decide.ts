@@ -7,7 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
-import { PolicyError } from '../runtime/errors.js';
+import { PolicyError } from './errors.js';
 import {
   MUTATION_ACTIONS,
   ROLES,

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { type ToolLimits } from '../capabilities/capability.js';
 import { REGISTRY } from '../capabilities/index.js';
 import { type Action, type CompiledPolicy, ROLES, type Role } from '../policy/types.js';
-import { SPAWN_TOOL, childGrant, roleTools, rootGrant } from './grants.js';
+import { SPAWN_TOOL, childGrant, roleTools, rootGrant } from './broker/grants.js';
 
 /** The policy actions each tool can ask for (spawn is governed by limits instead). */
 export const TOOL_ACTIONS: Readonly<Record<string, readonly Action[]>> = {

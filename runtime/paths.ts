@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError } from '../policy/errors.js';
 
 /** The package root: this file is dist/runtime/paths.js once compiled. */
 export const packageRoot = fileURLToPath(new URL('../../', import.meta.url));

@@ -27,14 +27,14 @@ export class AgentCleanupCommand extends ChoragenCommand {
     const { readdirSync, statSync, rmSync, existsSync } = await import('node:fs');
     const path = await import('node:path');
     const { resolveWorkspace, workspacePaths } = await import('../paths.js');
-    const { UsageError } = await import('../errors.js');
+    const { UsageError } = await import('../../policy/errors.js');
     const m = /^(\d+)(h|d)$/.exec(this.olderThan.trim());
     if (!m) throw new UsageError(`--older-than must look like 12h or 7d (got "${this.olderThan}")`);
     const cutoff = Date.now() - Number(m[1]) * (m[2] === 'h' ? 3_600_000 : 86_400_000);
     const paths = workspacePaths(resolveWorkspace(this.workspace));
     const dirs: Array<[string, RegExp]> = [[paths.sessions, /\.json$/]];
     if (this.audit) {
-      const { ingestWorkspace } = await import('../metrics-store.js');
+      const { ingestWorkspace } = await import('../metrics/store.js');
       const result = await ingestWorkspace(path.dirname(paths.state));
       if ((result as { deferred?: boolean }).deferred) throw new UsageError('the metrics database is busy; audit logs were not ingested, so none were removed. Try again later');
       dirs.push([paths.audit, /\.jsonl$/]);

@@ -2,7 +2,7 @@
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../policy/errors.js';
 
 export class AgentListCommand extends ChoragenCommand {
   static override paths = [['agent:list']];
@@ -29,8 +29,8 @@ export class AgentListCommand extends ChoragenCommand {
     const limit = Number(this.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a positive whole number, got "${this.limit}"`);
     const workspace = resolveWorkspace(this.workspace);
-    const { withMetrics } = await import('../metrics-store.js');
-    const { listSessions } = await import('../metrics-report.js');
+    const { withMetrics } = await import('../metrics/store.js');
+    const { listSessions } = await import('../metrics/report.js');
     const rows = await withMetrics(workspace, (conn) => listSessions(conn, limit));
     if (!rows) return 1;
     if (this.json) {
@@ -41,7 +41,7 @@ export class AgentListCommand extends ChoragenCommand {
       this.context.stdout.write('no sessions recorded yet\n');
       return 0;
     }
-    const { age, formatTable } = await import('../metrics-format.js');
+    const { age, formatTable } = await import('../metrics/format.js');
     const now = Date.now();
     const shown = rows.map((r) => ({
       id: r.session_id,

@@ -33,10 +33,10 @@ export class AgentResumeCommand extends ChoragenCommand {
   workspace = workspaceOption();
 
   async run(): Promise<number> {
-    const { loadTranscript } = await import('../transcripts.js');
+    const { loadTranscript } = await import('../sessions/transcripts.js');
     const { resolveWorkspace } = await import('../paths.js');
-    const { startRun } = await import('../start-run.js');
-    const { UsageError } = await import('../errors.js');
+    const { startRun } = await import('../run/start-run.js');
+    const { UsageError } = await import('../../policy/errors.js');
     const root = resolveWorkspace(this.workspace);
     const saved = loadTranscript(root, this.id);
     if (saved.status !== 'interrupted' && saved.status !== 'failed' && saved.status !== 'budget_exceeded') {

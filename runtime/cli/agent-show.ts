@@ -3,7 +3,7 @@
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../policy/errors.js';
 
 export class AgentShowCommand extends ChoragenCommand {
   static override paths = [['agent:show']];
@@ -28,8 +28,8 @@ export class AgentShowCommand extends ChoragenCommand {
 
   async run(): Promise<number> {
     const workspace = resolveWorkspace(this.workspace);
-    const { withMetrics } = await import('../metrics-store.js');
-    const { sessionDetail } = await import('../metrics-report.js');
+    const { withMetrics } = await import('../metrics/store.js');
+    const { sessionDetail } = await import('../metrics/report.js');
     const detail = await withMetrics(workspace, (conn) => sessionDetail(conn, this.id));
     if (detail === null) throw new UsageError(`unknown session id: ${this.id} (see agent:list)`);
     if ('ambiguous' in detail) throw new UsageError(`session id prefix ${this.id} is ambiguous: ${detail.ambiguous.join(', ')}`);
@@ -37,7 +37,7 @@ export class AgentShowCommand extends ChoragenCommand {
       this.context.stdout.write(`${JSON.stringify(detail)}\n`);
       return 0;
     }
-    const fmt = await import('../metrics-format.js');
+    const fmt = await import('../metrics/format.js');
     const s = detail.session;
     const out: string[] = [];
     out.push(`session ${s.session_id}  ${s.role ?? '?'}  ${s.status}${s.error ? `: ${s.error}` : ''}`);

@@ -48,7 +48,7 @@ export class AgentStartCommand extends ChoragenCommand {
   workspace = workspaceOption();
 
   async run(): Promise<number> {
-    const { startRun } = await import('../start-run.js');
+    const { startRun } = await import('../run/start-run.js');
     return startRun({
       role: this.role, message: this.message, taskId: this.task, chainId: this.chain, dryRun: this.dryRun, json: this.json,
       settings: {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace, workspacePaths } from '../paths.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../policy/errors.js';
 
 export class AuditVerifyCommand extends ChoragenCommand {
   static override paths = [['audit:verify']];
@@ -30,7 +30,7 @@ export class AuditVerifyCommand extends ChoragenCommand {
 
   async run(): Promise<number> {
     const workspace = resolveWorkspace(this.workspace);
-    const { auditLogFiles, auditLogPath } = await import('../audit-log.js');
+    const { auditLogFiles, auditLogPath } = await import('../audit/log.js');
     let files: string[];
     if (this.session !== undefined) {
       const file = auditLogPath(workspace, this.session);
@@ -41,7 +41,7 @@ export class AuditVerifyCommand extends ChoragenCommand {
     } else {
       files = auditLogFiles(workspace);
     }
-    const { verifyAuditFile } = await import('../audit-verify.js');
+    const { verifyAuditFile } = await import('../audit/verify.js');
     let lines = 0;
     for (const file of files) {
       const r = verifyAuditFile(file);

@@ -3,7 +3,7 @@
 // for an expected failure. Command files import only clipanion at load time;
 // they import what they use inside run(), so `choragen --help` stays fast.
 import { Command, Option } from 'clipanion';
-import { describeError, exitCodeOf } from '../errors.js';
+import { describeError, exitCodeOf } from '../../policy/errors.js';
 
 export abstract class ChoragenCommand extends Command {
   verbose = Option.Boolean('--verbose', false, { description: 'Print error details (stack traces)' });

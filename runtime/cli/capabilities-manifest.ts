@@ -24,11 +24,11 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
 
   async run(): Promise<number> {
     const { resolveWorkspace } = await import('../paths.js');
-    const { loadWorkspacePolicy } = await import('../run-setup.js');
+    const { loadWorkspacePolicy } = await import('../run/setup.js');
     const { roleManifest, fullManifest } = await import('../manifest.js');
     const { DEFAULT_TOOL_LIMITS } = await import('../../capabilities/capability.js');
     const { ROLES } = await import('../../policy/types.js');
-    const { UsageError } = await import('../errors.js');
+    const { UsageError } = await import('../../policy/errors.js');
     if (this.role !== undefined && !(ROLES as readonly string[]).includes(this.role)) {
       throw new UsageError(`unknown role "${this.role}" (expected control or impl)`);
     }

@@ -3,7 +3,7 @@
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { ToolFailure, UsageError } from '../errors.js';
+import { ToolFailure, UsageError } from '../../policy/errors.js';
 
 export class ChainStatusCommand extends ChoragenCommand {
   static override paths = [['chain:status']];
@@ -29,8 +29,8 @@ export class ChainStatusCommand extends ChoragenCommand {
 
   async run(): Promise<number> {
     const dir = resolveWorkspace(this.workspace);
-    const { openTaskStore } = await import('../tasks.js');
-    const { chainTableRows, formatChainStatusTable } = await import('../task-views.js');
+    const { openTaskStore } = await import('../../capabilities/tasks/store.js');
+    const { chainTableRows, formatChainStatusTable } = await import('../../capabilities/tasks/views.js');
     let summaries;
     try {
       summaries = await openTaskStore(dir).chainStatus(this.chainId);
@@ -45,7 +45,7 @@ export class ChainStatusCommand extends ChoragenCommand {
 
 /** Tokens spent per task, from the metrics the broker recorded (empty when there are none yet). */
 async function tokensByTask(workspace: string): Promise<Map<string, number>> {
-  const { queryMetrics } = await import('../metrics-store.js');
+  const { queryMetrics } = await import('../metrics/store.js');
   const result = await queryMetrics(workspace,
     'SELECT task_id, sum(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens) AS tokens FROM sessions WHERE task_id IS NOT NULL GROUP BY task_id');
   return new Map(result.rows.map((r) => [String(r.task_id), Number(r.tokens)]));

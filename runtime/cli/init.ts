@@ -21,10 +21,10 @@ export class InitCommand extends ChoragenCommand {
 
   async run(): Promise<number> {
     const { existsSync, writeFileSync } = await import('node:fs');
-    const { ensureStateDir } = await import('../run-setup.js');
+    const { ensureStateDir } = await import('../run/setup.js');
     const { resolveWorkspace, workspacePaths } = await import('../paths.js');
     const { DEFAULT_POLICY_YAML } = await import('../../policy/default-policy.js');
-    const { UsageError } = await import('../errors.js');
+    const { UsageError } = await import('../../policy/errors.js');
     const root = resolveWorkspace(this.workspace);
     const paths = workspacePaths(root);
     if (existsSync(paths.policy) && !this.force) {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../policy/errors.js';
 
 export class MetricsExportCommand extends ChoragenCommand {
   static override paths = [['metrics:export']];
@@ -33,8 +33,8 @@ export class MetricsExportCommand extends ChoragenCommand {
     } catch (err) {
       throw new UsageError(`cannot create ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    const { withMetrics } = await import('../metrics-store.js');
-    const { PUBLIC_TABLES, quoteIdent, quoteString } = await import('../metrics-schema.js');
+    const { withMetrics } = await import('../metrics/store.js');
+    const { PUBLIC_TABLES, quoteIdent, quoteString } = await import('../metrics/schema.js');
     const written = await withMetrics(workspace, async (conn) => {
       const out: { file: string; rows: number }[] = [];
       for (const t of PUBLIC_TABLES) {

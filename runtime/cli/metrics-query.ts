@@ -3,7 +3,7 @@
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../policy/errors.js';
 
 const FORMATS = ['table', 'json', 'csv'] as const;
 
@@ -39,7 +39,7 @@ export class MetricsQueryCommand extends ChoragenCommand {
       throw new UsageError(`unknown format "${this.format}" (expected ${FORMATS.join(', ')})`);
     }
     const workspace = resolveWorkspace(this.workspace);
-    const { assertReadOnlySql, runReadOnly, withMetrics } = await import('../metrics-store.js');
+    const { assertReadOnlySql, runReadOnly, withMetrics } = await import('../metrics/store.js');
     assertReadOnlySql(this.sql);
     const answer = await withMetrics(workspace, async (conn, source) => ({ source, result: await runReadOnly(conn, this.sql) }));
     if (!answer) return 1;
@@ -47,7 +47,7 @@ export class MetricsQueryCommand extends ChoragenCommand {
       this.context.stderr.write('choragen: the metrics database is held by another process; answered from the audit logs\n');
     }
     const { columns, rows } = answer.result;
-    const { formatCsv, formatTable } = await import('../metrics-format.js');
+    const { formatCsv, formatTable } = await import('../metrics/format.js');
     if (this.format === 'json') this.context.stdout.write(`${JSON.stringify(rows)}\n`);
     else if (this.format === 'csv') this.context.stdout.write(formatCsv(columns, rows));
     else this.context.stdout.write(formatTable(columns, rows) + `(${rows.length} row${rows.length === 1 ? '' : 's'})\n`);

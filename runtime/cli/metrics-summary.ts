@@ -29,10 +29,10 @@ export class MetricsSummaryCommand extends ChoragenCommand {
 
   async run(): Promise<number> {
     const workspace = resolveWorkspace(this.workspace);
-    const fmt = await import('../metrics-format.js');
+    const fmt = await import('../metrics/format.js');
     const since = this.since !== undefined ? fmt.parseSince(this.since) : null;
-    const { withMetrics } = await import('../metrics-store.js');
-    const { summarize } = await import('../metrics-report.js');
+    const { withMetrics } = await import('../metrics/store.js');
+    const { summarize } = await import('../metrics/report.js');
     const summary = await withMetrics(workspace, (conn) => summarize(conn, since));
     if (!summary) return 1;
     if (this.json) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { ToolRefusal, UsageError } from '../errors.js';
+import { ToolRefusal, UsageError } from '../../policy/errors.js';
 import { MUTATION_ACTIONS, ROLES, type Action, type Decision, type Role } from '../../policy/types.js';
 
 const ACTIONS: readonly Action[] = [...MUTATION_ACTIONS, 'read'];
@@ -49,7 +49,7 @@ export class PolicyCheckCommand extends ChoragenCommand {
 
     const { loadPolicy } = await import('../../policy/load.js');
     const { canonicalize } = await import('../../policy/canonical.js');
-    const { decideGuarded, policyRelPath } = await import('../protected-paths.js');
+    const { decideGuarded, policyRelPath } = await import('../../policy/protected-paths.js');
     const policy = await loadPolicy(this.policyFile ? path.resolve(this.policyFile) : path.join(workspace, 'choragen.governance.yaml'));
 
     let decision: Decision;

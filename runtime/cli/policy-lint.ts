@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { PolicyError } from '../errors.js';
+import { PolicyError } from '../../policy/errors.js';
 
 export class PolicyLintCommand extends ChoragenCommand {
   static override paths = [['policy:lint']];

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { ToolFailure, UsageError } from '../errors.js';
+import { ToolFailure, UsageError } from '../../policy/errors.js';
 
 const STATUSES = ['backlog', 'todo'] as const;
 const TYPES = ['impl', 'control'] as const;
@@ -51,7 +51,7 @@ export class TaskAddCommand extends ChoragenCommand {
         throw new UsageError(`cannot read --body file: ${this.body}`);
       });
     }
-    const { openTaskStore } = await import('../tasks.js');
+    const { openTaskStore } = await import('../../capabilities/tasks/store.js');
     try {
       const task = await openTaskStore(dir).addTask(this.chainId, this.title.join(' '), {
         body,

@@ -3,7 +3,7 @@
 // counted in model_calls.retries.
 import type Anthropic from '@anthropic-ai/sdk';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, ProviderCallError, RETRYABLE_STATUS, usageFromAnthropic } from './provider.js';
-import { InterruptedError } from '../errors.js';
+import { InterruptedError } from '../../policy/errors.js';
 
 export class AnthropicProvider implements ModelProvider {
   readonly name = 'anthropic' as const;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { editFile } from '../../capabilities/edit-file.js';
-import { ToolFailure, ToolRefusal } from '../../runtime/errors.js';
+import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import {
   rejection,
   removeWorkspace,

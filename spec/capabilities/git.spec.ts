@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import git from 'isomorphic-git';
 import { gitStatus, porcelainCodes } from '../../capabilities/git-status.js';
 import { gitDiff, fileDiff } from '../../capabilities/git-diff.js';
-import { ToolFailure, ToolRefusal } from '../../runtime/errors.js';
+import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import { rejection, removeWorkspace, runTool, tempWorkspace, testToolContext } from '../support/tool-context.js';
 import { committedRepo, realGit } from '../support/git-repo.js';
 

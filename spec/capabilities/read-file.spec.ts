@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { WHOLE_READ_MAX_BYTES, readFile } from '../../capabilities/read-file.js';
-import { ToolFailure, ToolRefusal } from '../../runtime/errors.js';
+import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import { rejection, removeWorkspace, runTool, tempWorkspace, testToolContext } from '../support/tool-context.js';
 
 describe('read_file', () => {

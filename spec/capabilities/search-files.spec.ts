@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { searchFiles } from '../../capabilities/search-files.js';
-import { ToolFailure, ToolRefusal } from '../../runtime/errors.js';
+import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import { rejection, removeWorkspace, runTool, tempWorkspace, testToolContext } from '../support/tool-context.js';
 
 describe('search_files', () => {

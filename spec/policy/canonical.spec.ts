@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { canonicalize, isInside } from '../../policy/canonical.js';
-import { ToolRefusal } from '../../runtime/errors.js';
+import { ToolRefusal } from '../../policy/errors.js';
 
 async function refusal(root: string, input: unknown): Promise<ToolRefusal> {
   try {

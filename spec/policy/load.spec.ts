@@ -7,7 +7,7 @@ import path from 'node:path';
 import { loadPolicy, parsePolicy } from '../../policy/load.js';
 import { lintPolicy } from '../../policy/lint.js';
 import { DEFAULT_POLICY_YAML } from '../../policy/default-policy.js';
-import { PolicyError } from '../../runtime/errors.js';
+import { PolicyError } from '../../policy/errors.js';
 
 const FILE = 'choragen.governance.yaml';
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Script } from '../../runtime/script.js';
+import type { Script } from '../../runtime/providers/script/format.js';
 import { startFakeAnthropic, type FakeServer } from './fake-anthropic.js';
 
 const CONTROL = 'You are the choragen control agent.';

@@ -12,8 +12,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { ContentBlock, Message } from '../../capabilities/protocol.js';
-import { describeError } from '../../runtime/errors.js';
-import { parseScript, ScriptedModel, type Script, type ScriptedReply, type ScriptedUsage } from '../../runtime/script.js';
+import { describeError } from '../../policy/errors.js';
+import { parseScript, ScriptedModel, type Script, type ScriptedReply, type ScriptedUsage } from '../../runtime/providers/script/format.js';
 
 export interface FakeServerOptions {
   /** Default 0: a free port. */

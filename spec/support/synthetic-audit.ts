@@ -1,8 +1,8 @@
 // Synthetic audit logs for the metrics and audit specs: written with the real
 // AuditLog, with the sums a correct ingest must find.
-import { AuditLog } from '../../runtime/audit-log.js';
-import type { AuditEvent, SessionEnded, ToolDecision } from '../../runtime/events.js';
-import { costOf } from '../../runtime/pricing.js';
+import { AuditLog } from '../../runtime/audit/log.js';
+import type { AuditEvent, SessionEnded, ToolDecision } from '../../runtime/audit/events.js';
+import { costOf } from '../../runtime/providers/pricing.js';
 import { seededRandom } from '../../bench/stats.js';
 
 export interface ExpectedSession {

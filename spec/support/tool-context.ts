@@ -6,7 +6,7 @@
 
 import fs, { type BigIntStats } from 'node:fs';
 import path from 'node:path';
-import { ToolRefusal } from '../../runtime/errors.js';
+import { ToolRefusal } from '../../policy/errors.js';
 import type { Action, Verdict } from '../../policy/types.js';
 import {
   DEFAULT_TOOL_LIMITS,

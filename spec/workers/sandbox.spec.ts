@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { distRoot } from '../../runtime/paths.js';
-import { detectSandbox, workerExecArgv } from '../../runtime/sandbox.js';
-import { SessionPool } from '../../runtime/session-pool.js';
+import { detectSandbox, workerExecArgv } from '../../runtime/broker/worker-sandbox.js';
+import { SessionPool } from '../../runtime/broker/session-pool.js';
 import { makeWorkspace, removeWorkspace } from '../support/cli.js';
 
 describe('session worker sandbox', () => {

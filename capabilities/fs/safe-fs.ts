@@ -1,0 +1,505 @@
+// Filesystem access for the file tools, on paths that came back from
+// ctx.authorize only. The broker decided on the canonical path; these helpers
+// make sure the effect lands on that same object: nothing here follows a
+// symlink that appeared after the check, writes through a hard link, or
+// blocks on a FIFO. Errors become one-line ToolFailure / ToolRefusal messages
+// that name the workspace-relative path, never a host path.
+//
+// Residual risk, on purpose: Node has no openat(), so a parent directory
+// swapped for a symlink by another process between our lstat and the open
+// cannot be excluded. Sessions cannot do that (they have no filesystem); only
+// a process outside choragen could.
+
+import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, type BigIntStats, type Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
+import type { AuthorizedPath } from '../capability.js';
+import { displayPath } from './output.js';
+
+const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
+
+/** How much of a file decides whether it is text. */
+export const BINARY_SAMPLE_BYTES = 8192;
+const READ_CHUNK_BYTES = 64 * 1024;
+
+export function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+/** An OS error as a one-line tool error about `rel` (the host message names host paths: never shown). */
+export function fsError(err: unknown, rel: string, doing: string): Error {
+  if (err instanceof ToolFailure || err instanceof ToolRefusal) return err;
+  const shown = displayPath(rel);
+  switch (errnoCode(err)) {
+    case 'ENOENT':
+      return new ToolFailure(`no such file: ${shown}`);
+    case 'ELOOP':
+      return symlinkRefusal(rel);
+    case 'EISDIR':
+      return new ToolFailure(`${shown} is a directory`);
+    case 'ENOTDIR':
+      return new ToolFailure(`a parent of ${shown} is not a directory`);
+    case 'EACCES':
+    case 'EPERM':
+      return new ToolFailure(`permission denied: ${shown}`);
+    case 'ENXIO':
+      return new ToolFailure(`${shown} is not a regular file`);
+    case 'ENOSPC':
+      return new ToolFailure(`no space left on device while ${doing} ${shown}`);
+    case 'EXDEV':
+      return new ToolFailure(`cannot move ${shown} across filesystems`);
+    default:
+      return new ToolFailure(`${doing} ${shown} failed (${errnoCode(err) ?? 'error'})`);
+  }
+}
+
+export function symlinkRefusal(rel: string): ToolRefusal {
+  return new ToolRefusal(`${displayPath(rel)} is a symlink; it is not followed`, 'deny', null, rel);
+}
+
+/**
+ * The model's path as written, normalized the way the canonical path is
+ * (`./a//b/` → `a/b`, the root as `.`), so that a difference with `target.rel` can only mean a
+ * symlink on the way (or a case-insensitive filesystem).
+ */
+function normalizedRequest(requested: string): string {
+  const normal = path.posix.normalize(requested.replace(/\/+$/, '') || '.');
+  return normal.replace(/^\.\//, '');
+}
+
+/**
+ * Refuses a path the model gave that resolved through a symlink, for the tools
+ * that act on real paths only; `acts` says what the tool does ("delete_file
+ * deletes").
+ */
+export function refuseThroughSymlink(requested: string, target: AuthorizedPath, acts: string): void {
+  const request = normalizedRequest(requested);
+  if (request === target.rel) return;
+  throw new ToolRefusal(
+    `${request} is a symlink or goes through one (real path: ${target.rel}); ${acts} real paths only`,
+    'deny',
+    null,
+    target.rel,
+  );
+}
+
+export async function lstatOrNull(abs: string): Promise<Stats | null> {
+  try {
+    return await fsp.lstat(abs);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/**
+ * The entry at an authorized path, not followed: a missing one is a
+ * ToolFailure saying `missing`, a symlink is refused.
+ */
+export async function existingEntry(target: AuthorizedPath, doing: string, missing: string): Promise<Stats> {
+  let stats: Stats | null;
+  try {
+    stats = await lstatOrNull(target.abs);
+  } catch (err) {
+    throw fsError(err, target.rel, doing);
+  }
+  if (stats === null) throw new ToolFailure(missing);
+  if (stats.isSymbolicLink()) throw symlinkRefusal(target.rel);
+  return stats;
+}
+
+// --- reading ----------------------------------------------------------------
+
+export interface OpenFile {
+  handle: FileHandle;
+  size: number;
+}
+
+export interface OpenedForRead extends OpenFile {
+  /** fstat of the handle, taken at open: the version of what will be read (see ToolContext.observed) */
+  stats: BigIntStats;
+}
+
+/**
+ * Open an authorized file for reading: no symlink at the last component, no
+ * waiting on a FIFO, regular files only. The caller closes the handle.
+ */
+export async function openForRead(target: AuthorizedPath): Promise<OpenedForRead> {
+  let handle: FileHandle;
+  try {
+    handle = await fsp.open(target.abs, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (err) {
+    throw fsError(err, target.rel, 'reading');
+  }
+  try {
+    const stats = await handle.stat({ bigint: true });
+    requireRegularFile(stats, target);
+    return { handle, size: Number(stats.size), stats };
+  } catch (err) {
+    await handle.close();
+    throw fsError(err, target.rel, 'reading');
+  }
+}
+
+/** The checks `openForRead` makes on what it opened: a regular file, not a directory. */
+function requireRegularFile(stats: BigIntStats, target: AuthorizedPath): void {
+  if (stats.isDirectory()) throw new ToolFailure(`${displayPath(target.rel)} is a directory; use list_files to see its entries`);
+  if (!stats.isFile()) throw new ToolFailure(`${displayPath(target.rel)} is not a regular file`);
+}
+
+/**
+ * A small file, whole, read synchronously with the same no-follow open and the
+ * same checks as `openForRead`: a few microseconds on the broker's thread
+ * instead of a thread-pool round trip per call. Null when the file is larger
+ * than `maxBytes` (stream it with `openForRead`).
+ */
+export function readSmallSync(target: AuthorizedPath, maxBytes: number): { whole: Buffer; stats: BigIntStats } | null {
+  let fd: number;
+  try {
+    fd = openSync(target.abs, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch (err) {
+    throw fsError(err, target.rel, 'reading');
+  }
+  try {
+    const stats = fstatSync(fd, { bigint: true });
+    requireRegularFile(stats, target);
+    const size = Number(stats.size);
+    if (size > maxBytes) return null;
+    const buffer = Buffer.allocUnsafe(size); // only the bytes read are returned
+    let read = 0;
+    while (read < size) {
+      const n = readSync(fd, buffer, read, size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return { whole: buffer.subarray(0, read), stats };
+  } catch (err) {
+    throw fsError(err, target.rel, 'reading');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export async function readSample(handle: FileHandle): Promise<Uint8Array> {
+  const buffer = Buffer.alloc(BINARY_SAMPLE_BYTES);
+  const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+  return buffer.subarray(0, bytesRead);
+}
+
+/** Text or not: a NUL byte, or more than 10% of the sample not decodable as UTF-8. */
+export function looksBinary(sample: Uint8Array): boolean {
+  if (sample.length === 0) return false;
+  if (sample.includes(0)) return true;
+  // stream: true leaves a multibyte character cut by the sample's end pending, not invalid.
+  const text = new TextDecoder('utf-8').decode(sample, { stream: true });
+  let invalid = 0;
+  for (let i = text.indexOf('\uFFFD'); i !== -1; i = text.indexOf('\uFFFD', i + 1)) invalid += 1;
+  return invalid > Math.max(4, text.length / 10);
+}
+
+export interface ScannedLine {
+  /** 1-based */
+  number: number;
+  /** at most `keepChars` characters, without the line ending */
+  text: string;
+  /** characters beyond `keepChars` that were not kept */
+  droppedChars: number;
+}
+
+/**
+ * Splits decoded text, fed in pieces, into lines (`\n` or `\r\n`). At most
+ * `keepChars` characters of a line are kept, so a huge minified line does not
+ * fill memory. Shared by the streamed and the in-memory scan so both cut alike.
+ */
+class LineSplitter {
+  lineNumber = 0;
+  stopped = false;
+  private partial = '';
+  private dropped = 0;
+
+  constructor(
+    private readonly keepChars: number,
+    private readonly visit: (line: ScannedLine) => boolean | void,
+  ) {}
+
+  feed(chunk: string): void {
+    let start = 0;
+    for (let nl = chunk.indexOf('\n'); nl !== -1 && !this.stopped; nl = chunk.indexOf('\n', start)) {
+      this.append(chunk.slice(start, nl));
+      start = nl + 1;
+      this.emit();
+    }
+    if (!this.stopped) this.append(chunk.slice(start));
+  }
+
+  /** After the last piece. A last line without a final newline still counts; an empty file has none. */
+  finish(seenAny: boolean): void {
+    if (!this.stopped && seenAny && (this.partial.length > 0 || this.dropped > 0)) this.emit();
+  }
+
+  private append(piece: string): void {
+    const room = this.keepChars - this.partial.length;
+    if (piece.length <= room) this.partial += piece;
+    else {
+      this.partial += piece.slice(0, Math.max(room, 0));
+      this.dropped += piece.length - Math.max(room, 0);
+    }
+  }
+
+  private emit(): void {
+    this.lineNumber += 1;
+    const { partial, dropped } = this;
+    const text = dropped === 0 && partial.endsWith('\r') ? partial.slice(0, -1) : partial;
+    if (this.visit({ number: this.lineNumber, text, droppedChars: dropped }) === false) this.stopped = true;
+    this.partial = '';
+    this.dropped = 0;
+  }
+}
+
+/**
+ * Stream the file's lines (UTF-8, `\n` or `\r\n`) from the start. At most
+ * `keepChars` characters of a line are kept, so a huge minified line does not
+ * fill memory. `visit` returns false to stop. Returns the lines visited.
+ */
+export async function scanLines(
+  handle: FileHandle,
+  keepChars: number,
+  visit: (line: ScannedLine) => boolean | void,
+  signal?: AbortSignal,
+): Promise<number> {
+  const decoder = new TextDecoder('utf-8');
+  const buffer = Buffer.alloc(READ_CHUNK_BYTES);
+  const lines = new LineSplitter(keepChars, visit);
+  let position = 0;
+  while (!lines.stopped) {
+    signal?.throwIfAborted();
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) break;
+    position += bytesRead;
+    lines.feed(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }));
+  }
+  if (!lines.stopped) {
+    lines.feed(decoder.decode());
+    lines.finish(position > 0);
+  }
+  return lines.lineNumber;
+}
+
+/** scanLines on a file already read into memory: the same lines, cut the same way. */
+export function scanLinesIn(
+  bytes: Uint8Array,
+  keepChars: number,
+  visit: (line: ScannedLine) => boolean | void,
+  signal?: AbortSignal,
+): number {
+  const decoder = new TextDecoder('utf-8');
+  const lines = new LineSplitter(keepChars, visit);
+  // Decoded a chunk at a time, so a window near the start does not decode the whole file.
+  for (let at = 0; at < bytes.length && !lines.stopped; at += READ_CHUNK_BYTES) {
+    signal?.throwIfAborted();
+    lines.feed(decoder.decode(bytes.subarray(at, at + READ_CHUNK_BYTES), { stream: true }));
+  }
+  if (!lines.stopped) {
+    lines.feed(decoder.decode());
+    lines.finish(bytes.length > 0);
+  }
+  return lines.lineNumber;
+}
+
+function newlinesIn(bytes: Uint8Array): number {
+  let count = 0;
+  for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) count += 1;
+  return count;
+}
+
+/** Number of lines, counted on raw bytes (a last line without `\n` counts). */
+export async function countLines(handle: FileHandle, signal?: AbortSignal): Promise<number> {
+  const buffer = Buffer.alloc(READ_CHUNK_BYTES);
+  let position = 0;
+  let lines = 0;
+  let lastByte = 0x0a;
+  for (;;) {
+    signal?.throwIfAborted();
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) break;
+    position += bytesRead;
+    const chunk = buffer.subarray(0, bytesRead);
+    lines += newlinesIn(chunk);
+    lastByte = chunk[bytesRead - 1]!;
+  }
+  return lastByte === 0x0a ? lines : lines + 1;
+}
+
+/** countLines on a file already read into memory. */
+export function countLinesIn(bytes: Uint8Array): number {
+  const lines = newlinesIn(bytes);
+  return bytes.length === 0 || bytes[bytes.length - 1] === 0x0a ? lines : lines + 1;
+}
+
+/**
+ * Up to `size` bytes of an open file from its start, in as few reads as the OS
+ * allows. Shorter if the file shrank since `size` was taken; bytes appended
+ * since are not read, so the content matches the stats `size` came from.
+ */
+export async function readAll(handle: FileHandle, size: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(size); // only the bytes read are returned
+  let read = 0;
+  while (read < size) {
+    const { bytesRead } = await handle.read(buffer, read, size - read, read);
+    if (bytesRead === 0) break;
+    read += bytesRead;
+  }
+  return buffer.subarray(0, read);
+}
+
+// --- writing ----------------------------------------------------------------
+
+/**
+ * Create the missing parent directories of `target` one at a time, refusing
+ * any component that is (or became) a symlink. Components are derived from the
+ * canonical `target.rel`, below the workspace root.
+ */
+export async function ensureParentDirs(target: AuthorizedPath): Promise<void> {
+  const parts = target.rel.split('/');
+  let dir = target.abs;
+  for (let i = 0; i < parts.length; i += 1) dir = path.dirname(dir);
+  let rel = '';
+  for (const part of parts.slice(0, -1)) {
+    dir = path.join(dir, part);
+    rel = rel === '' ? part : `${rel}/${part}`;
+    try {
+      let stats = await lstatOrNull(dir);
+      if (stats === null) {
+        try {
+          await fsp.mkdir(dir); // never follows a symlink at `dir`: EEXIST instead
+        } catch (err) {
+          if (errnoCode(err) !== 'EEXIST') throw err;
+        }
+        stats = await fsp.lstat(dir);
+      }
+      if (stats.isSymbolicLink()) throw symlinkRefusal(rel);
+      if (!stats.isDirectory()) throw new ToolFailure(`${rel} is not a directory`);
+    } catch (err) {
+      throw fsError(err, rel, 'creating directory');
+    }
+  }
+}
+
+/** Refuse to write through a hard link: its other name may be outside the workspace. */
+async function checkWritable(handle: FileHandle, rel: string): Promise<Stats> {
+  const stats = await handle.stat();
+  if (stats.isDirectory()) throw new ToolFailure(`${displayPath(rel)} is a directory`);
+  if (!stats.isFile()) throw new ToolFailure(`${displayPath(rel)} is not a regular file`);
+  if (stats.nlink > 1) {
+    throw new ToolRefusal(`${rel} has ${stats.nlink} hard links; writing through a hard link is refused`, 'deny', null, rel);
+  }
+  return stats;
+}
+
+async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  await handle.truncate(0);
+  let written = 0;
+  while (written < data.length) {
+    const { bytesWritten } = await handle.write(data, written, data.length - written, written);
+    written += bytesWritten;
+  }
+}
+
+/**
+ * Write `content` to `target` without following a symlink at the last
+ * component. A target that did not exist at the check is created exclusively
+ * (the decision was `create`: never overwrite a file that appeared since); one
+ * that existed is opened without O_CREAT (the decision was `modify`).
+ */
+export async function writeFileNoFollow(target: AuthorizedPath, content: string): Promise<'created' | 'modified'> {
+  const data = Buffer.from(content, 'utf8');
+  const flags = target.exists
+    ? O_WRONLY | O_NOFOLLOW | O_NONBLOCK
+    : O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK;
+  let handle: FileHandle;
+  try {
+    handle = await fsp.open(target.abs, flags, 0o666);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST') {
+      const stats = await lstatOrNull(target.abs);
+      if (stats?.isSymbolicLink()) throw symlinkRefusal(target.rel);
+      throw new ToolFailure(`${target.rel} was created by someone else after the check; read it, then write again`);
+    }
+    if (code === 'ENOENT' && target.exists) {
+      throw new ToolFailure(`${target.rel} was deleted after the check; write again to create it`);
+    }
+    throw fsError(err, target.rel, 'writing');
+  }
+  try {
+    if (target.exists) await checkWritable(handle, target.rel);
+    await writeAll(handle, data);
+  } catch (err) {
+    throw fsError(err, target.rel, 'writing');
+  } finally {
+    await handle.close();
+  }
+  return target.exists ? 'modified' : 'created';
+}
+
+/**
+ * Open an existing file for an in-place edit (no symlink, no hard link,
+ * regular file). Returns the handle, open read-write; the caller closes it.
+ */
+export async function openForEdit(target: AuthorizedPath): Promise<OpenFile> {
+  let handle: FileHandle;
+  try {
+    handle = await fsp.open(target.abs, O_RDWR | O_NOFOLLOW | O_NONBLOCK);
+  } catch (err) {
+    throw fsError(err, target.rel, 'editing');
+  }
+  try {
+    const stats = await checkWritable(handle, target.rel);
+    return { handle, size: stats.size };
+  } catch (err) {
+    await handle.close();
+    throw fsError(err, target.rel, 'editing');
+  }
+}
+
+/** Replace the whole content of an open file. */
+export async function rewrite(handle: FileHandle, content: string): Promise<number> {
+  const data = Buffer.from(content, 'utf8');
+  await writeAll(handle, data);
+  return data.length;
+}
+
+/** Read a whole open file; null if it is not valid UTF-8 (a BOM is kept as is). */
+export async function readUtf8(handle: FileHandle, size: number): Promise<string | null> {
+  const bytes = await readAll(handle, size);
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** The current content of a file, for a preview; a reason instead when it cannot be shown as text. */
+export type CurrentContent = { kind: 'missing' } | { kind: 'text'; text: string } | { kind: 'unshown'; reason: string };
+
+export async function readCurrentText(target: AuthorizedPath, maxBytes: number): Promise<CurrentContent> {
+  let opened: OpenFile;
+  try {
+    if ((await lstatOrNull(target.abs)) === null) return { kind: 'missing' };
+    opened = await openForRead(target);
+  } catch (err) {
+    return { kind: 'unshown', reason: fsError(err, target.rel, 'reading').message };
+  }
+  const { handle, size } = opened;
+  try {
+    if (size > maxBytes) return { kind: 'unshown', reason: `${size} bytes, too large to diff` };
+    const text = await readUtf8(handle, size);
+    if (text === null || text.slice(0, BINARY_SAMPLE_BYTES).includes('\0')) {
+      return { kind: 'unshown', reason: `binary file, ${size} bytes` };
+    }
+    return { kind: 'text', text };
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,59 @@
+// Where the workspace's git repository is, for the git tools and session
+// commits (isomorphic-git: no git binary needed). The workspace may be the
+// repository root or a folder inside one; paths are mapped between
+// workspace-relative (what tools show) and repository-relative (what git stores).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import git from 'isomorphic-git';
+import { ToolFailure } from '../../policy/errors.js';
+
+export interface GitRepo {
+  /** absolute working tree root */
+  readonly root: string;
+  /** the workspace's folder inside the repository, `/`-separated; '' at the root */
+  readonly prefix: string;
+}
+
+export async function findRepo(workspace: string): Promise<GitRepo | null> {
+  let root: string;
+  try {
+    root = await git.findRoot({ fs, filepath: path.resolve(workspace) });
+  } catch {
+    return null;
+  }
+  const prefix = path.relative(root, path.resolve(workspace)).split(path.sep).join('/');
+  return { root, prefix };
+}
+
+export async function requireRepo(workspace: string): Promise<GitRepo> {
+  const repo = await findRepo(workspace);
+  if (!repo) throw new ToolFailure('the workspace is not a git repository');
+  return repo;
+}
+
+/** Workspace-relative → repository-relative ('' means the workspace itself). */
+export function toRepoPath(repo: GitRepo, rel: string): string {
+  if (!repo.prefix) return rel;
+  return rel ? `${repo.prefix}/${rel}` : repo.prefix;
+}
+
+/** Repository-relative → workspace-relative, or null when outside the workspace. */
+export function fromRepoPath(repo: GitRepo, repoPath: string): string | null {
+  if (!repo.prefix) return repoPath;
+  return repoPath.startsWith(`${repo.prefix}/`) ? repoPath.slice(repo.prefix.length + 1) : null;
+}
+
+/** The commit HEAD points at, or null in a repository without commits. */
+export async function headCommit(repo: GitRepo): Promise<string | null> {
+  try {
+    return await git.resolveRef({ fs, dir: repo.root, ref: 'HEAD' });
+  } catch {
+    return null;
+  }
+}
+
+/** Files that hold the runtime's own records, not the work: left out of status and diff. */
+export function isStatePath(rel: string): boolean {
+  return rel === '.choragen' || rel.startsWith('.choragen/');
+}

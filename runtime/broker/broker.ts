@@ -1,0 +1,439 @@
+// The broker: the only holder of authority. It starts every session in a
+// sandboxed worker, binds its ports to (session, role, tool), decides and
+// performs every tool call, meters every model call, enforces depth, parallel
+// and budget limits for the tree, and records every event in the audit log.
+import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
+import type { Capability, ChildReport, ToolLimits } from '../../capabilities/capability.js';
+import type { Message, ModelRequest, SessionOutcome, ToolRequest } from '../../capabilities/protocol.js';
+import { REGISTRY } from '../../capabilities/index.js';
+import type { CompiledPolicy, Role } from '../../policy/types.js';
+import { Approver } from './approver.js';
+import { AuditLog } from '../audit/log.js';
+import { TreeBudget } from './budget.js';
+import { ToolFailure, ToolRefusal, UsageError } from '../../policy/errors.js';
+import type { AuditEvent, AuditLine, SessionStatus } from '../audit/events.js';
+import { childGrant, type Grant, rootGrant, roleTools } from './grants.js';
+import { newSessionId } from '../ids.js';
+import { LiveSession } from './live-session.js';
+import { ModelGateway, type SessionModelSetup } from './model-gateway.js';
+import { costOf } from '../providers/pricing.js';
+import { systemPrompt } from './system-prompt.js';
+import type { ModelProvider, ToolSpec } from '../providers/provider.js';
+import type { SandboxKind } from './worker-sandbox.js';
+import { SessionPool } from './session-pool.js';
+import { ToolDispatcher } from './tool-dispatcher.js';
+import { type SavedSession, TranscriptWriter } from '../sessions/transcripts.js';
+import { version } from '../version.js';
+import { WriteRegistry } from './write-locks.js';
+
+export interface BrokerOptions {
+  workspace: string; // real path
+  policy: CompiledPolicy;
+  provider: ModelProvider;
+  model: string;
+  sandbox: SandboxKind;
+  maxDepth: number;
+  maxParallel: number;
+  maxTurns: number;
+  maxRetries: number;
+  retryBaseMs: number;
+  maxOutputTokens: number;
+  maxTokens?: number;
+  maxCost?: number;
+  sessionTimeoutMs?: number;
+  workerMemoryMb?: number;
+  autoApprove: boolean;
+  requireApproval: boolean;
+  interactive: boolean;
+  approvalTimeoutMs: number;
+  recordCommits: boolean;
+  toolLimits: ToolLimits;
+  argv: string[];
+  /** Every audit line, as it is written (progress view, --json). */
+  onEvent?: (line: AuditLine) => void;
+  /** A pool to share (bench); otherwise the broker makes and owns one. */
+  pool?: SessionPool;
+  /**
+   * Ingest the audit log into DuckDB when the run ends. Default false: every
+   * metrics command ingests unfed logs first (DESIGN.md §5), so a run does not
+   * pay for opening the database.
+   */
+  ingest?: boolean;
+}
+
+export interface RootRequest {
+  role: Role;
+  message: string;
+  taskId?: string;
+  chainId?: string;
+  /** Continue a saved session instead of starting from `message`. */
+  resume?: SavedSession;
+}
+
+export interface RunResult {
+  rootId: string;
+  /** The session this run started (differs from rootId for a resumed session). */
+  sessionId: string;
+  status: Exclude<SessionStatus, 'running'>;
+  finalText: string;
+  error: string | null;
+  durationMs: number;
+  sessions: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  auditFile: string;
+}
+
+interface TreeStop { status: 'interrupted' | 'budget_exceeded'; reason: string }
+
+const HARD_STOP_GRACE_MS = 1500;
+
+export class Broker {
+  private audit: AuditLog | null = null;
+  private rootId = '';
+  private readonly budget: TreeBudget;
+  private readonly treeAbort = new AbortController();
+  private stop: TreeStop | null = null;
+  private readonly kills = new Set<AbortController>();
+  private runningChildren = 0;
+  private readonly sessions = new Map<string, LiveSession>();
+  private readonly children = new Map<string, Set<LiveSession>>();
+  private readonly gateway: ModelGateway;
+  private readonly dispatcher: ToolDispatcher;
+  private readonly implTools: string[];
+  private sessionCount = 0;
+  private finished = false;
+
+  private constructor(private readonly opts: BrokerOptions, private readonly pool: SessionPool, private readonly ownsPool: boolean) {
+    this.budget = new TreeBudget(opts.maxTokens, opts.maxCost);
+    this.implTools = roleTools(opts.policy, 'impl', REGISTRY);
+    const writes = new WriteRegistry();
+    const approver = new Approver({ autoApprove: opts.autoApprove, interactive: opts.interactive, timeoutMs: opts.approvalTimeoutMs });
+    this.dispatcher = new ToolDispatcher(REGISTRY, {
+      workspace: opts.workspace,
+      policy: opts.policy,
+      limits: opts.toolLimits,
+      approver,
+      writes,
+      requireApproval: opts.requireApproval,
+      onApproval: (session, tool, path, rule, answer, by) =>
+        this.record({ type: 'approval', session_id: session.id, tool, path, rule, answer, by: by as any }),
+      services: (session) => ({ spawnChild: (req) => this.spawnChild(session, req) }),
+    }, (event) => this.record(event));
+    this.gateway = new ModelGateway({
+      provider: opts.provider,
+      maxRetries: opts.maxRetries,
+      retryBaseMs: opts.retryBaseMs,
+      maxOutputTokens: opts.maxOutputTokens,
+      costOf,
+      treeStop: () => this.stop,
+      treeSignal: this.treeAbort.signal,
+      record: (event) => this.record(event),
+      afterCall: (session, answer, cost) => {
+        for (const block of answer.content) {
+          if (block.type === 'tool_use' && !session.tools.includes((block as any).name)) this.dispatcher.recordUngranted(session, block as any);
+        }
+        const { warn, spent } = this.budget.add(answer.usage, cost);
+        if (warn) this.record({ type: 'notice', session_id: session.id, kind: 'budget_warning', message: `80% of the budget is spent (${this.budget.describe()})` });
+        if (spent) this.stopTree('budget_exceeded', `budget exceeded (${this.budget.describe()})`);
+      },
+    });
+  }
+
+  static async create(opts: BrokerOptions): Promise<Broker> {
+    const pool = opts.pool ?? (await SessionPool.create({
+      sandbox: opts.sandbox,
+      maxThreads: opts.maxParallel + 1,
+      maxOldGenerationSizeMb: opts.workerMemoryMb,
+    }));
+    return new Broker(opts, pool, !opts.pool);
+  }
+
+  /** Tools a role is offered in this run (the same list the manifest prints). */
+  toolsFor(role: Role): string[] {
+    return roleTools(this.opts.policy, role, REGISTRY);
+  }
+
+  async run(req: RootRequest): Promise<RunResult> {
+    const t0 = performance.now();
+    const resumed = req.resume;
+    this.rootId = resumed ? resumed.identity.rootId : newSessionId();
+    const rootSessionId = resumed ? newSessionId() : this.rootId;
+    // Everything that can be wrong with the request is found before anything is recorded.
+    const first = resumed ? null : await this.firstMessage(req.role, req.message, req.taskId, req.chainId).catch((err) => {
+      throw err instanceof ToolFailure ? new UsageError(err.message) : err;
+    });
+    // Every run writes its own log, named by the session it starts (for a
+    // resumed session: the new id; its root_id still names the original tree).
+    const audit = (this.audit = AuditLog.open(this.opts.workspace, rootSessionId, this.header()));
+    if (this.opts.sandbox === 'none') {
+      this.record({ type: 'notice', session_id: rootSessionId, kind: 'unsafe_no_sandbox', message: 'sessions run WITHOUT the permission sandbox (--unsafe-no-sandbox)' });
+    }
+    let grant: Grant;
+    let messages: Message[];
+    let identity;
+    if (resumed) {
+      grant = resumedGrant(resumed, rootGrant(this.toolsFor(resumed.identity.role), this.implTools));
+      messages = resumable(resumed.messages);
+      identity = { ...resumed.identity, id: rootSessionId };
+      this.record({ type: 'notice', session_id: rootSessionId, kind: 'resume', message: `resumes session ${resumed.identity.id} from its last complete turn` });
+    } else {
+      grant = rootGrant(this.toolsFor(req.role), this.implTools);
+      messages = [{ role: 'user', content: first! }];
+      identity = { id: rootSessionId, role: req.role, depth: 0, parentId: null, rootId: this.rootId, taskId: req.taskId ?? null, chainId: req.chainId ?? null };
+    }
+    const { session, outcome } = await this.runSession(identity, grant, messages, resumed?.identity.id ?? null);
+    this.finished = true;
+    audit.close();
+    if (this.opts.ingest) await this.ingest();
+    return {
+      rootId: this.rootId,
+      sessionId: session.id,
+      status: session.status as RunResult['status'],
+      finalText: outcome.finalText,
+      error: outcome.error,
+      durationMs: performance.now() - t0,
+      sessions: this.sessionCount,
+      inputTokens: sum(this.sessions, (s) => s.usage.input_tokens),
+      outputTokens: sum(this.sessions, (s) => s.usage.output_tokens),
+      costUsd: sum(this.sessions, (s) => s.cost),
+      auditFile: audit.file,
+    };
+  }
+
+  /** SIGINT/SIGTERM: every session stops; in-flight model calls are aborted. */
+  interrupt(reason = 'interrupted'): void {
+    this.stopTree('interrupted', reason);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.close();
+  }
+
+  // --- sessions -------------------------------------------------------------
+
+  private async runSession(identity: LiveSession['identity'], grant: Grant, messages: Message[], resumedFrom: string | null = null): Promise<{ session: LiveSession; outcome: SessionOutcome }> {
+    const session = new LiveSession(identity, grant.tools, grant.envelope, this.opts.model);
+    session.transcript.push(...messages);
+    this.sessions.set(session.id, session);
+    this.sessionCount++;
+    if (identity.parentId) {
+      const siblings = this.children.get(identity.parentId) ?? new Set();
+      siblings.add(session);
+      this.children.set(identity.parentId, siblings);
+    }
+    this.record({
+      type: 'session_started', session_id: session.id, parent_id: identity.parentId, root_id: identity.rootId, role: identity.role,
+      depth: identity.depth, model: session.model, task_id: identity.taskId, chain_id: identity.chainId,
+      started_at: session.startedAt.toISOString(), tools: [...grant.tools], resumed_from: resumedFrom,
+    });
+    const setup: SessionModelSetup = {
+      system: systemPrompt(identity.role, this.opts.policy, identity),
+      tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!)),
+    };
+    const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model });
+    const brokerPorts: MessagePort[] = [];
+    const transfer: TransferListItem[] = [];
+    const model = new MessageChannel();
+    brokerPorts.push(model.port1);
+    transfer.push(model.port2);
+    model.port1.on('message', (req: ModelRequest) => {
+      void this.gateway.answer(session, setup, req).then((reply) => {
+        model.port1.postMessage(reply);
+        journal.sync(session.transcript);
+      });
+    });
+    const toolPorts: Record<string, MessagePort> = {};
+    for (const tool of grant.tools) {
+      const channel = new MessageChannel();
+      brokerPorts.push(channel.port1);
+      transfer.push(channel.port2);
+      toolPorts[tool] = channel.port2;
+      channel.port1.on('message', (req: ToolRequest) => {
+        void this.dispatcher.handle(session, tool, req, session.abort.signal).then((reply) => channel.port1.postMessage(reply));
+      });
+    }
+
+    const kill = new AbortController();
+    this.kills.add(kill);
+    let timer: NodeJS.Timeout | undefined;
+    if (this.opts.sessionTimeoutMs) {
+      timer = setTimeout(() => {
+        session.abort.abort(`session timeout after ${Math.round(this.opts.sessionTimeoutMs! / 1000)}s (--session-timeout)`);
+        setTimeout(() => kill.abort(), HARD_STOP_GRACE_MS).unref();
+      }, this.opts.sessionTimeoutMs);
+      timer.unref();
+    }
+
+    let outcome: SessionOutcome;
+    try {
+      outcome = await this.pool.run(
+        { label: `${identity.role}:${identity.id}`, model: model.port2, tools: toolPorts, messages, maxTurns: this.opts.maxTurns, requireSandbox: this.opts.sandbox !== 'none' },
+        transfer,
+        kill.signal,
+      );
+    } catch (err) {
+      outcome = this.crashOutcome(session, err);
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.kills.delete(kill);
+      for (const port of brokerPorts) port.close();
+    }
+    // A tree-wide stop names the status of every session it ended.
+    if (this.stop && outcome.status !== 'completed') outcome = { ...outcome, status: this.stop.status, error: outcome.error ?? this.stop.reason };
+    session.status = outcome.status;
+    // Children never outlive their parent.
+    for (const child of this.children.get(session.id) ?? []) if (child.status === 'running') child.abort.abort('parent session ended');
+    await this.commitSession(session);
+    this.record({
+      type: 'session_ended', session_id: session.id, status: outcome.status, ended_at: new Date().toISOString(),
+      duration_ms: performance.now() - session.startedMs, error: outcome.error, final_text: outcome.finalText,
+      files_changed: [...session.filesChanged],
+    });
+    journal.finish(session.transcript, outcome.status, outcome.error);
+    return { session, outcome };
+  }
+
+  private crashOutcome(session: LiveSession, err: unknown): SessionOutcome {
+    const message = err instanceof Error ? err.message : String(err);
+    if (this.stop) return { status: this.stop.status, finalText: '', turns: 0, error: this.stop.reason };
+    if (session.abort.signal.aborted) return { status: 'failed', finalText: '', turns: 0, error: String(session.abort.signal.reason) };
+    return { status: 'failed', finalText: '', turns: 0, error: `session worker crashed: ${message.split('\n')[0]}` };
+  }
+
+  private async spawnChild(parent: LiveSession, req: { instructions: string; taskId?: string; chainId?: string }): Promise<ChildReport> {
+    if (this.stop) throw new ToolFailure(`spawn refused: the run is stopping (${this.stop.reason})`);
+    const depth = parent.identity.depth + 1;
+    if (depth > this.opts.maxDepth) {
+      throw new ToolRefusal(`spawn refused: a child of this session would be at depth ${depth}, over the limit of ${this.opts.maxDepth} (--max-depth / limits.max_depth); do the work in this session instead`, 'deny', 'limits.max_depth');
+    }
+    if (this.runningChildren >= this.opts.maxParallel) {
+      throw new ToolRefusal(`spawn refused: ${this.runningChildren} child sessions are already running in this tree, the limit is ${this.opts.maxParallel} (--max-parallel / limits.max_parallel); wait for one to finish, then spawn again`, 'deny', 'limits.max_parallel');
+    }
+    this.runningChildren++; // reserved before any await, so parallel spawns count each other
+    try {
+      const grant = childGrant(this.implTools, parent.envelope);
+      const taskId = req.taskId ?? null;
+      const chainId = req.chainId ?? parent.identity.chainId ?? null;
+      const first = await this.firstMessage('impl', req.instructions, taskId ?? undefined, taskId ? chainId ?? undefined : undefined);
+      const identity = { id: newSessionId(), role: 'impl' as Role, depth, parentId: parent.id, rootId: this.rootId, taskId, chainId };
+      const { session, outcome } = await this.runSession(identity, grant, [{ role: 'user', content: first }]);
+      return {
+        session_id: session.id,
+        status: outcome.status,
+        final_text: outcome.finalText,
+        files_changed: [...session.filesChanged],
+        input_tokens: session.usage.input_tokens,
+        output_tokens: session.usage.output_tokens,
+        error: outcome.error,
+      };
+    } finally {
+      this.runningChildren--;
+    }
+  }
+
+  /** The first user message: task or chain context first, then the instructions. */
+  private async firstMessage(role: Role, instructions: string, taskId?: string, chainId?: string): Promise<string> {
+    const parts: string[] = [];
+    if (taskId) {
+      const { taskContextForChild } = await import('../../capabilities/tasks/store.js');
+      parts.push(await taskContextForChild(this.opts.workspace, taskId, chainId));
+    } else if (chainId && role === 'control') {
+      const { chainContextForControl } = await import('../../capabilities/tasks/store.js');
+      parts.push(await chainContextForControl(this.opts.workspace, chainId));
+    }
+    parts.push(parts.length ? `## Instructions\n\n${instructions}` : instructions);
+    return parts.join('\n\n');
+  }
+
+  // --- tree-wide stops ---------------------------------------------------------
+
+  private stopTree(status: TreeStop['status'], reason: string): void {
+    if (this.stop || this.finished) return;
+    this.stop = { status, reason };
+    this.record({ type: 'notice', session_id: this.rootId, kind: status === 'interrupted' ? 'interrupt' : 'budget_exceeded', message: reason });
+    this.treeAbort.abort(reason);
+    for (const s of this.sessions.values()) if (s.status === 'running') s.abort.abort(reason);
+    // Sessions stop at their next port message; any still running after the grace are terminated.
+    setTimeout(() => { for (const k of this.kills) k.abort(reason); }, HARD_STOP_GRACE_MS).unref();
+  }
+
+  // --- records -----------------------------------------------------------------
+
+  private record(event: AuditEvent): void {
+    if (!this.audit || this.finished) return;
+    const line = this.audit.append(event);
+    this.opts.onEvent?.(line);
+  }
+
+  private header() {
+    return {
+      version,
+      policy_hash: this.opts.policy.hash,
+      policy_file: this.opts.policy.file,
+      workspace: this.opts.workspace,
+      argv: this.opts.argv,
+      sandbox: this.opts.sandbox,
+      pid: process.pid,
+    };
+  }
+
+  private async commitSession(session: LiveSession): Promise<void> {
+    if (!this.opts.recordCommits || session.filesChanged.size === 0) return;
+    try {
+      const { recordSessionCommit, sessionRef } = await import('../sessions/commits.js');
+      const oid = await recordSessionCommit(this.opts.workspace, {
+        sessionId: session.id, role: session.identity.role, parentId: session.identity.parentId,
+        files: [...session.filesChanged], message: `choragen ${session.identity.role} session ${session.id}`,
+      });
+      if (oid) this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `${sessionRef(session.id)} -> ${oid}` });
+    } catch (err) {
+      this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `could not record the session commit: ${(err as Error).message}` });
+    }
+  }
+
+  private async ingest(): Promise<void> {
+    try {
+      const { ingestWorkspace } = await import('../metrics/store.js');
+      await ingestWorkspace(this.opts.workspace);
+    } catch (err) {
+      // Nothing is lost: the audit log is ingested on the next open.
+      process.stderr.write(`choragen: metrics not updated yet (${(err as Error).message.split('\n')[0]}); the audit log will be ingested next time\n`);
+    }
+  }
+}
+
+function toolSpec(c: Capability): ToolSpec {
+  return { name: c.name, description: c.description, input_schema: c.input };
+}
+
+function sum(sessions: Map<string, LiveSession>, f: (s: LiveSession) => number): number {
+  let total = 0;
+  for (const s of sessions.values()) total += f(s);
+  return total;
+}
+
+/**
+ * A resumed session keeps the grant it was saved with, capped by what the
+ * current policy would give it: a policy tightened since (or an edited
+ * transcript) never widens it, and a tool that no longer exists is dropped.
+ */
+function resumedGrant(saved: SavedSession, current: Grant): Grant {
+  const tools = saved.tools.filter((t) => current.tools.includes(t));
+  return { tools, envelope: new Set(saved.envelope.filter((t) => current.envelope.has(t))) };
+}
+
+/** Drop a trailing assistant message whose tool calls never got results: resume from the last complete turn. */
+function resumable(messages: Message[]): Message[] {
+  const out = [...messages];
+  const last = out[out.length - 1];
+  if (last?.role === 'assistant') {
+    const hasToolUse = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_use');
+    if (hasToolUse) out.pop();
+  }
+  if (out.length && out[out.length - 1].role === 'assistant') {
+    out.push({ role: 'user', content: 'The session was resumed. Continue where you left off.' });
+  }
+  return out;
+}

@@ -1,0 +1,53 @@
+// One piscina pool of session workers. A session keeps its thread while it
+// waits for its children, so the pool is sized for every session that may run
+// at once (root + --max-parallel children); spawns beyond that are refused by
+// the broker, never queued behind a waiting parent.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { TransferListItem } from 'node:worker_threads';
+import type { Piscina as PiscinaType } from 'piscina';
+import type { SessionOutcome, SessionTask } from '../../capabilities/protocol.js';
+import { distRoot } from '../paths.js';
+import { type SandboxKind, workerExecArgv } from './worker-sandbox.js';
+
+export interface PoolOptions {
+  sandbox: SandboxKind;
+  maxThreads: number;
+  /** Per-worker heap cap (MB); a session over it fails alone. */
+  maxOldGenerationSizeMb?: number;
+  /** The worker entry (tests point it at a probe); default the session worker. */
+  filename?: string;
+}
+
+export class SessionPool {
+  private constructor(private readonly piscina: PiscinaType) {}
+
+  static async create(opts: PoolOptions): Promise<SessionPool> {
+    const { Piscina } = await import('piscina');
+    const piscina = new Piscina({
+      // A CommonJS entry loads the worker module asynchronously (see workers/pool-entry.cts).
+      filename: pathToFileURL(path.join(distRoot, 'workers', 'pool-entry.cjs')).href,
+      workerData: { entry: pathToFileURL(opts.filename ?? path.join(distRoot, 'workers', 'session-worker.js')).href },
+      minThreads: Math.min(2, opts.maxThreads),
+      maxThreads: opts.maxThreads,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 60_000,
+      env: {}, // no API key, no secrets: workers see no environment at all
+      execArgv: workerExecArgv(opts.sandbox),
+      resourceLimits: opts.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: opts.maxOldGenerationSizeMb } : undefined,
+    });
+    return new SessionPool(piscina);
+  }
+
+  get threads(): number {
+    return this.piscina.threads.length;
+  }
+
+  run(task: SessionTask | Record<string, unknown>, transferList: TransferListItem[], signal?: AbortSignal): Promise<SessionOutcome> {
+    return this.piscina.run(task, { transferList: transferList as any[], signal });
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.destroy();
+  }
+}

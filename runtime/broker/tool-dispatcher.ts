@@ -1,0 +1,118 @@
+// Decides and performs one tool call arriving on a session's tool port:
+// schema check -> capability (which authorizes each path) -> audit line ->
+// reply. A refusal or failure becomes is_error with one line; the audit line
+// is written before the reply leaves the broker.
+import type { TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import type { Capability } from '../../capabilities/capability.js';
+import type { ToolReply, ToolRequest, ToolUseBlock } from '../../capabilities/protocol.js';
+import { unknownToolMessage } from '../../capabilities/refusals.js';
+import type { ToolCallEvent, ToolDecision } from '../audit/events.js';
+import { ChoragenError, ToolFailure, ToolRefusal } from '../../policy/errors.js';
+import type { LiveSession } from './live-session.js';
+import { schemaErrors } from '../../policy/schema-errors.js';
+import { type ContextDeps, DecisionTrail, createToolContext } from './tool-context.js';
+
+export class ToolDispatcher {
+  private readonly validators = new Map<string, TypeCheck<TSchema>>();
+
+  constructor(
+    private readonly registry: ReadonlyMap<string, Capability>,
+    private readonly deps: ContextDeps,
+    private readonly record: (event: ToolCallEvent) => void,
+  ) {}
+
+  async handle(session: LiveSession, tool: string, req: ToolRequest, signal: AbortSignal): Promise<ToolReply> {
+    const started = new Date();
+    const t0 = performance.now();
+    const trail = new DecisionTrail();
+    let content: string;
+    let isError = false;
+    let error: string | null = null;
+    let endsSession = false;
+    let finalText: string | undefined;
+    try {
+      const capability = this.registry.get(tool);
+      if (!capability) throw new ToolRefusal(unknownToolMessage(tool, session.tools), 'deny', 'grants');
+      const input = this.validate(capability, req.input);
+      const ctx = createToolContext(this.deps, session, tool, trail, signal);
+      const result = await capability.run(ctx, input);
+      if (typeof result === 'string') content = result;
+      else {
+        content = result.content;
+        endsSession = !!result.endsSession;
+        finalText = result.finalText;
+      }
+    } catch (err) {
+      isError = true;
+      content = toolErrorLine(tool, err);
+      error = content;
+      if (err instanceof ToolRefusal && trail.decision === 'allow') {
+        trail.decision = err.decision;
+        trail.rule = err.rule;
+        if (err.path) trail.paths.push(err.path);
+      }
+    }
+    session.toolCalls++;
+    this.record({
+      type: 'tool_call',
+      session_id: session.id,
+      seq: session.nextToolSeq(),
+      tool,
+      tool_use_id: req.tool_use_id,
+      started_at: started.toISOString(),
+      duration_ms: performance.now() - t0,
+      decision: trail.decision,
+      rule: trail.rule,
+      path: trail.paths.length ? trail.paths.join(' -> ') : null,
+      is_error: isError,
+      error,
+    });
+    const reply: ToolReply = { type: 'tool_reply', id: req.id, content, is_error: isError };
+    if (endsSession) {
+      reply.ends_session = true;
+      reply.final_text = finalText;
+    }
+    return reply;
+  }
+
+  /** A tool_use for a tool the session holds no port for: audited as a denial. */
+  recordUngranted(session: LiveSession, use: ToolUseBlock): void {
+    session.toolCalls++;
+    const decision: ToolDecision = 'deny';
+    this.record({
+      type: 'tool_call',
+      session_id: session.id,
+      seq: session.nextToolSeq(),
+      tool: String(use.name).slice(0, 200),
+      tool_use_id: String(use.id),
+      started_at: new Date().toISOString(),
+      duration_ms: 0,
+      decision,
+      rule: 'grants',
+      path: null,
+      is_error: true,
+      error: unknownToolMessage(String(use.name), session.tools),
+    });
+  }
+
+  private validate(capability: Capability, input: unknown): any {
+    let validator = this.validators.get(capability.name);
+    if (!validator) this.validators.set(capability.name, (validator = TypeCompiler.Compile(capability.input)));
+    if (validator.Check(input)) return input;
+    const errors = schemaErrors(capability.input, validator.Errors(input));
+    const first = errors.find((e) => e.keyword !== 'boolean') ?? errors[0];
+    const where = first?.instancePath || '(input)';
+    const extra = first?.params.additionalProperties as string[] | undefined;
+    const detail = extra ? `unexpected field(s) ${extra.join(', ')}` : `${where} ${first?.message ?? 'is invalid'}`;
+    throw new ToolRefusal(`invalid input for ${capability.name}: ${detail}`, 'invalid', 'schema');
+  }
+}
+
+function toolErrorLine(tool: string, err: unknown): string {
+  if (err instanceof ToolRefusal || err instanceof ToolFailure) return err.message;
+  if (err instanceof ChoragenError) return `${tool} failed: ${err.message}`;
+  // Unexpected errors: name the kind, never a stack or a host path.
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return `${tool} failed${code ? ` (${code})` : ''}: internal error`;
+}

@@ -1,0 +1,126 @@
+// The queries behind metrics:summary, agent:list and agent:show. They run on
+// a connection that withMetrics() has opened and brought up to date.
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { toPlain } from './store.js';
+
+type Row = Record<string, unknown>;
+
+export async function rowsOf(conn: DuckDBConnection, sql: string, params?: Record<string, DuckDBValue>): Promise<Row[]> {
+  const reader = await conn.runAndReadAll(sql, params);
+  const names = reader.columnNames();
+  return reader.getRowsJS().map((r) => Object.fromEntries(r.map((v, i) => [names[i], toPlain(v)])));
+}
+
+export interface Summary {
+  since: string | null;
+  totals: Row;
+  sessions: Row[];
+  top_tools: Row[];
+  denials: Row[];
+  slowest_tool_calls: Row[];
+  /** Time spent in the summary's queries. */
+  query_ms: number;
+}
+
+/** Everything metrics:summary shows, for sessions and calls that started at or after `since`. */
+export async function summarize(conn: DuckDBConnection, since: Date | null): Promise<Summary> {
+  const t0 = performance.now();
+  // A TIMESTAMP literal: the filter folds into the scans (prepared parameters can hide it from zone-map pruning).
+  const sinceSql = since ? `TIMESTAMP '${since.toISOString().replace('T', ' ').replace('Z', '')}'` : null;
+  const w = (col = 'started_at') => (sinceSql ? `WHERE ${col} >= ${sinceSql}` : '');
+  const and = (col = 'started_at') => (sinceSql ? `AND ${col} >= ${sinceSql}` : '');
+  const totals = await rowsOf(
+    conn,
+    `SELECT count(*)::BIGINT AS sessions,
+            coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
+            coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens, coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,
+            coalesce(sum(cost_usd), 0)::DOUBLE AS cost_usd,
+            coalesce(sum(model_calls), 0) AS model_calls, coalesce(sum(tool_calls), 0) AS tool_calls
+     FROM sessions ${w()}`,
+  );
+  const sessions = await rowsOf(
+    conn,
+    `SELECT coalesce(role, '?') AS role, status, count(*)::BIGINT AS sessions,
+            sum(input_tokens + output_tokens) AS tokens, sum(cost_usd)::DOUBLE AS cost_usd
+     FROM sessions ${w()} GROUP BY ALL ORDER BY role, sessions DESC`,
+  );
+  // approx_quantile (a t-digest, no sort) keeps the summary fast over millions of calls;
+  // metrics:query with quantile_cont gives exact percentiles (docs/metrics.md).
+  const topTools = await rowsOf(
+    conn,
+    `SELECT tool, calls, errors, round(q[1], 3) AS p50_ms, round(q[2], 3) AS p95_ms
+     FROM (SELECT tool, count(*)::BIGINT AS calls, count(*) FILTER (WHERE is_error)::BIGINT AS errors,
+                  approx_quantile(duration_ms, [0.5, 0.95]) AS q
+           FROM tool_calls ${w()} GROUP BY tool)
+     ORDER BY calls DESC, tool LIMIT 10`,
+  );
+  const denials = await rowsOf(
+    conn,
+    `SELECT coalesce(rule, '(none)') AS rule, decision, count(*)::BIGINT AS calls
+     FROM tool_calls WHERE decision IN ('deny', 'rejected', 'invalid') ${and()}
+     GROUP BY ALL ORDER BY calls DESC, rule LIMIT 10`,
+  );
+  const slowest = await rowsOf(
+    conn,
+    `SELECT session_id, seq, tool, path, decision, round(duration_ms, 3) AS duration_ms, started_at
+     FROM tool_calls ${w()} ORDER BY duration_ms DESC NULLS LAST LIMIT 5`,
+  );
+  return {
+    since: since ? since.toISOString() : null,
+    totals: totals[0],
+    sessions,
+    top_tools: topTools,
+    denials,
+    slowest_tool_calls: slowest,
+    query_ms: Math.round((performance.now() - t0) * 10) / 10,
+  };
+}
+
+/** The most recent sessions, newest first. */
+export async function listSessions(conn: DuckDBConnection, limit: number): Promise<Row[]> {
+  return rowsOf(
+    conn,
+    `SELECT session_id, role, parent_id, status, started_at, ended_at, input_tokens, output_tokens,
+            input_tokens + output_tokens AS tokens, cost_usd::DOUBLE AS cost_usd, model_calls, tool_calls, error
+     FROM sessions ORDER BY started_at DESC NULLS LAST, session_id LIMIT ${Math.max(0, Math.floor(limit))}`,
+  );
+}
+
+export interface SessionDetail {
+  session: Row;
+  children: Row[];
+  tool_calls: Row[];
+  model_calls: Row[];
+}
+
+/** One session by id (or by a unique prefix of it); null if none. */
+export async function sessionDetail(conn: DuckDBConnection, id: string): Promise<SessionDetail | null | { ambiguous: string[] }> {
+  let found = await rowsOf(conn, `SELECT * FROM sessions WHERE session_id = $id`, { id });
+  if (found.length === 0) {
+    found = await rowsOf(conn, `SELECT * FROM sessions WHERE starts_with(session_id, $id) ORDER BY session_id LIMIT 6`, { id });
+    if (found.length > 1) return { ambiguous: found.map((r) => String(r.session_id)) };
+  }
+  if (found.length === 0) return null;
+  const session = found[0];
+  const sid = String(session.session_id);
+  const children = await rowsOf(
+    conn,
+    `SELECT session_id, role, status, input_tokens + output_tokens AS tokens, cost_usd::DOUBLE AS cost_usd, task_id
+     FROM sessions WHERE parent_id = $sid ORDER BY started_at NULLS LAST, session_id`,
+    { sid },
+  );
+  const toolCalls = await rowsOf(
+    conn,
+    `SELECT seq, tool, decision, rule, path, is_error, round(duration_ms, 3) AS duration_ms, error
+     FROM tool_calls WHERE session_id = $sid ORDER BY seq, started_at`,
+    { sid },
+  );
+  const modelCalls = await rowsOf(
+    conn,
+    `SELECT seq, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd::DOUBLE AS cost_usd,
+            stop_reason, retries, round(duration_ms, 1) AS duration_ms
+     FROM model_calls WHERE session_id = $sid ORDER BY seq`,
+    { sid },
+  );
+  return { session, children, tool_calls: toolCalls, model_calls: modelCalls };
+}

@@ -1,0 +1,41 @@
+import { expect } from 'chai';
+import { appendFileSync, existsSync } from 'node:fs';
+import { TranscriptWriter, loadTranscript, transcriptFile } from '../../../runtime/sessions/transcripts.js';
+import { makeWorkspace, removeWorkspace } from '../../support/cli.js';
+
+const identity = { id: 'sess01', role: 'impl' as const, depth: 1, parentId: 'root01', rootId: 'root01', taskId: null, chainId: null };
+
+describe('session transcripts', () => {
+  let ws: string;
+  beforeEach(() => { ws = makeWorkspace(); });
+  afterEach(() => removeWorkspace(ws));
+
+  it('journals each turn; after a crash (no final record) the journal resumes as interrupted, torn line ignored', () => {
+    const w = new TranscriptWriter(ws, { identity, tools: ['read_file'], envelope: ['read_file'], model: 'm' });
+    const transcript: any[] = [{ role: 'user', content: 'go' }];
+    w.sync(transcript);
+    transcript.push({ role: 'assistant', content: [{ type: 'text', text: 'turn 1' }] });
+    w.sync(transcript);
+    w.sync(transcript); // nothing new: nothing written twice
+    appendFileSync(transcriptFile(ws, 'sess01', 'jsonl'), '{"message":{"role":"user","cont');
+    expect(existsSync(transcriptFile(ws, 'sess01'))).to.equal(false);
+    const saved = loadTranscript(ws, 'sess01');
+    expect(saved.status).to.equal('interrupted');
+    expect(saved.messages).to.deep.equal(transcript);
+    expect(saved.tools).to.deep.equal(['read_file']);
+  });
+
+  it('writes the whole record at the end, and that is what loads', () => {
+    const w = new TranscriptWriter(ws, { identity, tools: [], envelope: [], model: 'm' });
+    const transcript: any[] = [{ role: 'user', content: 'go' }, { role: 'assistant', content: [] }];
+    w.finish(transcript, 'failed', 'boom');
+    const saved = loadTranscript(ws, 'sess01');
+    expect(saved).to.include({ status: 'failed', error: 'boom' });
+    expect(saved.messages).to.have.length(2);
+  });
+
+  it('refuses ids that are not session ids, and says how to find one', () => {
+    expect(() => loadTranscript(ws, '../etc/passwd')).to.throw(/not a session id/);
+    expect(() => loadTranscript(ws, 'nosuch')).to.throw(/agent:list/);
+  });
+});
