@@ -27,7 +27,7 @@ class FanOutHoldProvider implements ModelProvider {
     }
     if (spec.messages.some((m) => m.role === 'assistant')) return textAnswer('all children done');
     const content = Array.from({ length: this.children }, (_, i) => ({
-      type: 'tool_use', id: `toolu_${i}`, name: 'spawn_impl_session', input: { instructions: `child ${i}: report done` },
+      type: 'tool_use' as const, id: `toolu_${i}`, name: 'spawn_impl_session', input: { instructions: `child ${i}: report done` },
     }));
     return { content, stop_reason: 'tool_use', usage: { ...ZERO_USAGE }, model: 'claude-bench' };
   }

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Broker } from '../runtime/broker/broker.js';
 import { distRoot } from '../runtime/paths.js';
-import { ProviderCallError } from '../runtime/providers/provider.js';
+import { ProviderError } from '../policy/errors.js';
 import { SessionPool } from '../runtime/broker/session-pool.js';
 import { benchBrokerOptions, makeBenchWorkspace, removeBenchWorkspace, smallSource } from './bench-broker.js';
 import { summarize, type Summary, within } from './stats.js';
@@ -25,7 +25,7 @@ export interface ToolCallResult {
 
 export async function benchToolCall(calls = 5000): Promise<ToolCallResult> {
   const ws = makeBenchWorkspace({ [FILE]: smallSource(40) });
-  const noModel = { name: 'script' as const, call: async () => { throw new ProviderCallError('the tool-call probe never asks the model', false); } };
+  const noModel = { name: 'script' as const, call: async () => { throw new ProviderError('the tool-call probe never asks the model', false); } };
   const options = await benchBrokerOptions(ws, noModel);
   const pool = await SessionPool.create({ sandbox: options.sandbox, maxThreads: 1, filename: path.join(distRoot, 'bench', 'tool-call-worker.js') });
   try {

@@ -18,7 +18,7 @@ export const completeTask = defineCapability({
   async run(ctx, input) {
     let note = '';
     if (ctx.session.taskId && ctx.session.role === 'impl') {
-      const { submitForReview } = await import('./tasks/store.js');
+      const { submitForReview } = await import('./tasks/session.js');
       try {
         await submitForReview(ctx, ctx.session.taskId, input.summary);
         note = ` Task ${ctx.session.taskId} moved to in-review.`;

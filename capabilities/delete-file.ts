@@ -11,7 +11,8 @@ import { promises as fsp } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../policy/errors.js';
 import { defineCapability } from './capability.js';
-import { fsError, lstatOrNull, refuseThroughSymlink, symlinkRefusal } from './fs/safe-fs.js';
+import { fsError, refuseThroughSymlink, symlinkRefusal } from './fs/errors.js';
+import { lstatOrNull } from './fs/read.js';
 
 export const deleteFile = defineCapability({
   name: 'delete_file',

@@ -5,7 +5,8 @@ import { ToolFailure } from '../policy/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath } from './capability.js';
 import { filePreview } from './fs/diff.js';
 import { byteLength, plural } from './fs/output.js';
-import { openForEdit, readCurrentText, readUtf8, rewrite } from './fs/safe-fs.js';
+import { readCurrentText, readUtf8 } from './fs/read.js';
+import { openForEdit, rewrite } from './fs/write.js';
 
 export const editFile = defineCapability({
   name: 'edit_file',

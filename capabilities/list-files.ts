@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../policy/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability } from './capability.js';
 import { OutputBudget, displayPath, withNotes } from './fs/output.js';
-import { existingEntry } from './fs/safe-fs.js';
+import { existingEntry } from './fs/read.js';
 import { walk, type WalkEntry } from './fs/walk.js';
 
 const SUFFIX: Record<WalkEntry['kind'], string> = { dir: '/', symlink: '@', file: '', other: '' };

@@ -9,7 +9,9 @@ import { promises as fsp } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../policy/errors.js';
 import { defineCapability } from './capability.js';
-import { ensureParentDirs, fsError, lstatOrNull, refuseThroughSymlink, symlinkRefusal } from './fs/safe-fs.js';
+import { fsError, refuseThroughSymlink, symlinkRefusal } from './fs/errors.js';
+import { lstatOrNull } from './fs/read.js';
+import { ensureParentDirs } from './fs/write.js';
 
 export const moveFile = defineCapability({
   name: 'move_file',

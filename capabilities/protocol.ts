@@ -13,7 +13,10 @@ export interface ToolResultBlock {
   content: string;
   is_error?: boolean;
 }
-export type ContentBlock = TextBlock | ToolUseBlock | ToolResultBlock | { type: string; [k: string]: unknown };
+/** Extended thinking, passed back to the provider as it came (its signature included). */
+export interface ThinkingBlock { type: 'thinking'; thinking: string; signature: string }
+export interface RedactedThinkingBlock { type: 'redacted_thinking'; data: string }
+export type ContentBlock = TextBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock | RedactedThinkingBlock;
 
 export interface Message {
   role: 'user' | 'assistant';
@@ -54,6 +57,12 @@ export interface ModelReply {
   id: number;
   content: ContentBlock[];
   stop_reason: string | null;
+  /**
+   * tool_use id -> the one-line refusal for a tool this session holds no port
+   * for. The broker audited the call when it saw the reply; the worker only
+   * passes the sentence back as that call's tool_result.
+   */
+  refused?: Record<string, string>;
 }
 
 /** The broker will not (or could not) answer: the session ends with `status`. */

@@ -5,18 +5,7 @@ import { ToolFailure } from '../policy/errors.js';
 import type { FileHandle } from 'node:fs/promises';
 import { DEFAULT_TOOL_LIMITS as LIMITS, type ToolContext, defineCapability } from './capability.js';
 import { OutputBudget, cutLine, plural, withNotes } from './fs/output.js';
-import {
-  BINARY_SAMPLE_BYTES,
-  countLines,
-  countLinesIn,
-  looksBinary,
-  openForRead,
-  readSmallSync,
-  readSample,
-  scanLines,
-  scanLinesIn,
-  type ScannedLine,
-} from './fs/safe-fs.js';
+import { BINARY_SAMPLE_BYTES, countLines, countLinesIn, looksBinary, openForRead, readSmallSync, readSample, scanLines, scanLinesIn, type ScannedLine } from './fs/read.js';
 
 /**
  * Files up to this size are read in one call and windowed in memory (one read

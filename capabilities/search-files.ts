@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../policy/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type ToolContext } from './capability.js';
 import { OutputBudget, cutLine, displayPath, plural, withNotes } from './fs/output.js';
-import { existingEntry, looksBinary, openForRead, readSample, scanLines } from './fs/safe-fs.js';
+import { existingEntry, looksBinary, openForRead, readSample, scanLines } from './fs/read.js';
 import { walk } from './fs/walk.js';
 
 /** Bigger files are not searched (named in a note): they are data, not source. */

@@ -26,7 +26,7 @@ export const spawnImplSession = defineCapability({
     let chainId = input.chain_id;
     if (taskId) {
       // The task is started by the delegating session, under its own role's rules.
-      const { findSessionTask, startTask } = await import('./tasks/store.js');
+      const { findSessionTask, startTask } = await import('./tasks/session.js');
       const task = await findSessionTask(ctx, chainId && !taskId.includes('/') ? `${chainId}/${taskId}` : taskId);
       if (task.status === 'backlog' || task.status === 'todo') await startTask(ctx, task.id);
       taskId = task.id;

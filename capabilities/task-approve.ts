@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { FeedbackField, TaskIdField } from './tasks/fields.js';
-import { approveTask } from './tasks/store.js';
+import { approveTask } from './tasks/session.js';
 
 export const taskApprove = defineCapability({
   name: 'task_approve',

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { FeedbackField, TaskIdField } from './tasks/fields.js';
-import { reworkTask } from './tasks/store.js';
+import { reworkTask } from './tasks/session.js';
 
 export const taskRework = defineCapability({
   name: 'task_rework',

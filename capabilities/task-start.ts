@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { defineCapability } from './capability.js';
 import { TaskIdField } from './tasks/fields.js';
-import { startTask } from './tasks/store.js';
+import { startTask } from './tasks/session.js';
 
 export const taskStart = defineCapability({
   name: 'task_start',

@@ -5,7 +5,8 @@ import { ToolFailure } from '../policy/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath } from './capability.js';
 import { filePreview } from './fs/diff.js';
 import { byteLength, plural } from './fs/output.js';
-import { ensureParentDirs, readCurrentText, writeFileNoFollow } from './fs/safe-fs.js';
+import { readCurrentText } from './fs/read.js';
+import { ensureParentDirs, writeFileNoFollow } from './fs/write.js';
 
 /** Old content larger than this is not diffed in an approval preview. */
 export const PREVIEW_MAX_BYTES = 4 * 1024 * 1024;

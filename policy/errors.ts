@@ -1,5 +1,23 @@
-// The small table of named errors. Each carries the exit code the CLI uses
-// (DESIGN.md §6) so that no command has to map errors itself.
+// The one table of errors: every class choragen throws on purpose, with the
+// exit code the CLI uses for it (DESIGN.md §6) and, for tool calls, what
+// `tool_calls.decision` records. It lives in policy/, the bottom layer, so that
+// policy, capabilities and runtime throw the same classes without importing
+// upward; the CLI maps any of them to one line and an exit code here too.
+//
+//   class             exit  raised when
+//   UsageError          2   bad flags or arguments, missing configuration
+//   PolicyError         2   the governance file is missing or invalid (names file:line key)
+//   SandboxUnavailable  2   no permission model for session workers (--unsafe-no-sandbox not given)
+//   ToolRefusal         2   the policy (or a bound) refused a tool call: `decision` deny|invalid|rejected
+//   ToolFailure         2   a permitted tool call could not be done (missing file, no match, too large)
+//   ProviderError     1/2   the model endpoint failed; `retryable` ones are retried; 401/403 exit 2
+//   InterruptedError  130   SIGINT / SIGTERM, or an abort from the broker
+//   ChoragenError       1   anything else that failed for a known reason
+//
+// A ToolRefusal or ToolFailure never ends a session: the dispatcher turns it
+// into a tool_result with is_error. When one reaches the CLI instead (an
+// unknown task given to `task:add`, a task file that cannot be read at
+// start), it is about what the user asked for: exit 2.
 
 export const ExitCode = {
   completed: 0,
@@ -32,31 +50,17 @@ export class PolicyError extends UsageError {
 /** Node's permission model is not available and --unsafe-no-sandbox was not given. */
 export class SandboxUnavailableError extends UsageError {}
 
-/** The provider failed for good (after retries) or answered something unusable. */
-export class ProviderError extends ChoragenError {
-  constructor(message: string, readonly status?: number, readonly retries = 0) {
-    super(message);
-  }
-}
-
-/** The tree's token or cost budget is spent. */
-export class BudgetExceededError extends ChoragenError {
-  override readonly exitCode: number = ExitCode.budget;
-}
-
 /** SIGINT / SIGTERM, or an abort from the broker. */
 export class InterruptedError extends ChoragenError {
   override readonly exitCode: number = ExitCode.interrupted;
 }
 
-/**
- * A tool call that the broker refused or could not perform. It never ends a
- * session: the dispatcher turns it into a tool_result with is_error: true.
- * `decision` is what tool_calls.decision records.
- */
+/** What `tool_calls.decision` records for a refused call. */
 export type RefusalDecision = 'deny' | 'invalid' | 'rejected';
 
+/** A tool call that the policy, a grant or a bound refused. */
 export class ToolRefusal extends ChoragenError {
+  override readonly exitCode: number = ExitCode.usage;
   constructor(
     message: string,
     readonly decision: RefusalDecision = 'deny',
@@ -68,7 +72,27 @@ export class ToolRefusal extends ChoragenError {
 }
 
 /** A permitted tool call whose effect failed (missing file, no match, too large...). */
-export class ToolFailure extends ChoragenError {}
+export class ToolFailure extends ChoragenError {
+  override readonly exitCode: number = ExitCode.usage;
+}
+
+/**
+ * The model endpoint failed. `retryable` failures (connection errors, stalls,
+ * 429/5xx, a reply of the wrong shape) are retried by the model gateway; a
+ * rejected key is a configuration problem the user fixes (exit 2).
+ */
+export class ProviderError extends ChoragenError {
+  override readonly exitCode: number;
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.exitCode = status === 401 || status === 403 ? ExitCode.usage : ExitCode.failed;
+  }
+}
 
 /** One line for the user; detail only when asked for. */
 export function describeError(err: unknown, verbose = false): string {

@@ -6,7 +6,6 @@ import type {
   ContentBlock, Message, ModelPortIn, ModelRequest, SessionOutcome, SessionTask,
   ToolReply, ToolRequest, ToolResultBlock, ToolUseBlock,
 } from '../capabilities/protocol.js';
-import { unknownToolMessage } from '../capabilities/refusals.js';
 import { PortClient } from './port-client.js';
 
 interface ToolRun { block: ToolResultBlock; reply?: ToolReply }
@@ -14,7 +13,6 @@ interface ToolRun { block: ToolResultBlock; reply?: ToolReply }
 export async function runAgentLoop(task: SessionTask): Promise<SessionOutcome> {
   const model = new PortClient<ModelRequest, ModelPortIn>(task.model);
   const tools = new Map(Object.entries(task.tools).map(([name, port]) => [name, new PortClient<ToolRequest, ToolReply>(port)]));
-  const granted = [...tools.keys()];
   const messages: Message[] = [...task.messages];
   let sent = messages.length; // the broker already holds the first messages
   let finalText = '';
@@ -35,7 +33,7 @@ export async function runAgentLoop(task: SessionTask): Promise<SessionOutcome> {
         return { status: 'completed', finalText, turns, error };
       }
       // All tool_use blocks of one message run concurrently (parallel spawns).
-      const runs = await Promise.all(uses.map((use) => runTool(use)));
+      const runs = await Promise.all(uses.map((use) => runTool(use, reply.refused)));
       messages.push({ role: 'user', content: runs.map((r) => r.block) });
       const end = runs.find((r) => r.reply?.ends_session);
       if (end) return { status: 'completed', finalText: end.reply?.final_text ?? finalText, turns, error: null };
@@ -46,11 +44,12 @@ export async function runAgentLoop(task: SessionTask): Promise<SessionOutcome> {
     for (const client of tools.values()) client.close();
   }
 
-  async function runTool(use: ToolUseBlock): Promise<ToolRun> {
+  async function runTool(use: ToolUseBlock, refused: Record<string, string> | undefined): Promise<ToolRun> {
     const client = tools.get(use.name);
     if (!client) {
       // The broker has already audited this as a denial when it saw the reply.
-      return { block: { type: 'tool_result', tool_use_id: use.id, content: unknownToolMessage(use.name, granted), is_error: true } };
+      const content = refused?.[use.id] ?? `tool "${String(use.name)}" is not available to this session`;
+      return { block: { type: 'tool_result', tool_use_id: use.id, content, is_error: true } };
     }
     const reply = await client.request({ type: 'tool_request', tool_use_id: use.id, input: use.input });
     const block: ToolResultBlock = { type: 'tool_result', tool_use_id: use.id, content: reply.content };

@@ -309,3 +309,29 @@ export function lastCompletionSession(text: string): string | null {
 export function taskTypeOf(value: string | undefined): TaskType {
   return value === 'control' ? 'control' : 'impl';
 }
+
+// --- records the store returns ---------------------------------------------------
+
+export interface TaskRecord {
+  /** `CHAIN-ID/NNN-slug` */
+  id: string;
+  chainId: string;
+  /** `NNN-slug` */
+  name: string;
+  status: TaskStatus;
+  /** workspace-relative path of the task file */
+  rel: string;
+  title: string;
+  type: TaskType;
+  /** session of the last "Completion summary" section, if any */
+  lastSession: string | null;
+  text: string;
+}
+
+export interface ChainSummary {
+  id: string;
+  title: string;
+  createdAt: string;
+  tasks: Omit<TaskRecord, 'text'>[];
+  counts: Record<TaskStatus, number>;
+}

@@ -131,12 +131,16 @@ export class Broker {
       treeSignal: this.treeAbort.signal,
       record: (event) => this.record(event),
       afterCall: (session, answer, cost) => {
+        let refused: Record<string, string> | undefined;
         for (const block of answer.content) {
-          if (block.type === 'tool_use' && !session.tools.includes((block as any).name)) this.dispatcher.recordUngranted(session, block as any);
+          if (block.type === 'tool_use' && !session.tools.includes(block.name)) {
+            (refused ??= {})[block.id] = this.dispatcher.recordUngranted(session, block);
+          }
         }
         const { warn, spent } = this.budget.add(answer.usage, cost);
         if (warn) this.record({ type: 'notice', session_id: session.id, kind: 'budget_warning', message: `80% of the budget is spent (${this.budget.describe()})` });
         if (spent) this.stopTree('budget_exceeded', `budget exceeded (${this.budget.describe()})`);
+        return refused;
       },
     });
   }
@@ -161,9 +165,7 @@ export class Broker {
     this.rootId = resumed ? resumed.identity.rootId : newSessionId();
     const rootSessionId = resumed ? newSessionId() : this.rootId;
     // Everything that can be wrong with the request is found before anything is recorded.
-    const first = resumed ? null : await this.firstMessage(req.role, req.message, req.taskId, req.chainId).catch((err) => {
-      throw err instanceof ToolFailure ? new UsageError(err.message) : err;
-    });
+    const first = resumed ? null : await this.firstMessage(req.role, req.message, req.taskId, req.chainId);
     // Every run writes its own log, named by the session it starts (for a
     // resumed session: the new id; its root_id still names the original tree).
     const audit = (this.audit = AuditLog.open(this.opts.workspace, rootSessionId, this.header()));
@@ -337,10 +339,10 @@ export class Broker {
   private async firstMessage(role: Role, instructions: string, taskId?: string, chainId?: string): Promise<string> {
     const parts: string[] = [];
     if (taskId) {
-      const { taskContextForChild } = await import('../../capabilities/tasks/store.js');
+      const { taskContextForChild } = await import('../../capabilities/tasks/session.js');
       parts.push(await taskContextForChild(this.opts.workspace, taskId, chainId));
     } else if (chainId && role === 'control') {
-      const { chainContextForControl } = await import('../../capabilities/tasks/store.js');
+      const { chainContextForControl } = await import('../../capabilities/tasks/session.js');
       parts.push(await chainContextForControl(this.opts.workspace, chainId));
     }
     parts.push(parts.length ? `## Instructions\n\n${instructions}` : instructions);

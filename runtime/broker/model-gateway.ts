@@ -6,9 +6,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ModelPortIn, ModelRequest } from '../../capabilities/protocol.js';
 import type { ModelCallEvent } from '../audit/events.js';
-import { InterruptedError } from '../../policy/errors.js';
+import { InterruptedError, ProviderError } from '../../policy/errors.js';
 import type { LiveSession } from './live-session.js';
-import { type ModelAnswer, type ModelProvider, ProviderCallError, type ToolSpec, type Usage } from '../providers/provider.js';
+import type { ModelAnswer, ModelProvider, ToolSpec, Usage } from '../providers/provider.js';
 
 export interface GatewayDeps {
   provider: ModelProvider;
@@ -20,8 +20,11 @@ export interface GatewayDeps {
   treeStop(): { status: 'interrupted' | 'budget_exceeded'; reason: string } | null;
   treeSignal: AbortSignal;
   record(event: ModelCallEvent): void;
-  /** After metering: the broker checks the budget and audits ungranted tool_use blocks. */
-  afterCall(session: LiveSession, answer: ModelAnswer, cost: number): void;
+  /**
+   * After metering: the broker checks the budget and audits ungranted
+   * tool_use blocks; it returns their refusals by tool_use id.
+   */
+  afterCall(session: LiveSession, answer: ModelAnswer, cost: number): Record<string, string> | undefined;
 }
 
 export interface SessionModelSetup {
@@ -56,17 +59,17 @@ export class ModelGateway {
         session.addUsage(answer.usage, cost);
         this.recordCall(session, started, t0, answer.model || session.model, answer.usage, cost, answer.stop_reason, retries);
         session.transcript.push({ role: 'assistant', content: answer.content });
-        this.deps.afterCall(session, answer, cost);
-        return { type: 'model_reply', id: req.id, content: answer.content, stop_reason: answer.stop_reason };
+        const refused = this.deps.afterCall(session, answer, cost);
+        return { type: 'model_reply', id: req.id, content: answer.content, stop_reason: answer.stop_reason, ...(refused ? { refused } : {}) };
       } catch (err) {
         if (err instanceof InterruptedError || signal.aborted) {
           const tree = this.deps.treeStop();
           if (tree) return { type: 'model_stop', id: req.id, status: tree.status, reason: tree.reason };
           return this.stopForSession(session, req.id);
         }
-        const retryable = err instanceof ProviderCallError && err.retryable;
+        const retryable = err instanceof ProviderError && err.retryable;
         if (retryable && retries < this.deps.maxRetries) {
-          const wait = backoffMs(retries, this.deps.retryBaseMs, (err as ProviderCallError).retryAfterMs);
+          const wait = backoffMs(retries, this.deps.retryBaseMs, (err as ProviderError).retryAfterMs);
           retries++;
           try {
             await sleep(wait, undefined, { signal });

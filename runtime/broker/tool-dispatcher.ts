@@ -6,7 +6,6 @@ import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { Capability } from '../../capabilities/capability.js';
 import type { ToolReply, ToolRequest, ToolUseBlock } from '../../capabilities/protocol.js';
-import { unknownToolMessage } from '../../capabilities/refusals.js';
 import type { ToolCallEvent, ToolDecision } from '../audit/events.js';
 import { ChoragenError, ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import type { LiveSession } from './live-session.js';
@@ -76,10 +75,11 @@ export class ToolDispatcher {
     return reply;
   }
 
-  /** A tool_use for a tool the session holds no port for: audited as a denial. */
-  recordUngranted(session: LiveSession, use: ToolUseBlock): void {
+  /** A tool_use for a tool the session holds no port for: audited as a denial; returns the refusal the model reads. */
+  recordUngranted(session: LiveSession, use: ToolUseBlock): string {
     session.toolCalls++;
     const decision: ToolDecision = 'deny';
+    const error = unknownToolMessage(String(use.name), session.tools);
     this.record({
       type: 'tool_call',
       session_id: session.id,
@@ -92,8 +92,9 @@ export class ToolDispatcher {
       rule: 'grants',
       path: null,
       is_error: true,
-      error: unknownToolMessage(String(use.name), session.tools),
+      error,
     });
+    return error;
   }
 
   private validate(capability: Capability, input: unknown): any {
@@ -107,6 +108,10 @@ export class ToolDispatcher {
     const detail = extra ? `unexpected field(s) ${extra.join(', ')}` : `${where} ${first?.message ?? 'is invalid'}`;
     throw new ToolRefusal(`invalid input for ${capability.name}: ${detail}`, 'invalid', 'schema');
   }
+}
+
+function unknownToolMessage(name: string, granted: readonly string[]): string {
+  return `tool "${name}" is not available to this session; available tools: ${granted.join(', ') || 'none'}`;
 }
 
 function toolErrorLine(tool: string, err: unknown): string {

@@ -3,7 +3,7 @@
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { ToolFailure, UsageError } from '../../policy/errors.js';
+
 
 export class ChainNewCommand extends ChoragenCommand {
   static override paths = [['chain:new']];
@@ -27,12 +27,8 @@ export class ChainNewCommand extends ChoragenCommand {
   async run(): Promise<number> {
     const workspace = resolveWorkspace(this.workspace);
     const { openTaskStore } = await import('../../capabilities/tasks/store.js');
-    try {
-      const chain = await openTaskStore(workspace).createChain(this.title.join(' '), this.description);
-      this.context.stdout.write(`${chain.id}\n`);
-    } catch (err) {
-      throw err instanceof ToolFailure ? new UsageError(err.message) : err;
-    }
+    const chain = await openTaskStore(workspace).createChain(this.title.join(' '), this.description);
+    this.context.stdout.write(`${chain.id}\n`);
     return 0;
   }
 }

@@ -3,7 +3,7 @@
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { ToolFailure, UsageError } from '../../policy/errors.js';
+
 
 export class ChainStatusCommand extends ChoragenCommand {
   static override paths = [['chain:status']];
@@ -31,12 +31,7 @@ export class ChainStatusCommand extends ChoragenCommand {
     const dir = resolveWorkspace(this.workspace);
     const { openTaskStore } = await import('../../capabilities/tasks/store.js');
     const { chainTableRows, formatChainStatusTable } = await import('../../capabilities/tasks/views.js');
-    let summaries;
-    try {
-      summaries = await openTaskStore(dir).chainStatus(this.chainId);
-    } catch (err) {
-      throw err instanceof ToolFailure ? new UsageError(err.message) : err;
-    }
+    const summaries = await openTaskStore(dir).chainStatus(this.chainId);
     const options = { tokensByTask: await tokensByTask(dir) };
     this.context.stdout.write(this.json ? `${JSON.stringify(chainTableRows(summaries, options))}\n` : formatChainStatusTable(summaries, options));
     return 0;

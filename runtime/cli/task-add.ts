@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { ToolFailure, UsageError } from '../../policy/errors.js';
+import { UsageError } from '../../policy/errors.js';
 
 const STATUSES = ['backlog', 'todo'] as const;
 const TYPES = ['impl', 'control'] as const;
@@ -52,16 +52,12 @@ export class TaskAddCommand extends ChoragenCommand {
       });
     }
     const { openTaskStore } = await import('../../capabilities/tasks/store.js');
-    try {
-      const task = await openTaskStore(dir).addTask(this.chainId, this.title.join(' '), {
-        body,
-        status: this.status as (typeof STATUSES)[number],
-        type: this.type as (typeof TYPES)[number],
-      });
-      this.context.stdout.write(`${task.id}\n`);
-    } catch (err) {
-      throw err instanceof ToolFailure ? new UsageError(err.message) : err;
-    }
+    const task = await openTaskStore(dir).addTask(this.chainId, this.title.join(' '), {
+      body,
+      status: this.status as (typeof STATUSES)[number],
+      type: this.type as (typeof TYPES)[number],
+    });
+    this.context.stdout.write(`${task.id}\n`);
     return 0;
   }
 }

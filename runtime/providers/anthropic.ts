@@ -2,8 +2,8 @@
 // key). The SDK's own retries are off: the gateway retries, so every retry is
 // counted in model_calls.retries.
 import type Anthropic from '@anthropic-ai/sdk';
-import { type ModelAnswer, type ModelCallSpec, type ModelProvider, ProviderCallError, RETRYABLE_STATUS, usageFromAnthropic } from './provider.js';
-import { InterruptedError } from '../../policy/errors.js';
+import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS, usageFromAnthropic } from './provider.js';
+import { InterruptedError, ProviderError } from '../../policy/errors.js';
 
 export class AnthropicProvider implements ModelProvider {
   readonly name = 'anthropic' as const;
@@ -50,9 +50,9 @@ function toProviderError(err: any, signal: AbortSignal): Error {
   const message = providerMessage(err);
   if (status === undefined) {
     // Connection reset, DNS, timeout: worth another try.
-    return new ProviderCallError(`connection error: ${message}`, true);
+    return new ProviderError(`connection error: ${message}`, true);
   }
-  return new ProviderCallError(`${status} ${message}`, RETRYABLE_STATUS.has(status), status, retryAfterMs(err?.headers));
+  return new ProviderError(`${status} ${message}`, RETRYABLE_STATUS.has(status), status, retryAfterMs(err?.headers));
 }
 
 function providerMessage(err: any): string {

@@ -37,18 +37,6 @@ export interface ModelProvider {
   call(spec: ModelCallSpec): Promise<ModelAnswer>;
 }
 
-/** A provider failure; `retryable` ones are retried by the gateway with backoff. */
-export class ProviderCallError extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-    readonly status?: number,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
-
 export function usageFromAnthropic(u: any): Usage {
   return {
     input_tokens: u?.input_tokens ?? 0,

@@ -4,9 +4,9 @@
 // interrupts can be exercised offline.
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UsageError, InterruptedError } from '../../../policy/errors.js';
+import { InterruptedError, ProviderError, UsageError } from '../../../policy/errors.js';
 import { ScriptedModel, parseScript } from './format.js';
-import { type ModelAnswer, type ModelCallSpec, type ModelProvider, ProviderCallError, RETRYABLE_STATUS, usageFromAnthropic } from '../provider.js';
+import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS, usageFromAnthropic } from '../provider.js';
 
 export class ScriptProvider implements ModelProvider {
   readonly name = 'script' as const;
@@ -27,7 +27,7 @@ export class ScriptProvider implements ModelProvider {
     try {
       reply = this.model.reply({ system: spec.system, messages: spec.messages, model: spec.model });
     } catch (err) {
-      throw new ProviderCallError((err as Error).message, false);
+      throw new ProviderError((err as Error).message, false);
     }
     if (reply.delay_ms > 0) {
       try {
@@ -38,9 +38,9 @@ export class ScriptProvider implements ModelProvider {
     }
     if (spec.signal.aborted) throw new InterruptedError('model call aborted');
     if (reply.failure) {
-      if (reply.failure.kind === 'reset') throw new ProviderCallError('connection error: socket hang up (scripted)', true);
+      if (reply.failure.kind === 'reset') throw new ProviderError('connection error: socket hang up (scripted)', true);
       const { status, retry_after_ms } = reply.failure;
-      throw new ProviderCallError(`${status} scripted failure`, RETRYABLE_STATUS.has(status), status, retry_after_ms || undefined);
+      throw new ProviderError(`${status} scripted failure`, RETRYABLE_STATUS.has(status), status, retry_after_ms || undefined);
     }
     return { content: reply.content, stop_reason: reply.stop_reason, usage: usageFromAnthropic(reply.usage), model: reply.model };
   }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { OutputBudget, cutLine, plural, withNotes } from '../../../capabilities/fs/output.js';
-import { looksBinary } from '../../../capabilities/fs/safe-fs.js';
+import { looksBinary } from '../../../capabilities/fs/read.js';
 
 describe('tool output helpers', () => {
   it('cuts a line with a marker that counts what was dropped', () => {

@@ -7,7 +7,6 @@ import {
   ALLOWED_MOVES,
   TASK_STATUSES,
   appendSectionText,
-  chainContextForControl,
   chainIdFor,
   checkTransition,
   formatTaskFile,
@@ -17,10 +16,10 @@ import {
   parseTaskRef,
   setStatusLine,
   slugify,
-  taskContextForChild,
   taskNameFor,
   type TaskStore,
 } from '../../../capabilities/tasks/store.js';
+import { chainContextForControl, taskContextForChild } from '../../../capabilities/tasks/session.js';
 import { chainTableRows, formatChainStatusTable } from '../../../capabilities/tasks/views.js';
 
 async function failure(promise: Promise<unknown> | (() => unknown)): Promise<Error> {

@@ -7,7 +7,8 @@ import { taskStart } from '../../../capabilities/task-start.js';
 import { taskApprove } from '../../../capabilities/task-approve.js';
 import { taskRework } from '../../../capabilities/task-rework.js';
 import { ToolFailure, ToolRefusal } from '../../../policy/errors.js';
-import { openTaskStore, submitForReview } from '../../../capabilities/tasks/store.js';
+import { submitForReview } from '../../../capabilities/tasks/session.js';
+import { openTaskStore } from '../../../capabilities/tasks/store.js';
 import { rejection, removeWorkspace, runTool, tempWorkspace, testToolContext, type TestToolContextOptions } from '../../support/tool-context.js';
 
 describe('task capabilities', () => {

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { countLines, countLinesIn, scanLines, scanLinesIn, type ScannedLine } from '../../../capabilities/fs/safe-fs.js';
+import { countLines, countLinesIn, scanLines, scanLinesIn, type ScannedLine } from '../../../capabilities/fs/read.js';
 import { removeWorkspace, tempWorkspace } from '../../support/tool-context.js';
 
 // read_file windows small files in memory and streams big ones: both must see
 // exactly the same lines, cut the same way, and count the same total.
-describe('safe-fs line scanning: in memory = streamed', () => {
+describe('fs/read line scanning: in memory = streamed', () => {
   let ws: string;
   afterEach(() => removeWorkspace(ws));
 

@@ -1,9 +1,7 @@
-// Filesystem access for the file tools, on paths that came back from
-// ctx.authorize only. The broker decided on the canonical path; these helpers
-// make sure the effect lands on that same object: nothing here follows a
-// symlink that appeared after the check, writes through a hard link, or
-// blocks on a FIFO. Errors become one-line ToolFailure / ToolRefusal messages
-// that name the workspace-relative path, never a host path.
+// Reading for the file tools, on paths that came back from ctx.authorize
+// only. The broker decided on the canonical path; these helpers make sure the
+// read lands on that same object: nothing here follows a symlink that appeared
+// after the check or blocks on a FIFO.
 //
 // Residual risk, on purpose: Node has no openat(), so a parent directory
 // swapped for a symlink by another process between our lstat and the open
@@ -12,77 +10,16 @@
 
 import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, type BigIntStats, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import path from 'node:path';
-import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
+import { ToolFailure } from '../../policy/errors.js';
 import type { AuthorizedPath } from '../capability.js';
+import { errnoCode, fsError, symlinkRefusal } from './errors.js';
 import { displayPath } from './output.js';
 
-const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
 /** How much of a file decides whether it is text. */
 export const BINARY_SAMPLE_BYTES = 8192;
 const READ_CHUNK_BYTES = 64 * 1024;
-
-export function errnoCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
-
-/** An OS error as a one-line tool error about `rel` (the host message names host paths: never shown). */
-export function fsError(err: unknown, rel: string, doing: string): Error {
-  if (err instanceof ToolFailure || err instanceof ToolRefusal) return err;
-  const shown = displayPath(rel);
-  switch (errnoCode(err)) {
-    case 'ENOENT':
-      return new ToolFailure(`no such file: ${shown}`);
-    case 'ELOOP':
-      return symlinkRefusal(rel);
-    case 'EISDIR':
-      return new ToolFailure(`${shown} is a directory`);
-    case 'ENOTDIR':
-      return new ToolFailure(`a parent of ${shown} is not a directory`);
-    case 'EACCES':
-    case 'EPERM':
-      return new ToolFailure(`permission denied: ${shown}`);
-    case 'ENXIO':
-      return new ToolFailure(`${shown} is not a regular file`);
-    case 'ENOSPC':
-      return new ToolFailure(`no space left on device while ${doing} ${shown}`);
-    case 'EXDEV':
-      return new ToolFailure(`cannot move ${shown} across filesystems`);
-    default:
-      return new ToolFailure(`${doing} ${shown} failed (${errnoCode(err) ?? 'error'})`);
-  }
-}
-
-export function symlinkRefusal(rel: string): ToolRefusal {
-  return new ToolRefusal(`${displayPath(rel)} is a symlink; it is not followed`, 'deny', null, rel);
-}
-
-/**
- * The model's path as written, normalized the way the canonical path is
- * (`./a//b/` → `a/b`, the root as `.`), so that a difference with `target.rel` can only mean a
- * symlink on the way (or a case-insensitive filesystem).
- */
-function normalizedRequest(requested: string): string {
-  const normal = path.posix.normalize(requested.replace(/\/+$/, '') || '.');
-  return normal.replace(/^\.\//, '');
-}
-
-/**
- * Refuses a path the model gave that resolved through a symlink, for the tools
- * that act on real paths only; `acts` says what the tool does ("delete_file
- * deletes").
- */
-export function refuseThroughSymlink(requested: string, target: AuthorizedPath, acts: string): void {
-  const request = normalizedRequest(requested);
-  if (request === target.rel) return;
-  throw new ToolRefusal(
-    `${request} is a symlink or goes through one (real path: ${target.rel}); ${acts} real paths only`,
-    'deny',
-    null,
-    target.rel,
-  );
-}
 
 export async function lstatOrNull(abs: string): Promise<Stats | null> {
   try {
@@ -353,124 +290,6 @@ export async function readAll(handle: FileHandle, size: number): Promise<Buffer>
   return buffer.subarray(0, read);
 }
 
-// --- writing ----------------------------------------------------------------
-
-/**
- * Create the missing parent directories of `target` one at a time, refusing
- * any component that is (or became) a symlink. Components are derived from the
- * canonical `target.rel`, below the workspace root.
- */
-export async function ensureParentDirs(target: AuthorizedPath): Promise<void> {
-  const parts = target.rel.split('/');
-  let dir = target.abs;
-  for (let i = 0; i < parts.length; i += 1) dir = path.dirname(dir);
-  let rel = '';
-  for (const part of parts.slice(0, -1)) {
-    dir = path.join(dir, part);
-    rel = rel === '' ? part : `${rel}/${part}`;
-    try {
-      let stats = await lstatOrNull(dir);
-      if (stats === null) {
-        try {
-          await fsp.mkdir(dir); // never follows a symlink at `dir`: EEXIST instead
-        } catch (err) {
-          if (errnoCode(err) !== 'EEXIST') throw err;
-        }
-        stats = await fsp.lstat(dir);
-      }
-      if (stats.isSymbolicLink()) throw symlinkRefusal(rel);
-      if (!stats.isDirectory()) throw new ToolFailure(`${rel} is not a directory`);
-    } catch (err) {
-      throw fsError(err, rel, 'creating directory');
-    }
-  }
-}
-
-/** Refuse to write through a hard link: its other name may be outside the workspace. */
-async function checkWritable(handle: FileHandle, rel: string): Promise<Stats> {
-  const stats = await handle.stat();
-  if (stats.isDirectory()) throw new ToolFailure(`${displayPath(rel)} is a directory`);
-  if (!stats.isFile()) throw new ToolFailure(`${displayPath(rel)} is not a regular file`);
-  if (stats.nlink > 1) {
-    throw new ToolRefusal(`${rel} has ${stats.nlink} hard links; writing through a hard link is refused`, 'deny', null, rel);
-  }
-  return stats;
-}
-
-async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
-  await handle.truncate(0);
-  let written = 0;
-  while (written < data.length) {
-    const { bytesWritten } = await handle.write(data, written, data.length - written, written);
-    written += bytesWritten;
-  }
-}
-
-/**
- * Write `content` to `target` without following a symlink at the last
- * component. A target that did not exist at the check is created exclusively
- * (the decision was `create`: never overwrite a file that appeared since); one
- * that existed is opened without O_CREAT (the decision was `modify`).
- */
-export async function writeFileNoFollow(target: AuthorizedPath, content: string): Promise<'created' | 'modified'> {
-  const data = Buffer.from(content, 'utf8');
-  const flags = target.exists
-    ? O_WRONLY | O_NOFOLLOW | O_NONBLOCK
-    : O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK;
-  let handle: FileHandle;
-  try {
-    handle = await fsp.open(target.abs, flags, 0o666);
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'EEXIST') {
-      const stats = await lstatOrNull(target.abs);
-      if (stats?.isSymbolicLink()) throw symlinkRefusal(target.rel);
-      throw new ToolFailure(`${target.rel} was created by someone else after the check; read it, then write again`);
-    }
-    if (code === 'ENOENT' && target.exists) {
-      throw new ToolFailure(`${target.rel} was deleted after the check; write again to create it`);
-    }
-    throw fsError(err, target.rel, 'writing');
-  }
-  try {
-    if (target.exists) await checkWritable(handle, target.rel);
-    await writeAll(handle, data);
-  } catch (err) {
-    throw fsError(err, target.rel, 'writing');
-  } finally {
-    await handle.close();
-  }
-  return target.exists ? 'modified' : 'created';
-}
-
-/**
- * Open an existing file for an in-place edit (no symlink, no hard link,
- * regular file). Returns the handle, open read-write; the caller closes it.
- */
-export async function openForEdit(target: AuthorizedPath): Promise<OpenFile> {
-  let handle: FileHandle;
-  try {
-    handle = await fsp.open(target.abs, O_RDWR | O_NOFOLLOW | O_NONBLOCK);
-  } catch (err) {
-    throw fsError(err, target.rel, 'editing');
-  }
-  try {
-    const stats = await checkWritable(handle, target.rel);
-    return { handle, size: stats.size };
-  } catch (err) {
-    await handle.close();
-    throw fsError(err, target.rel, 'editing');
-  }
-}
-
-/** Replace the whole content of an open file. */
-export async function rewrite(handle: FileHandle, content: string): Promise<number> {
-  const data = Buffer.from(content, 'utf8');
-  await writeAll(handle, data);
-  return data.length;
-}
-
-/** Read a whole open file; null if it is not valid UTF-8 (a BOM is kept as is). */
 export async function readUtf8(handle: FileHandle, size: number): Promise<string | null> {
   const bytes = await readAll(handle, size);
   try {
