@@ -1,6 +1,7 @@
-// What the broker needs from a model provider. Both providers (Anthropic and
-// the scripted replay) sit behind this one interface, so the scripted model
-// goes through the same broker path (budgets, metering, audit, governance).
+// What the broker needs from a model provider. Every provider (Anthropic,
+// OpenAI-compatible endpoints, the scripted replay) sits behind this one
+// interface, so each goes through the same broker path (budgets, metering,
+// audit, governance), and retries, timeouts and Ctrl-C behave alike.
 import type { ContentBlock, Message } from '../../capabilities/protocol.js';
 
 export interface ToolSpec {
@@ -9,13 +10,29 @@ export interface ToolSpec {
   input_schema: unknown;
 }
 
+export type ProviderName = 'anthropic' | 'openai' | 'script';
+
 export interface ModelCallSpec {
   model: string;
+  /**
+   * The role's system prompt: the same for every session of a role, model and
+   * policy, so providers can cache it (session facts travel in the first user
+   * message).
+   */
   system: string;
   tools: ToolSpec[];
   messages: Message[];
   maxOutputTokens: number;
+  /** Aborts the call (Ctrl-C, session timeout, budget): the provider throws InterruptedError. */
   signal: AbortSignal;
+  /**
+   * The longest wait for the first streamed event and between two events
+   * (--request-timeout). Past it the provider aborts the request and throws a
+   * retryable ProviderError that names the endpoint.
+   */
+  stallTimeoutMs?: number;
+  /** Streaming progress, for the live view: output tokens received so far (estimated). */
+  onProgress?(progress: { outputTokens: number }): void;
 }
 
 export interface Usage {
@@ -33,7 +50,7 @@ export interface ModelAnswer {
 }
 
 export interface ModelProvider {
-  readonly name: 'anthropic' | 'script';
+  readonly name: ProviderName;
   call(spec: ModelCallSpec): Promise<ModelAnswer>;
 }
 
