@@ -88,7 +88,7 @@ describe('policy CLI', function () {
         choragen(outside, 'policy:check', '--role', 'impl', '--action', 'modify', 'x'),
       ]);
       expect(role.code).to.equal(2);
-      expect(role.stderr).to.equal('choragen: unknown role "admin" (expected control, impl)\n');
+      expect(role.stderr).to.equal('choragen: unknown role "admin" (defined: control, impl)\n');
       expect(action.code).to.equal(2);
       expect(action.stderr).to.contain('unknown action "rename"');
       expect(missing.code).to.equal(2);
