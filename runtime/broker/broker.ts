@@ -16,7 +16,7 @@ import { childGrant, type Grant, roleGrant, roleTools, toolOffer } from './grant
 import { newSessionId } from '../ids.js';
 import { LiveSession } from './live-session.js';
 import { ModelGateway, type SessionModelSetup } from './model-gateway.js';
-import { costOf } from '../providers/pricing.js';
+import { costOf, isKnownModel } from '../providers/pricing.js';
 import { systemPrompt } from './system-prompt.js';
 import type { ModelProvider, ProviderName, ToolSpec } from '../providers/provider.js';
 import { type RoleEndpoint, type RunDefaults, roleEndpoint } from './role-models.js';
@@ -150,7 +150,9 @@ export class Broker {
             (refused ??= {})[block.id] = this.dispatcher.recordUngranted(session, block);
           }
         }
-        const { warn, spent } = this.budget.add(answer.usage, cost);
+        const model = answer.model || session.model;
+        const estimated = session.provider.name !== 'script' && !isKnownModel(model) ? model : undefined;
+        const { warn, spent } = this.budget.add(answer.usage, cost, estimated);
         if (warn) this.record({ type: 'notice', session_id: session.id, kind: 'budget_warning', message: `80% of the budget is spent (${this.budget.describe()})` });
         if (spent) this.stopTree('budget_exceeded', `budget exceeded (${this.budget.describe()})`);
         return refused;
