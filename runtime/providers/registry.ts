@@ -51,8 +51,9 @@ async function createProvider(name: ProviderName, settings: { script?: string })
       const { AnthropicProvider } = await import('./anthropic.js');
       return AnthropicProvider.create({ apiKey: process.env.ANTHROPIC_API_KEY!, baseURL: process.env.ANTHROPIC_BASE_URL });
     }
-    case 'openai':
-      // The OpenAI-compatible provider lands in its own commit.
-      throw new UsageError('provider openai is not available in this build');
+    case 'openai': {
+      const { OpenAIProvider } = await import('./openai.js');
+      return OpenAIProvider.create({ apiKey: process.env.OPENAI_API_KEY!, baseURL: process.env.OPENAI_BASE_URL });
+    }
   }
 }
