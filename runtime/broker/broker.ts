@@ -19,7 +19,7 @@ import { ModelGateway, type SessionModelSetup } from './model-gateway.js';
 import { costOf, isKnownModel } from '../providers/pricing.js';
 import { systemPrompt } from './system-prompt.js';
 import type { ModelProvider, ProviderName, ToolSpec } from '../providers/provider.js';
-import { type RoleEndpoint, type RunDefaults, roleEndpoint } from './role-models.js';
+import { type RoleEndpoint, type RunDefaults, definedRole, roleEndpoint } from './role-models.js';
 import { type RolePrompt, loadRolePrompts } from './role-prompts.js';
 import type { SandboxKind } from './worker-sandbox.js';
 import { SessionPool } from './session-pool.js';
@@ -187,7 +187,7 @@ export class Broker {
     const rootSessionId = resumed ? newSessionId() : this.rootId;
     // Everything that can be wrong with the request is found before anything is recorded.
     const role = resumed ? resumed.identity.role : req.role;
-    if (!this.opts.policy.hasRole(role)) throw new UsageError(unknownRoleMessage(this.opts.policy, role));
+    definedRole(this.opts.policy, role);
     this.sessionSetup(role); // a role the run cannot serve fails before anything is recorded
     const first = resumed ? null : await this.firstMessage(req.role, req.message, req.taskId, req.chainId);
     // Every run writes its own log, named by the session it starts (for a
@@ -461,10 +461,6 @@ function toolSpec(c: Capability, offer: ToolOffer): ToolSpec {
   return { name: c.name, description: c.description, input_schema: offeredInput(c, offer) };
 }
 
-/** `unknown role "x" (defined: control, impl, reviewer)` */
-export function unknownRoleMessage(policy: CompiledPolicy, role: string): string {
-  return `unknown role "${role}" (defined: ${policy.roles.join(', ')})`;
-}
 
 function sum(sessions: Map<string, LiveSession>, f: (s: LiveSession) => number): number {
   let total = 0;

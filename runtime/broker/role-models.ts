@@ -1,5 +1,5 @@
-// Which model and provider each role's sessions run on, and which roles a
-// run can reach. Pure: the run setup creates a provider for every endpoint
+// Which model and provider each role's sessions run on, which roles a run
+// can reach, and whether a name is a role at all. Pure: the run setup creates a provider for every endpoint
 // a run can reach before anything starts, the broker picks per session, and
 // the manifest prints the same answer.
 //
@@ -8,6 +8,7 @@
 // provider than the run's, without a model, gets that provider's default
 // model (never the run's model, which belongs to another vendor). An offline
 // run (`--provider script`) answers every role from the script.
+import { UsageError } from '../../policy/errors.js';
 import type { CompiledPolicy, Role, RoleProvider } from '../../policy/types.js';
 import type { ProviderName } from '../providers/provider.js';
 
@@ -25,6 +26,12 @@ export interface RunDefaults {
 export interface RoleEndpoint {
   provider: ProviderName;
   model: string;
+}
+
+/** `role` when the policy defines it, else the usage error listing the roles it does define. */
+export function definedRole(policy: CompiledPolicy, role: string): Role {
+  if (!policy.hasRole(role)) throw new UsageError(`unknown role "${role}" (defined: ${policy.roles.join(', ')})`);
+  return role;
 }
 
 export function roleEndpoint(policy: CompiledPolicy, role: Role, run: RunDefaults): RoleEndpoint {

@@ -30,7 +30,8 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
 
   async run(): Promise<number> {
     const { resolveWorkspace } = await import('../paths.js');
-    const { definedRole, loadWorkspacePolicy, runDefaults } = await import('../run/setup.js');
+    const { loadWorkspacePolicy, runDefaults } = await import('../run/setup.js');
+    const { definedRole } = await import('../broker/role-models.js');
     const { roleManifest, fullManifest } = await import('../manifest.js');
     const { loadRolePrompts } = await import('../broker/role-prompts.js');
     const { DEFAULT_TOOL_LIMITS } = await import('../../capabilities/capability.js');

@@ -43,7 +43,8 @@ export class PolicyCheckCommand extends ChoragenCommand {
     const action = this.action as Action;
     const workspace = resolveWorkspace(this.workspace);
 
-    const { definedRole, loadWorkspacePolicy } = await import('../run/setup.js');
+    const { loadWorkspacePolicy } = await import('../run/setup.js');
+    const { definedRole } = await import('../broker/role-models.js');
     const { canonicalize } = await import('../../policy/canonical.js');
     const { decideGuarded, policyRelPath } = await import('../../policy/protected-paths.js');
     const policy = await loadWorkspacePolicy(workspace, this.policyFile ? path.resolve(this.policyFile) : undefined);

@@ -9,7 +9,7 @@ import { SandboxUnavailableError, UsageError } from '../../policy/errors.js';
 import { resolveWorkspace, workspacePaths } from '../paths.js';
 import type { ProviderName } from '../providers/provider.js';
 import { providerNames, createProviders } from '../providers/registry.js';
-import { DEFAULT_MODELS, type RunDefaults, reachableRoles, roleEndpoint } from '../broker/role-models.js';
+import { DEFAULT_MODELS, type RunDefaults, definedRole, reachableRoles, roleEndpoint } from '../broker/role-models.js';
 import { loadRolePrompts } from '../broker/role-prompts.js';
 import { detectSandbox } from '../broker/worker-sandbox.js';
 import { FALLBACK_PRICE, isKnownModel } from '../providers/pricing.js';
@@ -67,12 +67,6 @@ export function runDefaults(settings: Pick<RunSettings, 'provider' | 'model'>): 
   return { provider: name, model };
 }
 
-/** `role` when the policy defines it, else the usage error listing the roles it does define. */
-export function definedRole(policy: CompiledPolicy, role: string): Role {
-  if (!policy.hasRole(role)) throw new UsageError(`unknown role "${role}" (defined: ${policy.roles.join(', ')})`);
-  return role;
-}
-
 export function positiveInt(name: string, value: string | undefined, fallback: number): number;
 export function positiveInt(name: string, value: string | undefined, fallback?: number): number | undefined;
 export function positiveInt(name: string, value: string | undefined, fallback?: number): number | undefined {
@@ -119,7 +113,6 @@ export async function prepareRun(settings: RunSettings, role?: string): Promise<
   const options = {
     workspace,
     policy,
-    model: defaults.model,
     maxDepth,
     maxParallel,
     maxTurns: positiveInt('--max-turns', settings.maxTurns, 100),
