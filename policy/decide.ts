@@ -207,7 +207,7 @@ function describeRule(r: CompiledRule, withActions: boolean) {
 
 /** What a role may start (see CompiledPolicy.spawnsFor): an explicit `tools` list is all a role gets unless `spawns` says more. */
 function spawnsOf(section: RoleSection | undefined, role: Role): Role[] {
-  if (section?.spawns) return [...section.spawns];
+  if (section?.spawns) return [...new Set(section.spawns)];
   if (section?.tools) return section.tools.includes(SPAWN_IMPL_TOOL) ? ['impl'] : [];
   return isBuiltinRole(role) ? [...DEFAULT_SPAWNS[role]] : [];
 }

@@ -58,7 +58,7 @@ const RoleName = Type.String({ pattern: ROLE_NAME_PATTERN, description: 'a role 
  * loader is given them (the policy layer does not import the capabilities);
  * `spawns` is checked against the file's roles after validation.
  */
-export function roleSectionSchema(tools: TSchema = Type.String({ minLength: 1 })) {
+function roleSectionSchema(tools: TSchema = Type.String({ minLength: 1 })) {
   return Type.Object(
     {
       description: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
@@ -75,17 +75,15 @@ export function roleSectionSchema(tools: TSchema = Type.String({ minLength: 1 })
   );
 }
 
-export const RoleSectionSchema = roleSectionSchema();
+const RoleSectionSchema = roleSectionSchema();
 
 /** Any role name under `roles:`; `x-key` explains a bad one (load.ts). */
-export function rolesSchema(section: TSchema = RoleSectionSchema) {
+function rolesSchema(section: TSchema = RoleSectionSchema) {
   return Type.Record(RoleName, section, {
     additionalProperties: false,
     'x-key': 'role name must start with a lowercase letter and hold only lowercase letters, digits and "-"',
   });
 }
-
-export const RolesSchema = rolesSchema();
 
 export const LimitsSchema = Type.Object(
   {

@@ -34,9 +34,13 @@ export const TOOL_ACTIONS: Readonly<Record<string, readonly Action[]>> = {
   spawn_session: ['read'],
 };
 
-/** Whether a tool can change files (policy:lint asks). */
+/**
+ * Whether a tool is there to change files (policy:lint asks whether a role
+ * without rules holds one). complete_task is not: it moves an impl session's
+ * task, and any role without rules still ends its session with it.
+ */
 export function toolMutates(tool: string): boolean {
-  return (TOOL_ACTIONS[tool] ?? []).some((a) => a !== 'read');
+  return tool !== 'complete_task' && (TOOL_ACTIONS[tool] ?? []).some((a) => a !== 'read');
 }
 
 export interface ManifestTool {
