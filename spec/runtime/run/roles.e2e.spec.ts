@@ -203,6 +203,36 @@ describe('roles defined in the policy, on two providers (end to end)', function 
     expect(readFileSync(path.join(ws, 'src/index.ts'), 'utf8')).to.equal('export {};\n');
   });
 
+  it('on the OpenAI-compatible endpoint, retries and Ctrl-C behave as on Anthropic', async () => {
+    openai = await startFakeOpenAI({ sessions: [
+      { role: 'reviewer', match: 'FLAKY', turns: [
+        { failures: [429, 503, 'reset'], retry_after_ms: 20, content: [{ type: 'tool_use', name: 'complete_task', input: { summary: 'after three failures' } }] },
+      ] },
+      { role: 'reviewer', match: 'SLOW', turns: [{ delay_ms: 60_000, content: [{ type: 'text', text: 'too late' }] }] },
+    ] } as any);
+    const openaiEnv = { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: openai.url };
+    const flaky = await runCli(['agent:start', '--role', 'reviewer', '-m', 'FLAKY', '--json', '-w', ws], { env: openaiEnv });
+    expect(flaky.code, flaky.stderr).to.equal(0);
+    const call = jsonEvents(flaky.stdout).find((e) => e.event === 'model_call');
+    expect(call).to.include({ retries: 3, model: 'gpt-5-mini' });
+    expect(openai.requests.map((q) => q.status)).to.deep.equal([429, 503, 0, 200]);
+
+    const server = openai;
+    const slow = await runCli(['agent:start', '--role', 'reviewer', '-m', 'SLOW', '--json', '-w', ws], {
+      env: openaiEnv,
+      onSpawn: (child) => {
+        const poll = setInterval(() => {
+          if (server.requests.some((q) => JSON.stringify(q.body?.messages ?? '').includes('SLOW'))) {
+            clearInterval(poll);
+            child.kill('SIGINT');
+          }
+        }, 20);
+      },
+    });
+    expect(slow.code, slow.stderr).to.equal(130);
+    expect(jsonEvents(slow.stdout).find((e) => e.event === 'session_ended').status).to.equal('interrupted');
+  });
+
   it('the manifest shows the reviewer: exactly the tools and schemas it is offered, its model, provider, prompt and spawns', async () => {
     openai = await startFakeOpenAI(OPENAI_SCRIPT as any);
     const run = await runCli(['agent:start', '--role', 'reviewer', '-m', 'REVIEW', '-w', ws], { env: { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: openai.url } });
