@@ -50,6 +50,8 @@ export const SESSIONS: TableDef = {
     ['files_changed', 'VARCHAR[]'],
     ['resumed_from', 'VARCHAR'],
     ['log_id', 'VARCHAR'],
+    // schema version 4: the provider the session's model calls went to (DESIGN.md §5)
+    ['provider', 'VARCHAR'],
   ],
 };
 
@@ -153,8 +155,11 @@ export const TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS_VIEW.rows, TOO
 /** The tables a user queries and exports (two of them views). */
 export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_CALLS];
 
-/** Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds. */
-export const SCHEMA_VERSION = 3;
+/**
+ * Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds.
+ * 4: sessions.provider (NULL for sessions of logs written before it).
+ */
+export const SCHEMA_VERSION = 4;
 
 /**
  * A file older than this holds rows in a layout this version no longer

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { AuditLog, auditLogPath } from '../../../runtime/audit/log.js';
 import { UsageError } from '../../../policy/errors.js';
 import { INTERRUPTED_ERROR } from '../../../runtime/metrics/ingest.js';
+import { SCHEMA_VERSION, SESSIONS } from '../../../runtime/metrics/schema.js';
 import { ingestWorkspace, queryMetrics } from '../../../runtime/metrics/store.js';
 import { packageRoot, workspacePaths } from '../../../runtime/paths.js';
 import { costOf, FALLBACK_PRICE, isKnownModel, priceOf } from '../../../runtime/providers/pricing.js';
@@ -261,7 +262,31 @@ describe('metrics store', function () {
       'session_id', 'seq', 'tool', 'started_at', 'duration_ms', 'decision', 'rule', 'path', 'is_error', 'error', 'root_id', 'log_id',
     ]);
     expect(await one(ws, `SELECT count(*) AS n, count(*) FILTER (WHERE session_id = 'old') AS old FROM tool_calls`)).to.deep.equal({ n: 6, old: 0 });
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 3 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
+  });
+
+  it('schema version 4: a version 3 database gains sessions.provider as its last column; sessions of new logs record it', async () => {
+    typicalRun(ws, 'v3').close();
+    await ingestWorkspace(ws);
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(workspacePaths(ws).metrics);
+    const conn = await db.connect();
+    await conn.run('ALTER TABLE sessions DROP COLUMN provider; UPDATE schema_version SET version = 3');
+    conn.closeSync();
+    db.closeSync();
+    const run = new SyntheticRun(ws, 'v4', { seed: 9 });
+    run.start('v4').start('v4-r', 'v4', 'reviewer', 'openai').modelCall('v4-r').end('v4-r').end('v4');
+    run.close();
+    await ingestWorkspace(ws);
+    const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'sessions' ORDER BY column_index`)).rows;
+    expect(cols.map((c) => c.column_name)).to.deep.equal(SESSIONS.columns.map(([n]) => n));
+    expect(cols.at(-1)!.column_name).to.equal('provider');
+    const rows = (await queryMetrics(ws, `SELECT session_id, role, provider FROM sessions WHERE root_id = 'v4' ORDER BY session_id`)).rows;
+    expect(rows).to.deep.equal([
+      { session_id: 'v4', role: 'control', provider: 'anthropic' },
+      { session_id: 'v4-r', role: 'reviewer', provider: 'openai' },
+    ]);
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
   it('rebuilds a database whose calls are tables (version 2) into rows behind views, counting nothing twice', async () => {
@@ -289,7 +314,7 @@ describe('metrics store', function () {
       { name: 'model_call_rows', kind: 'BASE TABLE' }, { name: 'model_calls', kind: 'VIEW' },
       { name: 'tool_call_rows', kind: 'BASE TABLE' }, { name: 'tool_calls', kind: 'VIEW' },
     ]);
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 3 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
   it('keeps a resumed run (a new log whose sessions name the old root) in the tree of the run it continues', async () => {
