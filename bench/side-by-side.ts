@@ -9,11 +9,10 @@ import { cpSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { distRoot } from '../runtime/paths.js';
-import { cleanEnv } from '../spec/support/cli.js';
+import { CLI, cleanEnv } from '../spec/support/cli.js';
 import { type FakeServer, startFakeAnthropic } from '../spec/support/fake-anthropic.js';
 import type { Script } from '../runtime/providers/script/format.js';
 import { makeBenchWorkspace, removeBenchWorkspace } from './bench-broker.js';
-import { CLI } from './help.js';
 import { type ProcessRun, timeProcess } from './process.js';
 import { median, round } from './stats.js';
 
