@@ -22,6 +22,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { lineEndingAt, logTail, sha256Hex } from '../audit/log.js';
 import { AUDIT_LOGS, CALLS_VIEWS, INGESTED_LOGS, MODEL_CALLS_VIEW, SESSIONS, TOOL_CALLS_VIEW, quoteIdent, quoteString } from './schema.js';
 import { splitLogs, treeRootOf } from './split.js';
+import { inTransaction } from './transaction.js';
 import { writerAlive } from '../audit/process-liveness.js';
 
 export const INTERRUPTED_ERROR = 'process ended before the session was recorded as ended';
@@ -432,8 +433,7 @@ async function writeBatch(
   const ids = idsSql(logs);
   const insertCalls = (table: string, row: Record<string, string>, type: string, which: LogFile) =>
     conn.run(insertCallsSql(files, which, table, row, type, tolerant)).then((r) => Number(r.rowsChanged));
-  await conn.run('BEGIN TRANSACTION');
-  try {
+  return inTransaction(conn, async () => {
     for (const l of logs) if (l.replaced) await purgeLog(conn, l.id);
     const nos = (await createLogsTable(conn, logs, files)).join(', ');
     const toolCalls = insertCalls(TOOL_CALLS_VIEW.rows.name, TOOL_CALL_ROW, 'tool_call', 'file');
@@ -465,12 +465,8 @@ async function writeBatch(
       open_sessions: open.get(l.id) ?? 0,
     }));
     await writeLogStates(conn, states);
-    await conn.run('COMMIT');
     return { lines: Number(otherLines.getRows()[0]?.[0] ?? 0) + calls, calls, states };
-  } catch (err) {
-    await conn.run('ROLLBACK');
-    throw err;
-  }
+  });
 }
 
 /**
@@ -499,18 +495,13 @@ export async function refreshOpenSessions(conn: DuckDBConnection, state: LogStat
   if (state.open_sessions === 0) return;
   if (state.writer_pid !== null && state.writer_since !== null && writerAlive(state.writer_pid, state.writer_since)) return;
   const log = path.basename(state.file, '.jsonl');
-  await conn.run('BEGIN TRANSACTION');
-  try {
+  await inTransaction(conn, async () => {
     await conn.run(`UPDATE sessions SET status = 'interrupted', error = $error WHERE log_id = $log AND status = 'running'`, {
       log,
       error: INTERRUPTED_ERROR,
     });
     await writeLogStates(conn, [{ ...state, open_sessions: 0 }]);
-    await conn.run('COMMIT');
-  } catch (err) {
-    await conn.run('ROLLBACK');
-    throw err;
-  }
+  });
 }
 
 /** Drops every row that came from one log (its audit_logs row and number stay). */

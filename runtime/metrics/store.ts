@@ -14,6 +14,7 @@ import { auditLogFiles } from '../audit/log.js';
 import { workspacePaths } from '../paths.js';
 import { REBUILD_BELOW_VERSION, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, TABLES, migrationSql, quoteIdent } from './schema.js';
 import { type LogState, type PlannedLog, ingestBatch, planLog, readLogStates, refreshOpenSessions, removeStaleSplitDirs } from './ingest.js';
+import { inTransaction } from './transaction.js';
 
 export interface IngestResult {
   /** True when another process held the database: nothing was written, the logs wait for the next open. */
@@ -107,19 +108,14 @@ async function ensureSchema(conn: DuckDBConnection): Promise<void> {
   const statements = migrationSql({ tables, views });
   if (statements.length === 0 && version === SCHEMA_VERSION) return;
   const hadData = [...tables.keys()].some((t) => t !== SCHEMA_VERSION_TABLE.name);
-  await conn.run('BEGIN TRANSACTION');
-  try {
+  await inTransaction(conn, async () => {
     for (const sql of statements) await conn.run(sql);
     if (hadData && (version ?? 0) < REBUILD_BELOW_VERSION) {
       for (const t of TABLES) if (t !== SCHEMA_VERSION_TABLE) await conn.run(`DELETE FROM ${quoteIdent(t.name)}`);
     }
     await conn.run(`DELETE FROM ${SCHEMA_VERSION_TABLE.name}`);
     await conn.run(`INSERT INTO ${SCHEMA_VERSION_TABLE.name} VALUES (${Math.max(SCHEMA_VERSION, version ?? 0)})`);
-    await conn.run('COMMIT');
-  } catch (err) {
-    await conn.run('ROLLBACK');
-    throw err;
-  }
+  });
 }
 
 export function assertWorkspace(workspace: string): void {
