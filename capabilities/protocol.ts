@@ -74,7 +74,6 @@ export interface ModelStop {
 }
 
 export type ModelPortIn = ModelReply | ModelStop; // broker -> worker
-export type ModelPortOut = ModelRequest; // worker -> broker
 
 // --- tool ports -------------------------------------------------------------
 
@@ -90,9 +89,6 @@ export interface ToolReply {
   /** complete_task: the session's final text. */
   final_text?: string;
 }
-
-export type ToolPortIn = ToolReply;
-export type ToolPortOut = ToolRequest;
 
 /** The part of MessagePort both sides use (kept structural for tests). */
 export interface MessagePortLike {

@@ -6,7 +6,7 @@
 // (`collision_detection`, `validation`). `x-noun` names what an enum lists, so
 // the loader can say `unknown action "rename"` instead of a schema message.
 
-import { Kind, Type, TypeRegistry, type Static, type TOptional, type TUnsafe } from '@sinclair/typebox';
+import { Kind, Type, TypeRegistry, type TOptional, type TUnsafe } from '@sinclair/typebox';
 import { MUTATION_ACTIONS, ROLES } from './types.js';
 
 // A JSON Schema `enum`. TypeBox's own Type.Enum is a union of literals, which
@@ -97,5 +97,3 @@ export const GovernanceSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-
-export type GovernanceSource = Static<typeof GovernanceSchema>;

@@ -31,10 +31,6 @@ export const ALLOWED_MOVES: Readonly<Record<TaskStatus, readonly TaskStatus[]>> 
   done: [],
 };
 
-export function isTaskStatus(value: string): value is TaskStatus {
-  return (TASK_STATUSES as readonly string[]).includes(value);
-}
-
 /** Throws a one-line ToolFailure naming the current status and the allowed moves. */
 export function checkTransition(taskId: string, from: TaskStatus, to: TaskStatus): void {
   const allowed = ALLOWED_MOVES[from];

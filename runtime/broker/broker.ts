@@ -10,7 +10,7 @@ import type { CompiledPolicy, Role } from '../../policy/types.js';
 import { Approver } from './approver.js';
 import { AuditLog } from '../audit/log.js';
 import { TreeBudget } from './budget.js';
-import { ToolFailure, ToolRefusal, UsageError } from '../../policy/errors.js';
+import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import type { AuditEvent, AuditLine, SessionStatus } from '../audit/events.js';
 import { childGrant, type Grant, rootGrant, roleTools } from './grants.js';
 import { newSessionId } from '../ids.js';

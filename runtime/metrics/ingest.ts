@@ -162,7 +162,7 @@ function insertCallsSql(files: BatchFiles[], which: LogFile, table: string, row:
  * of constants: inside the transaction a semi join with `logs` scanned the
  * just-appended rows ~8× slower.
  */
-const sessionsRowSql = (ids: string, nos: string) => `
+const sessionsRowSql = (nos: string) => `
 WITH st AS (
   SELECT * FROM raw WHERE type = 'session_started'
   QUALIFY row_number() OVER (PARTITION BY log_id, session_id ORDER BY line_seq) = 1
@@ -449,7 +449,7 @@ async function writeBatch(
     await setWriters(conn, writers);
     calls += await insertCalls(MODEL_CALLS_VIEW.rows.name, MODEL_CALL_ROW, 'model_call', 'model_file');
     await conn.run(`DELETE FROM sessions WHERE log_id IN (${ids})`);
-    await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${sessionsRowSql(ids, nos)}`);
+    await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${sessionsRowSql(nos)}`);
     const otherLines = await conn.runAndReadAll(`SELECT count(*) FROM raw WHERE line_seq >= from_line`);
     const open = await countsByLog(
       conn,
