@@ -111,6 +111,8 @@ export interface Capability<S extends TSchema = TSchema> {
   readonly description: string;
   readonly input: S;
   readonly defaultRoles: readonly Role[];
+  /** The policy actions this tool can ask for: the manifest shows the rules that govern them. */
+  readonly actions?: readonly Action[];
   run(ctx: ToolContext, input: Static<S>): Promise<ToolResult | string>;
 }
 

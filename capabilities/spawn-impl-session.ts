@@ -21,6 +21,7 @@ export const spawnImplSession = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['control'],
+  actions: ['read'], // the spawn itself is governed by the policy's limits, not by path rules
   async run(ctx, input) {
     let taskId = input.task_id;
     let chainId = input.chain_id;
