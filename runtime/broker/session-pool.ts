@@ -43,7 +43,7 @@ export class SessionPool {
   }
 
   run(task: SessionTask | Record<string, unknown>, transferList: TransferListItem[], signal?: AbortSignal): Promise<SessionOutcome> {
-    return this.piscina.run(task, { transferList: transferList as any[], signal });
+    return this.piscina.run(task, { transferList, signal });
   }
 
   async close(): Promise<void> {
