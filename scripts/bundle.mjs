@@ -1,7 +1,7 @@
 // `npm run build` step two (after tsc): the CLI and the session worker as an
 // esbuild bundle in dist/bundle/, which is what `choragen` runs (package.json
-// `bin`). Loading a few large files instead of ~600 small ones is most of the
-// start-up it saves; see docs/performance.md.
+// `bin`). Loading a few large files instead of hundreds of small ones is most
+// of the start-up it saves (docs/performance.md).
 //
 // - The CLI is split at its dynamic imports, so `choragen --help` loads the
 //   command classes and clipanion only, not what `agent:start` needs.

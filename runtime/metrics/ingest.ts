@@ -5,12 +5,13 @@
 // with INSERT … SELECT: set-at-a-time bulk writes. Each line is parsed once
 // for the table it feeds: the tool calls (nearly all lines) are read from the
 // logs, the model calls and the few other lines from the small files the
-// split (metrics-split.ts) copies them to. Parsing every log once per table
-// cost more than the tool calls' own read and write; materializing every line
-// with every field into a temp table first cost ~3× the parse. Feeding the
-// Appender value by value from JavaScript measured ~20 µs per event, far from
-// the 500,000 events/s target; reading the logs one by one, or committing per
-// log, cost several times more than one read and one commit per batch.
+// split (split.ts) copies them to. Parsing every log once per table cost more
+// than the tool calls' own read and write; materializing every line with
+// every field into a temp table first cost more than the parse; feeding the
+// Appender value by value from JavaScript cannot reach the ingest goal of
+// DESIGN.md §8; reading the logs one by one, or committing per log, cost more
+// than one read and one commit per batch. docs/performance.md ("Ingest") has
+// the measurements.
 //
 // Calls (model_call, tool_call) are appended once, from the first line not
 // yet ingested; a log's sessions rows are recomputed from its
@@ -159,8 +160,8 @@ function insertCallsSql(files: BatchFiles[], which: LogFile, table: string, row:
  * writer, else interrupted.
  * `logs(log_id, log_no, tree_root, writer_line, writer_alive)` is a temp
  * table with one row per log of the batch. The calls are picked with a list
- * of constants: inside the transaction a semi join with `logs` scanned the
- * just-appended rows ~8× slower.
+ * of constants: inside the transaction a semi join with `logs` scans the
+ * just-appended (uncommitted) rows far more slowly.
  */
 const sessionsRowSql = (nos: string) => `
 WITH st AS (
@@ -420,8 +421,8 @@ export async function ingestBatch(conn: DuckDBConnection, logs: PlannedLog[], sp
 /**
  * One transaction: the batch's calls, its logs' sessions recomputed, their
  * ingest state. DuckDB reads the tool calls (nearly all lines) from the logs
- * while this thread splits the other lines out for the reads after it: on two
- * cores the two side by side measured ~15% faster than one after the other.
+ * while this thread splits the other lines out for the reads after it, so the
+ * split's time hides behind DuckDB's.
  */
 async function writeBatch(
   conn: DuckDBConnection,

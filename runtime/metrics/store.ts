@@ -131,8 +131,8 @@ export function assertWorkspace(workspace: string): void {
 /**
  * A checkpoint after an ingest that added at least this many calls (one row
  * group) does not compact the tables: the few part-filled row groups a bulk
- * insert leaves are merged by a later, smaller ingest's checkpoint. Merging
- * them at once took ~65 of the ~260 ms that committing and closing took.
+ * insert leaves are merged by a later, smaller ingest's checkpoint, rather
+ * than rewritten while the user waits for the bulk one.
  */
 const BULK_CALLS = 122_880;
 
@@ -145,11 +145,10 @@ async function ingestInto(conn: DuckDBConnection, workspace: string, durable: bo
   const result: IngestResult = { deferred: false, logs: 0, lines: 0, calls: 0 };
   // Row order inside the tables carries no meaning; without it DuckDB reads
   // and writes in parallel. Each row group is written out as soon as it is
-  // full, while it is still in cache, rather than five at a time: the bulk
-  // insert measured ~10% faster. FSST, a string compression that pays off on
-  // long varied text, is not tried: the calls' strings are short and
-  // repetitive (dictionary compression takes them), and analysing every
-  // string column for it cost 5-10% of the insert.
+  // full, while it is still in cache, rather than five at a time. FSST, a
+  // string compression that pays off on long varied text, is not tried: the
+  // calls' strings are short and repetitive (dictionary compression takes
+  // them), and analysing every string column for it is wasted work.
   const settings = { preserve_insertion_order: 'false', write_buffer_row_group_count: '1', disabled_compression_methods: `'fsst'` };
   await conn.run(Object.entries(settings).map(([k, v]) => `SET ${k} = ${v}`).join('; '));
   try {
