@@ -1,6 +1,6 @@
 // Pure code for task chains: ids, file locations, the task file's markdown
-// header, and which status moves are legal. No I/O here; runtime/tasks.ts
-// performs the effects.
+// header, and which status moves are legal. No I/O here; store.ts and
+// session.ts perform the effects.
 //
 // Layout (choragen's):
 //   docs/tasks/<status>/<CHAIN-ID>/<NNN-slug>.md   one task
