@@ -26,12 +26,16 @@ function staticClosure(entry: string): string[] {
   return [...seen];
 }
 
-/** The npm packages bundled into these files, read from esbuild's `// node_modules/<pkg>/…` source markers. */
+/**
+ * The npm packages bundled into these files, read from esbuild's source
+ * markers (`// node_modules/<pkg>/…`, relative to the build's folder, so a
+ * linked node_modules shows as `// ../…/node_modules/<pkg>/…`).
+ */
 function packagesIn(files: string[]): Set<string> {
   const out = new Set<string>();
   for (const file of files) {
     const text = fs.readFileSync(path.join(bundleDir, file), 'utf8');
-    for (const m of text.matchAll(/^\/\/ node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)) out.add(m[1]!);
+    for (const m of text.matchAll(/^\/\/ (?:\S*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)) out.add(m[1]!);
   }
   return out;
 }
