@@ -6,6 +6,7 @@ import { DEFAULT_TOOL_LIMITS } from '../../capabilities/capability.js';
 import type { CompiledPolicy, Role } from '../../policy/types.js';
 import type { BrokerOptions } from '../broker/broker.js';
 import { SandboxUnavailableError, UsageError } from '../../policy/errors.js';
+import { durationFlag } from '../duration.js';
 import { resolveWorkspace, workspacePaths } from '../paths.js';
 import type { ProviderName } from '../providers/provider.js';
 import { providerNames, createProviders } from '../providers/registry.js';
@@ -88,15 +89,6 @@ export function positiveNumber(name: string, value: string | undefined): number 
   return n;
 }
 
-/** "90s", "5m", "1h", "1500ms" or plain seconds. */
-export function durationMs(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m || Number(m[1]) <= 0) throw new UsageError(`${name} must be a duration like 90s, 5m or 1h (got "${value}")`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
-}
-
 /**
  * Everything the broker needs, validated. Limits from flags can only narrow
  * the policy's. With `role`, only what a tree rooted in that role can reach
@@ -121,7 +113,7 @@ export async function prepareRun(settings: RunSettings, role?: string): Promise<
     maxOutputTokens: 8192,
     maxTokens: positiveInt('--max-tokens', settings.maxTokens),
     maxCost: positiveNumber('--max-cost', settings.maxCost),
-    sessionTimeoutMs: durationMs('--session-timeout', settings.sessionTimeout),
+    sessionTimeoutMs: settings.sessionTimeout === undefined ? undefined : durationFlag('--session-timeout', settings.sessionTimeout, { positive: true }),
     workerMemoryMb: positiveInt('--worker-memory-mb', settings.workerMemoryMb, 512),
     autoApprove: !!settings.autoApprove,
     requireApproval: !!settings.requireApproval,
