@@ -49,7 +49,7 @@ export class MetricsQueryCommand extends ChoragenCommand {
     const { columns, rows } = answer.result;
     const { formatCsv, formatTable } = await import('../metrics/format.js');
     if (this.format === 'json') this.context.stdout.write(`${JSON.stringify(rows)}\n`);
-    else if (this.format === 'csv') this.context.stdout.write(formatCsv(columns, rows));
+    else if (this.format === 'csv') this.context.stdout.write(formatCsv(columns, rows, !!(this.context.stdout as NodeJS.WriteStream).isTTY));
     else this.context.stdout.write(formatTable(columns, rows) + `(${rows.length} row${rows.length === 1 ? '' : 's'})\n`);
     return 0;
   }

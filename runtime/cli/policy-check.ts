@@ -69,7 +69,8 @@ export class PolicyCheckCommand extends ChoragenCommand {
         `${JSON.stringify({ decision: decision.decision, rule: decision.rule, reason: decision.reason, path: shownPath })}\n`,
       );
     } else {
-      this.context.stdout.write(`${decision.decision}: ${role} ${action} ${shownPath}\n  rule:   ${decision.rule}\n  reason: ${decision.reason}\n`);
+      const { termLine } = await import('../terminal/text.js');
+      this.context.stdout.write(`${decision.decision}: ${role} ${action} ${termLine(shownPath)}\n  rule:   ${termLine(decision.rule)}\n  reason: ${termLine(decision.reason)}\n`);
     }
     return 0;
   }

@@ -6,6 +6,7 @@ import { ROLES, type Role } from '../../policy/types.js';
 import { Broker, type RootRequest } from '../broker/broker.js';
 import { ExitCode, UsageError } from '../../policy/errors.js';
 import { ProgressView } from './progress-view.js';
+import { termText } from '../terminal/text.js';
 import { type RunSettings, prepareRun } from './setup.js';
 import type { SavedSession } from '../sessions/transcripts.js';
 
@@ -49,7 +50,7 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts === 1) {
-      context.stderr.write(`\nchoragen: ${signal}: stopping all sessions (press Ctrl-C again to quit at once)\n`);
+      view.print(`choragen: ${signal}: stopping all sessions (press Ctrl-C again to quit at once)`);
       broker.interrupt(`interrupted by ${signal}`);
     } else {
       // The audit log is written a whole line at a time, so it verifies as is.
@@ -63,7 +64,7 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
     const result = await broker.run(rootReq);
     const exitCode = EXIT_BY_STATUS[result.status];
     view.freeze();
-    if (!req.json && result.finalText) context.stdout.write(result.finalText.trimEnd() + '\n');
+    if (!req.json && result.finalText) context.stdout.write(termText(result.finalText.trimEnd()) + '\n');
     view.finish({ ...result, exitCode });
     return exitCode;
   } finally {
