@@ -7,7 +7,7 @@ import type { Capability, ChildReport, ToolLimits } from '../../capabilities/cap
 import type { Message, ModelRequest, SessionOutcome, ToolRequest } from '../../capabilities/protocol.js';
 import { REGISTRY } from '../../capabilities/index.js';
 import type { CompiledPolicy, Role } from '../../policy/types.js';
-import { Approver } from './approver.js';
+import { Approver, type PromptHost } from './approver.js';
 import { AuditLog } from '../audit/log.js';
 import { TreeBudget } from './budget.js';
 import { ToolFailure, ToolRefusal, UsageError } from '../../policy/errors.js';
@@ -51,6 +51,8 @@ export interface BrokerOptions {
   argv: string[];
   /** Every audit line, as it is written (progress view, --json). */
   onEvent?: (line: AuditLine) => void;
+  /** What else draws on the terminal (the live view): it steps aside while an approval question is open. */
+  promptHost?: PromptHost;
   /** A pool to share (bench); otherwise the broker makes and owns one. */
   pool?: SessionPool;
   /**
@@ -109,7 +111,7 @@ export class Broker {
     this.budget = new TreeBudget(opts.maxTokens, opts.maxCost);
     this.implTools = roleTools(opts.policy, 'impl', REGISTRY);
     const writes = new WriteRegistry();
-    const approver = new Approver({ autoApprove: opts.autoApprove, interactive: opts.interactive, timeoutMs: opts.approvalTimeoutMs });
+    const approver = new Approver({ autoApprove: opts.autoApprove, interactive: opts.interactive, timeoutMs: opts.approvalTimeoutMs, host: opts.promptHost });
     this.dispatcher = new ToolDispatcher(REGISTRY, {
       workspace: opts.workspace,
       policy: opts.policy,

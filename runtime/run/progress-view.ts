@@ -6,6 +6,7 @@
 // per notable event. Every name, path, error and message a model or a file
 // supplied goes through the terminal sanitizer.
 import type { AuditLine } from '../audit/events.js';
+import type { PromptHost } from '../broker/approver.js';
 import { termLine } from '../terminal/text.js';
 import { rowsOf } from '../terminal/width.js';
 import { type TreeRow, treeLines } from './session-tree.js';
@@ -22,7 +23,7 @@ type Terminal = NodeJS.WritableStream & { columns?: number; rows?: number; on?: 
 /** Notes that wait while a question is open; past this many only their number is kept. */
 const MAX_HELD_NOTES = 200;
 
-export class ProgressView {
+export class ProgressView implements PromptHost {
   private readonly rows = new Map<string, TreeRow>();
   private readonly order: string[] = [];
   /** The lines of the tree now on the screen, to erase them at the current width. */

@@ -45,7 +45,7 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
 
   const mode = req.json ? 'json' : process.stderr.isTTY ? 'live' : 'lines';
   const view = new ProgressView(mode, context.stderr, context.stdout);
-  const broker = await Broker.create({ ...options, onEvent: view.onEvent });
+  const broker = await Broker.create({ ...options, onEvent: view.onEvent, promptHost: view });
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
