@@ -73,7 +73,7 @@ export class Approver {
         const page = pages[Math.min(i, pages.length - 1)]!;
         out.write(`\n${header.join('\n')}\n`);
         if (page.lines.length) out.write(`${page.lines.join('\n')}\n`);
-        const reply = await this.question(rl, page, signal);
+        const reply = await this.question(rl, out, page, signal);
         if (reply.kind === 'answer') return reply.answer;
         if (reply.kind === 'early-yes') out.write('   (y counts once the whole change has been shown)\n');
       }
@@ -84,7 +84,7 @@ export class Approver {
   }
 
   /** One question; resolves on a line, the timeout, a stop or the end of input. */
-  private question(rl: ReturnType<typeof createInterface>, page: Page, signal: AbortSignal):
+  private question(rl: ReturnType<typeof createInterface>, out: Screen, page: Page, signal: AbortSignal):
     Promise<{ kind: 'answer'; answer: ApprovalAnswer } | { kind: 'next' } | { kind: 'early-yes' }> {
     const secs = Math.round(this.opts.timeoutMs / 1000);
     const text = page.last
@@ -97,10 +97,15 @@ export class Approver {
         rl.off('close', onClose);
         resolve(value);
       };
-      const timer = setTimeout(() => done({ kind: 'answer', answer: { answer: 'no', by: 'timeout' } }), this.opts.timeoutMs);
+      // Without a typed line the cursor is still on the question: end that line first.
+      const unanswered = (by: ApprovalAnswer['by']) => {
+        out.write(`(no: ${by})\n`);
+        done({ kind: 'answer', answer: { answer: 'no', by } });
+      };
+      const timer = setTimeout(() => unanswered('timeout'), this.opts.timeoutMs);
       timer.unref();
-      const onAbort = () => done({ kind: 'answer', answer: { answer: 'no', by: 'interrupted' } });
-      const onClose = () => done({ kind: 'answer', answer: { answer: 'no', by: 'terminal' } });
+      const onAbort = () => unanswered('interrupted');
+      const onClose = () => unanswered('terminal');
       signal.addEventListener('abort', onAbort, { once: true });
       rl.once('close', onClose);
       rl.question(text, (line) => {

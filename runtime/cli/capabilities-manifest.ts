@@ -9,6 +9,8 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
     details: `
       Built from the same objects the broker uses to start sessions, so it shows exactly what a session is offered.
       The \`hash\` (SHA-256) changes whenever a tool, a schema, a rule, a limit or an output cap changes.
+      The text names everything the JSON holds (per role: the rule sets with the tools that ask them, limits,
+      output caps, each tool's fields and description, the full hashes), so signing either signs the same thing.
     `,
     examples: [
       ['Everything, readable', '$0 capabilities:manifest'],
@@ -38,24 +40,8 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
       this.context.stdout.write(JSON.stringify(manifest) + '\n');
       return 0;
     }
-    const roles = 'roles' in manifest ? Object.values(manifest.roles) : [manifest];
-    const out: string[] = [`policy ${policy.file} (sha256 ${policy.hash.slice(0, 16)}…)`];
-    for (const r of roles) {
-      out.push('', `role ${r.role}: ${r.tools.length} tools · max_depth ${r.limits.max_depth} · max_parallel ${r.limits.max_parallel} · hash ${r.hash}`);
-      for (const t of r.tools) {
-        const props = Object.keys((t.input_schema as { properties?: object }).properties ?? {}).join(', ');
-        out.push(`  ${t.name.padEnd(20)} (${props})  governs: ${(t.rules.actions as string[]).join(', ') || '-'}`);
-      }
-      const m = (r.tools.find((t) => t.rules.mutations)?.rules.mutations ?? null) as Record<string, Array<{ rule: string; pattern: string; actions?: string[] }>> | null;
-      if (m) {
-        for (const kind of ['deny', 'approve', 'allow'] as const) {
-          for (const rule of m[kind] ?? []) out.push(`    ${kind.padEnd(7)} ${rule.pattern}${rule.actions ? ` [${rule.actions.join(', ')}]` : ''}  (${rule.rule})`);
-        }
-      }
-    }
-    out.push('', `output caps: ${JSON.stringify(roles[0].limits.tool_output)}`);
-    if ('hash' in manifest && 'roles' in manifest) out.push(`manifest hash ${manifest.hash}`);
-    this.context.stdout.write(out.join('\n') + '\n');
+    const { manifestText } = await import('../manifest-text.js');
+    this.context.stdout.write(manifestText(manifest, policy));
     return 0;
   }
 }

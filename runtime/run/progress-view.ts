@@ -196,7 +196,7 @@ export class ProgressView implements PromptHost {
 function notable(line: AuditLine): string | null {
   const who = termLine(line.session_id);
   switch (line.type) {
-    case 'session_started': return `▶ ${termLine(line.role)} session ${who} started${line.parent_id ? ` (child of ${termLine(line.parent_id)}, depth ${line.depth})` : ''}`;
+    case 'session_started': return `▶ ${termLine(line.role)} session ${who} started${line.parent_id ? ` by ${termLine(line.parent_id)}` : ''}`;
     case 'session_ended': return `■ ${who} ${line.status}${line.error ? `: ${termLine(line.error)}` : ''}`;
     case 'tool_call':
       if (line.decision === 'allow' || line.decision === 'approved') return line.is_error ? `  ${who} ${termLine(line.tool)} failed: ${termLine(line.error)}` : null;

@@ -55,7 +55,7 @@ function render(rows: readonly TreeRow[], fold: boolean): string[] {
   const busy = (r: TreeRow): boolean => r.status === 'running' || (children.get(r.id) ?? []).some(busy);
   const describe = (r: TreeRow) =>
     `${termLine(r.role).padEnd(roleWidth)} ${termLine(r.id)} ${MARK[r.status] ?? '?'} ${r.status.padEnd(statusWidth)}  ` +
-    `model ${r.modelCalls}  tools ${r.toolCalls}  tokens ${shortCount(r.inTok)}/${shortCount(r.outTok)}`;
+    `model ${r.modelCalls}  tools ${r.toolCalls}  ${shortCount(r.inTok)}/${shortCount(r.outTok)} tok`;
 
   const lines: string[] = [];
   const visit = (r: TreeRow, prefix: string, branch: string, childPrefix: string) => {

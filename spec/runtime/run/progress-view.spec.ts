@@ -113,8 +113,8 @@ describe('session tree lines', () => {
     expect(treeLines(rows)).to.have.length(5);
     const folded = treeLines(rows, { maxLines: 4 });
     expect(folded).to.deep.equal([
-      'control r … running    model 1  tools 2  tokens 15.3k/420',
-      '├─ impl    c … running    model 1  tools 2  tokens 15.3k/420',
+      'control r … running    model 1  tools 2  15.3k/420 tok',
+      '├─ impl    c … running    model 1  tools 2  15.3k/420 tok',
       '│  └─ 1 finished session: 1 completed',
       '└─ 2 finished sessions: 1 completed, 1 failed',
     ]);
