@@ -17,8 +17,8 @@ export class AgentShowCommand extends ChoragenCommand {
       exits with 2. \`--json\` prints {session, children, tool_calls, model_calls}.
     `,
     examples: [
-      ['Show a session', '$0 agent:show 20250131-1200-a1b2c3'],
-      ['As JSON', '$0 agent:show 20250131-1200-a1b2c3 --json'],
+      ['Show a session', '$0 agent:show mx3b7k2q4e9f1c'],
+      ['As JSON', '$0 agent:show mx3b7k2q4e9f1c --json'],
     ],
   });
 

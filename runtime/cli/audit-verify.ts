@@ -21,7 +21,7 @@ export class AuditVerifyCommand extends ChoragenCommand {
     `,
     examples: [
       ['Verify every log of the workspace', '$0 audit:verify'],
-      ['Verify one run', '$0 audit:verify 20250131-1200-a1b2c3'],
+      ['Verify one run', '$0 audit:verify mx3b7k2q4e9f1c'],
     ],
   });
 

@@ -4,7 +4,7 @@ import { ChoragenCommand, workspaceOption } from './base.js';
 export class CapabilitiesManifestCommand extends ChoragenCommand {
   static override paths = [['capabilities:manifest']];
   static override usage = Command.Usage({
-    category: 'Governance',
+    category: 'Policy',
     description: 'Print what each role is granted: tools, input schemas, governing rules, limits, and a hash to sign off',
     details: `
       Built from the same objects the broker uses to start sessions, so it shows exactly what a session is offered.
