@@ -22,6 +22,6 @@ export abstract class ChoragenCommand extends Command {
   }
 }
 
-/** Where the workspace is: --workspace, else the current directory. */
+/** Where the workspace is: --workspace, else found from the current directory (runtime/paths.ts resolveWorkspace). */
 export const workspaceOption = () =>
-  Option.String('--workspace,-w', { description: 'Workspace root (default: the current directory)' });
+  Option.String('--workspace,-w', { description: 'Workspace root (default: the nearest directory up from here with choragen.governance.yaml, else the git root)' });
