@@ -106,6 +106,8 @@ export class Broker {
   private readonly implTools: string[];
   private sessionCount = 0;
   private finished = false;
+  private firstSessionRef: Promise<boolean> | null = null;
+  private refsExplained = false;
 
   private constructor(private readonly opts: BrokerOptions, private readonly pool: SessionPool, private readonly ownsPool: boolean) {
     this.budget = new TreeBudget(opts.maxTokens, opts.maxCost);
@@ -386,12 +388,18 @@ export class Broker {
   private async commitSession(session: LiveSession): Promise<void> {
     if (!this.opts.recordCommits || session.filesChanged.size === 0) return;
     try {
-      const { recordSessionCommit, sessionRef } = await import('../sessions/commits.js');
+      const { listSessionRefs, recordSessionCommit, sessionRef } = await import('../sessions/commits.js');
+      // Asked once per run, before its first commit: a repository without session refs has not seen one explained.
+      const firstEver = (this.firstSessionRef ??= listSessionRefs(this.opts.workspace).then((refs) => refs.length === 0, () => false));
       const oid = await recordSessionCommit(this.opts.workspace, {
         sessionId: session.id, role: session.identity.role, parentId: session.identity.parentId,
         files: [...session.filesChanged], message: `choragen ${session.identity.role} session ${session.id}`,
       });
       if (oid) this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `${sessionRef(session.id)} -> ${oid}` });
+      if (oid && (await firstEver) && !this.refsExplained) {
+        this.refsExplained = true;
+        this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `each session's changes are kept as a commit on its own ref, refs/choragen/sessions/<id>, outside your branches (\`git show ${sessionRef(session.id)}\`); \`choragen agent:cleanup\` removes old ones` });
+      }
     } catch (err) {
       this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `could not record the session commit: ${(err as Error).message}` });
     }

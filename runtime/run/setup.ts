@@ -1,7 +1,8 @@
 // From command-line settings to a ready broker: workspace, policy, provider,
 // sandbox and limits, each checked with a one-line error (exit 2) before any
 // session starts or any model is called.
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { DEFAULT_TOOL_LIMITS } from '../../capabilities/capability.js';
 import type { CompiledPolicy } from '../../policy/types.js';
 import type { BrokerOptions } from '../broker/broker.js';
@@ -39,6 +40,9 @@ export function ensureStateDir(workspace: string): void {
   try {
     for (const d of [dirs.state, dirs.audit, dirs.sessions]) mkdirSync(d, { recursive: true });
     accessSync(dirs.audit, constants.W_OK);
+    // git ignores the whole directory, itself included, whether or not .gitignore names it.
+    const ignore = path.join(dirs.state, '.gitignore');
+    if (!existsSync(ignore)) writeFileSync(ignore, '# written by choragen: its records stay out of git\n*\n');
   } catch {
     throw new UsageError(`cannot write ${dirs.state}: the workspace must be writable (choragen keeps its audit log and metrics there)`);
   }
@@ -70,12 +74,12 @@ export function positiveNumber(name: string, value: string | undefined): number 
   return n;
 }
 
-/** "90s", "5m", "1h", "1500ms" or plain seconds. */
+/** "90s", "5m", "1h", "7d", "2w", "1500ms" or plain seconds. */
 export function durationMs(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m || Number(m[1]) <= 0) throw new UsageError(`${name} must be a duration like 90s, 5m or 1h (got "${value}")`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/.exec(value.trim());
+  if (!m || Number(m[1]) <= 0) throw new UsageError(`${name} must be a duration like 90s, 5m, 1h or 7d (got "${value}")`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'];
   return Number(m[1]) * unit;
 }
 

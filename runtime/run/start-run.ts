@@ -6,7 +6,7 @@ import { ROLES, type Role } from '../../policy/types.js';
 import { Broker, type RootRequest } from '../broker/broker.js';
 import { ExitCode, UsageError } from '../../policy/errors.js';
 import { ProgressView } from './progress-view.js';
-import { termText } from '../terminal/text.js';
+import { termLine, termText } from '../terminal/text.js';
 import { type RunSettings, prepareRun } from './setup.js';
 import type { SavedSession } from '../sessions/transcripts.js';
 
@@ -45,6 +45,10 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
 
   const mode = req.json ? 'json' : process.stderr.isTTY ? 'live' : 'lines';
   const view = new ProgressView(mode, context.stderr, context.stdout);
+  const { findRepo } = await import('../../capabilities/git/repo.js');
+  if (!(await findRepo(options.workspace))) {
+    view.print(`choragen: warning: ${termLine(options.workspace)} is not in a git repository: git_status and git_diff will fail and no session commits are recorded (\`git init\` to have them)`);
+  }
   const broker = await Broker.create({ ...options, onEvent: view.onEvent, promptHost: view });
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
