@@ -97,8 +97,12 @@ export async function createProvider(settings: RunSettings): Promise<ModelProvid
   return AnthropicProvider.create({ apiKey, baseURL: process.env.ANTHROPIC_BASE_URL });
 }
 
-/** Everything the broker needs, validated. Limits from flags can only narrow the policy's. */
-export async function prepareRun(settings: RunSettings): Promise<{ options: Omit<BrokerOptions, 'onEvent'>; policy: CompiledPolicy }> {
+/**
+ * Everything the broker needs, validated. Limits from flags can only narrow
+ * the policy's. `provider: false` (a dry run) checks everything but the
+ * provider, which needs no key then.
+ */
+export async function prepareRun(settings: RunSettings, opts: { provider?: boolean } = {}): Promise<{ options: Omit<BrokerOptions, 'onEvent'>; policy: CompiledPolicy }> {
   const workspace = resolveWorkspace(settings.workspace);
   const policy = await loadWorkspacePolicy(workspace, settings.policyFile);
   const maxDepth = Math.min(nonNegativeInt('--max-depth', settings.maxDepth, policy.limits.max_depth), policy.limits.max_depth);
@@ -130,6 +134,10 @@ export async function prepareRun(settings: RunSettings): Promise<{ options: Omit
     throw new SandboxUnavailableError('this Node has no permission model (--permission / --experimental-permission); sessions would run unsandboxed. Use Node >= 20.19, or pass --unsafe-no-sandbox to run anyway (recorded in the audit log)');
   }
   if (settings.unsafeNoSandbox) options.sandbox = 'none';
+  if (options.requireApproval && !options.interactive && !options.autoApprove) {
+    throw new UsageError('--require-approval needs a terminal to ask on (stdin and stderr), and this run has none: every change would be refused. Run it in a terminal, or leave the flag out');
+  }
+  if (opts.provider === false) return { options: { ...options, provider: null as unknown as ModelProvider }, policy };
   ensureStateDir(workspace);
   const provider = await createProvider(settings);
   return { options: { ...options, provider }, policy };

@@ -6,7 +6,8 @@ import { ROLES, type Role } from '../../policy/types.js';
 import { Broker, type RootRequest } from '../broker/broker.js';
 import { ExitCode, UsageError } from '../../policy/errors.js';
 import { ProgressView } from './progress-view.js';
-import { termLine, termText } from '../terminal/text.js';
+import { termText } from '../terminal/text.js';
+import { preflightWarnings } from './preflight.js';
 import { type RunSettings, prepareRun } from './setup.js';
 import type { SavedSession } from '../sessions/transcripts.js';
 
@@ -28,27 +29,21 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
   const role = req.role as Role;
   const message = req.message ?? defaultMessage(role, req.taskId, req.chainId);
   if (!message && !req.resume) throw new UsageError('say what the session should do: --message "…" (or give --task / --chain)');
-  const { options } = await prepareRun(req.settings);
+  const { options } = await prepareRun(req.settings, { provider: !req.dryRun });
+  const warnings = await preflightWarnings(options);
 
   if (req.dryRun) {
-    const broker = await Broker.create({ ...options, ingest: false });
-    const plan = {
-      workspace: options.workspace, role, model: options.model, provider: options.provider.name, sandbox: options.sandbox,
-      tools: broker.toolsFor(role), child_tools: broker.toolsFor('impl'),
-      limits: { max_depth: options.maxDepth, max_parallel: options.maxParallel, max_turns: options.maxTurns, max_tokens: options.maxTokens ?? null, max_cost: options.maxCost ?? null },
-      policy: { file: options.policy.file, hash: options.policy.hash },
-    };
-    await broker.close();
-    context.stdout.write(req.json ? JSON.stringify(plan) + '\n' : `dry run: nothing was started\n${JSON.stringify(plan, null, 2)}\n`);
+    const { dryRunPlan, dryRunText } = await import('./dry-run.js');
+    const provider = req.settings.provider ?? 'anthropic';
+    const plan = dryRunPlan(options, role, provider, warnings);
+    const keyNote = provider === 'anthropic' ? (process.env.ANTHROPIC_API_KEY ? 'ANTHROPIC_API_KEY is set' : 'ANTHROPIC_API_KEY is not set: a real run needs it, or --provider script') : null;
+    context.stdout.write(req.json ? JSON.stringify(plan) + '\n' : dryRunText(plan, keyNote));
     return ExitCode.completed;
   }
 
   const mode = req.json ? 'json' : process.stderr.isTTY ? 'live' : 'lines';
   const view = new ProgressView(mode, context.stderr, context.stdout);
-  const { findRepo } = await import('../../capabilities/git/repo.js');
-  if (!(await findRepo(options.workspace))) {
-    view.print(`choragen: warning: ${termLine(options.workspace)} is not in a git repository: git_status and git_diff will fail and no session commits are recorded (\`git init\` to have them)`);
-  }
+  for (const w of warnings) view.print(`choragen: warning: ${w}`);
   const broker = await Broker.create({ ...options, onEvent: view.onEvent, promptHost: view });
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -148,7 +148,15 @@ describe('metrics and audit commands (CLI)', function () {
       expect(ok.code, ok.stderr).to.equal(0);
       expect(ok.stdout).to.equal(`verified 2 logs, ${run.log.lines + other.log.lines} lines: chain intact\n`);
       const one = await cli('audit:verify', 'cli-other');
-      expect(one.stdout).to.equal(`verified 1 log, ${other.log.lines} lines: chain intact\n`);
+      expect(one.stdout).to.equal(`verified .choragen/audit/cli-other.jsonl, ${other.log.lines} lines: chain intact\n`);
+      // A unique prefix, or a child's id (prefix), finds the run's log, as agent:show finds sessions.
+      expect((await cli('audit:verify', 'cli-o')).stdout).to.equal(one.stdout);
+      const child = await cli('audit:verify', 'cli-run-c');
+      expect(child.code, child.stderr).to.equal(2);
+      expect(child.stderr).to.match(/ambiguous: cli-run-c1, cli-run-c2/);
+      expect((await cli('audit:verify', 'cli-run-c2')).stdout)
+        .to.equal(`verified .choragen/audit/cli-run.jsonl (the log of the run that holds session cli-run-c2), ${run.log.lines} lines: chain intact\n`);
+      expect((await cli('audit:verify', 'cli-')).stderr).to.match(/ambiguous: cli-other, cli-run\n/);
 
       const file = auditLogPath(ws, 'cli-other');
       const lines = fs.readFileSync(file, 'utf8').split('\n');
