@@ -12,7 +12,8 @@ export function cellText(v: unknown, nullText = ''): string {
   return JSON.stringify(v);
 }
 
-const isNumeric = (v: unknown) => typeof v === 'number';
+// A number, or a quantity already written with its unit ("25 ms", "$0.0038"): right-aligned.
+const isNumeric = (v: unknown) => typeof v === 'number' || (typeof v === 'string' && /^[-+]?\$?\d[\d,]*(\.\d+)?( ?[A-Za-zµ%]{1,3})?$/.test(v));
 
 /**
  * Decimals a column of numbers is shown with, the same for every row so the
