@@ -16,7 +16,7 @@ const started = (id: string, parent: string | null, role = 'impl') =>
 const ended = (id: string, status = 'completed') =>
   line({ type: 'session_ended', session_id: id, status, ended_at: '', duration_ms: 1, error: null, final_text: '', files_changed: [] });
 const denied = (id: string, path: string) =>
-  line({ type: 'tool_call', session_id: id, seq: 1, tool: 'write_file', tool_use_id: 't', started_at: '', duration_ms: 1, decision: 'deny', rule: 'default', path, is_error: true, error: 'no' });
+  line({ type: 'tool_call', session_id: id, seq: 1, tool: 'write_file', tool_use_id: 't', started_at: '', duration_ms: 1, decision: 'deny', rule: 'default', path, is_error: true, error: `denied: impl may not create ${path} (rule default)` });
 const modelCall = (id: string) =>
   line({ type: 'model_call', session_id: id, seq: 1, started_at: '', duration_ms: 1, model: 'm', input_tokens: 123456, output_tokens: 7890, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0, stop_reason: 'end_turn', retries: 0 });
 
@@ -72,7 +72,7 @@ describe('live progress view', () => {
   });
 
   it('pause() takes the tree off the screen and holds notes; resume() prints them and redraws', async () => {
-    const term = new VirtualTerminal(80, 30);
+    const term = new VirtualTerminal(120, 30);
     const view = new ProgressView('live', term.stream, term.stream, 0);
     view.onEvent(started(ROOT, null, 'control'));
     await settle();
@@ -87,7 +87,7 @@ describe('live progress view', () => {
     view.resume();
     await settle();
     const screen = term.screen().join('\n');
-    expect(screen).to.include(`✗ ${child(1)} write_file deny by default on docs/x.md`);
+    expect(screen).to.include(`✗ ${child(1)} write_file: denied: impl may not create docs/x.md (rule default)`);
     expect(term.screen().filter(rootLine)).to.have.length(1);
     view.freeze();
   });
