@@ -155,10 +155,30 @@ export class ProgressView implements PromptHost {
   }
 
   private readonly onResize = (): void => {
-    if (this.frozen || this.paused) return;
+    if (this.frozen || this.paused || this.syncing) return;
     this.clear();
     this.render();
   };
+
+  private syncing = false;
+
+  /**
+   * Ask the tty for its size now: the terminal may have been resized (and
+   * have reflowed the tree) before this process handled SIGWINCH, and
+   * erasing by the old width would leave part of the tree behind.
+   */
+  private syncSize(): void {
+    const tty = this.err as { _refreshSize?: () => void };
+    if (typeof tty._refreshSize !== 'function') return;
+    this.syncing = true;
+    try {
+      tty._refreshSize();
+    } catch {
+      // the size stays as last known
+    } finally {
+      this.syncing = false;
+    }
+  }
 
   private columns(): number {
     return this.err.columns && this.err.columns > 0 ? this.err.columns : 80;
@@ -174,11 +194,18 @@ export class ProgressView implements PromptHost {
     this.timer = setTimeout(() => { this.timer = null; this.render(); }, this.redrawMs);
   }
 
-  /** Erase the tree: as many rows as its lines take at today's width (a terminal reflows them on a resize). */
+  /**
+   * Erase the tree: as many rows as its lines take at today's width (a
+   * terminal reflows them on a resize), row by row, leaving the cursor where
+   * the tree began. Not "erase below" (ESC [ J): from the top-left corner that
+   * clears the whole screen, which tmux and others first push into the
+   * scrollback, leaving a copy of the tree there at every redraw.
+   */
   private clear(): void {
+    this.syncSize();
     const columns = this.columns();
     const rows = this.drawn.reduce((n, line) => n + rowsOf(line, columns), 0);
-    if (rows) this.err.write(`\r\x1b[${rows}A\x1b[0J`);
+    if (rows) this.err.write(`\r\x1b[${rows}A${'\x1b[2K\x1b[1B'.repeat(rows - 1)}\x1b[2K${rows > 1 ? `\x1b[${rows - 1}A` : ''}`);
     this.drawn = [];
   }
 

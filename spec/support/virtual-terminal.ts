@@ -1,6 +1,8 @@
 // A small terminal for specs of what is drawn: printable characters with
 // auto-wrap at the width, CR, LF (as CR LF, like a tty's onlcr), cursor up
-// (never above the top of the screen) and erase-below. Rows that scroll off
+// (never above the top of the screen) and down (never below its bottom),
+// erase-line and erase-below (which, from the top-left corner, first pushes
+// the screen into the scrollback, as tmux does). Rows that scroll off
 // the top stay in the scrollback, as on a real terminal: a view that cannot
 // erase what it drew leaves copies there.
 export class VirtualTerminal {
@@ -11,6 +13,8 @@ export class VirtualTerminal {
   /** First row of the screen; it only moves down (scrollback never comes back). */
   private top = 0;
   private written = '';
+  /** Rows a full-screen erase pushed into the scrollback (tmux's scroll-on-clear). */
+  readonly scrolledByClear: string[] = [];
 
   constructor(public columns: number, public rows: number) {}
 
@@ -47,7 +51,16 @@ export class VirtualTerminal {
         i += m[0].length - 1;
         const n = m[1] === '' ? 1 : Number(m[1]);
         if (m[2] === 'A') this.row = Math.max(this.top, this.row - n);
+        else if (m[2] === 'B') {
+          // Cursor down stops at the bottom of the screen; it never scrolls.
+          this.row = Math.min(this.row + n, this.top + this.rows - 1);
+          while (this.buffer.length <= this.row) this.buffer.push([]);
+        } else if (m[2] === 'K' && m[1] === '2') this.buffer[this.row] = [];
         else if (m[2] === 'J' && (m[1] === '' || n === 0)) {
+          // From the top-left corner this clears the whole screen: like tmux, push it into the scrollback first.
+          if (this.row === this.top && this.col === 0) {
+            for (const r of this.buffer.slice(this.top)) this.scrolledByClear.push(r.join(''));
+          }
           this.buffer[this.row]!.length = this.col;
           this.buffer.length = this.row + 1;
         } else throw new Error(`unsupported escape ${JSON.stringify(m[0])}`);
@@ -67,9 +80,9 @@ export class VirtualTerminal {
     this.top = Math.max(this.top, this.buffer.length - this.rows);
   }
 
-  /** Scrollback and screen, one string per row. */
+  /** Scrollback (with what full-screen erases pushed into it) and screen, one string per row. */
   lines(): string[] {
-    return this.buffer.map((r) => Array.from(r, (c) => c ?? ' ').join('').trimEnd());
+    return [...this.scrolledByClear, ...this.buffer.map((r) => Array.from(r, (c) => c ?? ' ').join('').trimEnd())];
   }
 
   /** The rows now on the screen. */

@@ -66,8 +66,27 @@ describe('live progress view', () => {
     const before = term.raw.length;
     (term.stream as any).emit('resize');
     const expected = widths.reduce((n, w) => n + Math.ceil(w / 30), 0);
-    expect(term.raw.slice(before)).to.include(`\x1b[${expected}A\x1b[0J`);
-    for (const l of term.raw.slice(before).split('\n')) expect([...l.replace(/\r?\x1b\[\d*[AJ]/g, '')].length).to.be.at.most(29);
+    expect(term.raw.slice(before)).to.include(`\x1b[${expected}A${'\x1b[2K\x1b[1B'.repeat(expected - 1)}\x1b[2K\x1b[${expected - 1}A`);
+    for (const l of term.raw.slice(before).split('\n')) expect([...l.replace(/\r|\x1b\[\d*[ABJK]/g, '')].length).to.be.at.most(29);
+    view.freeze();
+  });
+
+  it('a tree drawn from the top-left corner is redrawn there without pushing copies into the scrollback', async () => {
+    // After a resize the tree can end up on the first row of the screen; erasing "to the end of the
+    // screen" from there is a full-screen clear, which tmux first scrolls into the history.
+    const term = new VirtualTerminal(60, 8);
+    const view = new ProgressView('live', term.stream, term.stream, 0);
+    view.onEvent(started(ROOT, null, 'control'));
+    view.onEvent(started(child(1), ROOT));
+    await settle();
+    term.columns = 30;
+    (term.stream as any).emit('resize');
+    for (let i = 0; i < 5; i++) {
+      view.onEvent(modelCall(child(1)));
+      await settle();
+    }
+    expect(term.scrolledByClear).to.deep.equal([]);
+    expect(term.lines().filter(rootLine)).to.have.length(1);
     view.freeze();
   });
 
