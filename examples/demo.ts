@@ -10,9 +10,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot, distRoot } from '../runtime/paths.js';
+import { termText } from '../runtime/terminal/text.js';
 
 const cli = path.join(distRoot, 'runtime', 'cli', 'main.js');
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const bold = (s: string) => (process.stdout.isTTY && !process.env.NO_COLOR ? `\x1b[1m${s}\x1b[0m` : s);
 
 function choragen(args: string[], opts: { capture?: boolean } = {}): { status: number; stdout: string } {
   const env = { ...process.env };
@@ -72,7 +73,8 @@ async function main(): Promise<number> {
   console.log(bold('\n▶ What the impl sessions wrote'));
   for (const file of ['src/greet.ts', 'test/math.test.ts']) {
     const p = path.join(ws, file);
-    if (fs.existsSync(p)) console.log(`--- ${file}\n${readFileSync(p, 'utf8').trimEnd()}`);
+    // Written by the (scripted) model: shown through the terminal sanitizer.
+    if (fs.existsSync(p)) console.log(`--- ${file}\n${termText(readFileSync(p, 'utf8').trimEnd())}`);
   }
   console.log(`\nTry it yourself: node ${path.relative(process.cwd(), cli) || cli} agent:list --workspace ${ws}`);
   return run.status;

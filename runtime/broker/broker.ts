@@ -24,6 +24,7 @@ import { SessionPool } from './session-pool.js';
 import { ToolDispatcher } from './tool-dispatcher.js';
 import { type SavedSession, TranscriptWriter } from '../sessions/transcripts.js';
 import { version } from '../version.js';
+import { termLine } from '../terminal/text.js';
 import { WriteRegistry } from './write-locks.js';
 
 export interface BrokerOptions {
@@ -411,7 +412,7 @@ export class Broker {
       await ingestWorkspace(this.opts.workspace);
     } catch (err) {
       // Nothing is lost: the audit log is ingested on the next open.
-      process.stderr.write(`choragen: metrics not updated yet (${(err as Error).message.split('\n')[0]}); the audit log will be ingested next time\n`);
+      process.stderr.write(`choragen: metrics not updated yet (${termLine((err as Error).message.split('\n')[0])}); the audit log will be ingested next time\n`);
     }
   }
 }

@@ -5,6 +5,7 @@
 // (a missing option, an unknown one, a missing argument) with its usage line.
 // clipanion parses; this renders, from clipanion's own registrations.
 import { Cli, type CommandClass } from 'clipanion';
+import { termLine } from '../terminal/text.js';
 
 /** The name of each option's value, as help shows it. An option not listed gets one from its own name. */
 const VALUE_NAMES: Record<string, string> = {
@@ -217,9 +218,11 @@ export class ChoragenCli extends Cli {
   }
 
   /** One clear message for arguments clipanion could not place (exit 2 follows). */
-  explainError(argv: string[], err: unknown): string {
+  explainError(rawArgv: string[], err: unknown): string {
     const bin = this.binaryName;
-    const reason = (err instanceof Error ? err.message.split(/\n|\. \$ /)[0]! : String(err)).trim().replace(/\.$/, '');
+    // What was typed is echoed back: through the terminal sanitizer.
+    const argv = rawArgv.map(termLine);
+    const reason = termLine((err instanceof Error ? err.message.split(/\n|\. \$ /)[0]! : String(err)).trim().replace(/\.$/, ''));
     const word = argv.find((a) => !a.startsWith('-'));
     const command = word === undefined ? undefined : this.info(word);
     if (!command) {
