@@ -33,6 +33,8 @@ export class ProgressView implements PromptHost {
   private paused = false;
   private held: string[] = [];
   private heldDropped = 0;
+  /** Set while asking the tty its size, which may emit 'resize' from within a redraw. */
+  private syncing = false;
   private readonly err: Terminal;
 
   constructor(private readonly mode: ProgressMode, err: NodeJS.WritableStream = process.stderr,
@@ -159,8 +161,6 @@ export class ProgressView implements PromptHost {
     this.clear();
     this.render();
   };
-
-  private syncing = false;
 
   /**
    * Ask the tty for its size now: the terminal may have been resized (and

@@ -24,8 +24,9 @@ describe('help and command-line errors', () => {
     expect(r.stdout).to.include('agent:start --role <role> [options]');
     expect(r.stdout).to.include('policy:check --role <role> --action <action> [options] <PATH>');
     expect(r.stdout).to.not.include('#0');
-    for (const c of COMMANDS) {
-      const help = await runCli([c, '--help']);
+    const helps = await Promise.all(COMMANDS.map((c) => runCli([c, '--help'])));
+    for (const [i, c] of COMMANDS.entries()) {
+      const help = helps[i]!;
       expect(help.code, c).to.equal(0);
       expect(help.stdout, c).to.not.include('#0');
       expect(help.stdout, c).to.match(new RegExp(`Usage: choragen ${c}\\b`));
