@@ -82,5 +82,8 @@ export class TmuxTerminal {
   close(): void {
     spawnSync('tmux', ['-L', this.socket, 'kill-server'], { encoding: 'utf8' });
     rmSync(this.statusFile, { force: true });
+    // tmux leaves the socket file behind when its server is killed.
+    const dir = path.join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`);
+    rmSync(path.join(dir, this.socket), { force: true });
   }
 }
