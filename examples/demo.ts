@@ -10,8 +10,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../runtime/paths.js';
+import { termText } from '../runtime/terminal/text.js';
 import { CLI as cli } from '../spec/support/cli.js';
-const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const bold = (s: string) => (process.stdout.isTTY && !process.env.NO_COLOR ? `\x1b[1m${s}\x1b[0m` : s);
 
 function choragen(args: string[], opts: { capture?: boolean } = {}): { status: number; stdout: string } {
   const env = { ...process.env };
@@ -45,6 +46,16 @@ async function main(): Promise<number> {
   const run = choragen(['agent:start', '--role', 'control', '--provider', 'script', '--script', script,
     '--message', 'Add a farewell function to the greeter and a test for the math helpers.', '--workspace', ws]);
 
+  console.log(bold('\n▶ How to read the lines above'));
+  console.log('  ▶ and ■ lines: a session starts and ends (a child names the session that started it).');
+  console.log('  ✗ lines: a tool call the runtime refused, with the reason the model was given. Here the math');
+  console.log('    session tried to read .env (refused by the policy rule reads.deny[0]) and to write');
+  console.log('    ../outside.txt (refused by rule "path": a path that leaves the workspace is refused before');
+  console.log('    any policy rule is consulted).');
+  console.log('  "refs/choragen/sessions/<id> -> <commit>" lines: each session\'s changes are recorded as a git');
+  console.log('    commit on a ref of its own, outside your branches, so you can review exactly what one session');
+  console.log('    did (git show refs/choragen/sessions/<id>); `choragen agent:cleanup` removes old ones.');
+
   const rootId = readdirSync(path.join(ws, '.choragen', 'audit'))[0]?.replace(/\.jsonl$/, '');
   console.log(bold('\n▶ The session tree (choragen agent:show)'));
   choragen(['agent:show', rootId, '--workspace', ws]);
@@ -61,7 +72,8 @@ async function main(): Promise<number> {
   console.log(bold('\n▶ What the impl sessions wrote'));
   for (const file of ['src/greet.ts', 'test/math.test.ts']) {
     const p = path.join(ws, file);
-    if (fs.existsSync(p)) console.log(`--- ${file}\n${readFileSync(p, 'utf8').trimEnd()}`);
+    // Written by the (scripted) model: shown through the terminal sanitizer.
+    if (fs.existsSync(p)) console.log(`--- ${file}\n${termText(readFileSync(p, 'utf8').trimEnd())}`);
   }
   console.log(`\nTry it yourself: node ${path.relative(process.cwd(), cli) || cli} agent:list --workspace ${ws}`);
   return run.status;

@@ -1,6 +1,6 @@
 // Where the installed package lives, and where a workspace keeps its records.
 import { fileURLToPath } from 'node:url';
-import { realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../policy/errors.js';
 
@@ -24,6 +24,8 @@ export const workerFiles = {
   sessionWorker: path.join(codeRoot, bundled ? 'session-worker.js' : 'workers/session-worker.js'),
 };
 
+export const POLICY_FILE = 'choragen.governance.yaml';
+
 export function stateDir(workspace: string): string {
   return path.join(workspace, '.choragen');
 }
@@ -32,17 +34,47 @@ export const workspacePaths = (workspace: string) => ({
   metrics: path.join(stateDir(workspace), 'metrics.duckdb'),
   audit: path.join(stateDir(workspace), 'audit'),
   sessions: path.join(stateDir(workspace), 'sessions'),
-  policy: path.join(workspace, 'choragen.governance.yaml'),
+  policy: path.join(workspace, POLICY_FILE),
 });
 
-/** The workspace root (--workspace, else the current directory) as a real path; a one-line usage error if it is not a directory. */
-export function resolveWorkspace(dir: string | undefined): string {
-  const given = dir ?? process.cwd();
+
+/**
+ * The workspace root as a real path: --workspace as given, else found as git
+ * finds a repository: from `cwd` up to the nearest directory holding
+ * choragen.governance.yaml, stopping at a git root (a directory with .git),
+ * which is the workspace when it has no policy yet; the current directory
+ * when neither is found. A one-line usage error if it is not a directory.
+ */
+export function resolveWorkspace(dir: string | undefined, cwd: string = process.cwd()): string {
+  const given = dir ?? cwd;
+  let root: string;
   try {
-    const root = realpathSync(given);
-    if (statSync(root).isDirectory()) return root;
+    root = realpathSync(given);
+    if (!statSync(root).isDirectory()) throw new Error('not a directory');
   } catch {
-    // reported below, in one line
+    throw new UsageError(`workspace not found: ${given}`);
   }
-  throw new UsageError(`workspace not found: ${given}`);
+  if (dir !== undefined) return root;
+  for (let at = root; ; at = path.dirname(at)) {
+    if (existsSync(path.join(at, POLICY_FILE)) || existsSync(path.join(at, '.git'))) return at;
+    if (path.dirname(at) === at) return root;
+  }
+}
+
+/**
+ * A path typed on the command line, relative to the workspace: from the
+ * current directory when that is inside the workspace (as git takes paths),
+ * else from the workspace root.
+ */
+export function workspaceRelative(workspace: string, typed: string, cwd: string = process.cwd()): string {
+  let here: string;
+  try {
+    here = realpathSync(cwd);
+  } catch {
+    return typed;
+  }
+  const within = (p: string) => p === workspace || p.startsWith(workspace + path.sep);
+  if (path.isAbsolute(typed)) return within(typed) ? path.relative(workspace, typed) || '.' : typed;
+  if (!within(here)) return typed;
+  return path.relative(workspace, path.resolve(here, typed)) || '.';
 }

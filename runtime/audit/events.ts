@@ -79,7 +79,7 @@ export interface ApprovalEvent {
   path: string;
   rule: string;
   answer: 'yes' | 'no';
-  by: 'terminal' | 'auto-approve' | 'no-terminal' | 'timeout';
+  by: 'terminal' | 'auto-approve' | 'no-terminal' | 'timeout' | 'interrupted';
 }
 
 export interface SessionEnded {

@@ -7,7 +7,7 @@ import { type Capability, type ChildReport, type ToolLimits, type ToolOffer, off
 import type { Message, ModelRequest, SessionOutcome, ToolRequest } from '../../capabilities/protocol.js';
 import { REGISTRY } from '../../capabilities/index.js';
 import type { CompiledPolicy, Role } from '../../policy/types.js';
-import { Approver } from './approver.js';
+import { Approver, type PromptHost } from './approver.js';
 import { AuditLog } from '../audit/log.js';
 import { TreeBudget } from './budget.js';
 import { ToolFailure, ToolRefusal, UsageError } from '../../policy/errors.js';
@@ -26,6 +26,7 @@ import { SessionPool } from './session-pool.js';
 import { ToolDispatcher } from './tool-dispatcher.js';
 import { type SavedSession, TranscriptWriter } from '../sessions/transcripts.js';
 import { version } from '../version.js';
+import { termLine } from '../terminal/text.js';
 import { WriteRegistry } from './write-locks.js';
 
 export interface BrokerOptions {
@@ -59,6 +60,8 @@ export interface BrokerOptions {
   argv: string[];
   /** Every audit line, as it is written (progress view, --json). */
   onEvent?: (line: AuditLine) => void;
+  /** What else draws on the terminal (the live view): it steps aside while an approval question is open. */
+  promptHost?: PromptHost;
   /** A pool to share (bench); otherwise the broker makes and owns one. */
   pool?: SessionPool;
   /**
@@ -111,6 +114,8 @@ export class Broker {
   private readonly dispatcher: ToolDispatcher;
   private sessionCount = 0;
   private finished = false;
+  private firstSessionRef: Promise<boolean> | null = null;
+  private refsExplained = false;
 
   private constructor(
     private readonly opts: BrokerOptions,
@@ -120,7 +125,7 @@ export class Broker {
   ) {
     this.budget = new TreeBudget(opts.maxTokens, opts.maxCost);
     const writes = new WriteRegistry();
-    const approver = new Approver({ autoApprove: opts.autoApprove, interactive: opts.interactive, timeoutMs: opts.approvalTimeoutMs });
+    const approver = new Approver({ autoApprove: opts.autoApprove, interactive: opts.interactive, timeoutMs: opts.approvalTimeoutMs, host: opts.promptHost });
     this.dispatcher = new ToolDispatcher(REGISTRY, {
       workspace: opts.workspace,
       policy: opts.policy,
@@ -434,12 +439,18 @@ export class Broker {
   private async commitSession(session: LiveSession): Promise<void> {
     if (!this.opts.recordCommits || session.filesChanged.size === 0) return;
     try {
-      const { recordSessionCommit, sessionRef } = await import('../sessions/commits.js');
+      const { listSessionRefs, recordSessionCommit, sessionRef } = await import('../sessions/commits.js');
+      // Asked once per run, before its first commit: a repository without session refs has not seen one explained.
+      const firstEver = (this.firstSessionRef ??= listSessionRefs(this.opts.workspace).then((refs) => refs.length === 0, () => false));
       const oid = await recordSessionCommit(this.opts.workspace, {
         sessionId: session.id, role: session.identity.role, parentId: session.identity.parentId,
         files: [...session.filesChanged], message: `choragen ${session.identity.role} session ${session.id}`,
       });
       if (oid) this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `${sessionRef(session.id)} -> ${oid}` });
+      if (oid && (await firstEver) && !this.refsExplained) {
+        this.refsExplained = true;
+        this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `each session's changes are kept as a commit on its own ref, refs/choragen/sessions/<id>, outside your branches (\`git show ${sessionRef(session.id)}\`); \`choragen agent:cleanup\` removes old ones` });
+      }
     } catch (err) {
       this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `could not record the session commit: ${(err as Error).message}` });
     }
@@ -451,7 +462,7 @@ export class Broker {
       await ingestWorkspace(this.opts.workspace);
     } catch (err) {
       // Nothing is lost: the audit log is ingested on the next open.
-      process.stderr.write(`choragen: metrics not updated yet (${(err as Error).message.split('\n')[0]}); the audit log will be ingested next time\n`);
+      process.stderr.write(`choragen: metrics not updated yet (${termLine((err as Error).message.split('\n')[0])}); the audit log will be ingested next time\n`);
     }
   }
 }

@@ -44,7 +44,8 @@ export class ToolDispatcher {
       }
     } catch (err) {
       isError = true;
-      content = toolErrorLine(tool, err);
+      // Stopped mid-call (budget, Ctrl-C, timeout, parent ended): say so, whatever the capability threw.
+      content = signal.aborted && !(err instanceof ToolRefusal) ? `${tool} was stopped: ${String(signal.reason ?? 'the session stopped')}` : toolErrorLine(tool, err);
       error = content;
       if (err instanceof ToolRefusal && trail.decision === 'allow') {
         trail.decision = err.decision;

@@ -1,3 +1,6 @@
+// `choragen agent:cleanup`: remove what only resuming needs (transcripts and
+// their journals) and the session commit refs, past an age; audit logs only
+// with --audit, and only once they are ingested into metrics.
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 
@@ -5,20 +8,22 @@ export class AgentCleanupCommand extends ChoragenCommand {
   static override paths = [['agent:cleanup']];
   static override usage = Command.Usage({
     category: 'Sessions',
-    description: 'Remove old session transcripts (and, with --audit, old audit logs already ingested into metrics)',
+    description: 'Remove old session transcripts and session commit refs (and, with --audit, old audit logs already ingested into metrics)',
     details: `
-      Transcripts under \`.choragen/sessions/\` are only needed to resume a session. Audit logs are the record of what
+      Transcripts under \`.choragen/sessions/\` (\`<id>.json\` and the \`<id>.jsonl\` journal) are only needed to resume
+      a session. Session commits live on git refs \`refs/choragen/sessions/<id>\`, outside your branches; a ref whose
+      commit is older than the age is deleted (its objects go with git's next gc). Audit logs are the record of what
       sessions did: they are kept unless \`--audit\` is given, and even then only after they are ingested into
-      \`.choragen/metrics.duckdb\`.
+      \`.choragen/metrics.duckdb\`. The age takes the same forms as \`metrics:summary --since\`: 30m, 12h, 7d, 2w.
     `,
     examples: [
-      ['Remove transcripts older than a week', '$0 agent:cleanup'],
+      ['Remove transcripts and refs older than a week', '$0 agent:cleanup'],
       ['See what would go, older than 1 day', '$0 agent:cleanup --older-than 1d --dry-run'],
       ['Also remove audit logs older than 30 days', '$0 agent:cleanup --older-than 30d --audit'],
     ],
   });
 
-  olderThan = Option.String('--older-than', '7d', { description: 'Age, e.g. 12h, 7d (default 7d)' });
+  olderThan = Option.String('--older-than', '7d', { description: 'Age, e.g. 12h, 7d, 2w (default 7d)' });
   audit = Option.Boolean('--audit', false, { description: 'Also remove audit logs (after ingesting them)' });
   dryRun = Option.Boolean('--dry-run', false, { description: 'List what would be removed, remove nothing' });
   workspace = workspaceOption();
@@ -30,26 +35,35 @@ export class AgentCleanupCommand extends ChoragenCommand {
     const { UsageError } = await import('../../policy/errors.js');
     const { durationFlag } = await import('../duration.js');
     const cutoff = Date.now() - durationFlag('--older-than', this.olderThan);
-    const paths = workspacePaths(resolveWorkspace(this.workspace));
-    const dirs: Array<[string, RegExp]> = [[paths.sessions, /\.json$/]];
+    const workspace = resolveWorkspace(this.workspace);
+    const paths = workspacePaths(workspace);
+    const dirs: Array<[string, RegExp]> = [[paths.sessions, /\.jsonl?$/]];
     if (this.audit) {
       const { ingestWorkspace } = await import('../metrics/store.js');
-      const result = await ingestWorkspace(path.dirname(paths.state));
-      if ((result as { deferred?: boolean }).deferred) throw new UsageError('the metrics database is busy; audit logs were not ingested, so none were removed. Try again later');
+      const result = await ingestWorkspace(workspace);
+      if (result.deferred) throw new UsageError('the metrics database is busy; audit logs were not ingested, so none were removed. Try again later');
       dirs.push([paths.audit, /\.jsonl$/]);
     }
+    const say = (what: string) => this.context.stdout.write(`${this.dryRun ? 'would remove' : 'removed'} ${what}\n`);
     let removed = 0;
     for (const [dir, pattern] of dirs) {
       if (!existsSync(dir)) continue;
-      for (const name of readdirSync(dir)) {
+      for (const name of readdirSync(dir).sort()) {
         const file = path.join(dir, name);
         if (!pattern.test(name) || statSync(file).mtimeMs >= cutoff) continue;
-        this.context.stdout.write(`${this.dryRun ? 'would remove' : 'removed'} ${path.relative(path.dirname(paths.state), file)}\n`);
+        say(path.relative(workspace, file));
         if (!this.dryRun) rmSync(file);
         removed++;
       }
     }
-    this.context.stdout.write(`${removed} file${removed === 1 ? '' : 's'} ${this.dryRun ? 'would be removed' : 'removed'}\n`);
+    const { deleteSessionRef, listSessionRefs } = await import('../sessions/commits.js');
+    for (const { ref, committedMs } of (await listSessionRefs(workspace)).sort((a, b) => a.ref.localeCompare(b.ref))) {
+      if (committedMs >= cutoff) continue;
+      say(ref);
+      if (!this.dryRun) await deleteSessionRef(workspace, ref);
+      removed++;
+    }
+    this.context.stdout.write(`${removed} ${removed === 1 ? 'item' : 'items'} ${this.dryRun ? 'would be removed' : 'removed'}\n`);
     return 0;
   }
 }

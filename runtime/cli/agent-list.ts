@@ -11,8 +11,10 @@ export class AgentListCommand extends ChoragenCommand {
     description: 'List recent sessions',
     details: `
       Shows the most recent sessions, newest first: id, role, parent, status
-      (running, completed, failed, interrupted, budget_exceeded), age and tokens
-      (input + output). Reads the metrics tables after ingesting the audit logs.
+      (running, completed, failed, interrupted, budget_exceeded), age, tokens
+      (input + output) and the first line of the session's instructions (from its
+      transcript; "-" once agent:cleanup has removed it), then how many are not
+      shown. Reads the metrics tables after ingesting the audit logs.
       \`--json\` prints an array of session objects.
     `,
     examples: [
@@ -30,9 +32,10 @@ export class AgentListCommand extends ChoragenCommand {
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: expected a positive whole number, got "${this.limit}"`);
     const workspace = resolveWorkspace(this.workspace);
     const { withMetrics } = await import('../metrics/store.js');
-    const { listSessions } = await import('../metrics/report.js');
-    const rows = await withMetrics(workspace, (conn) => listSessions(conn, limit));
-    if (!rows) return 1;
+    const { countSessions, listSessions } = await import('../metrics/report.js');
+    const found = await withMetrics(workspace, async (conn) => ({ rows: await listSessions(conn, limit), total: await countSessions(conn) }));
+    if (!found) return 1;
+    const { rows, total } = found;
     if (this.json) {
       this.context.stdout.write(`${JSON.stringify(rows)}\n`);
       return 0;
@@ -42,6 +45,9 @@ export class AgentListCommand extends ChoragenCommand {
       return 0;
     }
     const { age, formatTable } = await import('../metrics/format.js');
+    const { firstInstructionLine } = await import('../sessions/instructions.js');
+    const { fitWidth } = await import('../terminal/width.js');
+    const { termLine } = await import('../terminal/text.js');
     const now = Date.now();
     const shown = rows.map((r) => ({
       id: r.session_id,
@@ -50,8 +56,13 @@ export class AgentListCommand extends ChoragenCommand {
       status: r.status,
       age: age(r.started_at, now),
       tokens: r.tokens,
+      instructions: fitWidth(termLine(firstInstructionLine(workspace, String(r.session_id)) ?? '-'), 60),
     }));
-    this.context.stdout.write(formatTable(['id', 'role', 'parent', 'status', 'age', 'tokens'], shown));
+    this.context.stdout.write(formatTable(['id', 'role', 'parent', 'status', 'age', 'tokens', 'instructions'], shown));
+    const hidden = total - rows.length;
+    this.context.stdout.write(hidden > 0
+      ? `${rows.length} of ${total} sessions, newest first; ${hidden} more not shown (--limit ${total} shows all)\n`
+      : `${total} session${total === 1 ? '' : 's'}\n`);
     return 0;
   }
 }

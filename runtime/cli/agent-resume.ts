@@ -13,8 +13,8 @@ export class AgentResumeCommand extends ChoragenCommand {
       Takes the same run flags as agent:start (provider, budgets, limits).
     `,
     examples: [
-      ['Find an interrupted session, then resume it', '$0 agent:list\n$0 agent:resume lq2x8k3a9f01'],
-      ['Resume offline on a script', '$0 agent:resume lq2x8k3a9f01 --provider script --script run.json'],
+      ['Find an interrupted session, then resume it', '$0 agent:list\n$0 agent:resume mx3b7k2q4e9f1c'],
+      ['Resume offline on a script', '$0 agent:resume mx3b7k2q4e9f1c --provider script --script run.json'],
     ],
   });
 

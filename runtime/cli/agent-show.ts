@@ -17,8 +17,8 @@ export class AgentShowCommand extends ChoragenCommand {
       exits with 2. \`--json\` prints {session, children, tool_calls, model_calls}.
     `,
     examples: [
-      ['Show a session', '$0 agent:show 20250131-1200-a1b2c3'],
-      ['As JSON', '$0 agent:show 20250131-1200-a1b2c3 --json'],
+      ['Show a session', '$0 agent:show mx3b7k2q4e9f1c'],
+      ['As JSON', '$0 agent:show mx3b7k2q4e9f1c --json'],
     ],
   });
 
@@ -38,17 +38,20 @@ export class AgentShowCommand extends ChoragenCommand {
       return 0;
     }
     const fmt = await import('../metrics/format.js');
+    const { termLine, termText } = await import('../terminal/text.js');
+    // Everything below was recorded from a model, a file or a file name: shown through the terminal sanitizer.
+    const v = (x: unknown) => (x === null || x === undefined || x === '' ? '-' : termLine(x));
     const s = detail.session;
     const out: string[] = [];
-    out.push(`session ${s.session_id}  ${s.role ?? '?'}  ${s.status}${s.error ? `: ${s.error}` : ''}`);
-    out.push(`  parent: ${s.parent_id ?? '-'}  root: ${s.root_id}  depth: ${s.depth ?? '-'}  model: ${s.model ?? '-'}${s.provider ? ` (${s.provider})` : ''}`);
-    if (s.task_id || s.chain_id) out.push(`  task: ${s.task_id ?? '-'}  chain: ${s.chain_id ?? '-'}`);
-    out.push(`  started: ${s.started_at ?? '-'}  ended: ${s.ended_at ?? '-'}  duration: ${fmt.ms(s.duration_ms)}`);
+    out.push(`session ${v(s.session_id)}  ${v(s.role)}  ${v(s.status)}${s.error ? `: ${termLine(s.error)}` : ''}`);
+    out.push(`  parent: ${v(s.parent_id)}  root: ${v(s.root_id)}  depth: ${v(s.depth)}  model: ${v(s.model)}${s.provider ? ` (${v(s.provider)})` : ''}`);
+    if (s.task_id || s.chain_id) out.push(`  task: ${v(s.task_id)}  chain: ${v(s.chain_id)}`);
+    out.push(`  started: ${v(s.started_at)}  ended: ${v(s.ended_at)}  duration: ${fmt.ms(s.duration_ms)}`);
     out.push(
       `  tokens: ${fmt.count(s.input_tokens)} in / ${fmt.count(s.output_tokens)} out / ${fmt.count(s.cache_read_tokens)} cache read / ` +
-        `${fmt.count(s.cache_write_tokens)} cache write  cost: ${fmt.usd(s.cost_usd)}  model calls: ${s.model_calls}  tool calls: ${s.tool_calls}`,
+        `${fmt.count(s.cache_write_tokens)} cache write  cost: ${fmt.usd(s.cost_usd)}  model calls: ${fmt.count(s.model_calls)}  tool calls: ${fmt.count(s.tool_calls)}`,
     );
-    if (Array.isArray(s.files_changed) && s.files_changed.length) out.push(`  files changed: ${s.files_changed.join(', ')}`);
+    if (Array.isArray(s.files_changed) && s.files_changed.length) out.push(`  files changed: ${s.files_changed.map(termLine).join(', ')}`);
     out.push('', 'Children:');
     out.push(detail.children.length ? fmt.formatTable(['session_id', 'role', 'status', 'tokens', 'task_id'], detail.children).trimEnd() : '  (none)');
     out.push('', 'Tool calls:');
@@ -58,7 +61,7 @@ export class AgentShowCommand extends ChoragenCommand {
         : '  (none)',
     );
     out.push('', 'Final output:');
-    out.push(typeof s.final_text === 'string' && s.final_text !== '' ? s.final_text : '  (none)');
+    out.push(typeof s.final_text === 'string' && s.final_text !== '' ? termText(s.final_text) : '  (none)');
     this.context.stdout.write(`${out.join('\n')}\n`);
     return 0;
   }

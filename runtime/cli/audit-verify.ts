@@ -1,11 +1,11 @@
 // `choragen audit:verify [SESSION]`: recompute the hash chain of one root
 // session's audit log, or of every log, and name the first broken line.
-import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace, workspacePaths } from '../paths.js';
 import { UsageError } from '../../policy/errors.js';
+import { termLine } from '../terminal/text.js';
 
 export class AuditVerifyCommand extends ChoragenCommand {
   static override paths = [['audit:verify']];
@@ -17,11 +17,14 @@ export class AuditVerifyCommand extends ChoragenCommand {
       line before it. This recomputes the chain of one root session's log (or of
       all logs) and prints how many lines were verified (exit 0), or the first
       broken FILE:LINE and why (exit 1): a changed byte, a deleted, inserted or
-      moved line, or a garbled or half-written line. An unknown session exits with 2.
+      moved line, or a garbled or half-written line. SESSION is a run's session id, a
+      unique prefix of one, or the id of any session the log records (a child, a
+      resumed session), as agent:show takes it. An unknown session exits with 2.
     `,
     examples: [
       ['Verify every log of the workspace', '$0 audit:verify'],
-      ['Verify one run', '$0 audit:verify 20250131-1200-a1b2c3'],
+      ['Verify one run', '$0 audit:verify mx3b7k2q4e9f1c'],
+      ['Verify the run a child session belongs to, by a prefix of its id', '$0 audit:verify mx3b7k3'],
     ],
   });
 
@@ -30,14 +33,17 @@ export class AuditVerifyCommand extends ChoragenCommand {
 
   async run(): Promise<number> {
     const workspace = resolveWorkspace(this.workspace);
-    const { auditLogFiles, auditLogPath } = await import('../audit/log.js');
+    const { auditLogFiles } = await import('../audit/log.js');
     let files: string[];
+    let note = '';
     if (this.session !== undefined) {
-      const file = auditLogPath(workspace, this.session);
-      if (!fs.existsSync(file)) {
-        throw new UsageError(`no audit log for session ${this.session} in ${path.relative(workspace, workspacePaths(workspace).audit) || '.'}`);
-      }
-      files = [file];
+      const { findAuditLog } = await import('../audit/find-log.js');
+      const found = findAuditLog(workspace, this.session);
+      const where = path.relative(workspace, workspacePaths(workspace).audit) || '.';
+      if (found === null) throw new UsageError(`no audit log in ${where} records session ${termLine(this.session)} (see agent:list)`);
+      if ('ambiguous' in found) throw new UsageError(`session id prefix ${termLine(this.session)} is ambiguous: ${found.ambiguous.join(', ')}`);
+      files = [found.file];
+      if (path.basename(found.file, '.jsonl') !== found.sessionId) note = ` (the log of the run that holds session ${found.sessionId})`;
     } else {
       files = auditLogFiles(workspace);
     }
@@ -51,7 +57,8 @@ export class AuditVerifyCommand extends ChoragenCommand {
       }
       lines += r.lines;
     }
-    this.context.stdout.write(`verified ${files.length} log${files.length === 1 ? '' : 's'}, ${lines} line${lines === 1 ? '' : 's'}: chain intact\n`);
+    const what = files.length === 1 && this.session !== undefined ? path.relative(workspace, files[0]!) : `${files.length} log${files.length === 1 ? '' : 's'}`;
+    this.context.stdout.write(`verified ${what}${note}, ${lines} line${lines === 1 ? '' : 's'}: chain intact\n`);
     return 0;
   }
 }

@@ -4,6 +4,7 @@
 // they import what they use inside run(), so `choragen --help` stays fast.
 import { Command, Option } from 'clipanion';
 import { describeError, exitCodeOf } from '../../policy/errors.js';
+import { termText } from '../terminal/text.js';
 
 export abstract class ChoragenCommand extends Command {
   verbose = Option.Boolean('--verbose', false, { description: 'Print error details (stack traces)' });
@@ -14,12 +15,13 @@ export abstract class ChoragenCommand extends Command {
     try {
       return (await this.run()) ?? 0;
     } catch (err) {
-      this.context.stderr.write(`choragen: ${describeError(err, this.verbose)}\n`);
+      // A message may quote a file name or a file's content: through the terminal sanitizer.
+      this.context.stderr.write(`choragen: ${termText(describeError(err, this.verbose))}\n`);
       return exitCodeOf(err);
     }
   }
 }
 
-/** Where the workspace is: --workspace, else the current directory. */
+/** Where the workspace is: --workspace, else found from the current directory (runtime/paths.ts resolveWorkspace). */
 export const workspaceOption = () =>
-  Option.String('--workspace,-w', { description: 'Workspace root (default: the current directory)' });
+  Option.String('--workspace,-w', { description: 'Workspace root (default: the nearest directory up from here with choragen.governance.yaml, else the git root)' });

@@ -4,7 +4,7 @@ import { ChoragenCommand, workspaceOption } from './base.js';
 export class CapabilitiesManifestCommand extends ChoragenCommand {
   static override paths = [['capabilities:manifest']];
   static override usage = Command.Usage({
-    category: 'Governance',
+    category: 'Policy',
     description: 'Print what each role is granted: tools, input schemas, governing rules, model, provider, spawns, limits, and a hash to sign off',
     details: `
       Built from the same objects the broker uses to start sessions, so it shows exactly what a session is offered,
@@ -12,6 +12,8 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
       when its section names them, else the run defaults (\`--provider\`, \`--model\`, as agent:start would take them).
       The \`hash\` (SHA-256) changes whenever a tool, a schema, a rule, the roles it may start, its model, its provider,
       its prompt, a limit or an output cap changes.
+      The text names everything the JSON holds (per role: the rule sets with the tools that ask them, limits,
+      output caps, each tool's fields and description, the full hashes), so signing either signs the same thing.
     `,
     examples: [
       ['Everything, readable', '$0 capabilities:manifest'],
@@ -48,25 +50,8 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
       this.context.stdout.write(JSON.stringify(manifest) + '\n');
       return 0;
     }
-    const roles = 'roles' in manifest ? Object.values(manifest.roles) : [manifest];
-    const out: string[] = [`policy ${policy.file} (sha256 ${policy.hash.slice(0, 16)}…)`];
-    for (const r of roles) {
-      out.push('', `role ${r.role}: ${r.tools.length} tools · max_depth ${r.limits.max_depth} · max_parallel ${r.limits.max_parallel} · hash ${r.hash}`);
-      out.push(`  ${r.description} · model ${r.model} (${r.provider}) · spawns ${r.spawns.join(', ') || 'none'} · prompt ${r.prompt.source}`);
-      for (const t of r.tools) {
-        const props = Object.keys((t.input_schema as { properties?: object }).properties ?? {}).join(', ');
-        out.push(`  ${t.name.padEnd(20)} (${props})  governs: ${(t.rules.actions as string[]).join(', ') || '-'}`);
-      }
-      const m = (r.tools.find((t) => t.rules.mutations)?.rules.mutations ?? null) as Record<string, Array<{ rule: string; pattern: string; actions?: string[] }>> | null;
-      if (m) {
-        for (const kind of ['deny', 'approve', 'allow'] as const) {
-          for (const rule of m[kind] ?? []) out.push(`    ${kind.padEnd(7)} ${rule.pattern}${rule.actions ? ` [${rule.actions.join(', ')}]` : ''}  (${rule.rule})`);
-        }
-      }
-    }
-    out.push('', `output caps: ${JSON.stringify(roles[0].limits.tool_output)}`);
-    if ('hash' in manifest && 'roles' in manifest) out.push(`manifest hash ${manifest.hash}`);
-    this.context.stdout.write(out.join('\n') + '\n');
+    const { manifestText } = await import('../manifest-text.js');
+    this.context.stdout.write(manifestText(manifest, policy));
     return 0;
   }
 }

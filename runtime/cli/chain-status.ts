@@ -33,7 +33,13 @@ export class ChainStatusCommand extends ChoragenCommand {
     const { chainTableRows, formatChainStatusTable } = await import('../../capabilities/tasks/views.js');
     const summaries = await openTaskStore(dir).chainStatus(this.chainId);
     const options = { tokensByTask: await tokensByTask(dir) };
-    this.context.stdout.write(this.json ? `${JSON.stringify(chainTableRows(summaries, options))}\n` : formatChainStatusTable(summaries, options));
+    if (this.json) {
+      this.context.stdout.write(`${JSON.stringify(chainTableRows(summaries, options))}\n`);
+      return 0;
+    }
+    // Titles come from the task files: shown through the terminal sanitizer.
+    const { termText } = await import('../terminal/text.js');
+    this.context.stdout.write(termText(formatChainStatusTable(summaries, options)));
     return 0;
   }
 }

@@ -1,17 +1,30 @@
+// `choragen init`: the default policy, the state directory, and .choragen/ in .gitignore.
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
+
+/** Adds `.choragen/` to the workspace's .gitignore (made if needed); the file's name, or null when it is there already. */
+export function ignoreStateDir(workspace: string): string | null {
+  const file = path.join(workspace, '.gitignore');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const already = text.split(/\r?\n/).some((l) => /^\/?(\*\*\/)?\.choragen(\/(\*\*?)?)?\s*$/.test(l.trim()));
+  if (already) return null;
+  appendFileSync(file, `${text === '' || text.endsWith('\n') ? '' : '\n'}# choragen's audit log, metrics and transcripts\n.choragen/\n`);
+  return '.gitignore';
+}
 
 export class InitCommand extends ChoragenCommand {
   static override paths = [['init']];
   static override usage = Command.Usage({
     category: 'Sessions',
-    description: 'Write a commented choragen.governance.yaml and create .choragen/ in the workspace',
+    description: 'Write a commented choragen.governance.yaml, create .choragen/ and add it to .gitignore',
     details: `
       The governance file decides what each role may read and change. Review it before the first run:
       \`choragen policy:lint\` checks it and \`choragen capabilities:manifest\` shows what each role will be granted.
     `,
     examples: [
-      ['Set up the current directory', '$0 init'],
+      ['Set up this project (at its git root, or here outside git)', '$0 init'],
       ['Replace an existing policy with the defaults', '$0 init --force'],
     ],
   });
@@ -20,7 +33,7 @@ export class InitCommand extends ChoragenCommand {
   workspace = workspaceOption();
 
   async run(): Promise<number> {
-    const { existsSync, writeFileSync } = await import('node:fs');
+    const { writeFileSync } = await import('node:fs');
     const { ensureStateDir } = await import('../run/setup.js');
     const { resolveWorkspace, workspacePaths } = await import('../paths.js');
     const { DEFAULT_POLICY_YAML } = await import('../../policy/default-policy.js');
@@ -32,8 +45,10 @@ export class InitCommand extends ChoragenCommand {
     }
     ensureStateDir(root);
     writeFileSync(paths.policy, DEFAULT_POLICY_YAML);
+    const ignored = ignoreStateDir(root);
     this.context.stdout.write(
       `wrote ${paths.policy}\ncreated ${paths.state}/ (audit log, metrics, session transcripts)\n` +
+      (ignored ? `added .choragen/ to ${ignored} (choragen's records stay out of git)\n` : '') +
       `next: review the policy, then \`choragen capabilities:manifest\` and \`choragen agent:start --role control --message "…"\`\n`,
     );
     return 0;

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // The choragen CLI: registers one command per file and maps clipanion's usage
-// errors to exit code 2 (DESIGN.md §6).
-import { Builtins, Cli } from 'clipanion';
+// errors to exit code 2 (DESIGN.md §6); help and those errors are rendered
+// by help.ts.
+import { Builtins } from 'clipanion';
+import { ChoragenCli, colorFor } from './help.js';
 import { version } from '../version.js';
+import { termLine } from '../terminal/text.js';
 // -- commands (one per file; keep this list sorted by area) --
 // core
 import { AgentCleanupCommand } from './agent-cleanup.js';
@@ -25,7 +28,7 @@ import { ChainNewCommand } from './chain-new.js';
 import { ChainStatusCommand } from './chain-status.js';
 import { TaskAddCommand } from './task-add.js';
 
-const cli = new Cli({ binaryLabel: 'choragen', binaryName: 'choragen', binaryVersion: version });
+const cli = new ChoragenCli({ binaryLabel: 'choragen', binaryName: 'choragen', binaryVersion: version, enableColors: colorFor(process.stdout) });
 cli.register(Builtins.HelpCommand);
 cli.register(Builtins.VersionCommand);
 // -- registrations --
@@ -51,13 +54,15 @@ cli.register(TaskAddCommand);
 cli.register(ChainStatusCommand);
 
 export async function main(argv: string[]): Promise<number> {
+  // `choragen` alone and `choragen help [COMMAND]` show help, like `--help`.
+  if (argv.length === 0) argv = ['--help'];
+  else if (argv[0] === 'help') argv = argv.length > 1 ? [...argv.slice(1, 2), '--help'] : ['--help'];
   let command;
   try {
     command = cli.process(argv);
   } catch (err) {
-    // Unknown command, unknown flag, missing argument: one line, exit 2.
-    const message = err instanceof Error ? err.message.split('\n').filter(Boolean).slice(0, 3).join(' ') : String(err);
-    process.stderr.write(`choragen: ${message}\nRun \`choragen --help\` for the list of commands.\n`);
+    // Unknown command, unknown flag, missing argument: what is wrong, the usage line, exit 2.
+    process.stderr.write(cli.explainError(argv, err));
     return 2;
   }
   return cli.run(command, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
@@ -65,5 +70,5 @@ export async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err) => { process.stderr.write(`choragen: internal error: ${err?.message ?? err}\n`); process.exitCode = 1; },
+  (err) => { process.stderr.write(`choragen: internal error: ${termLine(err?.message ?? err)}\n`); process.exitCode = 1; },
 );

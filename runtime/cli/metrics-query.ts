@@ -20,8 +20,15 @@ export class MetricsQueryCommand extends ChoragenCommand {
 
       Formats: \`table\` (aligned columns, the default), \`json\` (an array of row
       objects, numbers as numbers, timestamps as ISO strings), \`csv\`.
-      A SQL error prints one line and exits with 2. SQL that begins with a dash
-      (a \`--\` comment) goes after \`--\`. See docs/metrics.md for the schema.
+      A SQL error prints one line and exits with 2; a statement that would change
+      something is refused by name. The query sees the metrics database only: no
+      file, URL or extension outside it. SQL that begins with a dash (a \`--\`
+      comment) goes after \`--\`.
+
+      Query \`sessions\`, \`model_calls\` and \`tool_calls\`. \`SHOW TABLES\` also
+      lists choragen's bookkeeping (\`audit_logs\`, \`ingested_logs\`,
+      \`model_call_rows\`, \`tool_call_rows\`, \`schema_version\`): internal, not
+      an interface. See docs/metrics.md for the schema.
     `,
     examples: [
       ['Cost per root session', `$0 metrics:query "SELECT root_id, sum(cost_usd) AS cost FROM sessions GROUP BY root_id ORDER BY cost DESC"`],
@@ -49,7 +56,7 @@ export class MetricsQueryCommand extends ChoragenCommand {
     const { columns, rows } = answer.result;
     const { formatCsv, formatTable } = await import('../metrics/format.js');
     if (this.format === 'json') this.context.stdout.write(`${JSON.stringify(rows)}\n`);
-    else if (this.format === 'csv') this.context.stdout.write(formatCsv(columns, rows));
+    else if (this.format === 'csv') this.context.stdout.write(formatCsv(columns, rows, !!(this.context.stdout as NodeJS.WriteStream).isTTY));
     else this.context.stdout.write(formatTable(columns, rows) + `(${rows.length} row${rows.length === 1 ? '' : 's'})\n`);
     return 0;
   }

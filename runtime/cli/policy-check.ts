@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
-import { resolveWorkspace } from '../paths.js';
+import { resolveWorkspace, workspaceRelative } from '../paths.js';
 import { ToolRefusal, UsageError } from '../../policy/errors.js';
 import { MUTATION_ACTIONS, type Action, type Decision } from '../../policy/types.js';
 
@@ -18,8 +18,9 @@ export class PolicyCheckCommand extends ChoragenCommand {
     details: `
       Prints the decision (allow, approve or deny), the rule that decided it
       (e.g. \`roles.impl.deny[0]\`, \`mutations.deny[2]\`, \`default\`) and its reason.
-      The path is canonicalized like a tool call's: relative to the workspace,
-      symlinks resolved; a path outside the workspace is denied by rule \`path\`.
+      The path is canonicalized like a tool call's: relative to the workspace (or to the
+      current directory when that is inside it), symlinks resolved; a path outside the
+      workspace is denied by rule \`path\`.
       Actions: create, modify, delete, move, read. The exit code is 0 whatever the decision.
     `,
     examples: [
@@ -51,9 +52,11 @@ export class PolicyCheckCommand extends ChoragenCommand {
     const role = definedRole(policy, this.role);
 
     let decision: Decision;
-    let shownPath = this.target;
+    // PATH is taken from the current directory when it is inside the workspace, as git takes paths.
+    const target = workspaceRelative(workspace, this.target);
+    let shownPath = target;
     try {
-      const canonical = await canonicalize(workspace, this.target);
+      const canonical = await canonicalize(workspace, target);
       shownPath = canonical.rel;
       // The broker's answer: built-in protections first, then the policy.
       decision = decideGuarded(policy, policyRelPath(workspace, policy.file), role, action, canonical.rel);
@@ -67,7 +70,8 @@ export class PolicyCheckCommand extends ChoragenCommand {
         `${JSON.stringify({ decision: decision.decision, rule: decision.rule, reason: decision.reason, path: shownPath })}\n`,
       );
     } else {
-      this.context.stdout.write(`${decision.decision}: ${role} ${action} ${shownPath}\n  rule:   ${decision.rule}\n  reason: ${decision.reason}\n`);
+      const { termLine } = await import('../terminal/text.js');
+      this.context.stdout.write(`${decision.decision}: ${role} ${action} ${termLine(shownPath)}\n  rule:   ${termLine(decision.rule)}\n  reason: ${termLine(decision.reason)}\n`);
     }
     return 0;
   }

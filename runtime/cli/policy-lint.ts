@@ -64,7 +64,8 @@ export class PolicyLintCommand extends ChoragenCommand {
     } else if (warnings.length === 0) {
       this.context.stdout.write('ok: no warnings\n');
     } else {
-      for (const w of warnings) this.context.stdout.write(`warning: ${w.rule}: ${w.message}\n`);
+      const { termLine } = await import('../terminal/text.js');
+      for (const w of warnings) this.context.stdout.write(`warning: ${termLine(w.rule)}: ${termLine(w.message)}\n`);
       this.context.stdout.write(`${warnings.length} warning${warnings.length === 1 ? '' : 's'}\n`);
     }
     return 0;

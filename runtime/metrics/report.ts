@@ -87,6 +87,10 @@ export async function summarize(conn: DuckDBConnection, since: Date | null): Pro
   };
 }
 
+export async function countSessions(conn: DuckDBConnection): Promise<number> {
+  return Number((await rowsOf(conn, 'SELECT count(*) AS n FROM sessions'))[0]?.n ?? 0);
+}
+
 /** The most recent sessions, newest first. */
 export async function listSessions(conn: DuckDBConnection, limit: number): Promise<Row[]> {
   return rowsOf(

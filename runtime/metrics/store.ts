@@ -262,8 +262,12 @@ export async function ingestWorkspace(workspace: string, opts: StoreOptions = {}
   return r ?? { deferred: true, logs: 0, lines: 0, calls: 0 };
 }
 
-// Statements a query may be: reads only.
-const READ_KEYWORDS = /^(select|with|pragma|describe|show|explain|summarize|from|values|table)\b/i;
+// Statements that change something: refused by name, so a typo in a read
+// (`SELEC`) is reported by the parser as the syntax error it is. DuckDB's
+// statement type decides in the end (runReadOnly).
+const WRITE_KEYWORDS = /^(insert|update|delete|create|drop|alter|copy|attach|detach|install|load|set|reset|export|import|checkpoint|vacuum|call|begin|commit|rollback|abort|start|end|use|truncate|merge|upsert|replace|grant|revoke|comment|analyze|prepare|execute|deallocate|force|update_extensions)\b/i;
+
+const READ_ONLY = 'metrics:query runs read-only SQL (SELECT, WITH, PRAGMA, DESCRIBE, SHOW, EXPLAIN, SUMMARIZE)';
 
 function leadingKeyword(sql: string): string {
   // Skip whitespace, comments and opening parentheses.
@@ -271,12 +275,11 @@ function leadingKeyword(sql: string): string {
   return s;
 }
 
-/** Rejects anything but one read-only statement (UsageError). */
+/** Rejects an empty statement and one that begins by changing something (UsageError). */
 export function assertReadOnlySql(sql: string): void {
   if (sql.trim() === '') throw new UsageError('empty SQL: give one SELECT statement');
-  if (!READ_KEYWORDS.test(leadingKeyword(sql))) {
-    throw new UsageError('only read-only SQL is allowed (SELECT, WITH, PRAGMA, DESCRIBE, SHOW, EXPLAIN, SUMMARIZE)');
-  }
+  const write = WRITE_KEYWORDS.exec(leadingKeyword(sql));
+  if (write) throw new UsageError(`${READ_ONLY}; ${write[1]!.toUpperCase()} would change something, and the metrics are rebuilt from the audit logs anyway`);
 }
 
 /** Runs one read-only statement and returns plain JSON-able rows. */
@@ -284,18 +287,20 @@ export async function runReadOnly(conn: DuckDBConnection, sql: string): Promise<
   assertReadOnlySql(sql);
   const { StatementType } = await import('@duckdb/node-api');
   let reader;
+  // From here on the query sees the attached database only: no file, no URL, no extension (it cannot be turned back on).
+  await conn.run('SET enable_external_access = false');
   try {
     const extracted = await conn.extractStatements(sql);
     if (extracted.count !== 1) throw new UsageError('give exactly one SQL statement');
     const prepared = await extracted.prepare(0);
     const allowed = [StatementType.SELECT, StatementType.EXPLAIN, StatementType.PRAGMA];
     if (!allowed.includes(prepared.statementType)) {
-      throw new UsageError('only read-only SQL is allowed (SELECT, WITH, PRAGMA, DESCRIBE, SHOW, EXPLAIN, SUMMARIZE)');
+      throw new UsageError(`${READ_ONLY}; this statement would change something`);
     }
     reader = await prepared.runAndReadAll();
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError(`SQL error: ${firstLine(err)}`);
+    throw new UsageError(`SQL error: ${firstLine(err).replace(/^Failed to extract statements: /, '')}`);
   }
   const columns = uniqueNames(reader.columnNames());
   const rows = reader.getRowsJS().map((row) => {

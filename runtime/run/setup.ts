@@ -1,7 +1,8 @@
 // From command-line settings to a ready broker: workspace, policy, roles,
 // providers, sandbox and limits, each checked with a one-line error (exit 2)
 // before any session starts or any model is called.
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { DEFAULT_TOOL_LIMITS } from '../../capabilities/capability.js';
 import type { CompiledPolicy, Role } from '../../policy/types.js';
 import type { BrokerOptions } from '../broker/broker.js';
@@ -45,6 +46,9 @@ export function ensureStateDir(workspace: string): void {
   try {
     for (const d of [dirs.state, dirs.audit, dirs.sessions]) mkdirSync(d, { recursive: true });
     accessSync(dirs.audit, constants.W_OK);
+    // git ignores the whole directory, itself included, whether or not .gitignore names it.
+    const ignore = path.join(dirs.state, '.gitignore');
+    if (!existsSync(ignore)) writeFileSync(ignore, '# written by choragen: its records stay out of git\n*\n');
   } catch {
     throw new UsageError(`cannot write ${dirs.state}: the workspace must be writable (choragen keeps its audit log and metrics there)`);
   }
@@ -93,9 +97,10 @@ export function positiveNumber(name: string, value: string | undefined): number 
  * Everything the broker needs, validated. Limits from flags can only narrow
  * the policy's. With `role`, only what a tree rooted in that role can reach
  * is set up (prompts read, providers created, keys checked); without it,
- * every role's.
+ * every role's. `provider: false` (a dry run) checks everything but creates
+ * no provider and no state directory, so it needs no key.
  */
-export async function prepareRun(settings: RunSettings, role?: string): Promise<{ options: Omit<BrokerOptions, 'onEvent'>; policy: CompiledPolicy }> {
+export async function prepareRun(settings: RunSettings, role?: string, opts: { provider?: boolean } = {}): Promise<{ options: Omit<BrokerOptions, 'onEvent'>; policy: CompiledPolicy }> {
   const workspace = resolveWorkspace(settings.workspace);
   const policy = await loadWorkspacePolicy(workspace, settings.policyFile);
   const defaults = runDefaults(settings);
@@ -128,13 +133,17 @@ export async function prepareRun(settings: RunSettings, role?: string): Promise<
     throw new SandboxUnavailableError('this Node has no permission model (--permission / --experimental-permission); sessions would run unsandboxed. Use Node >= 20.19, or pass --unsafe-no-sandbox to run anyway (recorded in the audit log)');
   }
   if (settings.unsafeNoSandbox) options.sandbox = 'none';
-  ensureStateDir(workspace);
+  if (options.requireApproval && !options.interactive && !options.autoApprove) {
+    throw new UsageError('--require-approval needs a terminal to ask on (stdin and stderr), and this run has none: every change would be refused. Run it in a terminal, or leave the flag out');
+  }
+  const live = opts.provider !== false;
+  if (live) ensureStateDir(workspace);
   const roles = role !== undefined ? reachableRoles(policy, role, maxDepth) : [...policy.roles];
   const rolePrompts = await loadRolePrompts(workspace, policy, roles);
   const endpoints = roles.map((r) => ({ role: r, ...roleEndpoint(policy, r, defaults) }));
-  const providers = await createProviders(endpoints, settings);
+  const providers = live ? await createProviders(endpoints, settings) : new Map();
   const unpriced = new Map<string, Role[]>();
-  for (const e of endpoints) if (e.provider !== 'script' && !isKnownModel(e.model)) unpriced.set(e.model, [...(unpriced.get(e.model) ?? []), e.role]);
+  for (const e of endpoints) if (!isKnownModel(e.model)) unpriced.set(e.model, [...(unpriced.get(e.model) ?? []), e.role]);
   const notices = [...unpriced].map(([model, users]) => unknownPriceNotice(model, users, options.maxCost !== undefined));
   return { options: { ...options, defaults, providers, rolePrompts, notices }, policy };
 }

@@ -6,6 +6,8 @@ import type { Role } from '../../policy/types.js';
 import { Broker, type RootRequest } from '../broker/broker.js';
 import { ExitCode, UsageError } from '../../policy/errors.js';
 import { ProgressView } from './progress-view.js';
+import { termText } from '../terminal/text.js';
+import { preflightWarnings } from './preflight.js';
 import { type RunSettings, prepareRun } from './setup.js';
 import type { SavedSession } from '../sessions/transcripts.js';
 
@@ -27,32 +29,25 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
   const message = req.message ?? defaultMessage(role, req.taskId, req.chainId);
   if (!message && !req.resume) throw new UsageError('say what the session should do: --message "…" (or give --task / --chain)');
   // The role is checked against the policy here: an unknown one lists the roles it defines.
-  const { options } = await prepareRun(req.settings, role);
+  const { options } = await prepareRun(req.settings, role, { provider: !req.dryRun });
+  const warnings = await preflightWarnings(options);
 
   if (req.dryRun) {
-    const broker = await Broker.create({ ...options, ingest: false });
-    const { model, provider } = broker.endpointFor(role);
-    const spawns = options.policy.spawnsFor(role);
-    const plan = {
-      workspace: options.workspace, role, model, provider, sandbox: options.sandbox,
-      tools: broker.toolsFor(role),
-      children: Object.fromEntries(spawns.map((r) => [r, { tools: broker.toolsFor(r), ...broker.endpointFor(r) }])),
-      limits: { max_depth: options.maxDepth, max_parallel: options.maxParallel, max_turns: options.maxTurns, max_tokens: options.maxTokens ?? null, max_cost: options.maxCost ?? null },
-      policy: { file: options.policy.file, hash: options.policy.hash },
-    };
-    await broker.close();
-    context.stdout.write(req.json ? JSON.stringify(plan) + '\n' : `dry run: nothing was started\n${JSON.stringify(plan, null, 2)}\n`);
+    const { dryRunPlan, dryRunText } = await import('./dry-run.js');
+    const plan = dryRunPlan(options, role, [...warnings, ...(options.notices ?? [])]);
+    context.stdout.write(req.json ? JSON.stringify(plan) + '\n' : dryRunText(plan));
     return ExitCode.completed;
   }
 
   const mode = req.json ? 'json' : process.stderr.isTTY ? 'live' : 'lines';
   const view = new ProgressView(mode, context.stderr, context.stdout);
-  const broker = await Broker.create({ ...options, onEvent: view.onEvent });
+  for (const w of warnings) view.print(`choragen: warning: ${w}`);
+  const broker = await Broker.create({ ...options, onEvent: view.onEvent, promptHost: view });
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts === 1) {
-      context.stderr.write(`\nchoragen: ${signal}: stopping all sessions (press Ctrl-C again to quit at once)\n`);
+      view.print(`choragen: ${signal}: stopping all sessions (press Ctrl-C again to quit at once)`);
       broker.interrupt(`interrupted by ${signal}`);
     } else {
       // The audit log is written a whole line at a time, so it verifies as is.
@@ -66,7 +61,7 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
     const result = await broker.run(rootReq);
     const exitCode = EXIT_BY_STATUS[result.status];
     view.freeze();
-    if (!req.json && result.finalText) context.stdout.write(result.finalText.trimEnd() + '\n');
+    if (!req.json && result.finalText) context.stdout.write(termText(result.finalText.trimEnd()) + '\n');
     view.finish({ ...result, exitCode });
     return exitCode;
   } finally {

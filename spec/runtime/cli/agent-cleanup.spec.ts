@@ -19,11 +19,11 @@ describe('agent:cleanup (CLI)', () => {
   it('removes the transcripts older than the given age, and only transcripts', async () => {
     const dry = await runCli(['agent:cleanup', '--older-than', '36h', '--dry-run', '-w', ws]);
     expect(dry.code, dry.stderr).to.equal(0);
-    expect(dry.stdout).to.equal(`would remove ${path.join('.choragen', 'sessions', 'old.json')}\n1 file would be removed\n`);
+    expect(dry.stdout).to.equal(`would remove ${path.join('.choragen', 'sessions', 'old.json')}\n1 item would be removed\n`);
     expect(fs.readdirSync(sessions()).sort()).to.deep.equal(['new.json', 'notes.txt', 'old.json']);
 
     const week = await runCli(['agent:cleanup', '--older-than', '1w', '-w', ws]);
-    expect(week.stdout).to.equal('0 files removed\n');
+    expect(week.stdout).to.equal('0 items removed\n');
     const run = await runCli(['agent:cleanup', '--older-than', '1d', '-w', ws]);
     expect(run.code).to.equal(0);
     expect(fs.readdirSync(sessions()).sort()).to.deep.equal(['new.json', 'notes.txt']);

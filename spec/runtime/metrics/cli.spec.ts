@@ -53,6 +53,39 @@ describe('metrics and audit commands (CLI)', function () {
         expect(r.stderr).to.match(/^choragen: /);
       }
     });
+
+    it('tells a syntax error from a statement that would change something (issue 19 item 8)', async () => {
+      const typo = await cli('metrics:query', 'SELEC session_id FROM sessions');
+      expect(typo.code).to.equal(2);
+      expect(typo.stderr).to.match(/^choragen: SQL error: Parser Error: syntax error at or near "SELEC"/);
+      for (const sql of ['DELETE FROM sessions', '  /* hi */ DROP TABLE sessions', "COPY sessions TO '/tmp/x.csv'", "ATTACH '/tmp/x.db'"]) {
+        const write = await cli('metrics:query', sql);
+        expect(write.code, sql).to.equal(2);
+        expect(write.stderr, sql).to.match(/^choragen: metrics:query runs read-only SQL .* would change something/);
+      }
+    });
+
+    it('cannot read files outside the metrics database (enable_external_access off)', async () => {
+      const secret = path.join(ws, 'secret.txt');
+      fs.writeFileSync(secret, 'top secret');
+      for (const sql of [`SELECT * FROM read_text('${secret}')`, `SELECT * FROM read_csv('${secret}')`, `SELECT * FROM glob('/etc/*')`]) {
+        const r = await cli('metrics:query', '--format', 'json', sql);
+        expect(r.code, sql).to.equal(2);
+        expect(r.stdout, sql).to.not.include('top secret');
+        expect(r.stderr, sql).to.match(/Permission Error|disabled by configuration/);
+      }
+    });
+
+    it('shows numbers rounded and aligned, a missing value as "-", never NULL', async () => {
+      const r = await cli('metrics:query', 'SELECT 655.4417300909091 AS ms, 0.00366 AS usd, NULL AS gone, 12 AS n UNION ALL SELECT 1.5, 0.1, NULL, 7');
+      expect(r.code, r.stderr).to.equal(0);
+      const [head, , first, second] = r.stdout.split('\n');
+      expect(head).to.match(/^\s*ms\s+usd\s+gone\s+n$/);
+      expect(first).to.match(/^655\.44\s+0\.0037\s+-\s+12$/);
+      expect(second).to.match(/^\s+1\.50\s+0\.1000\s+-\s+7$/);
+      expect(r.stdout).to.not.include('NULL');
+      expect(first!.length).to.equal(second!.length);
+    });
   });
 
   describe('metrics:summary', () => {
@@ -117,9 +150,13 @@ describe('metrics and audit commands (CLI)', function () {
       const t = await cli('agent:list');
       expect(t.code, t.stderr).to.equal(0);
       const lines = t.stdout.trimEnd().split('\n');
-      expect(lines[0]).to.match(/^id\s+role\s+parent\s+status\s+age\s+tokens$/);
-      expect(lines).to.have.length(5);
+      expect(lines[0]).to.match(/^id\s+role\s+parent\s+status\s+age\s+tokens\s+instructions$/);
+      expect(lines).to.have.length(6);
       expect(t.stdout).to.match(/cli-run-c2\s+impl\s+cli-run\s+failed\s+\d+s/);
+      expect(lines[5]).to.equal('3 sessions');
+      // How many are not shown, and how to see them.
+      const two = (await cli('agent:list', '--limit', '2')).stdout.trimEnd().split('\n');
+      expect(two.at(-1)).to.equal('2 of 3 sessions, newest first; 1 more not shown (--limit 3 shows all)');
 
       const j = await cli('agent:list', '--limit', '2', '--json');
       const rows = JSON.parse(j.stdout);
@@ -156,7 +193,15 @@ describe('metrics and audit commands (CLI)', function () {
       expect(ok.code, ok.stderr).to.equal(0);
       expect(ok.stdout).to.equal(`verified 2 logs, ${run.log.lines + other.log.lines} lines: chain intact\n`);
       const one = await cli('audit:verify', 'cli-other');
-      expect(one.stdout).to.equal(`verified 1 log, ${other.log.lines} lines: chain intact\n`);
+      expect(one.stdout).to.equal(`verified .choragen/audit/cli-other.jsonl, ${other.log.lines} lines: chain intact\n`);
+      // A unique prefix, or a child's id (prefix), finds the run's log, as agent:show finds sessions.
+      expect((await cli('audit:verify', 'cli-o')).stdout).to.equal(one.stdout);
+      const child = await cli('audit:verify', 'cli-run-c');
+      expect(child.code, child.stderr).to.equal(2);
+      expect(child.stderr).to.match(/ambiguous: cli-run-c1, cli-run-c2/);
+      expect((await cli('audit:verify', 'cli-run-c2')).stdout)
+        .to.equal(`verified .choragen/audit/cli-run.jsonl (the log of the run that holds session cli-run-c2), ${run.log.lines} lines: chain intact\n`);
+      expect((await cli('audit:verify', 'cli-')).stderr).to.match(/ambiguous: cli-other, cli-run\n/);
 
       const file = auditLogPath(ws, 'cli-other');
       const lines = fs.readFileSync(file, 'utf8').split('\n');

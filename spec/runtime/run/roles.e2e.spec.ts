@@ -253,7 +253,7 @@ describe('roles defined in the policy, on two providers (end to end)', function 
     const all = JSON.parse((await runCli(['capabilities:manifest', '--json', '-w', ws])).stdout);
     expect(Object.keys(all.roles)).to.deep.equal(['control', 'impl', 'reviewer']);
     const text = await runCli(['capabilities:manifest', '-w', ws]);
-    expect(text.stdout).to.match(/role reviewer: 4 tools/).and.match(/Reads the change and reports · model gpt-5-mini \(openai\) · spawns none · prompt docs\/roles\/reviewer\.md/);
+    expect(text.stdout).to.match(/\nrole reviewer\n/).and.match(/description: Reads the change and reports\n\s+spawns: \(none\)\n\s+model: gpt-5-mini\n\s+provider: openai\n\s+prompt: source docs\/roles\/reviewer\.md/);
 
     // The hash changes with the prompt, the model, and the roles a role may start.
     writeFileSync(path.join(ws, 'docs/roles/reviewer.md'), REVIEWER_PROMPT + 'Be brief.\n');
