@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Script } from '../../runtime/providers/script/format.js';
 import { startFakeAnthropic, type FakeServer } from './fake-anthropic.js';
+import { promptBlocks, promptTokens } from './prompt-cache.js';
 
 const CONTROL = 'You are the choragen control agent.';
 const IMPL = 'You are a choragen impl agent working in a workspace.';
@@ -297,5 +298,275 @@ describe('spec/support/fake-anthropic', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// --- prompt cache -----------------------------------------------------------------
+
+const REVIEWER = 'You review changes.\nchoragen role: reviewer\n';
+const EPHEMERAL = { type: 'ephemeral' as const };
+
+/** Text of about `tokens` tokens under the byte rule (4 bytes a token). */
+function filler(tokens: number, seed: string): string {
+  return `${seed} `.repeat(Math.ceil((tokens * 4) / (seed.length + 1))).slice(0, tokens * 4);
+}
+
+/** Tools and system of ~2,400 tokens, the same for every session, a breakpoint ending each. */
+const TOOLS: Anthropic.Tool[] = ['read_file', 'write_file', 'list_dir'].map((name, i, all) => ({
+  name,
+  description: filler(400, `${name} does its one job`),
+  input_schema: { type: 'object' as const, properties: { path: { type: 'string' } }, required: ['path'] },
+  ...(i === all.length - 1 ? { cache_control: EPHEMERAL } : {}),
+}));
+const SYSTEM: Anthropic.TextBlockParam[] = [{ type: 'text', text: REVIEWER + filler(1200, 'review rules'), cache_control: EPHEMERAL }];
+
+const reviewerTurns = (n: number) => Array.from({ length: n }, (_, i) => ({
+  content: [{ type: 'tool_use' as const, name: 'read_file', input: { path: `src/file${i}.ts` } }],
+  usage: { output_tokens: 20 },
+}));
+const cacheScript: Script = {
+  sessions: [
+    { role: 'reviewer', turns: reviewerTurns(40) },
+    { role: 'reviewer', turns: reviewerTurns(40) },
+    { role: 'reviewer', match: 'blocks', turns: [{ content: [{ type: 'text', text: 'ok' }] }] },
+  ],
+};
+
+/** The newest block of the conversation (and only it) carries a breakpoint. */
+function withRollingBreakpoint(messages: Anthropic.MessageParam[]): Anthropic.MessageParam[] {
+  return messages.map((m, i) => {
+    const blocks: any[] = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content.map((b) => ({ ...b }));
+    if (i === messages.length - 1) blocks[blocks.length - 1] = { ...blocks.at(-1), cache_control: EPHEMERAL };
+    return { role: m.role, content: blocks };
+  });
+}
+
+describe('spec/support/fake-anthropic: prompt cache', () => {
+  let server: FakeServer;
+  let client: Anthropic;
+
+  beforeEach(async () => {
+    server = await startFakeAnthropic(cacheScript, { cache: true });
+    client = new Anthropic({ apiKey: 'test', baseURL: server.url, maxRetries: 0 });
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  const create = (messages: Anthropic.MessageParam[], extra: Partial<Anthropic.MessageCreateParamsNonStreaming> = {}) =>
+    client.messages.create({ model: MODEL, max_tokens: 1024, tools: TOOLS, system: SYSTEM, messages: withRollingBreakpoint(messages), ...extra });
+  const prefixTokens = promptTokens(promptBlocks({ tools: TOOLS, system: SYSTEM }));
+
+  it('reads the tools + system prefix another session wrote, on the second session\'s first request', async () => {
+    expect(prefixTokens).to.be.greaterThan(2000);
+    const a = await create([{ role: 'user', content: 'Review the parser' }]);
+    expect(a.usage.cache_read_input_tokens).to.equal(0);
+    const whole = server.requests[0]!.promptTokens!;
+    expect(a.usage.cache_creation_input_tokens).to.equal(whole); // the breakpoint ends the prompt: all of it is written
+    expect(a.usage.input_tokens).to.equal(0);
+
+    const b = await create([{ role: 'user', content: 'Review the lexer, please' }]);
+    expect(server.requests[1]!.session).to.equal(1); // another conversation
+    expect(b.usage.cache_read_input_tokens).to.equal(prefixTokens);
+    expect(b.usage.cache_creation_input_tokens).to.equal(server.requests[1]!.promptTokens! - prefixTokens);
+    expect(server.responses.map((r) => r.usage)).to.deep.equal([a.usage, b.usage]);
+  });
+
+  it('hits turn to turn in a long conversation whose breakpoint moves to the newest block', async () => {
+    const messages: Anthropic.MessageParam[] = [{ role: 'user', content: 'Review all the files' }];
+    const usages: Anthropic.Usage[] = [];
+    for (let turn = 0; turn < 30; turn++) {
+      const answer = await client.messages.stream({ model: MODEL, max_tokens: 1024, tools: TOOLS, system: SYSTEM, messages: withRollingBreakpoint(messages) }).finalMessage();
+      usages.push(answer.usage);
+      const use = answer.content[0] as Anthropic.ToolUseBlock;
+      messages.push({ role: 'assistant', content: answer.content });
+      messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: filler(600, `contents of ${JSON.stringify(use.input)}`) }] });
+    }
+    for (let turn = 1; turn < 30; turn++) {
+      // everything the previous request sent is read; only the new turn is written
+      expect(usages[turn]!.cache_read_input_tokens, `turn ${turn}`).to.equal(server.requests[turn - 1]!.promptTokens);
+      expect(usages[turn]!.cache_creation_input_tokens).to.equal(server.requests[turn]!.promptTokens! - server.requests[turn - 1]!.promptTokens!);
+      expect(usages[turn]!.input_tokens).to.equal(0);
+    }
+    expect(server.billedInputRatio()).to.be.lessThan(0.2);
+    expect(server.totalUsage().cache_read_input_tokens).to.equal(usages.reduce((n, u) => n + u.cache_read_input_tokens!, 0));
+    expect(server.totalUsage().output_tokens).to.equal(30 * 20); // the script's output tokens still count
+  });
+
+  it('caches nothing under 1,024 tokens', async () => {
+    const small = { model: MODEL, max_tokens: 100, system: [{ type: 'text' as const, text: REVIEWER + filler(900, 'short'), cache_control: EPHEMERAL }], messages: [{ role: 'user' as const, content: 'Review the blocks' }] };
+    const first = await client.messages.create(small);
+    const again = await client.messages.create(small);
+    for (const usage of [first.usage, again.usage]) {
+      expect(usage).to.include({ cache_read_input_tokens: 0, cache_creation_input_tokens: 0 });
+      expect(usage.input_tokens).to.equal(server.requests[0]!.promptTokens);
+    }
+    expect(server.requests[0]!.promptTokens).to.be.within(900, 1023);
+  });
+
+  it('refuses more than 4 breakpoints like the API, and takes 4', async () => {
+    const blocks = (n: number) => Array.from({ length: 5 }, (_, i) => ({ type: 'text' as const, text: `blocks part ${i}`, ...(i < n ? { cache_control: EPHEMERAL } : {}) }));
+    const err = await rejection(client.messages.create({ model: MODEL, max_tokens: 10, system: REVIEWER, messages: [{ role: 'user', content: blocks(5) }] }));
+    expect(err).to.be.instanceOf(Anthropic.BadRequestError);
+    expect(err.error.error).to.deep.equal({ type: 'invalid_request_error', message: 'A maximum of 4 blocks with cache_control may be provided. Found 5.' });
+    const ok = await client.messages.create({ model: MODEL, max_tokens: 10, system: REVIEWER, messages: [{ role: 'user', content: blocks(4) }] });
+    expect(ok.type).to.equal('message');
+  });
+
+  it('looks back 20 blocks from a breakpoint for a written prefix, not 21', async () => {
+    const system = REVIEWER + filler(1500, 'lookback');
+    const request = (suffix: string, breakpointAt: number) => client.messages.create({
+      model: MODEL, max_tokens: 10, system,
+      messages: [{
+        role: 'user',
+        content: Array.from({ length: 40 }, (_, i) => ({
+          type: 'text' as const,
+          text: i <= 5 ? `blocks ${i}` : `block ${i}${suffix}`,
+          ...(i === breakpointAt ? { cache_control: EPHEMERAL } : {}),
+        })),
+      }],
+    });
+    const written = await request('', 5); // system (1 block) + message blocks 0..5: prefix ends at block 6
+    const prefix = written.usage.cache_creation_input_tokens!;
+    expect(prefix).to.be.greaterThan(1024);
+    expect((await request(' changed', 25)).usage.cache_read_input_tokens).to.equal(prefix); // 20 blocks after the written one
+    expect((await request(' changed again', 26)).usage.cache_read_input_tokens).to.equal(0); // 21 blocks after it
+  });
+
+  it('keys the cache per model and ignores where the breakpoint sits', async () => {
+    const first = await create([{ role: 'user', content: 'Review the parser' }]);
+    const otherModel = await create([{ role: 'user', content: 'Review the parser' }], { model: 'claude-other' });
+    expect(otherModel.usage.cache_read_input_tokens).to.equal(0);
+    // the same content with the system breakpoint dropped: the tools' breakpoint looks back to the system block's prefix
+    const moved = await client.messages.create({
+      model: MODEL, max_tokens: 10, tools: TOOLS, system: [{ type: 'text', text: SYSTEM[0]!.text }],
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Review the parser', cache_control: EPHEMERAL }] }],
+    });
+    expect(moved.usage.cache_read_input_tokens).to.equal(first.usage.cache_creation_input_tokens);
+  });
+
+  it('refuses a prompt over maxPromptTokens with the API\'s words, and remembers the largest prompt seen', async () => {
+    const limited = await startFakeAnthropic(cacheScript, { maxPromptTokens: 3000 });
+    try {
+      const c = new Anthropic({ apiKey: 'test', baseURL: limited.url, maxRetries: 0 });
+      const fits = await c.messages.create({ model: MODEL, max_tokens: 10, system: REVIEWER, messages: [{ role: 'user', content: filler(2000, 'Review the blocks') }] });
+      expect(fits.usage.input_tokens).to.equal(limited.requests[0]!.promptTokens); // the count the limit is checked against
+      const err = await rejection(c.messages.create({ model: MODEL, max_tokens: 10, system: REVIEWER, messages: [{ role: 'user', content: filler(3500, 'Review the blocks') }] }));
+      expect(err).to.be.instanceOf(Anthropic.BadRequestError);
+      const tokens = limited.requests[1]!.promptTokens!;
+      expect(err.error.error).to.deep.equal({ type: 'invalid_request_error', message: `prompt is too long: ${tokens} tokens > 3000 maximum` });
+      expect(limited.largestPromptTokens).to.equal(tokens);
+      expect(limited.responses).to.have.length(1);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+// --- faults -----------------------------------------------------------------------
+
+describe('spec/support/fake-anthropic: faults', () => {
+  let server: FakeServer;
+  let client: Anthropic;
+
+  beforeEach(async () => {
+    server = await startFakeAnthropic(script, { chunkSize: 5 });
+    client = new Anthropic({ apiKey: 'test', baseURL: server.url, maxRetries: 0 });
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  const settled = async (seq: number, status: number) => {
+    while (server.requests[seq]?.status !== status) await new Promise((r) => setTimeout(r, 5));
+  };
+
+  it('stalls before the headers: the client times out, the script is untouched', async () => {
+    server.faults.push({ kind: 'stall' });
+    const err = await rejection(client.messages.create(ask('Plan the work'), { timeout: 300 }));
+    expect(err).to.be.instanceOf(Anthropic.APIConnectionTimeoutError);
+    await settled(0, -1);
+    expect(server.requests[0]).to.include({ fault: 'stall', role: 'control', turn: 0, session: null, attempt: null });
+    const ok = await client.messages.create(ask('Plan the work'));
+    expect(ok.content).to.have.length(3);
+    expect(server.requests[1]).to.include({ fault: null, attempt: 1 }); // the stalled request used no attempt
+  });
+
+  it('stalls mid-stream: some events, then silence', async () => {
+    server.faults.push({ kind: 'stall-stream', events: 4 });
+    const abort = new AbortController();
+    const stream = await client.messages.create({ ...ask('Plan the work'), stream: true }, { signal: abort.signal });
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const event of stream) seen.push(event.type);
+    })().catch((err) => err);
+    await new Promise((r) => setTimeout(r, 300));
+    // message_start, ping, content_block_start, one delta were sent; the SDK does not surface pings
+    expect(seen).to.deep.equal(['message_start', 'content_block_start', 'content_block_delta']);
+    abort.abort();
+    await reading;
+    expect(seen).not.to.include('message_stop');
+    expect(server.requests[0]).to.include({ fault: 'stall-stream', status: 200 });
+    expect(server.responses).to.have.length(0);
+  });
+
+  it('stalls a JSON answer half-way through its body', async () => {
+    server.faults.push({ kind: 'stall-stream' });
+    const abort = new AbortController();
+    const pending = rejection(client.messages.create(ask('Plan the work'), { signal: abort.signal }));
+    await new Promise((r) => setTimeout(r, 200));
+    abort.abort();
+    expect((await pending).name).to.match(/Abort/); // the body read is aborted, past the SDK's error wrapping
+    expect(server.requests[0]).to.include({ fault: 'stall-stream', status: 200 });
+  });
+
+  it('answers 200 with a body that is not a message: JSON, HTML, and on a stream', async () => {
+    server.faults.push({ kind: 'not-a-message' }, { kind: 'not-a-message', body: '<html><body>Bad gateway</body></html>', contentType: 'text/html' }, { kind: 'not-a-message' });
+    const json: any = await client.messages.create(ask('Plan the work'));
+    expect(json).to.deep.equal({ hello: 1 });
+    const html: any = await client.messages.create(ask('Plan the work'));
+    expect(html).to.equal('<html><body>Bad gateway</body></html>');
+    const streamed = await rejection(client.messages.stream(ask('Plan the work')).finalMessage());
+    expect(String(streamed)).to.match(/request ended without/); // JSON where events were due: no events at all
+    expect(server.requests.map((r) => [r.fault, r.status])).to.deep.equal([['not-a-message', 200], ['not-a-message', 200], ['not-a-message', 200]]);
+  });
+
+  it('answers an assistant message without content, JSON and streamed', async () => {
+    server.faults.push({ kind: 'no-content' }, { kind: 'no-content' });
+    const json = await client.messages.create(ask('Plan the work'));
+    expect(json).to.include({ type: 'message', role: 'assistant' });
+    expect(json).not.to.have.property('content');
+    const raw = await client.messages.create({ ...ask('Plan the work'), stream: true });
+    const events: any[] = [];
+    for await (const event of raw) events.push(event);
+    expect(events.map((e) => e.type)).to.deep.equal(['message_start', 'message_delta', 'message_stop']);
+    expect(events[0].message).not.to.have.property('content');
+  });
+
+  it('answers 401 and 403 like the API, named by the SDK', async () => {
+    server.faults.push({ kind: 'status', status: 401 }, { kind: 'status', status: 403 });
+    const unauthorized = await rejection(client.messages.create(ask('Plan the work')));
+    expect(unauthorized).to.be.instanceOf(Anthropic.AuthenticationError);
+    expect(unauthorized.error).to.deep.equal({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
+    const forbidden = await rejection(client.messages.create(ask('Plan the work')));
+    expect(forbidden).to.be.instanceOf(Anthropic.PermissionDeniedError);
+    expect(forbidden.error.error).to.deep.equal({ type: 'permission_error', message: 'Your API key does not have permission to use the specified resource.' });
+  });
+
+  it('resets the connection, and a picker chooses faults by role and turn', async () => {
+    server.fault = (r) => (r.role === 'impl' && r.turn === 0 && r.seq === 0 ? { kind: 'reset' } : r.seq === 2 ? { kind: 'status', status: 529, retryAfterMs: 1200 } : null);
+    expect(await rejection(client.messages.create(ask('Update the README', IMPL)))).to.be.instanceOf(Anthropic.APIConnectionError);
+    expect(server.requests[0]).to.include({ fault: 'reset', status: 0 });
+    expect((await client.messages.create(ask('Update the README', IMPL))).content).to.deep.equal([{ type: 'text', text: 'unmatched #1' }]);
+    const overloaded = await rejection(client.messages.create(ask('Plan the work')));
+    expect(overloaded.status).to.equal(529);
+    expect(overloaded.headers.get('retry-after-ms')).to.equal('1200');
+    expect(overloaded.error.error.type).to.equal('overloaded_error');
+  });
+
+  it('keeps the script\'s own failures working under a fault picker that declines', async () => {
+    server.fault = () => null;
+    expect((await rejection(client.messages.create(ask('we are overloaded')))).status).to.equal(529);
+    expect(((await client.messages.create(ask('we are overloaded'))).content[0] as Anthropic.TextBlock).text).to.equal('after 529');
   });
 });

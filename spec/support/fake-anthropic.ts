@@ -1,19 +1,37 @@
 // A fake Anthropic Messages API on 127.0.0.1, answering from a script
-// (runtime/script.ts). It speaks the wire format of the real API closely enough
+// (runtime/providers/script/). It speaks the wire format of the real API closely enough
 // that `@anthropic-ai/sdk` parses it: JSON messages, SSE streams, error bodies,
 // retry headers. It records every request and the usage of every answer it
 // delivered, so tests can compare the sums with what choragen recorded.
 //
-// Standalone: node dist/spec/support/fake-anthropic.js --script FILE [--port N] [--api-key K]
+// Options a test turns on:
+// - `cache`: bills like Anthropic's prompt cache (spec/support/prompt-cache.ts);
+//   the input side of usage then comes from the simulation, output tokens from
+//   the script.
+// - `maxPromptTokens`: refuses a longer prompt with the API's 400 "prompt is
+//   too long", and reports the estimate as input_tokens so a client's own
+//   arithmetic can agree with the limit.
+// - `faults` / `fault`: stalls, resets, bodies of the wrong shape, auth errors
+//   (spec/support/fake-http.ts), besides the script's own `failures`.
+//
+// Standalone: node dist/spec/support/fake-anthropic.js --script FILE [--port N]
+//   [--api-key K] [--max-prompt-tokens N] [--cache]
 // prints `listening <url>` (use it as ANTHROPIC_BASE_URL, no /v1).
 
-import { readFileSync, realpathSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
 import type { ContentBlock, Message } from '../../capabilities/protocol.js';
 import { describeError } from '../../policy/errors.js';
-import { parseScript, ScriptedModel, type Script, type ScriptedReply, type ScriptedUsage } from '../../runtime/providers/script/format.js';
+import { detectRole, parseScript, ScriptedModel, type Script, type ScriptedReply, type ScriptedUsage } from '../../runtime/providers/script/format.js';
+import {
+  bearerKey, chunks, type Fault, type FaultPicker, type FaultWire, newRecord, performFault, pickFault, readRequest,
+  type RecordedRequest, retryAfterHeaders, runStandalone, sendJson, serve, waitUnlessClosed, writeSseHead,
+} from './fake-http.js';
+import {
+  billedInputRatio, breakpointCount, MAX_BREAKPOINTS, PromptCache, promptBlocks, promptTokens, type PromptBlock, type PromptCacheOptions,
+} from './prompt-cache.js';
+
+export type { Fault, FaultPicker, RecordedRequest } from './fake-http.js';
 
 export interface FakeServerOptions {
   /** Default 0: a free port. */
@@ -22,23 +40,14 @@ export interface FakeServerOptions {
   apiKey?: string;
   /** Characters per text_delta / input_json_delta (default 16), so clients really assemble. */
   chunkSize?: number;
-}
-
-export interface RecordedRequest {
-  seq: number;
-  method: string;
-  path: string;
-  /** Lower-cased headers; the value of x-api-key / authorization is replaced by "[redacted]". */
-  headers: Record<string, string>;
-  /** Parsed JSON body (null when it was not JSON). */
-  body: any;
-  stream: boolean;
-  role: string | null;
-  session: number | null;
-  turn: number | null;
-  attempt: number | null;
-  /** HTTP status sent; 0 = connection reset on purpose; -1 = the client went away first. */
-  status: number;
+  /** Simulate the prompt cache (true, or its options: minimum cacheable tokens, clock). */
+  cache?: boolean | PromptCacheOptions;
+  /** Refuse prompts estimated above this many tokens, as the API refuses one over the context window. */
+  maxPromptTokens?: number;
+  /** Faults for the next requests to /v1/messages, one each, in order (null = answer normally). */
+  faults?: Array<Fault | null>;
+  /** Asked for a fault per request once `faults` is empty. */
+  fault?: FaultPicker;
 }
 
 export interface RecordedResponse {
@@ -59,9 +68,17 @@ export interface FakeServer {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** Answers delivered whole (a stalled or faulted request has none). */
   responses: RecordedResponse[];
   /** Sum over delivered answers (failed attempts cost nothing, as with the real API). */
   totalUsage(): ScriptedUsage;
+  /** Billed input over all-uncached input for the delivered answers (writes 1.25x, reads 0.1x). */
+  billedInputRatio(): number;
+  /** The largest prompt (estimated tokens) any request to /v1/messages carried, refused ones included. */
+  readonly largestPromptTokens: number;
+  /** Mutable: push faults for the coming requests, or set a picker, at any time. */
+  faults: Array<Fault | null>;
+  fault?: FaultPicker;
   model: ScriptedModel;
   close(): Promise<void>;
 }
@@ -72,31 +89,18 @@ export async function startFakeAnthropic(script: Script | string, opts: FakeServ
   const requests: RecordedRequest[] = [];
   const responses: RecordedResponse[] = [];
   const chunkSize = Math.max(1, opts.chunkSize ?? 16);
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err) => {
-      if (!res.headersSent) sendError(res, 500, 'api_error', describeError(err));
-      else res.destroy();
-    });
-  });
+  const cache = opts.cache ? new PromptCache(opts.cache === true ? {} : opts.cache) : null;
+  let largestPromptTokens = 0;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
-    const path = new URL(req.url ?? '/', 'http://fake').pathname;
-    let body: any = null;
-    try {
-      body = raw.length ? JSON.parse(raw) : null;
-    } catch {
-      body = null;
-    }
-    const record: RecordedRequest = {
-      seq: requests.length, method: req.method ?? '', path, headers: redactHeaders(req),
-      body, stream: body?.stream === true, role: null, session: null, turn: null, attempt: null, status: 0,
-    };
+    const incoming = await readRequest(req);
+    const { path, body } = incoming;
+    const record = newRecord(requests.length, req, incoming);
     requests.push(record);
-    const fail = (status: number, type: string, message: string, headers: Record<string, string> = {}) => {
+    const headers = { 'request-id': `req_fake_${record.seq}` };
+    const fail = (status: number, type: string, message: string, extra: Record<string, string> = {}) => {
       record.status = status;
-      sendError(res, status, type, message, { 'request-id': requestId(record), ...headers });
+      sendJson(res, status, errorBody(type, message), { ...headers, ...extra });
     };
 
     const isMessages = path === '/v1/messages';
@@ -104,15 +108,27 @@ export async function startFakeAnthropic(script: Script | string, opts: FakeServ
     if (req.method !== 'POST' || (!isMessages && !isCount)) {
       return fail(404, 'not_found_error', `Not found: ${req.method} ${path} (the fake serves POST /v1/messages)`);
     }
-    const key = credentialOf(req);
-    if (key === null || (opts.apiKey !== undefined && key !== opts.apiKey)) {
+    const isObject = body !== null && typeof body === 'object' && !Array.isArray(body);
+    const blocks = isObject ? promptBlocks(body) : null;
+    if (blocks) record.promptTokens = promptTokens(blocks);
+    if (isMessages) {
+      largestPromptTokens = Math.max(largestPromptTokens, record.promptTokens ?? 0);
+      describeForFaults(record);
+      const fault = pickFault(server, record);
+      if (fault) return performFault(fault, faultWire(record), req, res, record);
+    }
+
+    const key = req.headers['x-api-key'] || bearerKey(req);
+    if (!key || (opts.apiKey !== undefined && key !== opts.apiKey)) {
       return fail(401, 'authentication_error', 'invalid x-api-key');
     }
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-      return fail(400, 'invalid_request_error', 'request body must be a JSON object');
-    }
-    const problem = checkBody(body, isCount);
+    if (!isObject || !blocks) return fail(400, 'invalid_request_error', 'request body must be a JSON object');
+    const problem = checkBody(body, isCount) ?? (isCount ? null : checkSize(blocks, opts.maxPromptTokens));
     if (problem) return fail(400, 'invalid_request_error', problem);
+    if (isCount) {
+      record.status = 200;
+      return sendJson(res, 200, { input_tokens: record.promptTokens }, headers);
+    }
 
     let reply: ScriptedReply;
     try {
@@ -121,11 +137,6 @@ export async function startFakeAnthropic(script: Script | string, opts: FakeServ
       return fail(400, 'invalid_request_error', describeError(err));
     }
     Object.assign(record, { role: reply.role, session: reply.session, turn: reply.turn, attempt: reply.attempt });
-
-    if (isCount) {
-      record.status = 200;
-      return sendJson(res, 200, { input_tokens: reply.usage.input_tokens }, { 'request-id': requestId(record) });
-    }
 
     if (reply.delay_ms > 0 && !(await waitUnlessClosed(res, reply.delay_ms))) {
       record.status = -1;
@@ -138,55 +149,68 @@ export async function startFakeAnthropic(script: Script | string, opts: FakeServ
     }
     if (reply.failure?.kind === 'status') {
       const { status, retry_after_ms } = reply.failure;
-      const headers: Record<string, string> =
-        status === 429
-          ? { 'retry-after': String(Math.ceil(retry_after_ms / 1000)), 'retry-after-ms': String(retry_after_ms) }
-          : {};
-      return fail(status, errorTypeOf(status), errorMessageOf(status), headers);
+      return fail(status, errorTypeOf(status), errorMessageOf(status), status === 429 ? retryAfterHeaders(retry_after_ms) : {});
     }
-
     if (res.destroyed) {
       record.status = -1;
       return;
     }
+
     record.status = 200;
-    const headers = { 'request-id': requestId(record) };
-    if (record.stream) writeStream(res, reply, chunkSize, headers);
-    else sendJson(res, 200, messageObject(reply), headers);
+    const usage = { ...reply.usage, ...inputUsage(body.model, blocks) };
+    const answer = { ...reply, usage };
+    if (record.stream) writeStream(res, answer, chunkSize, headers);
+    else sendJson(res, 200, messageObject(answer), headers);
     responses.push({
       requestSeq: record.seq, id: reply.id, model: reply.model, role: reply.role, session: reply.session,
-      turn: reply.turn, stream: record.stream, stop_reason: reply.stop_reason, content: reply.content, usage: reply.usage,
+      turn: reply.turn, stream: record.stream, stop_reason: reply.stop_reason, content: reply.content, usage,
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  /** The input side of usage when the server counts tokens itself; nothing (the script's numbers) otherwise. */
+  function inputUsage(modelName: string, blocks: PromptBlock[]): Partial<ScriptedUsage> {
+    if (cache) return cache.use(modelName, blocks);
+    if (opts.maxPromptTokens !== undefined) {
+      return { input_tokens: promptTokens(blocks), cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+    }
+    return {};
+  }
 
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+  const listening = await serve(opts.port ?? 0, handle, (message) => errorBody('api_error', message));
+  const server: FakeServer = {
+    url: listening.url,
+    port: listening.port,
     requests,
     responses,
     model,
+    faults: [...(opts.faults ?? [])],
+    fault: opts.fault,
+    get largestPromptTokens() {
+      return largestPromptTokens;
+    },
     totalUsage: () => sumUsage(responses.map((r) => r.usage)),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // delayed answers and keep-alive sockets must not hold the close open
-        server.closeAllConnections();
-      }),
+    billedInputRatio: () => billedInputRatio(responses.map((r) => r.usage)),
+    close: listening.close,
   };
+  return server;
+}
+
+/** Role and turn as far as the body tells them, for a fault picker (the script is not consulted). */
+function describeForFaults(record: RecordedRequest): void {
+  const body = record.body;
+  try {
+    record.role = detectRole(body?.system);
+  } catch {
+    record.role = null;
+  }
+  if (Array.isArray(body?.messages)) record.turn = body.messages.filter((m: any) => m?.role === 'assistant').length;
 }
 
 // --- wire format ----------------------------------------------------------------
 
-function messageObject(reply: ScriptedReply) {
+type Answer = Pick<ScriptedReply, 'id' | 'model' | 'content' | 'stop_reason' | 'usage'>;
+
+function messageObject(reply: Answer) {
   return {
     id: reply.id,
     type: 'message',
@@ -199,10 +223,14 @@ function messageObject(reply: ScriptedReply) {
   };
 }
 
+function sse(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
 /** The event sequence of the real API: start, ping, blocks (start/deltas/stop), delta with usage, stop. */
-function writeStream(res: ServerResponse, reply: ScriptedReply, chunkSize: number, headers: Record<string, string>): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...headers });
-  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+function streamFrames(reply: Answer, chunkSize: number): string[] {
+  const frames: string[] = [];
+  const send = (event: string, data: unknown) => frames.push(sse(event, data));
   send('message_start', {
     type: 'message_start',
     message: {
@@ -237,25 +265,45 @@ function writeStream(res: ServerResponse, reply: ScriptedReply, chunkSize: numbe
     usage: { output_tokens: reply.usage.output_tokens },
   });
   send('message_stop', { type: 'message_stop' });
+  return frames;
+}
+
+function writeStream(res: ServerResponse, reply: Answer, chunkSize: number, headers: Record<string, string>): void {
+  writeSseHead(res, headers);
+  for (const frame of streamFrames(reply, chunkSize)) res.write(frame);
   res.end();
 }
 
-function chunks(text: string, size: number): string[] {
-  const out: string[] = [];
-  const chars = Array.from(text); // never split a surrogate pair
-  for (let i = 0; i < chars.length; i += size) out.push(chars.slice(i, i + size).join(''));
-  return out.length ? out : [''];
+/** A fault's pieces, made without the script: a plausible answer that never completes, or one without content. */
+function faultWire(record: RecordedRequest): FaultWire {
+  const answer: Answer = {
+    id: `msg_fault_${record.seq}`,
+    model: typeof record.body?.model === 'string' ? record.body.model : 'unknown',
+    content: [{ type: 'text', text: 'a partial answer that never finishes '.repeat(8) }],
+    stop_reason: 'end_turn',
+    usage: { input_tokens: record.promptTokens ?? 0, output_tokens: 64, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+  };
+  return {
+    streamStart: () => streamFrames(answer, 8).slice(0, -3), // never the block's stop, the delta or message_stop
+    jsonReply: () => messageObject(answer),
+    noContent: (stream) => {
+      const { content: _dropped, ...message } = messageObject(answer);
+      if (!stream) return message;
+      return [
+        sse('message_start', { type: 'message_start', message: { ...message, stop_reason: null } }),
+        sse('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 0 } }),
+        sse('message_stop', { type: 'message_stop' }),
+      ];
+    },
+    error: (status, message, retryAfterMs) => ({
+      body: errorBody(errorTypeOf(status), message ?? errorMessageOf(status)),
+      headers: retryAfterMs !== undefined ? retryAfterHeaders(retryAfterMs) : status === 429 ? retryAfterHeaders(1000) : {},
+    }),
+  };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.destroyed) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function sendError(res: ServerResponse, status: number, type: string, message: string, headers: Record<string, string> = {}): void {
-  sendJson(res, status, { type: 'error', error: { type, message } }, headers);
+function errorBody(type: string, message: string) {
+  return { type: 'error', error: { type, message } };
 }
 
 const ERROR_TYPES: Record<number, string> = {
@@ -273,11 +321,19 @@ function errorTypeOf(status: number): string {
   return ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
 }
 
+/** The real API's wording where it has a fixed one. */
+const ERROR_MESSAGES: Record<number, string> = {
+  401: 'invalid x-api-key',
+  403: 'Your API key does not have permission to use the specified resource.',
+  404: 'Not found',
+  413: 'Request exceeds the maximum allowed number of bytes.',
+  429: 'Number of request tokens has exceeded your per-minute rate limit.',
+  500: 'Internal server error',
+  529: 'Overloaded',
+};
+
 function errorMessageOf(status: number): string {
-  if (status === 429) return 'Number of request tokens has exceeded your rate limit (scripted).';
-  if (status === 529) return 'Overloaded (scripted).';
-  if (status >= 500) return 'Internal server error (scripted).';
-  return `Scripted failure with status ${status}.`;
+  return ERROR_MESSAGES[status] ?? (status >= 500 ? 'Internal server error' : `Request failed with status ${status}.`);
 }
 
 function checkBody(body: Record<string, unknown>, isCount: boolean): string | null {
@@ -294,55 +350,15 @@ function checkBody(body: Record<string, unknown>, isCount: boolean): string | nu
   return null;
 }
 
-// --- helpers --------------------------------------------------------------------
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (b: Buffer) => parts.push(b));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-/** Resolves true after `ms`, or false as soon as the client disconnects. */
-function waitUnlessClosed(res: ServerResponse, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const onClose = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      res.off('close', onClose);
-      resolve(!res.destroyed);
-    }, ms);
-    res.once('close', onClose);
-  });
-}
-
-/**
- * The key as the client sent it: `x-api-key` (the documented header, and what
- * raw HTTP clients send) or `authorization: Bearer <key>` (what
- * @anthropic-ai/sdk 1.x sends for `apiKey`).
- */
-function credentialOf(req: IncomingMessage): string | null {
-  const key = req.headers['x-api-key'];
-  if (typeof key === 'string' && key !== '') return key;
-  const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  return bearer ? bearer[1]! : null;
-}
-
-function redactHeaders(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    out[name] = name === 'x-api-key' || name === 'authorization' ? '[redacted]' : Array.isArray(value) ? value.join(', ') : value;
+/** The API's refusals of a prompt as a whole, in its words. */
+function checkSize(blocks: PromptBlock[], maxPromptTokens: number | undefined): string | null {
+  const breakpoints = breakpointCount(blocks);
+  if (breakpoints > MAX_BREAKPOINTS) {
+    return `A maximum of ${MAX_BREAKPOINTS} blocks with cache_control may be provided. Found ${breakpoints}.`;
   }
-  return out;
-}
-
-function requestId(record: RecordedRequest): string {
-  return `req_fake_${record.seq}`;
+  const tokens = promptTokens(blocks);
+  if (maxPromptTokens !== undefined && tokens > maxPromptTokens) return `prompt is too long: ${tokens} tokens > ${maxPromptTokens} maximum`;
+  return null;
 }
 
 export function sumUsage(usages: ScriptedUsage[]): ScriptedUsage {
@@ -356,61 +372,9 @@ export function sumUsage(usages: ScriptedUsage[]): ScriptedUsage {
   return total;
 }
 
-// --- standalone -----------------------------------------------------------------
-
-function parseArgs(argv: string[]): { script: string; port: number; apiKey?: string } {
-  let script: string | undefined;
-  let port = 0;
-  let apiKey: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === '--script') script = value();
-    else if (arg === '--port') port = Number(value());
-    else if (arg === '--api-key') apiKey = value();
-    else throw new Error(`unknown argument ${arg}`);
-  }
-  if (!script) throw new Error('--script FILE is required');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port must be an integer 0..65535');
-  return { script, port, apiKey };
-}
-
-async function main(): Promise<void> {
-  let args: ReturnType<typeof parseArgs>;
-  try {
-    args = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`fake-anthropic: ${(err as Error).message}\nusage: fake-anthropic --script FILE [--port N] [--api-key K]\n`);
-    process.exit(2);
-  }
-  const server = await startFakeAnthropic(args.script, { port: args.port, apiKey: args.apiKey });
-  process.stdout.write(`listening ${server.url}\n`);
-  const stop = async () => {
-    process.stdout.write(`total_usage ${JSON.stringify(server.totalUsage())}\n`);
-    await server.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main().catch((err) => {
-    process.stderr.write(`fake-anthropic: ${describeError(err)}\n`);
-    process.exit(2);
-  });
-}
+runStandalone(
+  import.meta.url,
+  'fake-anthropic',
+  (args) => startFakeAnthropic(args.script, { port: args.port, apiKey: args.apiKey, maxPromptTokens: args.maxPromptTokens, cache: args.cache }),
+  { cacheFlag: true },
+);

@@ -5,6 +5,8 @@
 // A request is placed by (role, first user message): the role comes from the
 // system prompt (or is given), the conversation picks a script session, and the
 // number of assistant messages already in the transcript is the turn index.
+// Any role name the policy may define is accepted; the system prompt names it
+// on a marker line `choragen role: <name>`.
 
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -31,6 +33,9 @@ const ScriptToolUseBlock = Type.Object(
 );
 
 const Count = Type.Integer({ minimum: 0 });
+
+/** A role name as the policy file spells it. */
+const ROLE_NAME = '[a-z][a-z0-9-]*';
 
 const ScriptUsageSchema = Type.Object(
   {
@@ -76,7 +81,7 @@ const ScriptTurnSchema = Type.Object(
 
 const ScriptSessionSchema = Type.Object(
   {
-    role: Type.Union([Type.Literal('control'), Type.Literal('impl')], { description: '"control" or "impl"' }),
+    role: Type.String({ pattern: `^${ROLE_NAME}$`, description: 'a role name: a lowercase letter, then lowercase letters, digits or "-"' }),
     match: Type.Optional(Type.String({ minLength: 1 })),
     turns: Type.Array(ScriptTurnSchema),
   },
@@ -203,6 +208,7 @@ function plain(error: SchemaError): string {
     return `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
   }
   if (error.keyword === 'const') return `must be ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}`;
+  if (error.keyword === 'pattern') return `must be ${(schemaAt(error.schemaPath) as { description?: string }).description ?? error.message}`;
   return error.message;
 }
 
@@ -298,6 +304,9 @@ export interface ScriptedReply {
 
 export const SCRIPT_ENDED_TEXT = '(script ended)';
 const DEFAULT_MODEL = 'choragen-scripted';
+/** The line the runtime puts in every system prompt, naming the session's role. */
+const ROLE_MARKER = new RegExp(`^choragen role: (${ROLE_NAME})\r?$`, 'm');
+/** Older prompts name their role in prose only. */
 const ROLE_PHRASES: Array<[ScriptRole, string]> = [
   ['control', 'choragen control agent'],
   ['impl', 'choragen impl agent'],
@@ -378,9 +387,14 @@ export class ScriptedModel {
   }
 }
 
-/** The role whose phrase occurs first in the system prompt (a control prompt may mention impl agents later). */
+/**
+ * The role the marker line names; failing that, the role whose phrase occurs
+ * first in the system prompt (a control prompt may mention impl agents later).
+ */
 export function detectRole(system: SystemPrompt): ScriptRole {
   const text = systemText(system);
+  const marked = ROLE_MARKER.exec(text);
+  if (marked) return marked[1]!;
   let found: ScriptRole | null = null;
   let at = Infinity;
   for (const [role, phrase] of ROLE_PHRASES) {
@@ -388,7 +402,9 @@ export function detectRole(system: SystemPrompt): ScriptRole {
     if (i >= 0 && i < at) [found, at] = [role, i];
   }
   if (!found) {
-    throw new UsageError('cannot tell the session role: the system prompt names neither "choragen control agent" nor "choragen impl agent"');
+    throw new UsageError(
+      'cannot tell the session role: the system prompt has no "choragen role: <name>" line and names neither "choragen control agent" nor "choragen impl agent"',
+    );
   }
   return found;
 }

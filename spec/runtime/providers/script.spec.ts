@@ -73,8 +73,17 @@ describe('runtime/script', () => {
       expect(text.split('\n')[line - 1]).to.include('{'); // the turn object that holds the bad key
     });
 
+    it('accepts any role name a policy may define', () => {
+      const script = parseScript(JSON.stringify({ sessions: [{ role: 'reviewer', turns: [] }, { role: 'db-admin2', turns: [] }] }), 's.json');
+      expect(script.sessions.map((s) => s.role)).to.deep.equal(['reviewer', 'db-admin2']);
+    });
+
     it('rejects a bad role, a bad block, a bad failure status and an empty session list', () => {
-      expect(parseError(JSON.stringify({ sessions: [{ role: 'admin', turns: [] }] })).message).to.include('sessions[0].role');
+      for (const role of ['Admin', '2nd', 'code_review', '']) {
+        expect(parseError(JSON.stringify({ sessions: [{ role, turns: [] }] })).message).to.match(
+          /sessions\[0\]\.role: must be a role name: a lowercase letter, then lowercase letters, digits or "-"$/,
+        );
+      }
       const block = parseError(JSON.stringify({ sessions: [{ role: 'impl', turns: [{ content: [{ type: 'image' }] }] }] }));
       expect(block.message).to.include('sessions[0].turns[0].content[0]');
       const failure = parseError(JSON.stringify({ sessions: [{ role: 'impl', turns: [{ content: [], failures: [200] }] }] }));
@@ -100,6 +109,16 @@ describe('runtime/script', () => {
       expect(detectRole(CONTROL)).to.equal('control');
       expect(detectRole(IMPL)).to.equal('impl');
       expect(detectRole([{ type: 'text', text: 'x' }, { type: 'text', text: IMPL, cache_control: { type: 'ephemeral' } }])).to.equal('impl');
+    });
+
+    it('takes the role from the `choragen role: <name>` line first, any role name', () => {
+      expect(detectRole('You review code.\nchoragen role: reviewer\nBe brief.')).to.equal('reviewer');
+      expect(detectRole(`${IMPL}\nchoragen role: control`)).to.equal('control');
+      expect(detectRole([{ type: 'text', text: 'Intro' }, { type: 'text', text: 'choragen role: db-admin\r\nmore' }])).to.equal('db-admin');
+      // only the exact line counts: not inline, not indented, not a bad name
+      expect(() => detectRole('See "choragen role: reviewer" below')).to.throw(UsageError, /cannot tell the session role/);
+      expect(() => detectRole('  choragen role: reviewer')).to.throw(UsageError, /cannot tell the session role/);
+      expect(detectRole(`choragen role: Reviewer\n${IMPL}`)).to.equal('impl');
     });
 
     it('refuses a system prompt that names no role', () => {
