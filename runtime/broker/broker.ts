@@ -17,7 +17,7 @@ import { newSessionId } from '../ids.js';
 import { LiveSession } from './live-session.js';
 import { ModelGateway, type SessionModelSetup } from './model-gateway.js';
 import { costOf } from '../providers/pricing.js';
-import { systemPrompt } from './system-prompt.js';
+import { sessionFacts, systemPrompt } from './system-prompt.js';
 import type { ModelProvider, ToolSpec } from '../providers/provider.js';
 import type { SandboxKind } from './worker-sandbox.js';
 import { SessionPool } from './session-pool.js';
@@ -165,7 +165,7 @@ export class Broker {
     this.rootId = resumed ? resumed.identity.rootId : newSessionId();
     const rootSessionId = resumed ? newSessionId() : this.rootId;
     // Everything that can be wrong with the request is found before anything is recorded.
-    const first = resumed ? null : await this.firstMessage(req.role, req.message, req.taskId, req.chainId);
+    const first = resumed ? null : await this.firstMessage({ id: rootSessionId, depth: 0 }, req.role, req.message, req.taskId, req.chainId);
     // Every run writes its own log, named by the session it starts (for a
     // resumed session: the new id; its root_id still names the original tree).
     const audit = (this.audit = AuditLog.open(this.opts.workspace, rootSessionId, this.header()));
@@ -231,7 +231,7 @@ export class Broker {
       started_at: session.startedAt.toISOString(), tools: [...grant.tools], resumed_from: resumedFrom,
     });
     const setup: SessionModelSetup = {
-      system: systemPrompt(identity.role, this.opts.policy, identity),
+      system: systemPrompt(identity.role, this.opts.policy),
       tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!)),
     };
     const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model });
@@ -318,8 +318,8 @@ export class Broker {
       const grant = childGrant(this.implTools, parent.envelope);
       const taskId = req.taskId ?? null;
       const chainId = req.chainId ?? parent.identity.chainId ?? null;
-      const first = await this.firstMessage('impl', req.instructions, taskId ?? undefined, taskId ? chainId ?? undefined : undefined);
       const identity = { id: newSessionId(), role: 'impl' as Role, depth, parentId: parent.id, rootId: this.rootId, taskId, chainId };
+      const first = await this.firstMessage(identity, 'impl', req.instructions, taskId ?? undefined, taskId ? chainId ?? undefined : undefined);
       const { session, outcome } = await this.runSession(identity, grant, [{ role: 'user', content: first }]);
       return {
         session_id: session.id,
@@ -335,9 +335,9 @@ export class Broker {
     }
   }
 
-  /** The first user message: task or chain context first, then the instructions. */
-  private async firstMessage(role: Role, instructions: string, taskId?: string, chainId?: string): Promise<string> {
-    const parts: string[] = [];
+  /** The first user message: the session's facts, task or chain context, then the instructions. */
+  private async firstMessage(session: { id: string; depth: number }, role: Role, instructions: string, taskId?: string, chainId?: string): Promise<string> {
+    const parts: string[] = [sessionFacts(session)];
     if (taskId) {
       const { taskContextForChild } = await import('../../capabilities/tasks/session.js');
       parts.push(await taskContextForChild(this.opts.workspace, taskId, chainId));
@@ -345,7 +345,7 @@ export class Broker {
       const { chainContextForControl } = await import('../../capabilities/tasks/session.js');
       parts.push(await chainContextForControl(this.opts.workspace, chainId));
     }
-    parts.push(parts.length ? `## Instructions\n\n${instructions}` : instructions);
+    parts.push(parts.length > 1 ? `## Instructions\n\n${instructions}` : instructions);
     return parts.join('\n\n');
   }
 
