@@ -47,6 +47,8 @@ export interface ModelAnswer {
   stop_reason: string | null;
   usage: Usage;
   model: string;
+  /** What the provider left out of the answer and why (e.g. a content block of an unknown kind): audited as notices. */
+  notices?: string[];
 }
 
 export interface ModelProvider {
@@ -54,7 +56,15 @@ export interface ModelProvider {
   call(spec: ModelCallSpec): Promise<ModelAnswer>;
 }
 
-export function usageFromAnthropic(u: any): Usage {
+/** Anthropic's usage counts (also the scripted model's), any of them missing or null. */
+export interface AnthropicUsageCounts {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+}
+
+export function usageFromAnthropic(u: AnthropicUsageCounts | null | undefined): Usage {
   return {
     input_tokens: u?.input_tokens ?? 0,
     output_tokens: u?.output_tokens ?? 0,
