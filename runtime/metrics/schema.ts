@@ -50,6 +50,9 @@ export const SESSIONS: TableDef = {
     ['files_changed', 'VARCHAR[]'],
     ['resumed_from', 'VARCHAR'],
     ['log_id', 'VARCHAR'],
+    // version 4: times the conversation was compacted to fit the context window
+    // (the default fills the rows of a file written before, which had none)
+    ['compactions', 'INTEGER DEFAULT 0'],
   ],
 };
 
@@ -154,7 +157,7 @@ export const TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS_VIEW.rows, TOO
 export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_CALLS];
 
 /** Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * A file older than this holds rows in a layout this version no longer

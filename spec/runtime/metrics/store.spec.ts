@@ -6,6 +6,7 @@ import path from 'node:path';
 import { AuditLog, auditLogPath } from '../../../runtime/audit/log.js';
 import { UsageError } from '../../../policy/errors.js';
 import { INTERRUPTED_ERROR } from '../../../runtime/metrics/ingest.js';
+import { SCHEMA_VERSION } from '../../../runtime/metrics/schema.js';
 import { ingestWorkspace, queryMetrics } from '../../../runtime/metrics/store.js';
 import { packageRoot, workspacePaths } from '../../../runtime/paths.js';
 import { costOf, FALLBACK_PRICE, isKnownModel, priceOf } from '../../../runtime/providers/pricing.js';
@@ -261,7 +262,7 @@ describe('metrics store', function () {
       'session_id', 'seq', 'tool', 'started_at', 'duration_ms', 'decision', 'rule', 'path', 'is_error', 'error', 'root_id', 'log_id',
     ]);
     expect(await one(ws, `SELECT count(*) AS n, count(*) FILTER (WHERE session_id = 'old') AS old FROM tool_calls`)).to.deep.equal({ n: 6, old: 0 });
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 3 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
   it('rebuilds a database whose calls are tables (version 2) into rows behind views, counting nothing twice', async () => {
@@ -289,7 +290,7 @@ describe('metrics store', function () {
       { name: 'model_call_rows', kind: 'BASE TABLE' }, { name: 'model_calls', kind: 'VIEW' },
       { name: 'tool_call_rows', kind: 'BASE TABLE' }, { name: 'tool_calls', kind: 'VIEW' },
     ]);
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 3 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
   it('keeps a resumed run (a new log whose sessions name the old root) in the tree of the run it continues', async () => {
