@@ -38,6 +38,10 @@ export interface BrokerOptions {
   maxRetries: number;
   retryBaseMs: number;
   maxOutputTokens: number;
+  /** --context-window: the model's window in tokens, instead of the table's. */
+  contextWindow?: number;
+  /** --request-timeout: the longest wait for a model endpoint's first event and between two. */
+  requestTimeoutMs?: number;
   maxTokens?: number;
   maxCost?: number;
   sessionTimeoutMs?: number;
@@ -51,6 +55,8 @@ export interface BrokerOptions {
   argv: string[];
   /** Every audit line, as it is written (progress view, --json). */
   onEvent?: (line: AuditLine) => void;
+  /** A streamed model answer is arriving (live view): output tokens so far. */
+  onProgress?: (sessionId: string, outputTokens: number) => void;
   /** A pool to share (bench); otherwise the broker makes and owns one. */
   pool?: SessionPool;
   /**
@@ -81,11 +87,15 @@ export interface RunResult {
   sessions: number;
   inputTokens: number;
   outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
   costUsd: number;
   auditFile: string;
+  /** The endpoint refused the configuration (its key): the run is a configuration error (exit 2). */
+  configError: boolean;
 }
 
-interface TreeStop { status: 'interrupted' | 'budget_exceeded'; reason: string }
+interface TreeStop { status: 'interrupted' | 'budget_exceeded' | 'failed'; reason: string }
 
 const HARD_STOP_GRACE_MS = 1500;
 
@@ -104,6 +114,7 @@ export class Broker {
   private readonly implTools: string[];
   private sessionCount = 0;
   private finished = false;
+  private configError = false;
 
   private constructor(private readonly opts: BrokerOptions, private readonly pool: SessionPool, private readonly ownsPool: boolean) {
     this.budget = new TreeBudget(opts.maxTokens, opts.maxCost);
@@ -126,6 +137,8 @@ export class Broker {
       maxRetries: opts.maxRetries,
       retryBaseMs: opts.retryBaseMs,
       maxOutputTokens: opts.maxOutputTokens,
+      requestTimeoutMs: opts.requestTimeoutMs,
+      contextWindow: opts.contextWindow,
       costOf,
       treeStop: () => this.stop,
       treeSignal: this.treeAbort.signal,
@@ -142,6 +155,11 @@ export class Broker {
         if (spent) this.stopTree('budget_exceeded', `budget exceeded (${this.budget.describe()})`);
         return refused;
       },
+      configError: (reason) => {
+        this.configError = true;
+        this.stopTree('failed', reason);
+      },
+      onProgress: opts.onProgress ? (session, tokens) => opts.onProgress!(session.id, tokens) : undefined,
     });
   }
 
@@ -199,8 +217,11 @@ export class Broker {
       sessions: this.sessionCount,
       inputTokens: sum(this.sessions, (s) => s.usage.input_tokens),
       outputTokens: sum(this.sessions, (s) => s.usage.output_tokens),
+      cacheReadTokens: sum(this.sessions, (s) => s.usage.cache_read_tokens),
+      cacheWriteTokens: sum(this.sessions, (s) => s.usage.cache_write_tokens),
       costUsd: sum(this.sessions, (s) => s.cost),
       auditFile: audit.file,
+      configError: this.configError,
     };
   }
 
@@ -230,11 +251,12 @@ export class Broker {
       depth: identity.depth, model: session.model, task_id: identity.taskId, chain_id: identity.chainId,
       started_at: session.startedAt.toISOString(), tools: [...grant.tools], resumed_from: resumedFrom,
     });
+    const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model });
     const setup: SessionModelSetup = {
       system: systemPrompt(identity.role, this.opts.policy),
       tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!)),
+      onCompacted: (transcript) => journal.compacted(transcript),
     };
-    const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model });
     const brokerPorts: MessagePort[] = [];
     const transfer: TransferListItem[] = [];
     const model = new MessageChannel();
@@ -354,7 +376,8 @@ export class Broker {
   private stopTree(status: TreeStop['status'], reason: string): void {
     if (this.stop || this.finished) return;
     this.stop = { status, reason };
-    this.record({ type: 'notice', session_id: this.rootId, kind: status === 'interrupted' ? 'interrupt' : 'budget_exceeded', message: reason });
+    const kind = status === 'interrupted' ? 'interrupt' : status === 'budget_exceeded' ? 'budget_exceeded' : 'config_error';
+    this.record({ type: 'notice', session_id: this.rootId, kind, message: reason });
     this.treeAbort.abort(reason);
     for (const s of this.sessions.values()) if (s.status === 'running') s.abort.abort(reason);
     // Sessions stop at their next port message; any still running after the grace are terminated.

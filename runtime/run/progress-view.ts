@@ -9,11 +9,14 @@ export type ProgressMode = 'json' | 'live' | 'lines' | 'quiet';
 interface Row {
   id: string; parent: string | null; role: string; depth: number; status: string;
   modelCalls: number; toolCalls: number; inTok: number; outTok: number;
+  /** Output tokens of a model answer still arriving (0 when none is). */
+  receiving: number;
 }
 
 export interface RunSummary {
   status: string; exitCode: number; rootId: string; durationMs: number;
   inputTokens: number; outputTokens: number; costUsd: number; sessions: number; error: string | null;
+  cacheReadTokens?: number; cacheWriteTokens?: number;
 }
 
 export class ProgressView {
@@ -41,6 +44,14 @@ export class ProgressView {
     }
   };
 
+  /** A streamed answer is arriving: the live tree shows its tokens so far. */
+  onProgress = (sessionId: string, outputTokens: number): void => {
+    const r = this.rows.get(sessionId);
+    if (this.mode !== 'live' || this.frozen || !r) return;
+    r.receiving = outputTokens;
+    this.schedule();
+  };
+
   /** Draw the tree one last time and stop redrawing (output may follow it). */
   freeze(): void {
     if (this.timer) clearTimeout(this.timer);
@@ -55,7 +66,7 @@ export class ProgressView {
     if (this.mode === 'json') {
       this.out.write(JSON.stringify({ event: 'run_finished', root_id: summary.rootId, status: summary.status, exit_code: summary.exitCode,
         duration_ms: Math.round(summary.durationMs), input_tokens: summary.inputTokens, output_tokens: summary.outputTokens,
-        cost_usd: summary.costUsd, sessions: summary.sessions, error: summary.error }) + '\n');
+        cache_read_tokens: summary.cacheReadTokens ?? 0, cache_write_tokens: summary.cacheWriteTokens ?? 0, cost_usd: summary.costUsd, sessions: summary.sessions, error: summary.error }) + '\n');
       return;
     }
     if (this.mode !== 'quiet') this.err.write(finalLine(summary) + '\n');
@@ -67,7 +78,7 @@ export class ProgressView {
     const visit = (id: string, prefix: string, last: boolean, root: boolean) => {
       const r = this.rows.get(id)!;
       const branch = root ? '' : last ? '└─ ' : '├─ ';
-      lines.push(`${prefix}${branch}${r.role.padEnd(7)} ${r.id}  ${statusMark(r.status)} ${r.status.padEnd(15)} model ${r.modelCalls}  tools ${r.toolCalls}  tokens ${r.inTok}/${r.outTok}`);
+      lines.push(`${prefix}${branch}${r.role.padEnd(7)} ${r.id}  ${statusMark(r.status)} ${r.status.padEnd(15)} model ${r.modelCalls}  tools ${r.toolCalls}  tokens ${r.inTok}/${r.outTok}${r.receiving ? `  receiving ~${r.receiving} tokens` : ''}`);
       const kids = this.order.filter((k) => this.rows.get(k)!.parent === id);
       kids.forEach((k, i) => visit(k, root ? '' : prefix + (last ? '   ' : '│  '), i === kids.length - 1, false));
     };
@@ -78,12 +89,12 @@ export class ProgressView {
   private track(line: AuditLine): void {
     switch (line.type) {
       case 'session_started':
-        this.rows.set(line.session_id, { id: line.session_id, parent: line.parent_id, role: line.role, depth: line.depth, status: 'running', modelCalls: 0, toolCalls: 0, inTok: 0, outTok: 0 });
+        this.rows.set(line.session_id, { id: line.session_id, parent: line.parent_id, role: line.role, depth: line.depth, status: 'running', modelCalls: 0, toolCalls: 0, inTok: 0, outTok: 0, receiving: 0 });
         this.order.push(line.session_id);
         break;
       case 'model_call': {
         const r = this.rows.get(line.session_id);
-        if (r) { r.modelCalls++; r.inTok += line.input_tokens + line.cache_read_tokens + line.cache_write_tokens; r.outTok += line.output_tokens; }
+        if (r) { r.receiving = 0; r.modelCalls++; r.inTok += line.input_tokens + line.cache_read_tokens + line.cache_write_tokens; r.outTok += line.output_tokens; }
         break;
       }
       case 'tool_call': {
@@ -143,6 +154,10 @@ function notable(line: AuditLine): string | null {
 
 export function finalLine(s: RunSummary): string {
   const secs = (s.durationMs / 1000).toFixed(1);
-  return `${s.status} in ${secs}s · ${s.sessions} session${s.sessions === 1 ? '' : 's'} · tokens ${s.inputTokens} in / ${s.outputTokens} out · cost $${s.costUsd.toFixed(4)} · root ${s.rootId}` +
+  const read = s.cacheReadTokens ?? 0;
+  const prompt = s.inputTokens + read + (s.cacheWriteTokens ?? 0);
+  // Input is every prompt token, cached or not; the share read from the cache is the cache hit rate.
+  const cache = prompt > 0 ? ` (${Math.round((100 * read) / prompt)}% from cache)` : '';
+  return `${s.status} in ${secs}s · ${s.sessions} session${s.sessions === 1 ? '' : 's'} · tokens ${prompt} in${cache} / ${s.outputTokens} out · cost $${s.costUsd.toFixed(4)} · root ${s.rootId}` +
     (s.error && s.status !== 'completed' ? ` · ${s.error}` : '');
 }

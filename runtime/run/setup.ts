@@ -11,6 +11,10 @@ import type { ModelProvider } from '../providers/provider.js';
 import { detectSandbox } from '../broker/worker-sandbox.js';
 
 export const DEFAULT_MODEL = 'claude-sonnet-5';
+/** --request-timeout's default, in seconds. */
+export const DEFAULT_REQUEST_TIMEOUT_S = 120;
+/** No model has a smaller window; below it, not even the system prompt and the tools fit. */
+const MIN_CONTEXT_WINDOW = 4096;
 
 export interface RunSettings {
   workspace?: string;
@@ -25,6 +29,8 @@ export interface RunSettings {
   maxTurns?: string;
   maxRetries?: string;
   sessionTimeout?: string;
+  contextWindow?: string;
+  requestTimeout?: string;
   workerMemoryMb?: string;
   autoApprove?: boolean;
   requireApproval?: boolean;
@@ -79,6 +85,14 @@ export function durationMs(name: string, value: string | undefined): number | un
   return Number(m[1]) * unit;
 }
 
+function contextWindowTokens(value: string | undefined): number | undefined {
+  const tokens = positiveInt('--context-window', value);
+  if (tokens !== undefined && tokens < MIN_CONTEXT_WINDOW) {
+    throw new UsageError(`--context-window must be at least ${MIN_CONTEXT_WINDOW} tokens (got ${tokens}): the system prompt and tools alone take a few thousand`);
+  }
+  return tokens;
+}
+
 export async function createProvider(settings: RunSettings): Promise<ModelProvider> {
   const name = settings.provider ?? 'anthropic';
   if (name === 'script') {
@@ -90,7 +104,23 @@ export async function createProvider(settings: RunSettings): Promise<ModelProvid
   const apiKey = process.env.ANTHROPIC_API_KEY;
   if (!apiKey) throw new UsageError('ANTHROPIC_API_KEY is not set: export it, or run offline with --provider script --script FILE');
   const { AnthropicProvider } = await import('../providers/anthropic.js');
-  return AnthropicProvider.create({ apiKey, baseURL: process.env.ANTHROPIC_BASE_URL });
+  return AnthropicProvider.create({ apiKey, baseURL: baseUrl('ANTHROPIC_BASE_URL'), keyVariable: 'ANTHROPIC_API_KEY' });
+}
+
+/** An endpoint from the environment, checked: an http(s) URL, or unset. */
+function baseUrl(variable: string): string | undefined {
+  const value = process.env[variable];
+  if (!value) return undefined;
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    // said below
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(`${variable} must be an http:// or https:// URL (got "${value}")`);
+  }
+  return value;
 }
 
 /** Everything the broker needs, validated. Limits from flags can only narrow the policy's. */
@@ -112,6 +142,8 @@ export async function prepareRun(settings: RunSettings): Promise<{ options: Omit
     maxTokens: positiveInt('--max-tokens', settings.maxTokens),
     maxCost: positiveNumber('--max-cost', settings.maxCost),
     sessionTimeoutMs: durationMs('--session-timeout', settings.sessionTimeout),
+    contextWindow: contextWindowTokens(settings.contextWindow),
+    requestTimeoutMs: (positiveNumber('--request-timeout', settings.requestTimeout) ?? DEFAULT_REQUEST_TIMEOUT_S) * 1000,
     workerMemoryMb: positiveInt('--worker-memory-mb', settings.workerMemoryMb, 512),
     autoApprove: !!settings.autoApprove,
     requireApproval: !!settings.requireApproval,
