@@ -17,11 +17,13 @@ export interface CliOptions {
   onSpawn?: (child: import('node:child_process').ChildProcess) => void;
 }
 
-/** The environment of a CLI run: no real API key, no real base URL unless given. */
+/** The environment of a CLI run: no real API keys, no real base URLs unless given. */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.ANTHROPIC_API_KEY;
   delete env.ANTHROPIC_BASE_URL;
+  delete env.OPENAI_API_KEY;
+  delete env.OPENAI_BASE_URL;
   delete env.CHORAGEN_MODEL;
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];

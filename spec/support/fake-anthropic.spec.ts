@@ -1,13 +1,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Script } from '../../runtime/providers/script/format.js';
 import { startFakeAnthropic, type FakeServer } from './fake-anthropic.js';
 import { promptBlocks, promptTokens } from './prompt-cache.js';
+import { startStandaloneFake } from './standalone-fake.js';
 
 const CONTROL = 'You are the choragen control agent.';
 const IMPL = 'You are a choragen impl agent working in a workspace.';
@@ -273,31 +269,125 @@ describe('spec/support/fake-anthropic', () => {
   });
 
   it('runs as a standalone process that prints `listening <url>`', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-anthropic-'));
-    const file = path.join(dir, 'script.json');
-    fs.writeFileSync(file, JSON.stringify(script));
-    const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fake-anthropic.js');
-    const child = spawn(process.execPath, [entry, '--script', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const fake = await startStandaloneFake('fake-anthropic.js', script);
     try {
-      let out = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (b: Buffer) => {
-          out += b.toString();
-          const m = /^listening (http:\/\/127\.0\.0\.1:\d+)$/m.exec(out);
-          if (m) resolve(m[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
-      });
-      const remote = new Anthropic({ apiKey: 'test', baseURL: url, maxRetries: 0 });
+      expect(fake.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const remote = new Anthropic({ apiKey: 'test', baseURL: fake.url, maxRetries: 0 });
       expect((await remote.messages.create(ask('Plan the work'))).usage.input_tokens).to.equal(100);
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      expect(await exited).to.equal(0);
-      expect(out).to.match(/total_usage \{"input_tokens":100,/);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      fs.rmSync(dir, { recursive: true, force: true });
+      const { code, stdout } = await fake.stop();
+      expect(code).to.equal(0);
+      expect(stdout).to.match(/total_usage \{"input_tokens":100,/);
     }
+  });
+
+  it('takes --cache and --max-prompt-tokens when standalone', async () => {
+    const fake = await startStandaloneFake('fake-anthropic.js', cacheScript, ['--cache', '--max-prompt-tokens', '4000']);
+    try {
+      const remote = new Anthropic({ apiKey: 'test', baseURL: fake.url, maxRetries: 0 });
+      const request = { model: MODEL, max_tokens: 10, tools: TOOLS, system: SYSTEM, messages: [{ role: 'user' as const, content: 'Review it' }] };
+      expect((await remote.messages.create(request)).usage.cache_creation_input_tokens).to.be.greaterThan(2000);
+      expect((await remote.messages.create(request)).usage.cache_read_input_tokens).to.be.greaterThan(2000);
+      const tooLong = await rejection(remote.messages.create({ ...request, messages: [{ role: 'user', content: filler(2000, 'Review it') }] }));
+      expect(tooLong.error.error.message).to.match(/^prompt is too long: \d+ tokens > 4000 maximum$/);
+    } finally {
+      expect((await fake.stop()).code).to.equal(0);
+    }
+  });
+
+  describe('faults', () => {
+    const settled = async (seq: number, status: number) => {
+      while (server.requests[seq]?.status !== status) await new Promise((r) => setTimeout(r, 5));
+    };
+
+    it('stalls before the headers: the client times out, the script is untouched', async () => {
+      server.faults.push({ kind: 'stall' });
+      const err = await rejection(client.messages.create(ask('Plan the work'), { timeout: 300 }));
+      expect(err).to.be.instanceOf(Anthropic.APIConnectionTimeoutError);
+      await settled(0, -1);
+      expect(server.requests[0]).to.include({ fault: 'stall', role: 'control', turn: 0, session: null, attempt: null });
+      const ok = await client.messages.create(ask('Plan the work'));
+      expect(ok.content).to.have.length(3);
+      expect(server.requests[1]).to.include({ fault: null, attempt: 1 }); // the stalled request used no attempt
+    });
+
+    it('stalls mid-stream: some events, then silence', async () => {
+      server.faults.push({ kind: 'stall-stream', events: 4 });
+      const abort = new AbortController();
+      const stream = await client.messages.create({ ...ask('Plan the work'), stream: true }, { signal: abort.signal });
+      const seen: string[] = [];
+      const reading = (async () => {
+        for await (const event of stream) seen.push(event.type);
+      })().catch((err) => err);
+      await new Promise((r) => setTimeout(r, 300));
+      // message_start, ping, content_block_start, one delta were sent; the SDK does not surface pings
+      expect(seen).to.deep.equal(['message_start', 'content_block_start', 'content_block_delta']);
+      abort.abort();
+      await reading;
+      expect(seen).not.to.include('message_stop');
+      expect(server.requests[0]).to.include({ fault: 'stall-stream', status: 200 });
+      expect(server.responses).to.have.length(0);
+    });
+
+    it('stalls a JSON answer half-way through its body', async () => {
+      server.faults.push({ kind: 'stall-stream' });
+      const abort = new AbortController();
+      const pending = rejection(client.messages.create(ask('Plan the work'), { signal: abort.signal }));
+      await new Promise((r) => setTimeout(r, 200));
+      abort.abort();
+      expect((await pending).name).to.match(/Abort/); // the body read is aborted, past the SDK's error wrapping
+      expect(server.requests[0]).to.include({ fault: 'stall-stream', status: 200 });
+    });
+
+    it('answers 200 with a body that is not a message: JSON, HTML, and on a stream', async () => {
+      server.faults.push({ kind: 'not-a-message' }, { kind: 'not-a-message', body: '<html><body>Bad gateway</body></html>', contentType: 'text/html' }, { kind: 'not-a-message' });
+      const json: any = await client.messages.create(ask('Plan the work'));
+      expect(json).to.deep.equal({ hello: 1 });
+      const html: any = await client.messages.create(ask('Plan the work'));
+      expect(html).to.equal('<html><body>Bad gateway</body></html>');
+      const streamed = await rejection(client.messages.stream(ask('Plan the work')).finalMessage());
+      expect(String(streamed)).to.match(/request ended without/); // JSON where events were due: no events at all
+      expect(server.requests.map((r) => [r.fault, r.status])).to.deep.equal([['not-a-message', 200], ['not-a-message', 200], ['not-a-message', 200]]);
+    });
+
+    it('answers an assistant message without content, JSON and streamed', async () => {
+      server.faults.push({ kind: 'no-content' }, { kind: 'no-content' });
+      const json = await client.messages.create(ask('Plan the work'));
+      expect(json).to.include({ type: 'message', role: 'assistant' });
+      expect(json).not.to.have.property('content');
+      const raw = await client.messages.create({ ...ask('Plan the work'), stream: true });
+      const events: any[] = [];
+      for await (const event of raw) events.push(event);
+      expect(events.map((e) => e.type)).to.deep.equal(['message_start', 'message_delta', 'message_stop']);
+      expect(events[0].message).not.to.have.property('content');
+    });
+
+    it('answers 401 and 403 like the API, named by the SDK', async () => {
+      server.faults.push({ kind: 'status', status: 401 }, { kind: 'status', status: 403 });
+      const unauthorized = await rejection(client.messages.create(ask('Plan the work')));
+      expect(unauthorized).to.be.instanceOf(Anthropic.AuthenticationError);
+      expect(unauthorized.error).to.deep.equal({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
+      const forbidden = await rejection(client.messages.create(ask('Plan the work')));
+      expect(forbidden).to.be.instanceOf(Anthropic.PermissionDeniedError);
+      expect(forbidden.error.error).to.deep.equal({ type: 'permission_error', message: 'Your API key does not have permission to use the specified resource.' });
+    });
+
+    it('resets the connection, and a picker chooses faults by role and turn', async () => {
+      server.fault = (r) => (r.role === 'impl' && r.turn === 0 && r.seq === 0 ? { kind: 'reset' } : r.seq === 2 ? { kind: 'status', status: 529, retryAfterMs: 1200 } : null);
+      expect(await rejection(client.messages.create(ask('Update the README', IMPL)))).to.be.instanceOf(Anthropic.APIConnectionError);
+      expect(server.requests[0]).to.include({ fault: 'reset', status: 0 });
+      expect((await client.messages.create(ask('Update the README', IMPL))).content).to.deep.equal([{ type: 'text', text: 'unmatched #1' }]);
+      const overloaded = await rejection(client.messages.create(ask('Plan the work')));
+      expect(overloaded.status).to.equal(529);
+      expect(overloaded.headers.get('retry-after-ms')).to.equal('1200');
+      expect(overloaded.error.error.type).to.equal('overloaded_error');
+    });
+
+    it('keeps the script\'s own failures working under a fault picker that declines', async () => {
+      server.fault = () => null;
+      expect((await rejection(client.messages.create(ask('we are overloaded')))).status).to.equal(529);
+      expect(((await client.messages.create(ask('we are overloaded'))).content[0] as Anthropic.TextBlock).text).to.equal('after 529');
+    });
   });
 });
 
@@ -460,113 +550,5 @@ describe('spec/support/fake-anthropic: prompt cache', () => {
     } finally {
       await limited.close();
     }
-  });
-});
-
-// --- faults -----------------------------------------------------------------------
-
-describe('spec/support/fake-anthropic: faults', () => {
-  let server: FakeServer;
-  let client: Anthropic;
-
-  beforeEach(async () => {
-    server = await startFakeAnthropic(script, { chunkSize: 5 });
-    client = new Anthropic({ apiKey: 'test', baseURL: server.url, maxRetries: 0 });
-  });
-  afterEach(async () => {
-    await server.close();
-  });
-
-  const settled = async (seq: number, status: number) => {
-    while (server.requests[seq]?.status !== status) await new Promise((r) => setTimeout(r, 5));
-  };
-
-  it('stalls before the headers: the client times out, the script is untouched', async () => {
-    server.faults.push({ kind: 'stall' });
-    const err = await rejection(client.messages.create(ask('Plan the work'), { timeout: 300 }));
-    expect(err).to.be.instanceOf(Anthropic.APIConnectionTimeoutError);
-    await settled(0, -1);
-    expect(server.requests[0]).to.include({ fault: 'stall', role: 'control', turn: 0, session: null, attempt: null });
-    const ok = await client.messages.create(ask('Plan the work'));
-    expect(ok.content).to.have.length(3);
-    expect(server.requests[1]).to.include({ fault: null, attempt: 1 }); // the stalled request used no attempt
-  });
-
-  it('stalls mid-stream: some events, then silence', async () => {
-    server.faults.push({ kind: 'stall-stream', events: 4 });
-    const abort = new AbortController();
-    const stream = await client.messages.create({ ...ask('Plan the work'), stream: true }, { signal: abort.signal });
-    const seen: string[] = [];
-    const reading = (async () => {
-      for await (const event of stream) seen.push(event.type);
-    })().catch((err) => err);
-    await new Promise((r) => setTimeout(r, 300));
-    // message_start, ping, content_block_start, one delta were sent; the SDK does not surface pings
-    expect(seen).to.deep.equal(['message_start', 'content_block_start', 'content_block_delta']);
-    abort.abort();
-    await reading;
-    expect(seen).not.to.include('message_stop');
-    expect(server.requests[0]).to.include({ fault: 'stall-stream', status: 200 });
-    expect(server.responses).to.have.length(0);
-  });
-
-  it('stalls a JSON answer half-way through its body', async () => {
-    server.faults.push({ kind: 'stall-stream' });
-    const abort = new AbortController();
-    const pending = rejection(client.messages.create(ask('Plan the work'), { signal: abort.signal }));
-    await new Promise((r) => setTimeout(r, 200));
-    abort.abort();
-    expect((await pending).name).to.match(/Abort/); // the body read is aborted, past the SDK's error wrapping
-    expect(server.requests[0]).to.include({ fault: 'stall-stream', status: 200 });
-  });
-
-  it('answers 200 with a body that is not a message: JSON, HTML, and on a stream', async () => {
-    server.faults.push({ kind: 'not-a-message' }, { kind: 'not-a-message', body: '<html><body>Bad gateway</body></html>', contentType: 'text/html' }, { kind: 'not-a-message' });
-    const json: any = await client.messages.create(ask('Plan the work'));
-    expect(json).to.deep.equal({ hello: 1 });
-    const html: any = await client.messages.create(ask('Plan the work'));
-    expect(html).to.equal('<html><body>Bad gateway</body></html>');
-    const streamed = await rejection(client.messages.stream(ask('Plan the work')).finalMessage());
-    expect(String(streamed)).to.match(/request ended without/); // JSON where events were due: no events at all
-    expect(server.requests.map((r) => [r.fault, r.status])).to.deep.equal([['not-a-message', 200], ['not-a-message', 200], ['not-a-message', 200]]);
-  });
-
-  it('answers an assistant message without content, JSON and streamed', async () => {
-    server.faults.push({ kind: 'no-content' }, { kind: 'no-content' });
-    const json = await client.messages.create(ask('Plan the work'));
-    expect(json).to.include({ type: 'message', role: 'assistant' });
-    expect(json).not.to.have.property('content');
-    const raw = await client.messages.create({ ...ask('Plan the work'), stream: true });
-    const events: any[] = [];
-    for await (const event of raw) events.push(event);
-    expect(events.map((e) => e.type)).to.deep.equal(['message_start', 'message_delta', 'message_stop']);
-    expect(events[0].message).not.to.have.property('content');
-  });
-
-  it('answers 401 and 403 like the API, named by the SDK', async () => {
-    server.faults.push({ kind: 'status', status: 401 }, { kind: 'status', status: 403 });
-    const unauthorized = await rejection(client.messages.create(ask('Plan the work')));
-    expect(unauthorized).to.be.instanceOf(Anthropic.AuthenticationError);
-    expect(unauthorized.error).to.deep.equal({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
-    const forbidden = await rejection(client.messages.create(ask('Plan the work')));
-    expect(forbidden).to.be.instanceOf(Anthropic.PermissionDeniedError);
-    expect(forbidden.error.error).to.deep.equal({ type: 'permission_error', message: 'Your API key does not have permission to use the specified resource.' });
-  });
-
-  it('resets the connection, and a picker chooses faults by role and turn', async () => {
-    server.fault = (r) => (r.role === 'impl' && r.turn === 0 && r.seq === 0 ? { kind: 'reset' } : r.seq === 2 ? { kind: 'status', status: 529, retryAfterMs: 1200 } : null);
-    expect(await rejection(client.messages.create(ask('Update the README', IMPL)))).to.be.instanceOf(Anthropic.APIConnectionError);
-    expect(server.requests[0]).to.include({ fault: 'reset', status: 0 });
-    expect((await client.messages.create(ask('Update the README', IMPL))).content).to.deep.equal([{ type: 'text', text: 'unmatched #1' }]);
-    const overloaded = await rejection(client.messages.create(ask('Plan the work')));
-    expect(overloaded.status).to.equal(529);
-    expect(overloaded.headers.get('retry-after-ms')).to.equal('1200');
-    expect(overloaded.error.error.type).to.equal('overloaded_error');
-  });
-
-  it('keeps the script\'s own failures working under a fault picker that declines', async () => {
-    server.fault = () => null;
-    expect((await rejection(client.messages.create(ask('we are overloaded')))).status).to.equal(529);
-    expect(((await client.messages.create(ask('we are overloaded'))).content[0] as Anthropic.TextBlock).text).to.equal('after 529');
   });
 });

@@ -1,5 +1,5 @@
 // A fake Anthropic Messages API on 127.0.0.1, answering from a script
-// (runtime/providers/script/). It speaks the wire format of the real API closely enough
+// (runtime/script.ts). It speaks the wire format of the real API closely enough
 // that `@anthropic-ai/sdk` parses it: JSON messages, SSE streams, error bodies,
 // retry headers. It records every request and the usage of every answer it
 // delivered, so tests can compare the sums with what choragen recorded.
@@ -19,13 +19,13 @@
 // prints `listening <url>` (use it as ANTHROPIC_BASE_URL, no /v1).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readFileSync } from 'node:fs';
 import type { ContentBlock, Message } from '../../capabilities/protocol.js';
 import { describeError } from '../../policy/errors.js';
-import { detectRole, parseScript, ScriptedModel, type Script, type ScriptedReply, type ScriptedUsage } from '../../runtime/providers/script/format.js';
+import { ScriptedModel, type Script, type ScriptedReply, type ScriptedUsage } from '../../runtime/providers/script/format.js';
 import {
-  bearerKey, chunks, type Fault, type FaultPicker, type FaultWire, newRecord, performFault, pickFault, readRequest,
-  type RecordedRequest, retryAfterHeaders, runStandalone, sendJson, serve, waitUnlessClosed, writeSseHead,
+  bearerKey, chunks, type FakeModelServer, type FakeModelServerOptions, type FaultWire, loadScript,
+  newRecord, notePlace, performFault, pickFault, playScriptedDelay, readRequest, type RecordedRequest,
+  retryAfterHeaders, runStandalone, sendJson, serve, sumCounts, writeSseHead,
 } from './fake-http.js';
 import {
   billedInputRatio, breakpointCount, MAX_BREAKPOINTS, PromptCache, promptBlocks, promptTokens, type PromptBlock, type PromptCacheOptions,
@@ -33,21 +33,9 @@ import {
 
 export type { Fault, FaultPicker, RecordedRequest } from './fake-http.js';
 
-export interface FakeServerOptions {
-  /** Default 0: a free port. */
-  port?: number;
-  /** When set, the key must equal it; otherwise any non-empty key passes. */
-  apiKey?: string;
-  /** Characters per text_delta / input_json_delta (default 16), so clients really assemble. */
-  chunkSize?: number;
+export interface FakeServerOptions extends FakeModelServerOptions {
   /** Simulate the prompt cache (true, or its options: minimum cacheable tokens, clock). */
   cache?: boolean | PromptCacheOptions;
-  /** Refuse prompts estimated above this many tokens, as the API refuses one over the context window. */
-  maxPromptTokens?: number;
-  /** Faults for the next requests to /v1/messages, one each, in order (null = answer normally). */
-  faults?: Array<Fault | null>;
-  /** Asked for a fault per request once `faults` is empty. */
-  fault?: FaultPicker;
 }
 
 export interface RecordedResponse {
@@ -63,28 +51,19 @@ export interface RecordedResponse {
   usage: ScriptedUsage;
 }
 
-export interface FakeServer {
+export interface FakeServer extends FakeModelServer {
   /** Base URL without /v1, as the SDK's `baseURL` and ANTHROPIC_BASE_URL expect. */
   url: string;
-  port: number;
-  requests: RecordedRequest[];
   /** Answers delivered whole (a stalled or faulted request has none). */
   responses: RecordedResponse[];
   /** Sum over delivered answers (failed attempts cost nothing, as with the real API). */
   totalUsage(): ScriptedUsage;
   /** Billed input over all-uncached input for the delivered answers (writes 1.25x, reads 0.1x). */
   billedInputRatio(): number;
-  /** The largest prompt (estimated tokens) any request to /v1/messages carried, refused ones included. */
-  readonly largestPromptTokens: number;
-  /** Mutable: push faults for the coming requests, or set a picker, at any time. */
-  faults: Array<Fault | null>;
-  fault?: FaultPicker;
-  model: ScriptedModel;
-  close(): Promise<void>;
 }
 
 export async function startFakeAnthropic(script: Script | string, opts: FakeServerOptions = {}): Promise<FakeServer> {
-  const parsed = typeof script === 'string' ? parseScript(readFileSync(script, 'utf8'), script) : script;
+  const parsed = loadScript(script);
   const model = new ScriptedModel(parsed);
   const requests: RecordedRequest[] = [];
   const responses: RecordedResponse[] = [];
@@ -113,11 +92,12 @@ export async function startFakeAnthropic(script: Script | string, opts: FakeServ
     if (blocks) record.promptTokens = promptTokens(blocks);
     if (isMessages) {
       largestPromptTokens = Math.max(largestPromptTokens, record.promptTokens ?? 0);
-      describeForFaults(record);
+      notePlace(record, body?.system, body?.messages);
       const fault = pickFault(server, record);
-      if (fault) return performFault(fault, faultWire(record), req, res, record);
+      if (fault) return performFault(fault, faultWire(record), req, res, record, headers);
     }
 
+    // x-api-key is the documented header; @anthropic-ai/sdk 1.x sends `authorization: Bearer`
     const key = req.headers['x-api-key'] || bearerKey(req);
     if (!key || (opts.apiKey !== undefined && key !== opts.apiKey)) {
       return fail(401, 'authentication_error', 'invalid x-api-key');
@@ -138,22 +118,10 @@ export async function startFakeAnthropic(script: Script | string, opts: FakeServ
     }
     Object.assign(record, { role: reply.role, session: reply.session, turn: reply.turn, attempt: reply.attempt });
 
-    if (reply.delay_ms > 0 && !(await waitUnlessClosed(res, reply.delay_ms))) {
-      record.status = -1;
-      return;
-    }
-    if (reply.failure?.kind === 'reset') {
-      record.status = 0;
-      req.socket.destroy();
-      return;
-    }
+    if (!(await playScriptedDelay(reply, req, res, record))) return;
     if (reply.failure?.kind === 'status') {
       const { status, retry_after_ms } = reply.failure;
       return fail(status, errorTypeOf(status), errorMessageOf(status), status === 429 ? retryAfterHeaders(retry_after_ms) : {});
-    }
-    if (res.destroyed) {
-      record.status = -1;
-      return;
     }
 
     record.status = 200;
@@ -193,17 +161,6 @@ export async function startFakeAnthropic(script: Script | string, opts: FakeServ
     close: listening.close,
   };
   return server;
-}
-
-/** Role and turn as far as the body tells them, for a fault picker (the script is not consulted). */
-function describeForFaults(record: RecordedRequest): void {
-  const body = record.body;
-  try {
-    record.role = detectRole(body?.system);
-  } catch {
-    record.role = null;
-  }
-  if (Array.isArray(body?.messages)) record.turn = body.messages.filter((m: any) => m?.role === 'assistant').length;
 }
 
 // --- wire format ----------------------------------------------------------------
@@ -295,10 +252,7 @@ function faultWire(record: RecordedRequest): FaultWire {
         sse('message_stop', { type: 'message_stop' }),
       ];
     },
-    error: (status, message, retryAfterMs) => ({
-      body: errorBody(errorTypeOf(status), message ?? errorMessageOf(status)),
-      headers: retryAfterMs !== undefined ? retryAfterHeaders(retryAfterMs) : status === 429 ? retryAfterHeaders(1000) : {},
-    }),
+    error: (status, message) => errorBody(errorTypeOf(status), message ?? errorMessageOf(status)),
   };
 }
 
@@ -362,14 +316,7 @@ function checkSize(blocks: PromptBlock[], maxPromptTokens: number | undefined): 
 }
 
 export function sumUsage(usages: ScriptedUsage[]): ScriptedUsage {
-  const total: ScriptedUsage = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
-  for (const u of usages) {
-    total.input_tokens += u.input_tokens;
-    total.output_tokens += u.output_tokens;
-    total.cache_read_input_tokens += u.cache_read_input_tokens;
-    total.cache_creation_input_tokens += u.cache_creation_input_tokens;
-  }
-  return total;
+  return sumCounts(['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'], usages);
 }
 
 runStandalone(

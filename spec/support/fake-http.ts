@@ -3,11 +3,12 @@
 // writing JSON and SSE, the injectable faults, listening, the standalone entry.
 // Nothing here knows a wire format; each fake supplies its own pieces.
 
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { describeError } from '../../policy/errors.js';
+import { detectRole, parseScript, type Script, type ScriptedModel, type ScriptedReply, type SystemPrompt } from '../../runtime/providers/script/format.js';
 
 export interface RecordedRequest {
   seq: number;
@@ -28,8 +29,40 @@ export interface RecordedRequest {
   promptTokens: number | null;
   /** The injected fault this request got, if any. */
   fault: Fault['kind'] | null;
-  /** HTTP status sent; 0 = connection reset on purpose; -1 = the client went away first. */
+  /** HTTP status sent; 0 = connection reset on purpose; -1 = nothing sent (the client went away first, or a stall). */
   status: number;
+}
+
+/** What both fakes offer a test besides their own answers and usage. */
+export interface FakeModelServer extends FaultSource {
+  url: string;
+  port: number;
+  requests: RecordedRequest[];
+  /** The largest prompt (estimated tokens) any model request carried, refused ones included. */
+  readonly largestPromptTokens: number;
+  model: ScriptedModel;
+  close(): Promise<void>;
+}
+
+/** Options both fakes take. */
+export interface FakeModelServerOptions {
+  /** Default 0: a free port. */
+  port?: number;
+  /** When set, the key must equal it; otherwise any non-empty key passes. */
+  apiKey?: string;
+  /** Characters per streamed text or JSON fragment (default 16), so clients really assemble. */
+  chunkSize?: number;
+  /** Refuse prompts estimated above this many tokens, as the API refuses one over the context window. */
+  maxPromptTokens?: number;
+  /** Faults for the next model requests, one each, in order (null = answer normally). */
+  faults?: Array<Fault | null>;
+  /** Asked for a fault per request once `faults` is empty. */
+  fault?: FaultPicker;
+}
+
+/** A script given as data, or the path of a script file. */
+export function loadScript(script: Script | string): Script {
+  return typeof script === 'string' ? parseScript(readFileSync(script, 'utf8'), script) : script;
 }
 
 /**
@@ -59,6 +92,16 @@ export interface FaultSource {
   fault?: FaultPicker;
 }
 
+/** Role and turn as far as the request tells them, for a fault picker (the script is not consulted). */
+export function notePlace(record: RecordedRequest, systemPrompt: SystemPrompt, messages: unknown): void {
+  try {
+    record.role = detectRole(systemPrompt);
+  } catch {
+    record.role = null;
+  }
+  if (Array.isArray(messages)) record.turn = messages.filter((m) => m?.role === 'assistant').length;
+}
+
 export function pickFault(source: FaultSource, record: RecordedRequest): Fault | null {
   if (source.faults.length > 0) return source.faults.shift() ?? null;
   return source.fault?.(record) ?? null;
@@ -72,13 +115,15 @@ export interface FaultWire {
   jsonReply(): unknown;
   /** A 200 reply whose message has no content: SSE frames or a JSON body. */
   noContent(stream: boolean): string[] | unknown;
-  /** The API's error body and headers for a status. */
-  error(status: number, message?: string, retryAfterMs?: number): { body: unknown; headers: Record<string, string> };
+  /** The API's error body for a status. */
+  error(status: number, message?: string): unknown;
 }
 
-export async function performFault(fault: Fault, wire: FaultWire, req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
+/** Answers (or does not) as the fault says; `headers` go on whatever is sent. */
+export async function performFault(
+  fault: Fault, wire: FaultWire, req: IncomingMessage, res: ServerResponse, record: RecordedRequest, headers: Record<string, string>,
+): Promise<void> {
   record.fault = fault.kind;
-  const headers = { 'request-id': `req_fake_${record.seq}` };
   switch (fault.kind) {
     case 'stall':
       record.status = -1; // nothing is ever sent; the client leaves
@@ -122,11 +167,32 @@ export async function performFault(fault: Fault, wire: FaultWire, req: IncomingM
     }
     case 'status': {
       record.status = fault.status;
-      const error = wire.error(fault.status, fault.message, fault.retryAfterMs);
-      sendJson(res, fault.status, error.body, { ...headers, ...error.headers });
+      const retryAfterMs = fault.retryAfterMs ?? (fault.status === 429 ? 1000 : undefined);
+      sendJson(res, fault.status, wire.error(fault.status, fault.message), { ...headers, ...(retryAfterMs === undefined ? {} : retryAfterHeaders(retryAfterMs)) });
       return;
     }
   }
+}
+
+/**
+ * Plays what the script asks of an attempt besides its answer: the delay, a
+ * dropped connection. False when nothing more is to be sent (the status says why).
+ */
+export async function playScriptedDelay(reply: ScriptedReply, req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<boolean> {
+  if (reply.delay_ms > 0 && !(await waitUnlessClosed(res, reply.delay_ms))) {
+    record.status = -1;
+    return false;
+  }
+  if (reply.failure?.kind === 'reset') {
+    record.status = 0;
+    req.socket.destroy();
+    return false;
+  }
+  if (res.destroyed) {
+    record.status = -1;
+    return false;
+  }
+  return true;
 }
 
 // --- requests -------------------------------------------------------------------
@@ -193,6 +259,13 @@ export function writeSseHead(res: ServerResponse, headers: Record<string, string
 /** Headers that tell a client when to retry (both SDKs read them). */
 export function retryAfterHeaders(retryAfterMs: number): Record<string, string> {
   return { 'retry-after': String(Math.ceil(retryAfterMs / 1000)), 'retry-after-ms': String(retryAfterMs) };
+}
+
+/** Field-by-field sums of token counts. */
+export function sumCounts<K extends string>(keys: readonly K[], items: Iterable<Record<K, number>>): Record<K, number> {
+  const total = Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+  for (const item of items) for (const k of keys) total[k] += item[k];
+  return total;
 }
 
 /** Pieces of at most `size` characters, never splitting a surrogate pair; one empty piece for empty text. */
