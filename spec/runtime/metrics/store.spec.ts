@@ -293,6 +293,39 @@ describe('metrics store', function () {
     expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
+  it('counts each session\'s compactions from its compaction events, also in a log that grew', async () => {
+    const run = new SyntheticRun(ws, 'cmp', { seed: 3 });
+    const compaction = (session: string) => run.log.append({
+      type: 'compaction', session_id: session, reason: 'threshold', window_tokens: 60000, tokens_before: 45000,
+      tokens_after: 20000, messages_before: 41, messages_after: 41, stubbed: 12, dropped_turns: 0,
+    });
+    run.start('cmp').modelCall('cmp').start('cmp-c', 'cmp').modelCall('cmp-c');
+    compaction('cmp-c');
+    await ingestWorkspace(ws);
+    compaction('cmp-c');
+    compaction('cmp');
+    run.modelCall('cmp-c').end('cmp-c').end('cmp');
+    run.close();
+    await ingestWorkspace(ws);
+    const rows = await queryMetrics(ws, 'SELECT session_id, compactions FROM sessions ORDER BY session_id');
+    expect(rows.rows).to.deep.equal([{ session_id: 'cmp', compactions: 1 }, { session_id: 'cmp-c', compactions: 2 }]);
+  });
+
+  it('a version 3 database gains sessions.compactions (0 for the rows it had) without being rebuilt', async () => {
+    typicalRun(ws, 'v3', 1).close();
+    await ingestWorkspace(ws);
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(workspacePaths(ws).metrics);
+    const conn = await db.connect();
+    await conn.run('ALTER TABLE sessions DROP COLUMN compactions; UPDATE schema_version SET version = 3');
+    conn.closeSync();
+    db.closeSync();
+    const rows = (await queryMetrics(ws, 'SELECT count(*) AS n, count(*) FILTER (WHERE compactions = 0) AS zero FROM sessions')).rows[0];
+    expect(rows!.n).to.be.greaterThan(0);
+    expect(rows!.zero).to.equal(rows!.n);
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
+  });
+
   it('keeps a resumed run (a new log whose sessions name the old root) in the tree of the run it continues', async () => {
     const first = new SyntheticRun(ws, 'tree', { pid: await deadPid(), seed: 5 });
     first.start('tree').modelCall('tree').start('tree-c', 'tree').modelCall('tree-c');
