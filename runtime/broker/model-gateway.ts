@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message, ModelPortIn, ModelRequest } from '../../capabilities/protocol.js';
 import type { CompactionEvent, ModelCallEvent, NoticeEvent } from '../audit/events.js';
-import { ChoragenError, ExitCode, exitCodeOf, InterruptedError, PromptTooLongError, ProviderError } from '../../policy/errors.js';
+import { ChoragenError, EndpointStalledError, ExitCode, exitCodeOf, InterruptedError, PromptTooLongError, ProviderError } from '../../policy/errors.js';
 import type { LiveSession } from './live-session.js';
 import type { ModelAnswer, ModelProvider, ToolSpec, Usage } from '../providers/provider.js';
 import { contextWindowOf } from '../providers/context-windows.js';
@@ -114,7 +114,8 @@ export class ModelGateway {
         }
         const retryable = err instanceof ProviderError && err.retryable;
         if (retryable && retries < this.deps.maxRetries) {
-          const wait = backoffMs(retries, this.deps.retryBaseMs, (err as ProviderError).retryAfterMs);
+          // After a stall the timeout already waited: the next attempt goes at once.
+          const wait = err instanceof EndpointStalledError ? 0 : backoffMs(retries, this.deps.retryBaseMs, (err as ProviderError).retryAfterMs);
           retries++;
           try {
             await sleep(wait, undefined, { signal });

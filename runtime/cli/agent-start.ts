@@ -44,7 +44,7 @@ export class AgentStartCommand extends ChoragenCommand {
   maxDepth = Option.String('--max-depth', { description: 'Deepest spawn allowed (root is 0; default: the policy\'s, 2)' });
   maxParallel = Option.String('--max-parallel', { description: 'Child sessions running at once per tree (default: the policy\'s, 4)' });
   maxTurns = Option.String('--max-turns', { description: 'Model turns per session before it is stopped (default 100)' });
-  maxRetries = Option.String('--max-retries', { description: 'Retries of a failing model call (429/529/5xx/reset; default 4)' });
+  maxRetries = Option.String('--max-retries', { description: 'Retries of a failing model call (429/529/5xx, a dropped or stalled connection, a reply that is not a message; default 4)' });
   sessionTimeout = Option.String('--session-timeout', { description: 'Wall-clock limit per session, e.g. 10m' });
   contextWindow = Option.String('--context-window', { description: 'Tokens the model\'s context window holds (default: the model\'s, from choragen\'s table; 32,000 for a model it does not know). The conversation is compacted before a request would not fit' });
   requestTimeout = Option.String('--request-timeout', { description: 'Seconds to wait for the model endpoint\'s first streamed event and between two (default 120); past it the call is retried' });

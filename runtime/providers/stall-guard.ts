@@ -2,9 +2,10 @@
 // wait for the first event (headers included) and the gap between two
 // events. Past it the guard aborts the request through its own signal and the
 // provider throws `stalled()`, a retryable ProviderError that names the
-// endpoint, so the model gateway retries it like a dropped connection.
+// endpoint, so the model gateway retries it like a dropped connection (at
+// once: the timeout was the wait).
 // Provider-neutral: any streaming provider touches it once per event.
-import { ProviderError } from '../../policy/errors.js';
+import { EndpointStalledError } from '../../policy/errors.js';
 
 export class StallGuard {
   /** Aborts when the caller's signal does or when the endpoint stalls: give it to the request. */
@@ -31,10 +32,10 @@ export class StallGuard {
   }
 
   /** The error for a stalled call, naming the endpoint. */
-  stallError(endpoint: string): ProviderError {
+  stallError(endpoint: string): EndpointStalledError {
     const secs = Math.round((this.timeoutMs ?? 0) / 100) / 10;
     const what = this.events === 0 ? `no answer within ${secs}s` : `nothing more for ${secs}s in the middle of an answer`;
-    return new ProviderError(`the model endpoint stopped answering (${what}, --request-timeout): ${endpoint}`, true);
+    return new EndpointStalledError(`the model endpoint stopped answering (${what}, --request-timeout): ${endpoint}`);
   }
 
   dispose(): void {

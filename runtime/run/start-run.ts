@@ -8,6 +8,7 @@ import { ExitCode, UsageError } from '../../policy/errors.js';
 import { ProgressView } from './progress-view.js';
 import { type RunSettings, prepareRun } from './setup.js';
 import type { SavedSession } from '../sessions/transcripts.js';
+import { contextWindowOf } from '../providers/context-windows.js';
 
 export interface StartRequest {
   role: string;
@@ -34,7 +35,8 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
     const plan = {
       workspace: options.workspace, role, model: options.model, provider: options.provider.name, sandbox: options.sandbox,
       tools: broker.toolsFor(role), child_tools: broker.toolsFor('impl'),
-      limits: { max_depth: options.maxDepth, max_parallel: options.maxParallel, max_turns: options.maxTurns, max_tokens: options.maxTokens ?? null, max_cost: options.maxCost ?? null },
+      limits: { max_depth: options.maxDepth, max_parallel: options.maxParallel, max_turns: options.maxTurns, max_tokens: options.maxTokens ?? null, max_cost: options.maxCost ?? null,
+        context_window: contextWindowOf(options.model, options.contextWindow), request_timeout_s: (options.requestTimeoutMs ?? 0) / 1000 },
       policy: { file: options.policy.file, hash: options.policy.hash },
     };
     await broker.close();
