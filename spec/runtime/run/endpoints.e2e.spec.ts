@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
-import { TEST_POLICY, jsonEvents, makeWorkspace, removeWorkspace, runCli } from '../../support/cli.js';
+import { jsonEvents, runCli } from '../../support/cli.js';
+import { useFakeRun } from '../../support/fake-run.js';
 
 const text = (t: string) => ({ type: 'text', text: t });
 const read = (p: string) => ({ type: 'tool_use', name: 'read_file', input: { path: p } });
@@ -24,36 +24,26 @@ const noStackTrace = (stderr: string) => expect(stderr).to.not.match(/\n\s+at /)
 
 describe('model endpoints that misbehave (issues 13 and 16)', function () {
   this.timeout(60_000);
-  let server: FakeServer | undefined;
-  let ws: string;
-  const env = () => ({ ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: server!.url });
-
-  beforeEach(() => {
-    ws = makeWorkspace({ 'choragen.governance.yaml': TEST_POLICY, 'src/a.ts': 'export const a = 1;\n' });
-  });
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-    removeWorkspace(ws);
-  });
+  const run = useFakeRun();
+  beforeEach(() => run.workspace({ 'src/a.ts': 'export const a = 1;\n' }));
 
   it('--request-timeout 2 against an endpoint that never answers ends the run within seconds, naming it', async () => {
-    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [{ content: [text('never sent')] }] }] } as any, { fault: () => ({ kind: 'stall' }) });
+    await run.serve({ sessions: [{ role: 'impl', turns: [{ content: [text('never sent')] }] }] } as any, { fault: () => ({ kind: 'stall' }) });
     const t0 = Date.now();
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--request-timeout', '2', '--max-retries', '1', '-w', ws], { env: env() });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--request-timeout', '2', '--max-retries', '1', '-w', run.ws], { env: run.env() });
     expect(Date.now() - t0).to.be.lessThan(20_000); // generous: two 2 s waits (a stall is retried at once)
     expect(r.code).to.equal(1);
-    expect(server.requests).to.have.length(2);
-    expect(r.stderr).to.include(`model call failed after 1 retries: the model endpoint stopped answering (no answer within 2s, --request-timeout): ${server.url}`);
+    expect(run.server!.requests).to.have.length(2);
+    expect(r.stderr).to.include(`model call failed after 1 retries: the model endpoint stopped answering (no answer within 2s, --request-timeout): ${run.server!.url}`);
     noStackTrace(r.stderr);
   });
 
   it('a stream that stops in the middle of an answer is aborted and retried; the call counts the retry', async () => {
-    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [{ content: [text('whole this time')] }] }] } as any,
+    await run.serve({ sessions: [{ role: 'impl', turns: [{ content: [text('whole this time')] }] }] } as any,
       { faults: [{ kind: 'stall-stream', events: 4 }] });
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--request-timeout', '1', '--json', '-w', ws], { env: env() });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--request-timeout', '1', '--json', '-w', run.ws], { env: run.env() });
     expect(r.code, r.stderr).to.equal(0);
-    expect(server.requests.map((q) => q.fault)).to.deep.equal(['stall-stream', null]);
+    expect(run.server!.requests.map((q) => q.fault)).to.deep.equal(['stall-stream', null]);
     const calls = jsonEvents(r.stdout).filter((e) => e.event === 'model_call');
     expect(calls).to.have.length(1);
     expect(calls[0].retries).to.equal(1);
@@ -61,55 +51,55 @@ describe('model endpoints that misbehave (issues 13 and 16)', function () {
   });
 
   it('a 200 that is not a message, or a message without content, is retried and never reaches the transcript', async () => {
-    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [{ content: [read('src/a.ts')] }, { content: [text('done')] }] }] } as any,
+    await run.serve({ sessions: [{ role: 'impl', turns: [{ content: [read('src/a.ts')] }, { content: [text('done')] }] }] } as any,
       { faults: [{ kind: 'not-a-message' }, { kind: 'no-content' }, { kind: 'not-a-message', body: '<html>gateway</html>', contentType: 'text/html' }] });
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--json', '-w', ws], { env: env() });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--json', '-w', run.ws], { env: run.env() });
     expect(r.code, r.stderr).to.equal(0);
     const calls = jsonEvents(r.stdout).filter((e) => e.event === 'model_call');
     expect(calls.map((c) => c.retries)).to.deep.equal([3, 0]);
     const id = jsonEvents(r.stdout).find((e) => e.event === 'session_started').session_id;
-    const saved = JSON.parse(readFileSync(path.join(ws, '.choragen', 'sessions', `${id}.json`), 'utf8'));
+    const saved = JSON.parse(readFileSync(path.join(run.ws, '.choragen', 'sessions', `${id}.json`), 'utf8'));
     expect(saved.messages.map((m: any) => m.role)).to.deep.equal(['user', 'assistant', 'user', 'assistant']);
     expect(JSON.stringify(saved.messages)).to.not.match(/hello|gateway|partial answer/);
   });
 
   it('replies of the wrong shape until the retries run out: one clear line (exit 1), and the session resumes cleanly', async () => {
-    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [{ content: [text('finished after resume')] }] }] } as any,
+    await run.serve({ sessions: [{ role: 'impl', turns: [{ content: [text('finished after resume')] }] }] } as any,
       { fault: () => ({ kind: 'not-a-message' }) });
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--max-retries', '1', '--json', '-w', ws], { env: env() });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--max-retries', '1', '--json', '-w', run.ws], { env: run.env() });
     expect(r.code).to.equal(1);
     const ended = jsonEvents(r.stdout).find((e) => e.event === 'session_ended');
     expect(ended.error).to.equal('model call failed after 1 retries: the model endpoint answered with something that is not a message: an empty stream (no message_start)');
-    const saved = JSON.parse(readFileSync(path.join(ws, '.choragen', 'sessions', `${ended.session_id}.json`), 'utf8'));
+    const saved = JSON.parse(readFileSync(path.join(run.ws, '.choragen', 'sessions', `${ended.session_id}.json`), 'utf8'));
     expect(saved.messages).to.have.length(1); // the first message only: nothing of the bad replies
 
-    server.fault = undefined;
-    const resumed = await runCli(['agent:resume', ended.session_id, '--json', '-w', ws], { env: env() });
+    run.server!.fault = undefined;
+    const resumed = await runCli(['agent:resume', ended.session_id, '--json', '-w', run.ws], { env: run.env() });
     expect(resumed.code, resumed.stderr).to.equal(0);
     expect(jsonEvents(resumed.stdout).at(-1)).to.include({ status: 'completed' });
   });
 
   it('a 401 is a configuration error: exit 2, not retried, naming the key variable', async () => {
-    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [{ content: [text('never')] }] }] } as any, { apiKey: 'the-right-key' });
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '-w', ws], { env: { ...env(), ANTHROPIC_API_KEY: 'a-wrong-key' } });
+    await run.serve({ sessions: [{ role: 'impl', turns: [{ content: [text('never')] }] }] } as any, { apiKey: 'the-right-key' });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '-w', run.ws], { env: { ...run.env(), ANTHROPIC_API_KEY: 'a-wrong-key' } });
     expect(r.code).to.equal(2);
-    expect(server.requests).to.have.length(1);
-    expect(r.stderr).to.include(`the model endpoint ${server.url} refused the API key (401 invalid x-api-key): check ANTHROPIC_API_KEY`);
+    expect(run.server!.requests).to.have.length(1);
+    expect(r.stderr).to.include(`the model endpoint ${run.server!.url} refused the API key (401 invalid x-api-key): check ANTHROPIC_API_KEY`);
     expect(r.stderr).to.not.include('a-wrong-key');
     noStackTrace(r.stderr);
   });
 
   it('a 403 met by a child session stops the whole tree: exit 2, the parent makes no further call', async () => {
-    server = await startFakeAnthropic({ sessions: [
+    await run.serve({ sessions: [
       { role: 'control', turns: [
         { content: [{ type: 'tool_use', name: 'spawn_impl_session', input: { instructions: 'Create src/b.ts.' } }] },
         { content: [text('reviewed')] },
       ] },
       { role: 'impl', turns: [{ content: [text('never')] }] },
     ] } as any, { fault: (q) => (q.role === 'impl' ? { kind: 'status', status: 403 } : null) });
-    const r = await runCli(['agent:start', '--role', 'control', '-m', 'delegate', '--json', '-w', ws], { env: env() });
+    const r = await runCli(['agent:start', '--role', 'control', '-m', 'delegate', '--json', '-w', run.ws], { env: run.env() });
     expect(r.code).to.equal(2);
-    expect(server.requests.map((q) => q.role)).to.deep.equal(['control', 'impl']);
+    expect(run.server!.requests.map((q) => q.role)).to.deep.equal(['control', 'impl']);
     const events = jsonEvents(r.stdout);
     expect(events.find((e) => e.event === 'notice' && e.kind === 'config_error').message).to.match(/403 .*check ANTHROPIC_API_KEY/);
     expect(events.filter((e) => e.event === 'session_ended').map((e) => e.status)).to.deep.equal(['failed', 'failed']);
@@ -118,7 +108,7 @@ describe('model endpoints that misbehave (issues 13 and 16)', function () {
 
   it('connection refused names the URL', async () => {
     const port = await closedPort();
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--max-retries', '0', '-w', ws],
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--max-retries', '0', '-w', run.ws],
       { env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}` } });
     expect(r.code).to.equal(1);
     expect(r.stderr).to.include(`model call failed after 0 retries: connection refused: http://127.0.0.1:${port}`);
@@ -126,7 +116,7 @@ describe('model endpoints that misbehave (issues 13 and 16)', function () {
   });
 
   it('a port fetch will not connect to (9, the discard port) is a configuration error naming the URL (exit 2)', async () => {
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '-w', ws],
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '-w', run.ws],
       { env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' } });
     expect(r.code).to.equal(2);
     expect(r.stderr).to.include('cannot connect to http://127.0.0.1:9: port 9 is on the fetch standard\'s list of blocked ports');
@@ -134,13 +124,13 @@ describe('model endpoints that misbehave (issues 13 and 16)', function () {
   });
 
   it('ANTHROPIC_BASE_URL that is not an http(s) URL is refused before anything starts (exit 2)', async () => {
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '-w', ws], { env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: 'localhost:8080' } });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '-w', run.ws], { env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: 'localhost:8080' } });
     expect(r.code).to.equal(2);
     expect(r.stderr).to.equal('choragen: ANTHROPIC_BASE_URL must be an http:// or https:// URL (got "localhost:8080")\n');
   });
 
   it('a host that does not resolve names the URL', async () => {
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--max-retries', '0', '-w', ws],
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--max-retries', '0', '-w', run.ws],
       { env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: 'http://no-such-host.invalid' } });
     expect(r.code).to.equal(1);
     expect(r.stderr).to.match(/model call failed after 0 retries: DNS lookup failed \([^)]+\): http:\/\/no-such-host\.invalid/);
@@ -153,7 +143,7 @@ describe('model endpoints that misbehave (issues 13 and 16)', function () {
       ['--context-window', '100', /--context-window must be at least 4096 tokens/],
       ['--context-window', '1.5k', /--context-window must be a whole number/],
     ] as const) {
-      const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', flag, value, '-w', ws], { env: { ANTHROPIC_API_KEY: 'k' } });
+      const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', flag, value, '-w', run.ws], { env: { ANTHROPIC_API_KEY: 'k' } });
       expect(r.code, `${flag} ${value}`).to.equal(2);
       expect(r.stderr).to.match(says);
     }

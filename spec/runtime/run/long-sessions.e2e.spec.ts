@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Message } from '../../../capabilities/protocol.js';
 import { firstUserText } from '../../../runtime/providers/script/format.js';
-import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
 import { promptBlocks, canonicalJson } from '../../support/prompt-cache.js';
 import { longSession } from '../../support/long-session.js';
-import { TEST_POLICY, jsonEvents, makeWorkspace, removeWorkspace, runCli } from '../../support/cli.js';
+import { jsonEvents, runCli } from '../../support/cli.js';
+import { useFakeRun } from '../../support/fake-run.js';
 
 const messages = (q: { body: any }) => q.body.messages as Message[];
 /** Tokens of a request's tools + system, as the fake's cache counts them. */
@@ -19,21 +19,13 @@ const prefixTokens = (body: any) =>
 
 describe('long sessions: prompt cache and context window (issue 13)', function () {
   this.timeout(120_000);
-  let server: FakeServer | undefined;
-  let ws: string;
-  const env = () => ({ ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: server!.url });
-
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-    if (ws) removeWorkspace(ws);
-  });
+  const run = useFakeRun();
 
   it('a 120-turn session bills at most 15% of its uncached input; the recorded cache tokens are what the server reported', async () => {
     const long = longSession(120);
-    ws = makeWorkspace({ 'choragen.governance.yaml': TEST_POLICY, ...long.files });
-    server = await startFakeAnthropic(long.script, { cache: true });
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', long.message, '--max-turns', '130', '--json', '-w', ws], { env: env() });
+    const ws = run.workspace(long.files);
+    const server = await run.serve(long.script, { cache: true });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', long.message, '--max-turns', '130', '--json', '-w', ws], { env: run.env() });
     expect(r.code, r.stderr).to.equal(0);
     expect(server.responses).to.have.length(long.turns);
     expect(server.billedInputRatio()).to.be.at.most(0.15);
@@ -61,15 +53,15 @@ describe('long sessions: prompt cache and context window (issue 13)', function (
   });
 
   it('a second session of the same role reads its tools + system prefix from the cache on its first request', async () => {
-    ws = makeWorkspace({ 'choragen.governance.yaml': TEST_POLICY, 'src/a.ts': 'export const a = 1;\n' });
+    const ws = run.workspace({ 'src/a.ts': 'export const a = 1;\n' });
     const session = (match: string) => ({ role: 'impl', match, turns: [
       { content: [{ type: 'tool_use', name: 'read_file', input: { path: 'src/a.ts' } }] },
       { content: [{ type: 'text', text: `done ${match}` }] },
     ] });
-    server = await startFakeAnthropic({ sessions: [session('first job'), session('second job')] } as any, { cache: true });
-    const first = await runCli(['agent:start', '--role', 'impl', '-m', 'first job', '-w', ws], { env: env() });
+    const server = await run.serve({ sessions: [session('first job'), session('second job')] } as any, { cache: true });
+    const first = await runCli(['agent:start', '--role', 'impl', '-m', 'first job', '-w', ws], { env: run.env() });
     expect(first.code, first.stderr).to.equal(0);
-    const second = await runCli(['agent:start', '--role', 'impl', '-m', 'second job', '-w', ws], { env: env() });
+    const second = await runCli(['agent:start', '--role', 'impl', '-m', 'second job', '-w', ws], { env: run.env() });
     expect(second.code, second.stderr).to.equal(0);
 
     const [a, b] = [server.requests[0]!, server.requests[2]!];
@@ -88,9 +80,9 @@ describe('long sessions: prompt cache and context window (issue 13)', function (
 
   it('with --context-window 60000 against a server refusing prompts over 60,000 tokens, 120 turns all finish (exit 0), none over the limit', async () => {
     const long = longSession(120);
-    ws = makeWorkspace({ 'choragen.governance.yaml': TEST_POLICY, ...long.files });
-    server = await startFakeAnthropic(long.script, { cache: true, maxPromptTokens: 60_000 });
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', long.message, '--max-turns', '130', '--context-window', '60000', '--json', '-w', ws], { env: env() });
+    const ws = run.workspace(long.files);
+    const server = await run.serve(long.script, { cache: true, maxPromptTokens: 60_000 });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', long.message, '--max-turns', '130', '--context-window', '60000', '--json', '-w', ws], { env: run.env() });
     expect(r.code, r.stderr).to.equal(0);
     expect(server.requests.every((q) => q.status === 200)).to.equal(true);
     expect(server.largestPromptTokens).to.be.at.most(60_000);
@@ -119,10 +111,10 @@ describe('long sessions: prompt cache and context window (issue 13)', function (
 
   it('when the endpoint still says "prompt is too long", the conversation is compacted harder and the call made once more', async () => {
     const long = longSession(40);
-    ws = makeWorkspace({ 'choragen.governance.yaml': TEST_POLICY, ...long.files });
-    server = await startFakeAnthropic(long.script, { maxPromptTokens: 30_000 });
+    const ws = run.workspace(long.files);
+    const server = await run.serve(long.script, { maxPromptTokens: 30_000 });
     // the window claimed is larger than what the endpoint accepts
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', long.message, '--context-window', '100000', '--json', '-w', ws], { env: env() });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', long.message, '--context-window', '100000', '--json', '-w', ws], { env: run.env() });
     expect(r.code, r.stderr).to.equal(0);
     expect(server.responses).to.have.length(long.turns);
     const refused = server.requests.filter((q) => q.status === 400);
@@ -134,10 +126,10 @@ describe('long sessions: prompt cache and context window (issue 13)', function (
   });
 
   it('a session that cannot fit even compacted fails with one clear line and sends nothing over the window', async () => {
-    ws = makeWorkspace({ 'choragen.governance.yaml': TEST_POLICY });
-    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [{ content: [{ type: 'text', text: 'never' }] }] }] } as any, { maxPromptTokens: 4096 });
+    const ws = run.workspace();
+    const server = await run.serve({ sessions: [{ role: 'impl', turns: [{ content: [{ type: 'text', text: 'never' }] }] }] } as any, { maxPromptTokens: 4096 });
     const huge = 'x'.repeat(40_000); // the instructions alone are larger than the window
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', huge, '--context-window', '4096', '-w', ws], { env: env() });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', huge, '--context-window', '4096', '-w', ws], { env: run.env() });
     expect(r.code).to.equal(1);
     expect(server.requests).to.have.length(0);
     expect(r.stderr).to.match(/does not fit claude-sonnet-5's context window of 4,096 tokens even compacted/);
@@ -146,10 +138,10 @@ describe('long sessions: prompt cache and context window (issue 13)', function (
 
   it('agent:resume after a compaction continues from the compacted transcript, what the model last saw', async () => {
     const long = longSession(40, { extra: { 30: { failures: [500, 500] } } });
-    ws = makeWorkspace({ 'choragen.governance.yaml': TEST_POLICY, ...long.files });
-    server = await startFakeAnthropic(long.script, { maxPromptTokens: 30_000 });
+    const ws = run.workspace(long.files);
+    const server = await run.serve(long.script, { maxPromptTokens: 30_000 });
     const flags = ['--context-window', '30000', '--max-retries', '1', '--json', '-w', ws];
-    const first = await runCli(['agent:start', '--role', 'impl', '-m', long.message, ...flags], { env: env() });
+    const first = await runCli(['agent:start', '--role', 'impl', '-m', long.message, ...flags], { env: run.env() });
     expect(first.code, first.stderr).to.equal(1);
     const events = jsonEvents(first.stdout);
     expect(events.filter((e) => e.event === 'compaction').length).to.be.greaterThan(0);
@@ -162,7 +154,7 @@ describe('long sessions: prompt cache and context window (issue 13)', function (
     expect(JSON.stringify(saved.messages)).to.include('compacted to fit the context window');
 
     const before = server.requests.length;
-    const resumed = await runCli(['agent:resume', id, ...flags], { env: env() });
+    const resumed = await runCli(['agent:resume', id, ...flags], { env: run.env() });
     expect(resumed.code, resumed.stderr).to.equal(0);
     // The resumed session starts from that transcript. (Without a reported prompt to start from, the broker
     // estimates the whole one on the safe side, so it may compact further; what was compacted stays so.)
@@ -177,9 +169,9 @@ describe('long sessions: prompt cache and context window (issue 13)', function (
   });
 
   it('a model the window table does not know gets the conservative default, said once', async () => {
-    ws = makeWorkspace({ 'choragen.governance.yaml': TEST_POLICY });
-    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [{ content: [{ type: 'text', text: 'ok' }] }] }] } as any);
-    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--model', 'my-local-model', '-w', ws], { env: env() });
+    const ws = run.workspace();
+    const server = await run.serve({ sessions: [{ role: 'impl', turns: [{ content: [{ type: 'text', text: 'ok' }] }] }] } as any);
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--model', 'my-local-model', '-w', ws], { env: run.env() });
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stderr.match(/context window of my-local-model is not known: assuming 32,000 tokens \(set --context-window TOKENS\)/g)).to.have.length(1);
   });
