@@ -104,6 +104,7 @@ export class ModelGateway {
           // A refusal that names the endpoint's maximum tells the budget to keep to; one that does not, only to go lower.
           const learned = fit.refused(err.message, fit.estimate(session.transcript));
           this.compact(session, setup, fit, 'prompt_too_long', !learned);
+          if (!fit.fits(session.transcript)) return this.doesNotFit(session, fit, req.id);
           retries++;
           continue;
         }
@@ -153,7 +154,12 @@ export class ModelGateway {
     this.compact(session, setup, fit, 'threshold', false);
     if (!fit.fits(session.transcript)) this.compact(session, setup, fit, 'threshold', true);
     if (fit.fits(session.transcript)) return null;
-    return this.failed(id, `the conversation does not fit ${session.model}'s context window of ${fit.windowTokens.toLocaleString('en-US')} tokens even compacted (~${fit.estimate(session.transcript).toLocaleString('en-US')} tokens of prompt, ${fit.maxOutputTokens.toLocaleString('en-US')} kept for the answer); give a larger --context-window if the model has one`);
+    return this.doesNotFit(session, fit, id);
+  }
+
+  private doesNotFit(session: LiveSession, fit: ContextFit, id: number): Stop {
+    const n = (x: number) => x.toLocaleString('en-US');
+    return this.failed(id, `the conversation does not fit ${session.model}'s context window of ${n(fit.windowTokens)} tokens even compacted (~${n(fit.estimate(session.transcript))} tokens of prompt, ${n(fit.budget)} allowed, ${n(fit.maxOutputTokens)} kept for the answer); give a larger --context-window if the model has one`);
   }
 
   private compact(session: LiveSession, setup: SessionModelSetup, fit: ContextFit, reason: CompactionEvent['reason'], harder: boolean): void {
