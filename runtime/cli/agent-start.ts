@@ -18,8 +18,8 @@ export class AgentStartCommand extends ChoragenCommand {
       stream; \`--request-timeout\` bounds every wait for the endpoint, and a call that stalls is retried like a dropped
       connection (\`--max-retries\`).
 
-      Exit codes: 0 completed, 1 failed, 2 usage or configuration error (including an API key the endpoint refuses),
-      3 budget exceeded, 130 interrupted.
+      Exit codes: 0 completed, 1 failed, 2 usage or configuration error (also an API key the endpoint refuses or a
+      model it does not have: the whole tree stops), 3 budget exceeded, 130 interrupted.
       \`--max-depth\` and \`--max-parallel\` can only narrow the policy's \`limits\`.
     `,
     examples: [

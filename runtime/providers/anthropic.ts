@@ -9,7 +9,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { InterruptedError, PromptTooLongError, ProviderError } from '../../policy/errors.js';
 import { messagesRequest } from './anthropic-request.js';
 import { MessageAssembler } from './anthropic-stream.js';
-import { connectionError, endpointName, keyRefused, notAMessage } from './endpoint-errors.js';
+import { connectionError, endpointName, keyRefused, notAMessage, notFound } from './endpoint-errors.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS } from './provider.js';
 import { StallGuard } from './stall-guard.js';
 
@@ -18,8 +18,9 @@ export const ANTHROPIC_DEFAULT_URL = 'https://api.anthropic.com';
 export interface AnthropicOptions {
   apiKey: string;
   baseURL?: string;
-  /** The variable the key came from, named when the endpoint refuses it. */
+  /** The variables the key and the base URL came from, named when the endpoint refuses them. */
   keyVariable?: string;
+  urlVariable?: string;
 }
 
 export class AnthropicProvider implements ModelProvider {
@@ -27,7 +28,7 @@ export class AnthropicProvider implements ModelProvider {
   /** The endpoint, as error messages name it. */
   readonly endpoint: string;
 
-  private constructor(private readonly client: Anthropic, baseURL: string, private readonly keyVariable: string) {
+  private constructor(private readonly client: Anthropic, baseURL: string, private readonly variables: { key: string; url: string }) {
     this.endpoint = endpointName(baseURL);
   }
 
@@ -36,7 +37,7 @@ export class AnthropicProvider implements ModelProvider {
     const baseURL = opts.baseURL || ANTHROPIC_DEFAULT_URL;
     // No SDK timeout of its own: the stall guard bounds every wait of a call instead.
     const client = new AnthropicClient({ apiKey: opts.apiKey, baseURL, maxRetries: 0, timeout: 2 ** 31 - 1 });
-    return new AnthropicProvider(client, baseURL, opts.keyVariable ?? 'ANTHROPIC_API_KEY');
+    return new AnthropicProvider(client, baseURL, { key: opts.keyVariable ?? 'ANTHROPIC_API_KEY', url: opts.urlVariable ?? 'ANTHROPIC_BASE_URL' });
   }
 
   async call(spec: ModelCallSpec): Promise<ModelAnswer> {
@@ -56,21 +57,22 @@ export class AnthropicProvider implements ModelProvider {
       const done = answer.finish();
       return { ...done, model: done.model || spec.model };
     } catch (err) {
-      throw this.toProviderError(err, spec.signal, guard);
+      throw this.toProviderError(err, spec, guard);
     } finally {
       guard.dispose();
     }
   }
 
-  private toProviderError(err: unknown, signal: AbortSignal, guard: StallGuard): Error {
-    if (signal.aborted) return new InterruptedError('model call aborted');
+  private toProviderError(err: unknown, spec: ModelCallSpec, guard: StallGuard): Error {
+    if (spec.signal.aborted) return new InterruptedError('model call aborted');
     if (guard.stalled) return guard.stallError(this.endpoint);
     if (err instanceof ProviderError || err instanceof InterruptedError) return err;
     if (err instanceof SyntaxError) return notAMessage(`an event that is not JSON (${err.message})`);
     const status = statusOf(err);
     if (status === undefined) return connectionError(err, this.endpoint);
     const detail = apiMessage(err);
-    if (status === 401 || status === 403) return keyRefused(status, detail, this.endpoint, this.keyVariable);
+    if (status === 401 || status === 403) return keyRefused(status, detail, this.endpoint, this.variables.key);
+    if (status === 404) return notFound(detail, this.endpoint, spec.model, this.variables.url);
     if (status === 400 && /prompt is too long/i.test(detail)) return new PromptTooLongError(`${status} ${detail}`);
     return new ProviderError(`${status} ${detail}`, RETRYABLE_STATUS.has(status), status, retryAfterMs(err));
   }

@@ -106,6 +106,14 @@ describe('model endpoints that misbehave (issues 13 and 16)', function () {
     expect(events.at(-1)).to.include({ event: 'run_finished', exit_code: 2 });
   });
 
+  it('a 404 (no such model, or not an endpoint of this API) is a configuration error: exit 2, naming what to check', async () => {
+    await run.serve({ sessions: [{ role: 'impl', turns: [{ content: [text('never')] }] }] } as any, { faults: [{ kind: 'status', status: 404, message: 'model: claude-nope' }] });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--model', 'claude-nope', '-w', run.ws], { env: run.env() });
+    expect(r.code).to.equal(2);
+    expect(run.server!.requests).to.have.length(1);
+    expect(r.stderr).to.include(`the model endpoint ${run.server!.url} answered 404 (model: claude-nope) for model claude-nope: check --model and ANTHROPIC_BASE_URL`);
+  });
+
   it('connection refused names the URL', async () => {
     const port = await closedPort();
     const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--max-retries', '0', '-w', run.ws],
