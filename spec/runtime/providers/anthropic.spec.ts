@@ -180,15 +180,15 @@ describe('Anthropic provider', () => {
     });
 
     it('waits anew after each event, and names a stall in the middle of an answer as such', async () => {
-      const guard = new StallGuard(new AbortController().signal, 400);
-      for (let i = 0; i < 8; i++) {
+      const guard = new StallGuard(new AbortController().signal, 800);
+      for (let i = 0; i < 10; i++) {
         await wait(100);
         guard.touch();
       }
-      expect(guard.stalled).to.equal(false);
-      await wait(900);
+      expect(guard.stalled).to.equal(false); // a second of events, none more than 0.8 s apart
+      await wait(2000);
       expect(guard.stalled).to.equal(true);
-      expect(guard.stallError('http://x.test').message).to.include('nothing more for 0.4s in the middle of an answer');
+      expect(guard.stallError('http://x.test').message).to.include('nothing more for 0.8s in the middle of an answer');
     });
 
     it('follows the caller\'s abort without calling it a stall; without a timeout it never fires', async () => {
