@@ -92,12 +92,14 @@ function apiMessage(err: unknown): string {
   return text.split('\n')[0]!;
 }
 
+/** What the endpoint's retry-after-ms / retry-after headers ask for. */
 function retryAfterMs(err: unknown): number | undefined {
-  const headers = (err as { headers?: unknown } | null)?.headers;
-  if (!(headers instanceof Headers)) return undefined;
-  const ms = headers.get('retry-after-ms');
+  const headers = (err as { headers?: { get?: unknown } } | null)?.headers;
+  if (typeof headers?.get !== 'function') return undefined;
+  const get = (name: string): string | null => (headers as { get(name: string): string | null }).get(name);
+  const ms = get('retry-after-ms');
   if (ms !== null && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Number(ms);
-  const s = headers.get('retry-after');
+  const s = get('retry-after');
   if (s !== null && Number.isFinite(Number(s)) && Number(s) >= 0) return Number(s) * 1000;
   return undefined;
 }

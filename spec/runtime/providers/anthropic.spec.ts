@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { expect } from 'chai';
 import type { Message } from '../../../capabilities/protocol.js';
-import { InterruptedError, ProviderError, UsageError } from '../../../policy/errors.js';
+import { InterruptedError, PromptTooLongError, ProviderError, UsageError } from '../../../policy/errors.js';
 import { AnthropicProvider } from '../../../runtime/providers/anthropic.js';
 import { messagesRequest } from '../../../runtime/providers/anthropic-request.js';
 import { MessageAssembler } from '../../../runtime/providers/anthropic-stream.js';
@@ -239,6 +239,23 @@ describe('Anthropic provider', () => {
       expect(seen.length).to.be.greaterThan(10);
       expect(seen).to.deep.equal([...seen].sort((a, b) => a - b));
       expect(seen.at(-1)).to.equal(500);
+    });
+
+    it('passes on what retry-after asks, and tells a refused prompt from other 400s', async () => {
+      server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [{ content: [{ type: 'text', text: 'x' }] }] }] } as any, { faults: [
+        { kind: 'status', status: 429, retryAfterMs: 1234 },
+        { kind: 'status', status: 400, message: 'prompt is too long: 250000 tokens > 200000 maximum' },
+        { kind: 'status', status: 400, message: 'max_tokens: too large' },
+      ] });
+      const p = await provider();
+      const ask = () => p.call(spec([{ role: 'user', content: 'go' }])).catch((e) => e);
+      expect(await ask()).to.include({ retryable: true, status: 429, retryAfterMs: 1234, message: '429 Number of request tokens has exceeded your per-minute rate limit.' });
+      const tooLong = await ask();
+      expect(tooLong).to.be.instanceOf(PromptTooLongError);
+      expect(tooLong.message).to.equal('400 prompt is too long: 250000 tokens > 200000 maximum');
+      const other = await ask();
+      expect(other).to.not.be.instanceOf(PromptTooLongError);
+      expect(other).to.include({ retryable: false, status: 400 });
     });
 
     it('a stalled endpoint fails within the stall timeout with a retryable error naming it; an abort is an interruption', async () => {
