@@ -21,7 +21,7 @@ import { compactTranscript, type Compacted } from './compaction.js';
 
 /** Compact when the estimated prompt passes this share of the prompt budget… */
 export const COMPACT_AT = 0.85;
-/** …down to this share, the newest turns kept whole up to KEEP_WHOLE of it. */
+/** …down to this share, the newest turns kept whole while they fit KEEP_WHOLE of the budget. */
 export const COMPACT_TO = 0.5;
 export const KEEP_WHOLE = 0.3;
 /** After the endpoint still said "prompt is too long": further down. */
