@@ -85,6 +85,15 @@ export function durationMs(name: string, value: string | undefined): number | un
   return Number(m[1]) * unit;
 }
 
+/** Node's timers hold at most 2^31-1 ms (~24.8 days); a day is already more than any endpoint needs. */
+const MAX_REQUEST_TIMEOUT_S = 86_400;
+
+function requestTimeoutMs(value: string | undefined): number {
+  const seconds = positiveNumber('--request-timeout', value) ?? DEFAULT_REQUEST_TIMEOUT_S;
+  if (seconds > MAX_REQUEST_TIMEOUT_S) throw new UsageError(`--request-timeout must be at most ${MAX_REQUEST_TIMEOUT_S} seconds (a day; got ${value})`);
+  return seconds * 1000;
+}
+
 function contextWindowTokens(value: string | undefined): number | undefined {
   const tokens = positiveInt('--context-window', value);
   if (tokens !== undefined && tokens < MIN_CONTEXT_WINDOW) {
@@ -143,7 +152,7 @@ export async function prepareRun(settings: RunSettings): Promise<{ options: Omit
     maxCost: positiveNumber('--max-cost', settings.maxCost),
     sessionTimeoutMs: durationMs('--session-timeout', settings.sessionTimeout),
     contextWindow: contextWindowTokens(settings.contextWindow),
-    requestTimeoutMs: (positiveNumber('--request-timeout', settings.requestTimeout) ?? DEFAULT_REQUEST_TIMEOUT_S) * 1000,
+    requestTimeoutMs: requestTimeoutMs(settings.requestTimeout),
     workerMemoryMb: positiveInt('--worker-memory-mb', settings.workerMemoryMb, 512),
     autoApprove: !!settings.autoApprove,
     requireApproval: !!settings.requireApproval,

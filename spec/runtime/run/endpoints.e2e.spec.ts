@@ -148,6 +148,7 @@ describe('model endpoints that misbehave (issues 13 and 16)', function () {
     for (const [flag, value, says] of [
       ['--request-timeout', '0', /--request-timeout must be a positive number/],
       ['--request-timeout', 'soon', /--request-timeout must be a positive number/],
+      ['--request-timeout', '3000000', /--request-timeout must be at most 86400 seconds/],
       ['--context-window', '100', /--context-window must be at least 4096 tokens/],
       ['--context-window', '1.5k', /--context-window must be a whole number/],
     ] as const) {
