@@ -155,9 +155,11 @@ function notable(line: AuditLine): string | null {
 export function finalLine(s: RunSummary): string {
   const secs = (s.durationMs / 1000).toFixed(1);
   const read = s.cacheReadTokens ?? 0;
-  const prompt = s.inputTokens + read + (s.cacheWriteTokens ?? 0);
-  // Input is every prompt token, cached or not; the share read from the cache is the cache hit rate.
-  const cache = prompt > 0 ? ` (${Math.round((100 * read) / prompt)}% from cache)` : '';
+  const written = s.cacheWriteTokens ?? 0;
+  const prompt = s.inputTokens + read + written;
+  // Input is every prompt token, cached or not; the share read from the cache is the cache hit rate
+  // (not shown for a provider that reports no caching at all).
+  const cache = read + written > 0 ? ` (${Math.round((100 * read) / prompt)}% from cache)` : '';
   return `${s.status} in ${secs}s · ${s.sessions} session${s.sessions === 1 ? '' : 's'} · tokens ${prompt} in${cache} / ${s.outputTokens} out · cost $${s.costUsd.toFixed(4)} · root ${s.rootId}` +
     (s.error && s.status !== 'completed' ? ` · ${s.error}` : '');
 }

@@ -29,5 +29,6 @@ describe('progress view: answers arriving, cache share', () => {
     const summary = { status: 'completed', exitCode: 0, rootId: 'r', durationMs: 1500, outputTokens: 7, costUsd: 0.01, sessions: 1, error: null };
     expect(finalLine({ ...summary, inputTokens: 100, cacheReadTokens: 850, cacheWriteTokens: 50 })).to.include('tokens 1000 in (85% from cache) / 7 out');
     expect(finalLine({ ...summary, inputTokens: 0 })).to.include('tokens 0 in / 7 out');
+    expect(finalLine({ ...summary, inputTokens: 500, cacheReadTokens: 0, cacheWriteTokens: 0 })).to.include('tokens 500 in / 7 out'); // no caching reported
   });
 });
