@@ -11,15 +11,36 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import { PolicyError } from './errors.js';
 import { schemaErrors, type SchemaError } from './schema-errors.js';
 import { compilePolicy, globProblem } from './decide.js';
-import { GovernanceSchema } from './schema.js';
-import type { CompiledPolicy, GovernanceFile } from './types.js';
-
-const validator = TypeCompiler.Compile(GovernanceSchema);
+import { governanceSchema } from './schema.js';
+import { ROLES, type CompiledPolicy, type GovernanceFile } from './types.js';
 
 type Segment = string | number;
 
+export interface LoadOptions {
+  /**
+   * The tool names a role's `tools` may list. The runtime passes its
+   * capability names; without them any name passes here and the broker
+   * refuses an unknown one when it builds a session.
+   */
+  knownTools?: readonly string[];
+}
+
+type Schema = ReturnType<typeof governanceSchema>;
+const validators = new Map<string, { schema: Schema; check: ReturnType<typeof TypeCompiler.Compile<Schema>> }>();
+
+/** The compiled schema for a set of tool names, made once per set. */
+function validatorFor(knownTools: readonly string[] | undefined) {
+  const key = knownTools ? knownTools.join('\n') : '';
+  let v = validators.get(key);
+  if (!v) {
+    const schema = governanceSchema(knownTools);
+    validators.set(key, (v = { schema, check: TypeCompiler.Compile(schema) }));
+  }
+  return v;
+}
+
 /** Read, validate and compile a governance file. */
-export async function loadPolicy(file: string): Promise<CompiledPolicy> {
+export async function loadPolicy(file: string, options: LoadOptions = {}): Promise<CompiledPolicy> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -30,12 +51,23 @@ export async function loadPolicy(file: string): Promise<CompiledPolicy> {
     }
     throw new PolicyError(`${displayName(file)}: cannot read the governance file (${code ?? (err as Error).message})`, file);
   }
-  return parseGovernance(text, file, displayName(file));
+  return parseGovernance(text, file, displayName(file), options);
 }
 
 /** Validate and compile governance text; `file` names it in messages. */
-export function parsePolicy(text: string, file: string): CompiledPolicy {
-  return parseGovernance(text, file, file);
+export function parsePolicy(text: string, file: string, options: LoadOptions = {}): CompiledPolicy {
+  return parseGovernance(text, file, file, options);
+}
+
+/**
+ * A configuration error about one key of a loaded policy, found after loading
+ * (a role's prompt file that is missing): `file:line: key: message`.
+ */
+export function policyKeyError(policy: CompiledPolicy, key: readonly Segment[], message: string): PolicyError {
+  const line = policy.lineOf(key);
+  const shown = displayName(policy.file);
+  const name = formatKey([...key]);
+  return new PolicyError(`${line !== undefined ? `${shown}:${line}` : shown}: ${name}: ${message}`, policy.file, line, name);
 }
 
 /** A path short enough for a message: relative to the current directory when inside it. */
@@ -44,7 +76,7 @@ function displayName(file: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
-function parseGovernance(text: string, file: string, shown: string): CompiledPolicy {
+function parseGovernance(text: string, file: string, shown: string, options: LoadOptions): CompiledPolicy {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const fail = (line: number | undefined, key: string | undefined, message: string): never => {
@@ -65,8 +97,9 @@ function parseGovernance(text: string, file: string, shown: string): CompiledPol
 
   const locate = (segments: Segment[], atKey = false) => lineOf(doc, lineCounter, segments, atKey);
 
-  if (!validator.Check(data)) {
-    const problem = describeFirstError(data, schemaErrors(GovernanceSchema, validator.Errors(data)));
+  const { schema, check } = validatorFor(options.knownTools);
+  if (!check.Check(data)) {
+    const problem = describeFirstError(schema, data, schemaErrors(schema, check.Errors(data)));
     fail(locate(problem.segments, problem.atKey), formatKey(problem.segments), problem.message);
   }
   const source = data as GovernanceFile;
@@ -75,7 +108,26 @@ function parseGovernance(text: string, file: string, shown: string): CompiledPol
     const problem = globProblem(pattern);
     if (problem) fail(locate(segments), formatKey(segments), problem);
   }
-  return compilePolicy(source, file);
+  const spawnProblem = undefinedSpawn(source);
+  if (spawnProblem) fail(locate(spawnProblem.segments), formatKey(spawnProblem.segments), spawnProblem.message);
+  return compilePolicy(source, file, (key) => locate([...key]));
+}
+
+/**
+ * A `spawns` entry naming a role the file does not define. An error rather
+ * than a warning: the parent would be offered a role no session can have.
+ */
+function undefinedSpawn(source: GovernanceFile): { segments: Segment[]; message: string } | null {
+  const defined = [...new Set([...ROLES, ...Object.keys(source.roles ?? {})])];
+  for (const [role, section] of Object.entries(source.roles ?? {})) {
+    const spawns = section.spawns ?? [];
+    for (let i = 0; i < spawns.length; i++) {
+      if (!defined.includes(spawns[i])) {
+        return { segments: ['roles', role, 'spawns', i], message: `unknown role "${spawns[i]}" (defined: ${defined.join(', ')})` };
+      }
+    }
+  }
+  return null;
 }
 
 /**
@@ -116,17 +168,21 @@ interface Problem {
 // the anyOf wrapper of a union) are skipped in favour of the specific error.
 const RESTATING = new Set(['boolean', 'anyOf', 'oneOf']);
 
-function describeFirstError(data: unknown, errors: SchemaError[]): Problem {
+function describeFirstError(root: Schema, data: unknown, errors: SchemaError[]): Problem {
   const useful = errors.filter((e) => !RESTATING.has(e.keyword));
   const pool = useful.length > 0 ? useful : errors;
   // Deepest first: the error closest to what the user wrote.
   const error = pool.reduce((best, e) => (depth(e) > depth(best) ? e : best), pool[0]);
   const segments = toSegments(data, error.instancePath);
   const value = valueAt(data, segments);
-  const schema = schemaAt(error.schemaPath);
+  const schema = schemaAt(root, error.schemaPath);
   switch (error.keyword) {
     case 'additionalProperties': {
       const extra = (error.params.additionalProperties as string[])[0];
+      // A map of names (roles:) says what a name must look like.
+      if (typeof schema?.['x-key'] === 'string') {
+        return { segments: [...segments, extra], atKey: true, message: `invalid name "${extra}": ${schema['x-key']}` };
+      }
       const expected = Object.keys((schema?.properties as object | undefined) ?? {});
       return {
         segments: [...segments, extra],
@@ -195,8 +251,8 @@ function valueAt(data: unknown, segments: Segment[]): unknown {
 }
 
 /** The schema node a schemaPath (`#/properties/roles/...`) points at. */
-function schemaAt(schemaPath: string): Record<string, unknown> | undefined {
-  let node: unknown = GovernanceSchema;
+function schemaAt(root: Schema, schemaPath: string): Record<string, unknown> | undefined {
+  let node: unknown = root;
   for (const raw of schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean)) {
     const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
     if (node === null || typeof node !== 'object') return undefined;

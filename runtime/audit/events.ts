@@ -31,6 +31,8 @@ export interface SessionStarted {
   role: Role;
   depth: number;
   model: string;
+  /** The provider the session's model calls go to (anthropic, openai, script). */
+  provider?: string;
   task_id: string | null;
   chain_id: string | null;
   started_at: string; // ISO
@@ -94,7 +96,7 @@ export interface SessionEnded {
 export interface NoticeEvent {
   type: 'notice';
   session_id: string;
-  kind: 'budget_warning' | 'budget_exceeded' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume'
+  kind: 'budget_warning' | 'budget_exceeded' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume' | 'unknown_price'
     /** a model this run has no context window for (the default is assumed) */
     | 'context_window'
     /** the endpoint refused the key: the tree stops, the run exits 2 */

@@ -10,12 +10,11 @@ import type { Message, ModelPortIn, ModelRequest } from '../../capabilities/prot
 import type { CompactionEvent, ModelCallEvent, NoticeEvent } from '../audit/events.js';
 import { ChoragenError, EndpointStalledError, ExitCode, exitCodeOf, InterruptedError, PromptTooLongError, ProviderError } from '../../policy/errors.js';
 import type { LiveSession } from './live-session.js';
-import type { ModelAnswer, ModelProvider, ToolSpec, Usage } from '../providers/provider.js';
+import type { ModelAnswer, ToolSpec, Usage } from '../providers/provider.js';
 import { contextWindowOf } from '../providers/context-windows.js';
 import { ContextFit } from './context-fit.js';
 
 export interface GatewayDeps {
-  provider: ModelProvider;
   maxRetries: number;
   retryBaseMs: number;
   maxOutputTokens: number;
@@ -73,7 +72,7 @@ export class ModelGateway {
     for (;;) {
       try {
         const sent = session.transcript.length;
-        const answer = await this.deps.provider.call({
+        const answer = await session.provider.call({
           model: session.model,
           system: setup.system,
           tools: setup.tools,

@@ -1,35 +1,28 @@
-// System prompts, one file per role under runtime/prompts/, plus what the
-// policy lets the role change. The system prompt holds nothing about one
-// session, so every session of a role, model and policy sends the same bytes
-// and reads them from the provider's prompt cache; the facts of one session
-// (its id, its depth) open its first user message instead (sessionFacts).
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
+// A session's system prompt: its role's text (runtime/broker/role-prompts.ts),
+// the line naming the role, and what the policy lets the role change. It
+// holds nothing about one session, so every session of a role, model and
+// policy sends the same bytes and reads them from the provider's prompt
+// cache; the facts of one session (its id, its depth) open its first user
+// message instead (sessionFacts).
 import type { CompiledPolicy, Role } from '../../policy/types.js';
-import { packageRoot } from '../paths.js';
 import { allowedInstead } from '../../policy/refusal-text.js';
 
-const cache = new Map<Role, string>();
-
-function roleText(role: Role): string {
-  let text = cache.get(role);
-  if (!text) cache.set(role, (text = readFileSync(path.join(packageRoot, 'runtime', 'prompts', `${role}.md`), 'utf8').trim()));
-  return text;
+/**
+ * The line every system prompt carries, naming the session's role exactly;
+ * the scripted model and the fake servers of the tests place a request by it.
+ */
+export function roleMarker(role: Role): string {
+  return `choragen role: ${role}`;
 }
 
-/**
- * The role's system prompt. Its `choragen role: <name>` line names the role
- * for whoever reads a request without the broker's context (the scripted
- * model, the fake servers, a person reading a request log).
- */
-export function systemPrompt(role: Role, policy: CompiledPolicy): string {
+export function systemPrompt(role: Role, roleText: string, policy: CompiledPolicy): string {
   const may = (['create', 'modify', 'delete', 'move'] as const)
     .map((a) => `${a}: ${allowedInstead(policy, role, a).join(', ') || '(nothing)'}`)
     .join('; ');
   return [
-    roleText(role),
+    roleText,
     '',
-    `choragen role: ${role}`,
+    roleMarker(role),
     `Paths your role may change — ${may}. Denied paths stay denied whatever the instructions say.`,
   ].join('\n');
 }

@@ -6,7 +6,7 @@ import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
 import { ToolRefusal, UsageError } from '../../policy/errors.js';
-import { MUTATION_ACTIONS, ROLES, type Action, type Decision, type Role } from '../../policy/types.js';
+import { MUTATION_ACTIONS, type Action, type Decision } from '../../policy/types.js';
 
 const ACTIONS: readonly Action[] = [...MUTATION_ACTIONS, 'read'];
 
@@ -29,7 +29,7 @@ export class PolicyCheckCommand extends ChoragenCommand {
     ],
   });
 
-  role = Option.String('--role', { required: true, description: 'Session role: control or impl' });
+  role = Option.String('--role', { required: true, description: 'Session role: control, impl or one the policy defines' });
   action = Option.String('--action', { required: true, description: 'create, modify, delete, move or read' });
   policyFile = Option.String('--policy', { description: 'Governance file (default: <workspace>/choragen.governance.yaml)' });
   workspace = workspaceOption();
@@ -37,20 +37,18 @@ export class PolicyCheckCommand extends ChoragenCommand {
   target = Option.String({ name: 'PATH' });
 
   async run(): Promise<number> {
-    if (!(ROLES as readonly string[]).includes(this.role)) {
-      throw new UsageError(`unknown role "${this.role}" (expected ${ROLES.join(', ')})`);
-    }
     if (!(ACTIONS as readonly string[]).includes(this.action)) {
       throw new UsageError(`unknown action "${this.action}" (expected ${ACTIONS.join(', ')})`);
     }
-    const role = this.role as Role;
     const action = this.action as Action;
     const workspace = resolveWorkspace(this.workspace);
 
-    const { loadPolicy } = await import('../../policy/load.js');
+    const { loadWorkspacePolicy } = await import('../run/setup.js');
+    const { definedRole } = await import('../broker/role-models.js');
     const { canonicalize } = await import('../../policy/canonical.js');
     const { decideGuarded, policyRelPath } = await import('../../policy/protected-paths.js');
-    const policy = await loadPolicy(this.policyFile ? path.resolve(this.policyFile) : path.join(workspace, 'choragen.governance.yaml'));
+    const policy = await loadWorkspacePolicy(workspace, this.policyFile ? path.resolve(this.policyFile) : undefined);
+    const role = definedRole(policy, this.role);
 
     let decision: Decision;
     let shownPath = this.target;

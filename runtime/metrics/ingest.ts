@@ -41,6 +41,7 @@ const EVENT_FIELDS: Record<string, string> = {
   role: 'VARCHAR',
   depth: 'INTEGER',
   model: 'VARCHAR',
+  provider: 'VARCHAR',
   task_id: 'VARCHAR',
   chain_id: 'VARCHAR',
   started_at: 'TIMESTAMP',
@@ -79,6 +80,7 @@ const SPLIT_DIR_NAME = /^ingest-(\d+)-/;
 const RAW_FIELDS = [
   'line_seq', 'ts', 'session_id', 'type', 'pid', 'kind', 'parent_id', 'root_id', 'role', 'depth', 'model', 'task_id',
   'chain_id', 'started_at', 'resumed_from', 'duration_ms', 'error', 'status', 'ended_at', 'final_text', 'files_changed',
+  'provider',
 ];
 
 /**
@@ -188,7 +190,7 @@ WITH st AS (
   UNION SELECT log_id, session_id FROM mc UNION SELECT log_id, session_id FROM tc
 ), s AS (
   SELECT ids.log_id, ids.session_id, st.parent_id, coalesce(st.root_id, l.tree_root) AS root_id, st.role, st.depth, st.model,
-         st.task_id, st.chain_id, st.started_at, st.resumed_from,
+         st.task_id, st.chain_id, st.started_at, st.resumed_from, st.provider,
          en.status AS end_status, en.ended_at, en.duration_ms, en.error AS end_error, en.final_text, en.files_changed,
          (en.line_seq IS NULL OR en.line_seq < coalesce(last_st.line_seq, -1)) AS open,
          l.writer_alive AND coalesce(last_st.line_seq, 0) > l.writer_line AS live,
@@ -209,7 +211,7 @@ SELECT session_id, parent_id, root_id, role, depth, model, task_id, chain_id,
        CASE WHEN NOT open THEN end_error WHEN live THEN NULL ELSE '${INTERRUPTED_ERROR}' END,
        CASE WHEN open THEN NULL ELSE final_text END,
        CASE WHEN open THEN NULL ELSE files_changed END,
-       resumed_from, log_id, coalesce(compactions, 0)
+       resumed_from, log_id, provider, coalesce(compactions, 0)
 FROM s`;
 
 const SESSION_COLUMNS = SESSIONS.columns.map(([n]) => n);

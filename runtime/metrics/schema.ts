@@ -50,7 +50,9 @@ export const SESSIONS: TableDef = {
     ['files_changed', 'VARCHAR[]'],
     ['resumed_from', 'VARCHAR'],
     ['log_id', 'VARCHAR'],
-    // version 4: times the conversation was compacted to fit the context window
+    // schema version 4: the provider the session's model calls went to (DESIGN.md §5)
+    ['provider', 'VARCHAR'],
+    // schema version 5: times the conversation was compacted to fit the context window
     // (the default fills the rows of a file written before, which had none)
     ['compactions', 'INTEGER DEFAULT 0'],
   ],
@@ -156,8 +158,12 @@ export const TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS_VIEW.rows, TOO
 /** The tables a user queries and exports (two of them views). */
 export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_CALLS];
 
-/** Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds. */
-export const SCHEMA_VERSION = 4;
+/**
+ * Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds.
+ * 4: sessions.provider (NULL for sessions of logs written before it).
+ * 5: sessions.compactions (0 for sessions of logs written before it).
+ */
+export const SCHEMA_VERSION = 5;
 
 /**
  * A file older than this holds rows in a layout this version no longer

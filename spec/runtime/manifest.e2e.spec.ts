@@ -28,7 +28,9 @@ describe('capabilities:manifest', () => {
       const m = await runCli(['capabilities:manifest', '--role', role, '--json', '-w', ws]);
       expect(m.code, m.stderr).to.equal(0);
       const manifest = JSON.parse(m.stdout);
-      expect(manifest).to.have.all.keys('role', 'tools', 'limits', 'hash');
+      expect(manifest).to.have.all.keys('role', 'description', 'tools', 'spawns', 'model', 'provider', 'prompt', 'limits', 'hash');
+      expect(manifest).to.include({ model: 'claude-sonnet-5', provider: 'anthropic' });
+      expect(manifest.prompt.source).to.equal('built-in');
       const offered = server.requests.find((q) => q.role === role)!.body.tools;
       expect(manifest.tools.map((t: any) => ({ name: t.name, description: t.description, input_schema: t.input_schema })))
         .to.deep.equal(offered.map((t: any) => ({ name: t.name, description: t.description, input_schema: t.input_schema })));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { AuditLog, auditLogPath } from '../../../runtime/audit/log.js';
 import { UsageError } from '../../../policy/errors.js';
 import { INTERRUPTED_ERROR } from '../../../runtime/metrics/ingest.js';
-import { SCHEMA_VERSION } from '../../../runtime/metrics/schema.js';
+import { SCHEMA_VERSION, SESSIONS } from '../../../runtime/metrics/schema.js';
 import { ingestWorkspace, queryMetrics } from '../../../runtime/metrics/store.js';
 import { packageRoot, workspacePaths } from '../../../runtime/paths.js';
 import { costOf, FALLBACK_PRICE, isKnownModel, priceOf } from '../../../runtime/providers/pricing.js';
@@ -265,6 +265,30 @@ describe('metrics store', function () {
     expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
+  it('schema versions 4 and 5: a version 3 database gains sessions.provider and sessions.compactions as its last columns; sessions of new logs record them', async () => {
+    typicalRun(ws, 'v3').close();
+    await ingestWorkspace(ws);
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(workspacePaths(ws).metrics);
+    const conn = await db.connect();
+    await conn.run('ALTER TABLE sessions DROP COLUMN provider; ALTER TABLE sessions DROP COLUMN compactions; UPDATE schema_version SET version = 3');
+    conn.closeSync();
+    db.closeSync();
+    const run = new SyntheticRun(ws, 'v4', { seed: 9 });
+    run.start('v4').start('v4-r', 'v4', 'reviewer', 'openai').modelCall('v4-r').end('v4-r').end('v4');
+    run.close();
+    await ingestWorkspace(ws);
+    const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'sessions' ORDER BY column_index`)).rows;
+    expect(cols.map((c) => c.column_name)).to.deep.equal(SESSIONS.columns.map(([n]) => n));
+    expect(cols.slice(-2).map((c) => c.column_name)).to.deep.equal(['provider', 'compactions']);
+    const rows = (await queryMetrics(ws, `SELECT session_id, role, provider FROM sessions WHERE root_id = 'v4' ORDER BY session_id`)).rows;
+    expect(rows).to.deep.equal([
+      { session_id: 'v4', role: 'control', provider: 'anthropic' },
+      { session_id: 'v4-r', role: 'reviewer', provider: 'openai' },
+    ]);
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
+  });
+
   it('rebuilds a database whose calls are tables (version 2) into rows behind views, counting nothing twice', async () => {
     typicalRun(ws, 'v2-a', 1).close();
     typicalRun(ws, 'v2-b', 2).close();
@@ -317,7 +341,7 @@ describe('metrics store', function () {
     const { DuckDBInstance } = await import('@duckdb/node-api');
     const db = await DuckDBInstance.create(workspacePaths(ws).metrics);
     const conn = await db.connect();
-    await conn.run('ALTER TABLE sessions DROP COLUMN compactions; UPDATE schema_version SET version = 3');
+    await conn.run('ALTER TABLE sessions DROP COLUMN provider; ALTER TABLE sessions DROP COLUMN compactions; UPDATE schema_version SET version = 3');
     conn.closeSync();
     db.closeSync();
     const rows = (await queryMetrics(ws, 'SELECT count(*) AS n, count(*) FILTER (WHERE compactions = 0) AS zero FROM sessions')).rows[0];

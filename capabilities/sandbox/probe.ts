@@ -1,0 +1,149 @@
+// Does the sandbox work here? Runs bubblewrap once, with exactly the flags
+// every command gets, on a throwaway workspace that has each kind of path a
+// plan can hold (writable, read-only, hidden file, hidden directory), and
+// checks from the outside that the command inside could write only where it
+// was allowed. The verdict is cached per bwrap path: the broker asks at start
+// and again for the manifest, and the answer does not change while it runs.
+
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import {
+  diagnose,
+  missingBwrapReason,
+  oneLine,
+  unsupportedPlatformReason,
+  type ProbeFacts,
+} from './diagnosis.js';
+import { TRUSTED_BWRAP_PATHS, findBwrap } from './host.js';
+import { defaultPathDirs, type SandboxPlan } from './plan.js';
+import { removeTree } from './remove.js';
+import { runUnder } from './run.js';
+import { provenSandbox, type Sandbox } from './sandbox.js';
+
+export type SandboxVerdict = { ok: true; sandbox: Sandbox } | { ok: false; reason: string };
+
+export interface ProbeOptions {
+  /** A bwrap to use instead of the one in a system directory (tests; an operator's explicit choice). */
+  bwrapPath?: string;
+  /** Probe again instead of returning the cached verdict. */
+  fresh?: boolean;
+}
+
+/**
+ * Inside the probe: write where allowed, fail to write where read-only, see
+ * the hidden file empty and the hidden directory empty. Exit 0 only if all hold.
+ */
+const SELF_TEST =
+  'echo ok > written && ! (echo x > protected/x) 2>/dev/null && ! test -s secret && ! test -e private/inner';
+
+const verdicts = new Map<string, Promise<SandboxVerdict>>();
+
+/** The cached verdict for this machine; never rejects. */
+export function probeSandbox(options: ProbeOptions = {}): Promise<SandboxVerdict> {
+  const key = options.bwrapPath ?? '';
+  let verdict = verdicts.get(key);
+  if (verdict === undefined || options.fresh === true) {
+    verdict = runProbe(options.bwrapPath).catch(
+      (err: unknown): SandboxVerdict => ({
+        ok: false,
+        reason: `the sandbox probe failed: ${oneLine(err instanceof Error ? err.message : String(err))}`,
+      }),
+    );
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+async function runProbe(bwrapPath: string | undefined): Promise<SandboxVerdict> {
+  if (process.platform !== 'linux') return { ok: false, reason: unsupportedPlatformReason(process.platform) };
+  const candidates = bwrapPath === undefined ? TRUSTED_BWRAP_PATHS : [bwrapPath];
+  const bwrap = await findBwrap(candidates);
+  if (bwrap === null) return { ok: false, reason: missingBwrapReason(candidates) };
+  const ws = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), 'choragen-probe-')));
+  try {
+    await fsp.mkdir(path.join(ws, 'protected'));
+    await fsp.mkdir(path.join(ws, 'private'));
+    await fsp.writeFile(path.join(ws, 'private', 'inner'), 'probe');
+    await fsp.writeFile(path.join(ws, 'secret'), 'probe');
+    const plan: SandboxPlan = {
+      workspace: ws,
+      cwd: ws,
+      argv: ['/bin/sh', '-c', SELF_TEST],
+      writable: [ws],
+      readOnly: [path.join(ws, 'protected')],
+      hidden: [
+        { path: path.join(ws, 'secret'), kind: 'file' },
+        { path: path.join(ws, 'private'), kind: 'dir' },
+      ],
+      pathDirs: defaultPathDirs(ws),
+    };
+    const run = await runUnder(bwrap, plan, { limits: { timeoutMs: 15_000, outputCapBytes: 4096 } });
+    const version = await bwrapVersion(bwrap);
+    const written = await exists(path.join(ws, 'written'));
+    const leaked = await exists(path.join(ws, 'protected', 'x'));
+    if (run.exitCode === 0 && written && !leaked && version !== null) {
+      return { ok: true, sandbox: provenSandbox(bwrap, version) };
+    }
+    const message =
+      run.setupError ??
+      (run.stoppedBy !== null
+        ? `the self-test was stopped (${run.stoppedBy})`
+        : run.exitCode !== 0 || !written || leaked
+          ? `the self-test found the sandbox did not confine writes as required (exit ${run.exitCode}: ${run.stderr.text})`
+          : 'bwrap --version printed nothing');
+    return { ok: false, reason: diagnose(await probeFacts(bwrap, version, message)) };
+  } finally {
+    await removeTree(ws);
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function bwrapVersion(bwrap: string): Promise<string | null> {
+  try {
+    const { stdout } = await promisify(execFile)(bwrap, ['--version'], { env: {}, timeout: 5_000 });
+    return stdout.trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+async function readSysctl(name: string): Promise<string | undefined> {
+  try {
+    return (await fsp.readFile(`/proc/sys/${name}`, 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function containerKind(): Promise<string | null> {
+  if (await exists('/.dockerenv')) return 'docker';
+  if (await exists('/run/.containerenv')) return 'podman';
+  try {
+    if (/docker|kubepods|containerd|lxc/.test(await fsp.readFile('/proc/1/cgroup', 'utf8'))) return 'container';
+  } catch {
+    // no cgroup information: not known to be a container
+  }
+  return null;
+}
+
+async function probeFacts(bwrap: string, version: string | null, message: string): Promise<ProbeFacts> {
+  const sysctl: ProbeFacts['sysctl'] = {};
+  const apparmor = await readSysctl('kernel/apparmor_restrict_unprivileged_userns');
+  const clone = await readSysctl('kernel/unprivileged_userns_clone');
+  const max = await readSysctl('user/max_user_namespaces');
+  if (apparmor !== undefined) sysctl.apparmorRestrictUnprivilegedUserns = apparmor;
+  if (clone !== undefined) sysctl.unprivilegedUsernsClone = clone;
+  if (max !== undefined) sysctl.maxUserNamespaces = max;
+  return { platform: process.platform, bwrap, version, message, sysctl, container: await containerKind() };
+}
