@@ -11,10 +11,9 @@
 import { cpSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanEnv, jsonEvents, makeWorkspace, TEST_POLICY } from '../spec/support/cli.js';
+import { CLI, cleanEnv, jsonEvents, makeWorkspace, TEST_POLICY } from '../spec/support/cli.js';
 import { startFakeAnthropic } from '../spec/support/fake-anthropic.js';
 import { longSession } from '../spec/support/long-session.js';
-import { CLI } from './help.js';
 import { timeProcess } from './process.js';
 
 const READS = 120;

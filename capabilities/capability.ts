@@ -144,6 +144,8 @@ export interface Capability<S extends TSchema = TSchema> {
    */
   inputFor?(offer: ToolOffer): TSchema;
   readonly defaultRoles: readonly Role[];
+  /** The policy actions this tool can ask for: the manifest shows the rules that govern them. */
+  readonly actions?: readonly Action[];
   run(ctx: ToolContext, input: Static<S>): Promise<ToolResult | string>;
 }
 

@@ -19,10 +19,10 @@ import { taskApprove } from './task-approve.js';
 import { taskRework } from './task-rework.js';
 import { completeTask } from './complete-task.js';
 
-export const CAPABILITIES: readonly Capability<any>[] = [
+export const CAPABILITIES: readonly Capability[] = [
   readFile, listFiles, searchFiles, writeFile, editFile, deleteFile, moveFile,
   gitStatus, gitDiff, spawnImplSession, spawnSession, chainStatus, taskList,
   taskStart, taskApprove, taskRework, completeTask,
 ];
 
-export const REGISTRY: ReadonlyMap<string, Capability<any>> = new Map(CAPABILITIES.map((c) => [c.name, c]));
+export const REGISTRY: ReadonlyMap<string, Capability> = new Map(CAPABILITIES.map((c) => [c.name, c]));

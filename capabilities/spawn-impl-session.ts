@@ -16,5 +16,6 @@ export const spawnImplSession = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['control'],
+  actions: ['read'], // the spawn itself is governed by the policy's limits, not by path rules
   run: (ctx, input) => delegate(ctx, 'impl', input),
 });

@@ -38,5 +38,6 @@ export const spawnSession = defineCapability({
     return schema;
   },
   defaultRoles: [],
+  actions: ['read'], // the spawn itself is governed by `spawns` and the policy's limits, not by path rules
   run: (ctx, input) => delegate(ctx, input.role, input),
 });

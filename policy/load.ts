@@ -7,14 +7,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { PolicyError } from './errors.js';
 import { schemaErrors, type SchemaError } from './schema-errors.js';
+import { formatKey, lineOf, pointerSegments, schemaAt, type Segment, valueAt } from './error-location.js';
 import { compilePolicy, globProblem } from './decide.js';
 import { governanceSchema } from './schema.js';
 import { ROLES, type CompiledPolicy, type GovernanceFile } from './types.js';
-
-type Segment = string | number;
 
 export interface LoadOptions {
   /**
@@ -173,7 +172,7 @@ function describeFirstError(root: Schema, data: unknown, errors: SchemaError[]):
   const pool = useful.length > 0 ? useful : errors;
   // Deepest first: the error closest to what the user wrote.
   const error = pool.reduce((best, e) => (depth(e) > depth(best) ? e : best), pool[0]);
-  const segments = toSegments(data, error.instancePath);
+  const segments = pointerSegments(data, error.instancePath);
   const value = valueAt(data, segments);
   const schema = schemaAt(root, error.schemaPath);
   switch (error.keyword) {
@@ -228,72 +227,4 @@ function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return 'a mapping';
   return `${typeof value} ${JSON.stringify(value)}`;
-}
-
-/** JSON pointer → path segments, numbers where the data holds a list. */
-function toSegments(data: unknown, pointer: string): Segment[] {
-  if (pointer === '') return [];
-  const segments: Segment[] = [];
-  let node = data;
-  for (const raw of pointer.slice(1).split('/')) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    const segment: Segment = Array.isArray(node) && /^\d+$/.test(key) ? Number(key) : key;
-    segments.push(segment);
-    node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[segment as string] : undefined;
-  }
-  return segments;
-}
-
-function valueAt(data: unknown, segments: Segment[]): unknown {
-  let node = data;
-  for (const s of segments) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[s as string] : undefined;
-  return node;
-}
-
-/** The schema node a schemaPath (`#/properties/roles/...`) points at. */
-function schemaAt(root: Schema, schemaPath: string): Record<string, unknown> | undefined {
-  let node: unknown = root;
-  for (const raw of schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean)) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node !== null && typeof node === 'object' ? (node as Record<string, unknown>) : undefined;
-}
-
-/** `roles.impl.allow[0].actions[1]` */
-export function formatKey(segments: Segment[]): string {
-  let out = '';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else out += out === '' ? s : `.${s}`;
-  }
-  return out;
-}
-
-/** The 1-based line of the deepest node on `segments` that exists in the document. */
-function lineOf(doc: Document, lines: LineCounter, segments: Segment[], atKey: boolean): number | undefined {
-  let node: unknown = doc.contents;
-  let line = rangeLine(node, lines);
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i];
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(segment));
-      if (!pair) break;
-      const last = i === segments.length - 1;
-      line = rangeLine(last && atKey ? pair.key : (pair.value ?? pair.key), lines) ?? line;
-      node = pair.value;
-    } else if (isSeq(node) && typeof segment === 'number') {
-      node = node.items[segment];
-      line = rangeLine(node, lines) ?? line;
-    } else {
-      break;
-    }
-  }
-  return line;
-}
-
-function rangeLine(node: unknown, lines: LineCounter): number | undefined {
-  const range = (node as YamlNode | null | undefined)?.range;
-  return range ? lines.linePos(range[0]).line : undefined;
 }

@@ -6,7 +6,7 @@
 // (`collision_detection`, `validation`). `x-noun` names what an enum lists, so
 // the loader can say `unknown action "rename"` instead of a schema message.
 
-import { Kind, Type, TypeRegistry, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { Kind, Type, TypeRegistry, type TSchema, type TUnsafe } from '@sinclair/typebox';
 import { MUTATION_ACTIONS, ROLE_NAME_PATTERN, ROLE_PROVIDERS } from './types.js';
 
 // A JSON Schema `enum`. TypeBox's own Type.Enum is a union of literals, which
@@ -122,5 +122,3 @@ export function governanceSchema(knownTools?: readonly string[]) {
 }
 
 export const GovernanceSchema = governanceSchema();
-
-export type GovernanceSource = Static<typeof GovernanceSchema>;

@@ -6,33 +6,17 @@
 // drift from what runs. This is what a security reviewer signs off.
 import { createHash } from 'node:crypto';
 import { type ToolLimits, offeredInput } from '../capabilities/capability.js';
-import { REGISTRY } from '../capabilities/index.js';
+import { CAPABILITIES, REGISTRY } from '../capabilities/index.js';
 import type { Action, CompiledPolicy, Role } from '../policy/types.js';
 import { SPAWN_SESSION_TOOL, SPAWN_TOOL, childGrant, roleDescription, rootGrant, toolOffer } from './broker/grants.js';
 import { type RunDefaults, roleEndpoint } from './broker/role-models.js';
 import type { RolePrompt } from './broker/role-prompts.js';
 import type { ProviderName } from './providers/provider.js';
 
-/** The policy actions each tool can ask for (spawn is governed by limits and `spawns` instead). */
-export const TOOL_ACTIONS: Readonly<Record<string, readonly Action[]>> = {
-  read_file: ['read'],
-  list_files: ['read'],
-  search_files: ['read'],
-  git_status: ['read'],
-  git_diff: ['read'],
-  chain_status: ['read'],
-  task_list: ['read'],
-  write_file: ['create', 'modify'],
-  edit_file: ['modify'],
-  delete_file: ['delete'],
-  move_file: ['move', 'create'],
-  task_start: ['read', 'move', 'create'],
-  task_approve: ['read', 'move', 'create'],
-  task_rework: ['read', 'move', 'create', 'modify'],
-  complete_task: ['read', 'move', 'create', 'modify'],
-  spawn_impl_session: ['read'],
-  spawn_session: ['read'],
-};
+/** The policy actions each tool declares in its own file (`actions` of its capability). */
+export const TOOL_ACTIONS: Readonly<Record<string, readonly Action[]>> = Object.fromEntries(
+  CAPABILITIES.flatMap((c) => (c.actions ? [[c.name, c.actions] as const] : [])),
+);
 
 /**
  * Whether a tool is there to change files (policy:lint asks whether a role

@@ -140,7 +140,7 @@ export class Broker {
       writes,
       requireApproval: opts.requireApproval,
       onApproval: (session, tool, path, rule, answer, by) =>
-        this.record({ type: 'approval', session_id: session.id, tool, path, rule, answer, by: by as any }),
+        this.record({ type: 'approval', session_id: session.id, tool, path, rule, answer, by }),
       services: (session) => ({
         checkSpawn: (role) => this.checkSpawn(session, role),
         spawnChild: (req) => this.spawnChild(session, req),

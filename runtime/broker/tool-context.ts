@@ -8,7 +8,7 @@ import { canonicalize } from '../../policy/canonical.js';
 import type { ToolDecision } from '../audit/events.js';
 import { ToolRefusal } from '../../policy/errors.js';
 import type { LiveSession } from './live-session.js';
-import type { Approver } from './approver.js';
+import type { ApprovalAnswer, Approver } from './approver.js';
 import type { WriteRegistry } from './write-locks.js';
 import { refusalText } from '../../policy/refusal-text.js';
 import { decideGuarded, policyRelPath } from '../../policy/protected-paths.js';
@@ -20,7 +20,7 @@ export interface ContextDeps {
   approver: Approver;
   writes: WriteRegistry;
   requireApproval: boolean;
-  onApproval(session: LiveSession, tool: string, path: string, rule: string, answer: 'yes' | 'no', by: string): void;
+  onApproval(session: LiveSession, tool: string, path: string, rule: string, answer: ApprovalAnswer['answer'], by: ApprovalAnswer['by']): void;
   services(session: LiveSession): BrokerServices;
 }
 

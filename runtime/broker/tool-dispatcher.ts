@@ -97,7 +97,8 @@ export class ToolDispatcher {
     return error;
   }
 
-  private validate(capability: Capability, input: unknown): any {
+  /** The input, checked against the capability's schema (what its run() is typed for), or a ToolRefusal. */
+  private validate(capability: Capability, input: unknown): unknown {
     let validator = this.validators.get(capability.name);
     if (!validator) this.validators.set(capability.name, (validator = TypeCompiler.Compile(capability.input)));
     if (validator.Check(input)) return input;

@@ -9,19 +9,13 @@
 // table (Opus 4 / 4.1): a model this table does not know can then only make a
 // budget (--max-cost) stop early, never let it overspend. Use isKnownModel()
 // to warn about it.
+import type { Usage } from './provider.js';
 
 export interface Price {
   input: number;
   output: number;
   cache_write: number;
   cache_read: number;
-}
-
-export interface Usage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
 }
 
 const rate = (input: number, output: number): Price => ({

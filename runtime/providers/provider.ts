@@ -56,15 +56,15 @@ export interface ModelProvider {
   call(spec: ModelCallSpec): Promise<ModelAnswer>;
 }
 
-/** Anthropic's usage counts (also the scripted model's), any of them missing or null. */
-export interface AnthropicUsageCounts {
+/** The usage object of an Anthropic Messages response (fields the SDK types as number | null). */
+export interface AnthropicUsage {
   input_tokens?: number | null;
   output_tokens?: number | null;
   cache_read_input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
 }
 
-export function usageFromAnthropic(u: AnthropicUsageCounts | null | undefined): Usage {
+export function usageFromAnthropic(u: AnthropicUsage | null | undefined): Usage {
   return {
     input_tokens: u?.input_tokens ?? 0,
     output_tokens: u?.output_tokens ?? 0,

@@ -6,6 +6,7 @@ import { DEFAULT_TOOL_LIMITS } from '../../capabilities/capability.js';
 import type { CompiledPolicy, Role } from '../../policy/types.js';
 import type { BrokerOptions } from '../broker/broker.js';
 import { SandboxUnavailableError, UsageError } from '../../policy/errors.js';
+import { durationFlag } from '../duration.js';
 import { resolveWorkspace, workspacePaths } from '../paths.js';
 import type { ProviderName } from '../providers/provider.js';
 import { providerNames, createProviders } from '../providers/registry.js';
@@ -94,15 +95,6 @@ export function positiveNumber(name: string, value: string | undefined): number 
   return n;
 }
 
-/** "90s", "5m", "1h", "1500ms" or plain seconds. */
-export function durationMs(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m || Number(m[1]) <= 0) throw new UsageError(`${name} must be a duration like 90s, 5m or 1h (got "${value}")`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
-}
-
 /** Node's timers hold at most 2^31-1 ms (~24.8 days); a day is already more than any endpoint needs. */
 const MAX_REQUEST_TIMEOUT_S = 86_400;
 
@@ -144,7 +136,7 @@ export async function prepareRun(settings: RunSettings, role?: string): Promise<
     maxOutputTokens: 8192,
     maxTokens: positiveInt('--max-tokens', settings.maxTokens),
     maxCost: positiveNumber('--max-cost', settings.maxCost),
-    sessionTimeoutMs: durationMs('--session-timeout', settings.sessionTimeout),
+    sessionTimeoutMs: settings.sessionTimeout === undefined ? undefined : durationFlag('--session-timeout', settings.sessionTimeout, { positive: true }),
     contextWindow: contextWindowTokens(settings.contextWindow),
     requestTimeoutMs: requestTimeoutMs(settings.requestTimeout),
     workerMemoryMb: positiveInt('--worker-memory-mb', settings.workerMemoryMb, 512),

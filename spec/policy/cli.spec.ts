@@ -4,10 +4,8 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_POLICY_YAML } from '../../policy/default-policy.js';
-
-const MAIN = fileURLToPath(new URL('../../runtime/cli/main.js', import.meta.url));
+import { CLI as MAIN } from '../support/cli.js';
 
 /** Run the CLI; resolves whatever the exit code (specs start several at once to keep the suite quick). */
 function choragen(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
