@@ -7,14 +7,16 @@
 //
 // FILE holds the first request's model, system, tools, max_tokens and first
 // message (the bench copies them from choragen's own first request, so both
-// send the same bytes). Prints `turns N tool_calls M` and exits 0.
+// send the same bytes). Each call streams, as choragen's do (the same call on
+// the wire), and the answer is put together from the events with the least
+// code that does it. Prints `turns N tool_calls M` and exits 0.
 import Anthropic from '@anthropic-ai/sdk';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 interface Conversation {
   model: string;
-  system: string;
+  system: string | Anthropic.TextBlockParam[];
   tools: Anthropic.Tool[];
   max_tokens: number;
   first: Anthropic.MessageParam;
@@ -41,9 +43,25 @@ async function main(): Promise<void> {
   let turns = 0;
   let toolCalls = 0;
   for (;;) {
-    const reply = await client.messages.create({
-      model: conversation.model, system: conversation.system, tools: conversation.tools, max_tokens: conversation.max_tokens, messages,
+    // Streamed, as choragen's own calls are: the same call on the wire, assembled as simply as it can be.
+    const stream = await client.messages.create({
+      model: conversation.model, system: conversation.system, tools: conversation.tools, max_tokens: conversation.max_tokens, messages, stream: true,
     });
+    const reply = { content: [] as Array<Anthropic.TextBlock | Anthropic.ToolUseBlock> };
+    const json: string[] = [];
+    for await (const event of stream) {
+      if (event.type === 'content_block_start') {
+        reply.content[event.index] = event.content_block as Anthropic.TextBlock | Anthropic.ToolUseBlock;
+        json[event.index] = '';
+      } else if (event.type === 'content_block_delta') {
+        const block = reply.content[event.index]!;
+        if (event.delta.type === 'text_delta' && block.type === 'text') block.text += event.delta.text;
+        if (event.delta.type === 'input_json_delta') json[event.index] += event.delta.partial_json;
+      } else if (event.type === 'content_block_stop') {
+        const block = reply.content[event.index]!;
+        if (block.type === 'tool_use' && json[event.index]) block.input = JSON.parse(json[event.index]!);
+      }
+    }
     turns++;
     messages.push({ role: 'assistant', content: reply.content });
     const uses = reply.content.filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use');

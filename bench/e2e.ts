@@ -15,7 +15,8 @@ function readScript(): Script {
     content: [{ type: 'tool_use' as const, name: 'read_file', input: { path: fileOf(i) } }],
     usage,
   }));
-  return { sessions: [{ role: 'impl', turns: [...turns, { content: [{ type: 'text', text: `Read ${READS} modules.` }], usage }] }] };
+  // `match`: every run's conversation (each opens with its own session id) replays this one session.
+  return { sessions: [{ role: 'impl', match: MESSAGE, turns: [...turns, { content: [{ type: 'text', text: `Read ${READS} modules.` }], usage }] }] };
 }
 
 export async function benchE2e(runs = 3): Promise<SideBySideResult> {

@@ -6,6 +6,7 @@ import { benchChildSpawn } from './child-spawn.js';
 import { benchConcurrentSessions } from './concurrent-sessions.js';
 import { benchE2e } from './e2e.js';
 import { benchHelp } from './help.js';
+import { benchLongSession } from './long-session.js';
 import { benchMetrics } from './metrics.js';
 import { benchPolicy } from './policy.js';
 import { benchStartup } from './startup.js';
@@ -17,6 +18,7 @@ import { benchToolCall } from './tool-call.js';
 const KEYS = [
   'tool_call_overhead_us_p50', 'tool_call_overhead_us_p99', 'policy_decisions_per_s', 'policy_naive_decisions_per_s',
   'child_spawn_ms_p50', 'concurrent_sessions', 'rss_mb_at_max', 'ingest_events_per_s', 'summary_1m_ms', 'help_ms', 'startup_ratio_vs_bare_sdk', 'e2e_ratio_vs_bare_sdk',
+  'cache_billed_ratio', 'compactions_120_turns_60k',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -32,6 +34,7 @@ const GOALS: Partial<Record<Key, [string, (v: number) => boolean]>> = {
   help_ms: ['< 300', (v) => v < 300],
   startup_ratio_vs_bare_sdk: ['<= 1.3', (v) => v <= 1.3],
   e2e_ratio_vs_bare_sdk: ['<= 1.5', (v) => v <= 1.5],
+  cache_billed_ratio: ['<= 0.15', (v) => v <= 0.15],
 };
 
 const BENCHES: Array<{ name: string; run: () => Promise<Partial<Record<Key, number>> & { notes?: Partial<Record<Key, string>> }> }> = [
@@ -73,6 +76,14 @@ const BENCHES: Array<{ name: string; run: () => Promise<Partial<Record<Key, numb
   { name: 'e2e', run: async () => {
     const r = await benchE2e();
     return { e2e_ratio_vs_bare_sdk: r.ratio, notes: { e2e_ratio_vs_bare_sdk: pairNote(r) } };
+  } },
+  { name: 'long-session', run: async () => {
+    const r = await benchLongSession();
+    return { cache_billed_ratio: r.cache_billed_ratio, compactions_120_turns_60k: r.compactions_120_turns_60k,
+      notes: {
+        cache_billed_ratio: `${(r.uncached_input_tokens / 1e6).toFixed(2)} M prompt tokens in 120 requests, ${(100 * r.cache_hit_rate).toFixed(1)}% read from the cache`,
+        compactions_120_turns_60k: `largest prompt ${r.largest_prompt_60k.toLocaleString('en-US')} tokens (the server refuses over 60,000)`,
+      } };
   } },
 ];
 
@@ -132,7 +143,8 @@ async function main(): Promise<number> {
   for (const f of failures) process.stdout.write(`FAILED ${f}\n`);
   if (json) {
     const out: Record<string, number> = {};
-    for (const k of KEYS) if (values[k] !== undefined) out[k] = round(values[k]!, k.endsWith('_per_s') || k === 'concurrent_sessions' || k === 'rss_mb_at_max' ? 0 : 2);
+    const digits = (k: Key) => (k.endsWith('_per_s') || k === 'concurrent_sessions' || k === 'rss_mb_at_max' ? 0 : k.endsWith('_ratio') ? 4 : 2);
+    for (const k of KEYS) if (values[k] !== undefined) out[k] = round(values[k]!, digits(k));
     process.stdout.write(`${JSON.stringify(out)}\n`);
   }
   return failures.length ? 1 : 0;

@@ -6,10 +6,12 @@
 import type { Script } from '../runtime/providers/script/format.js';
 import { type SideBySideResult, sideBySide } from './side-by-side.js';
 
+const MESSAGE = 'Say whether src/ needs any change.';
+// `match`: every run's conversation (each opens with its own session id) replays this one session.
 const SCRIPT: Script = {
-  sessions: [{ role: 'impl', turns: [{ content: [{ type: 'text', text: 'Nothing to change.' }], usage: { input_tokens: 1000, output_tokens: 20 } }] }],
+  sessions: [{ role: 'impl', match: MESSAGE, turns: [{ content: [{ type: 'text', text: 'Nothing to change.' }], usage: { input_tokens: 1000, output_tokens: 20 } }] }],
 };
 
 export async function benchStartup(runs = 9): Promise<SideBySideResult> {
-  return sideBySide({ script: SCRIPT, message: 'Say whether src/ needs any change.', files: { 'src/index.ts': 'export {};\n' }, requests: 1, runs });
+  return sideBySide({ script: SCRIPT, message: MESSAGE, files: { 'src/index.ts': 'export {};\n' }, requests: 1, runs });
 }

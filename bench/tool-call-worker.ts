@@ -11,7 +11,9 @@ export interface ToolCallProbe { path: string; warmup: number; calls: number }
 
 export default async function toolCallProbe(task: SessionTask): Promise<SessionOutcome> {
   const first = task.messages[0]?.content;
-  const probe = JSON.parse(typeof first === 'string' ? first : '{}') as ToolCallProbe;
+  // The first message opens with the session's facts; the probe is the JSON after them.
+  const text = typeof first === 'string' ? first : '';
+  const probe = JSON.parse(text.slice(Math.max(0, text.indexOf('{'))) || '{}') as ToolCallProbe;
   const port = task.tools.read_file;
   if (!port) return { status: 'failed', finalText: '', turns: 0, error: 'read_file is not granted' };
   const client = new PortClient<ToolRequest, ToolReply>(port);

@@ -96,10 +96,37 @@ export interface SessionEnded {
 export interface NoticeEvent {
   type: 'notice';
   session_id: string;
-  kind: 'budget_warning' | 'budget_exceeded' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume' | 'unknown_price';
+  kind: 'budget_warning' | 'budget_exceeded' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume' | 'unknown_price'
+    /** a model this run has no context window for (the default is assumed) */
+    | 'context_window'
+    /** the endpoint refused the key: the tree stops, the run exits 2 */
+    | 'config_error'
+    /** something the provider left out of an answer */
+    | 'provider';
   message: string;
   /** On 'resume': the process that writes the log from here on (AuditLog.resume sets it). */
   pid?: number;
+}
+
+/**
+ * A session's conversation was compacted to fit its model's context window
+ * (runtime/broker/compaction.ts). Token counts are the broker's estimates of
+ * the whole prompt (system and tools included).
+ */
+export interface CompactionEvent {
+  type: 'compaction';
+  session_id: string;
+  /** 'threshold': the next prompt would have passed the share of the window that triggers it; 'prompt_too_long': the endpoint refused one. */
+  reason: 'threshold' | 'prompt_too_long';
+  window_tokens: number;
+  tokens_before: number;
+  tokens_after: number;
+  messages_before: number;
+  messages_after: number;
+  /** Tool results replaced by a one-line stub. */
+  stubbed: number;
+  /** Oldest turns removed whole. */
+  dropped_turns: number;
 }
 
 export type AuditEvent =
@@ -109,7 +136,8 @@ export type AuditEvent =
   | ToolCallEvent
   | ApprovalEvent
   | SessionEnded
-  | NoticeEvent;
+  | NoticeEvent
+  | CompactionEvent;
 
 /**
  * A line as stored: the event plus the chain fields. `line_seq` counts the

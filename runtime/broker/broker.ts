@@ -17,7 +17,7 @@ import { newSessionId } from '../ids.js';
 import { LiveSession } from './live-session.js';
 import { ModelGateway, type SessionModelSetup } from './model-gateway.js';
 import { costOf, isKnownModel } from '../providers/pricing.js';
-import { systemPrompt } from './system-prompt.js';
+import { sessionFacts, systemPrompt } from './system-prompt.js';
 import type { ModelProvider, ProviderName, ToolSpec } from '../providers/provider.js';
 import { type RoleEndpoint, type RunDefaults, definedRole, roleEndpoint } from './role-models.js';
 import { type RolePrompt, loadRolePrompts } from './role-prompts.js';
@@ -47,6 +47,10 @@ export interface BrokerOptions {
   maxRetries: number;
   retryBaseMs: number;
   maxOutputTokens: number;
+  /** --context-window: the model's window in tokens, instead of the table's. */
+  contextWindow?: number;
+  /** --request-timeout: the longest wait for a model endpoint's first event and between two. */
+  requestTimeoutMs?: number;
   maxTokens?: number;
   maxCost?: number;
   sessionTimeoutMs?: number;
@@ -62,6 +66,8 @@ export interface BrokerOptions {
   onEvent?: (line: AuditLine) => void;
   /** What else draws on the terminal (the live view): it steps aside while an approval question is open. */
   promptHost?: PromptHost;
+  /** A streamed model answer is arriving (live view): output tokens so far. */
+  onProgress?: (sessionId: string, outputTokens: number) => void;
   /** A pool to share (bench); otherwise the broker makes and owns one. */
   pool?: SessionPool;
   /**
@@ -92,11 +98,15 @@ export interface RunResult {
   sessions: number;
   inputTokens: number;
   outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
   costUsd: number;
   auditFile: string;
+  /** The endpoint refused the configuration (its key): the run is a configuration error (exit 2). */
+  configError: boolean;
 }
 
-interface TreeStop { status: 'interrupted' | 'budget_exceeded'; reason: string }
+interface TreeStop { status: 'interrupted' | 'budget_exceeded' | 'failed'; reason: string }
 
 const HARD_STOP_GRACE_MS = 1500;
 
@@ -116,6 +126,7 @@ export class Broker {
   private finished = false;
   private firstSessionRef: Promise<boolean> | null = null;
   private refsExplained = false;
+  private configError = false;
 
   private constructor(
     private readonly opts: BrokerOptions,
@@ -144,6 +155,8 @@ export class Broker {
       maxRetries: opts.maxRetries,
       retryBaseMs: opts.retryBaseMs,
       maxOutputTokens: opts.maxOutputTokens,
+      requestTimeoutMs: opts.requestTimeoutMs,
+      contextWindow: opts.contextWindow,
       costOf,
       treeStop: () => this.stop,
       treeSignal: this.treeAbort.signal,
@@ -162,6 +175,11 @@ export class Broker {
         if (spent) this.stopTree('budget_exceeded', `budget exceeded (${this.budget.describe()})`);
         return refused;
       },
+      configError: (reason) => {
+        this.configError = true;
+        this.stopTree('failed', reason);
+      },
+      onProgress: opts.onProgress ? (session, tokens) => opts.onProgress!(session.id, tokens) : undefined,
     });
   }
 
@@ -194,7 +212,7 @@ export class Broker {
     const role = resumed ? resumed.identity.role : req.role;
     definedRole(this.opts.policy, role);
     this.sessionSetup(role); // a role the run cannot serve fails before anything is recorded
-    const first = resumed ? null : await this.firstMessage(req.role, req.message, req.taskId, req.chainId);
+    const first = resumed ? null : await this.firstMessage({ id: rootSessionId, depth: 0 }, req.role, req.message, req.taskId, req.chainId);
     // Every run writes its own log, named by the session it starts (for a
     // resumed session: the new id; its root_id still names the original tree).
     const audit = (this.audit = AuditLog.open(this.opts.workspace, rootSessionId, this.header()));
@@ -229,8 +247,11 @@ export class Broker {
       sessions: this.sessionCount,
       inputTokens: sum(this.sessions, (s) => s.usage.input_tokens),
       outputTokens: sum(this.sessions, (s) => s.usage.output_tokens),
+      cacheReadTokens: sum(this.sessions, (s) => s.usage.cache_read_tokens),
+      cacheWriteTokens: sum(this.sessions, (s) => s.usage.cache_write_tokens),
       costUsd: sum(this.sessions, (s) => s.cost),
       auditFile: audit.file,
+      configError: this.configError,
     };
   }
 
@@ -261,11 +282,12 @@ export class Broker {
       depth: identity.depth, model: session.model, provider: endpoint.provider, task_id: identity.taskId, chain_id: identity.chainId,
       started_at: session.startedAt.toISOString(), tools: [...grant.tools], resumed_from: resumedFrom,
     });
-    const setup: SessionModelSetup = {
-      system: systemPrompt(identity.role, prompt.text, this.opts.policy, identity),
-      tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!, offer)),
-    };
     const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model, provider: endpoint.provider });
+    const setup: SessionModelSetup = {
+      system: systemPrompt(identity.role, prompt.text, this.opts.policy),
+      tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!, offer)),
+      onCompacted: (transcript) => journal.compacted(transcript),
+    };
     const brokerPorts: MessagePort[] = [];
     const transfer: TransferListItem[] = [];
     const model = new MessageChannel();
@@ -373,8 +395,8 @@ export class Broker {
       const grant = childGrant(this.opts.policy, req.role, depth, this.opts.maxDepth, parent.envelope, REGISTRY);
       const taskId = req.taskId ?? null;
       const chainId = req.chainId ?? parent.identity.chainId ?? null;
-      const first = await this.firstMessage(req.role, req.instructions, taskId ?? undefined, taskId ? chainId ?? undefined : undefined);
       const identity = { id: newSessionId(), role: req.role, depth, parentId: parent.id, rootId: this.rootId, taskId, chainId };
+      const first = await this.firstMessage(identity, req.role, req.instructions, taskId ?? undefined, taskId ? chainId ?? undefined : undefined);
       const { session, outcome } = await this.runSession(identity, grant, [{ role: 'user', content: first }]);
       return {
         session_id: session.id,
@@ -390,9 +412,9 @@ export class Broker {
     }
   }
 
-  /** The first user message: task or chain context first, then the instructions. */
-  private async firstMessage(role: Role, instructions: string, taskId?: string, chainId?: string): Promise<string> {
-    const parts: string[] = [];
+  /** The first user message: the session's facts, task or chain context, then the instructions. */
+  private async firstMessage(session: { id: string; depth: number }, role: Role, instructions: string, taskId?: string, chainId?: string): Promise<string> {
+    const parts: string[] = [sessionFacts(session)];
     if (taskId) {
       const { taskContextForChild } = await import('../../capabilities/tasks/session.js');
       parts.push(await taskContextForChild(this.opts.workspace, taskId, chainId));
@@ -400,7 +422,7 @@ export class Broker {
       const { chainContextForControl } = await import('../../capabilities/tasks/session.js');
       parts.push(await chainContextForControl(this.opts.workspace, chainId));
     }
-    parts.push(parts.length ? `## Instructions\n\n${instructions}` : instructions);
+    parts.push(parts.length > 1 ? `## Instructions\n\n${instructions}` : instructions);
     return parts.join('\n\n');
   }
 
@@ -409,7 +431,8 @@ export class Broker {
   private stopTree(status: TreeStop['status'], reason: string): void {
     if (this.stop || this.finished) return;
     this.stop = { status, reason };
-    this.record({ type: 'notice', session_id: this.rootId, kind: status === 'interrupted' ? 'interrupt' : 'budget_exceeded', message: reason });
+    const kind = status === 'interrupted' ? 'interrupt' : status === 'budget_exceeded' ? 'budget_exceeded' : 'config_error';
+    this.record({ type: 'notice', session_id: this.rootId, kind, message: reason });
     this.treeAbort.abort(reason);
     for (const s of this.sessions.values()) if (s.status === 'running') s.abort.abort(reason);
     // Sessions stop at their next port message; any still running after the grace are terminated.

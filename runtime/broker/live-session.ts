@@ -13,6 +13,8 @@ export class LiveSession {
   cost = 0;
   modelCalls = 0;
   toolCalls = 0;
+  /** Times the conversation was compacted to fit the context window. */
+  compactions = 0;
   private modelSeq = 0;
   private toolSeq = 0;
   transcript: Message[] = [];

@@ -9,7 +9,8 @@ export class AgentResumeCommand extends ChoragenCommand {
     details: `
       The broker saves every session's transcript to \`.choragen/sessions/<id>.json\` after each turn. Resuming starts a
       new session (recorded with \`resumed_from\`) in the same tree, with the tools the original held, from the last turn
-      whose tool calls all completed; results of child sessions that finished are part of that transcript.
+      whose tool calls all completed; results of child sessions that finished are part of that transcript. A session
+      whose conversation was compacted resumes from the compacted transcript: what the model last saw.
       Takes the same run flags as agent:start (provider, budgets, limits).
     `,
     examples: [
@@ -27,6 +28,8 @@ export class AgentResumeCommand extends ChoragenCommand {
   maxTurns = Option.String('--max-turns', { description: 'Model turns before the session is stopped (default 100)' });
   maxRetries = Option.String('--max-retries', { description: 'Retries of a failing model call (default 4)' });
   sessionTimeout = Option.String('--session-timeout', { description: 'Wall-clock limit per session, e.g. 10m' });
+  contextWindow = Option.String('--context-window', { description: 'Tokens the model\'s context window holds (default: the model\'s, from choragen\'s table; 32,000 for a model it does not know). The conversation is compacted before a request would not fit' });
+  requestTimeout = Option.String('--request-timeout', { description: 'Seconds to wait for the model endpoint\'s first streamed event and between two (default 120); past it the call is retried' });
   autoApprove = Option.Boolean('--auto-approve', false, { description: 'Answer yes to every approval' });
   json = Option.Boolean('--json', false, { description: 'One JSON event per line on stdout' });
   unsafeNoSandbox = Option.Boolean('--unsafe-no-sandbox', false, { description: 'Run without Node\'s permission model' });
@@ -48,7 +51,7 @@ export class AgentResumeCommand extends ChoragenCommand {
       settings: {
         workspace: root, provider: this.provider, script: this.script, model: this.model ?? sameProviderModel(saved, this.provider),
         maxTokens: this.maxTokens, maxCost: this.maxCost, maxTurns: this.maxTurns, maxRetries: this.maxRetries,
-        sessionTimeout: this.sessionTimeout, autoApprove: this.autoApprove, unsafeNoSandbox: this.unsafeNoSandbox,
+        sessionTimeout: this.sessionTimeout, contextWindow: this.contextWindow, requestTimeout: this.requestTimeout, autoApprove: this.autoApprove, unsafeNoSandbox: this.unsafeNoSandbox,
         interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, argv: process.argv.slice(2),
       },
     }, this.context);

@@ -16,7 +16,15 @@ export class AgentStartCommand extends ChoragenCommand {
       OpenAI-compatible endpoint (OPENAI_BASE_URL: OpenAI, Ollama, vLLM, LM Studio, OpenRouter). Every key the tree can
       need is checked before anything starts.
 
-      Exit codes: 0 completed, 1 failed, 2 usage or configuration error, 3 budget exceeded, 130 interrupted.
+      Long sessions: every request marks prompt-cache breakpoints (the role's tools and system prompt are the same bytes
+      for every session of the role, so a new session starts from the cache), and before a request would not fit the
+      model's context window (\`--context-window\`) the conversation is compacted: older tool results become one-line
+      stubs that say how to get them again, the newest turns stay whole (audited as \`compaction\`). Model calls
+      stream; \`--request-timeout\` bounds every wait for the endpoint, and a call that stalls is retried like a dropped
+      connection (\`--max-retries\`).
+
+      Exit codes: 0 completed, 1 failed, 2 usage or configuration error (also an API key the endpoint refuses or a
+      model it does not have: the whole tree stops), 3 budget exceeded, 130 interrupted.
       \`--max-depth\` and \`--max-parallel\` can only narrow the policy's \`limits\`; they hold for every role.
     `,
     examples: [
@@ -27,6 +35,7 @@ export class AgentStartCommand extends ChoragenCommand {
       ['Work on a task of a chain', '$0 agent:start --role control --chain CHAIN-001-login --max-cost 2'],
       ['Machine-readable progress', '$0 agent:start --role impl --message "Fix the typo in README.md" --json'],
       ['See what would run, without calling a model', '$0 agent:start --role control --message "…" --dry-run'],
+      ['A model the window table does not know, behind a slow endpoint', '$0 agent:start --role impl -m "…" --model my-model --context-window 32000 --request-timeout 300'],
     ],
   });
 
@@ -42,8 +51,10 @@ export class AgentStartCommand extends ChoragenCommand {
   maxDepth = Option.String('--max-depth', { description: 'Deepest spawn allowed (root is 0; default: the policy\'s, 2)' });
   maxParallel = Option.String('--max-parallel', { description: 'Child sessions running at once per tree (default: the policy\'s, 4)' });
   maxTurns = Option.String('--max-turns', { description: 'Model turns per session before it is stopped (default 100)' });
-  maxRetries = Option.String('--max-retries', { description: 'Retries of a failing model call (429/529/5xx/reset; default 4)' });
+  maxRetries = Option.String('--max-retries', { description: 'Retries of a failing model call (429/529/5xx, a dropped or stalled connection, a reply that is not a message; default 4)' });
   sessionTimeout = Option.String('--session-timeout', { description: 'Wall-clock limit per session, e.g. 10m' });
+  contextWindow = Option.String('--context-window', { description: 'Tokens the model\'s context window holds (default: the model\'s, from choragen\'s table; 32,000 for a model it does not know). The conversation is compacted before a request would not fit' });
+  requestTimeout = Option.String('--request-timeout', { description: 'Seconds to wait for the model endpoint\'s first streamed event and between two (default 120); past it the call is retried' });
   workerMemoryMb = Option.String('--worker-memory-mb', { description: 'Heap limit of a session worker in MB (default 512)' });
   requireApproval = Option.Boolean('--require-approval', false, { description: 'Every mutation needs a human yes on the terminal' });
   autoApprove = Option.Boolean('--auto-approve', false, { description: 'Answer yes to every approval (recorded as auto-approve)' });
@@ -61,7 +72,7 @@ export class AgentStartCommand extends ChoragenCommand {
       settings: {
         workspace: this.workspace, policyFile: this.policy, provider: this.provider, script: this.script, model: this.model,
         maxTokens: this.maxTokens, maxCost: this.maxCost, maxDepth: this.maxDepth, maxParallel: this.maxParallel,
-        maxTurns: this.maxTurns, maxRetries: this.maxRetries, sessionTimeout: this.sessionTimeout, workerMemoryMb: this.workerMemoryMb,
+        maxTurns: this.maxTurns, maxRetries: this.maxRetries, sessionTimeout: this.sessionTimeout, contextWindow: this.contextWindow, requestTimeout: this.requestTimeout, workerMemoryMb: this.workerMemoryMb,
         autoApprove: this.autoApprove, requireApproval: this.requireApproval, unsafeNoSandbox: this.unsafeNoSandbox,
         recordCommits: this.recordCommits, interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, argv: process.argv.slice(2),
       },

@@ -12,7 +12,8 @@ export class MetricsSummaryCommand extends ChoragenCommand {
     details: `
       Ingests the audit logs, then shows: sessions by role and status with their
       tokens and cost; tokens (in, out, cache read, cache write) and cost by role
-      and by the model and provider its sessions ran on; totals; the most used tools with error counts and p50/p95
+      and by the model and provider its sessions ran on; totals (with the cache hit rate: the share of prompt tokens
+      read from the prompt cache, and the number of context-window compactions); the most used tools with error counts and p50/p95
       latency (approximate: a t-digest); denied, rejected and invalid tool calls by rule; the slowest tool
       calls. \`--since\` keeps what started within a duration (30m, 12h, 7d, 2w)
       or at or after an ISO date. \`--json\` prints one JSON object.
@@ -43,7 +44,9 @@ export class MetricsSummaryCommand extends ChoragenCommand {
     const t = summary.totals;
     const out: string[] = [];
     out.push(`Sessions${summary.since ? ` since ${summary.since}` : ''}: ${fmt.count(t.sessions)}  ` +
-      `tokens: ${fmt.count(t.input_tokens)} in / ${fmt.count(t.output_tokens)} out / ${fmt.count(t.cache_read_tokens)} cache read / ${fmt.count(t.cache_write_tokens)} cache write  ` +
+      `tokens: ${fmt.count(t.input_tokens)} in / ${fmt.count(t.output_tokens)} out / ${fmt.count(t.cache_read_tokens)} cache read / ${fmt.count(t.cache_write_tokens)} cache write` +
+      `${t.cache_hit_rate == null ? '' : ` (cache hit rate ${(Number(t.cache_hit_rate) * 100).toFixed(1)}%)`}  ` +
+      `${Number(t.compactions) ? `compactions: ${fmt.count(t.compactions)}  ` : ''}` +
       `cost: ${fmt.usd(t.cost_usd)}  model calls: ${fmt.count(t.model_calls)}  tool calls: ${fmt.count(t.tool_calls)}`);
     const section = (title: string, rows: Record<string, unknown>[], cols: string[], show: (r: Record<string, unknown>) => Record<string, unknown> = (r) => r) => {
       out.push('', `${title}:`);

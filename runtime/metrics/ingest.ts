@@ -71,7 +71,7 @@ const EVENT_FIELDS: Record<string, string> = {
   files_changed: 'VARCHAR[]',
 };
 
-const SESSION_LEVEL_TYPES = `('run_started', 'session_started', 'session_ended', 'notice')`;
+const SESSION_LEVEL_TYPES = `('run_started', 'session_started', 'session_ended', 'notice', 'compaction')`;
 const CALL_TYPES = `('model_call', 'tool_call')`;
 
 /** The private directories a batch's split writes to: `ingest-<pid>-<random>`. */
@@ -185,6 +185,8 @@ WITH st AS (
   SELECT l.log_id, t.session_id, t.n FROM (
     SELECT log_no, session_id, count(*) AS n FROM ${TOOL_CALLS_VIEW.rows.name} WHERE log_no IN (${nos}) GROUP BY ALL
   ) t JOIN logs l USING (log_no)
+), cp AS (
+  SELECT log_id, session_id, count(*) AS n FROM raw WHERE type = 'compaction' GROUP BY ALL
 ), ids AS (
   SELECT log_id, session_id FROM st UNION SELECT log_id, session_id FROM en
   UNION SELECT log_id, session_id FROM mc UNION SELECT log_id, session_id FROM tc
@@ -195,11 +197,11 @@ WITH st AS (
          (en.line_seq IS NULL OR en.line_seq < coalesce(last_st.line_seq, -1)) AS open,
          l.writer_alive AND coalesce(last_st.line_seq, 0) > l.writer_line AS live,
          mc.input_tokens, mc.output_tokens, mc.cache_read_tokens, mc.cache_write_tokens, mc.cost_usd,
-         mc.n AS model_calls, tc.n AS tool_calls
+         mc.n AS model_calls, tc.n AS tool_calls, cp.n AS compactions
   FROM ids JOIN logs l USING (log_id)
            LEFT JOIN st USING (log_id, session_id) LEFT JOIN last_st USING (log_id, session_id)
            LEFT JOIN en USING (log_id, session_id) LEFT JOIN mc USING (log_id, session_id)
-           LEFT JOIN tc USING (log_id, session_id)
+           LEFT JOIN tc USING (log_id, session_id) LEFT JOIN cp USING (log_id, session_id)
 )
 SELECT session_id, parent_id, root_id, role, depth, model, task_id, chain_id,
        CASE WHEN NOT open THEN end_status WHEN live THEN 'running' ELSE 'interrupted' END,
@@ -211,7 +213,7 @@ SELECT session_id, parent_id, root_id, role, depth, model, task_id, chain_id,
        CASE WHEN NOT open THEN end_error WHEN live THEN NULL ELSE '${INTERRUPTED_ERROR}' END,
        CASE WHEN open THEN NULL ELSE final_text END,
        CASE WHEN open THEN NULL ELSE files_changed END,
-       resumed_from, log_id, provider
+       resumed_from, log_id, provider, coalesce(compactions, 0)
 FROM s`;
 
 const SESSION_COLUMNS = SESSIONS.columns.map(([n]) => n);

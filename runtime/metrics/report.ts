@@ -37,7 +37,10 @@ export async function summarize(conn: DuckDBConnection, since: Date | null): Pro
             coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
             coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens, coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens,
             coalesce(sum(cost_usd), 0)::DOUBLE AS cost_usd,
-            coalesce(sum(model_calls), 0) AS model_calls, coalesce(sum(tool_calls), 0) AS tool_calls
+            coalesce(sum(model_calls), 0) AS model_calls, coalesce(sum(tool_calls), 0) AS tool_calls,
+            coalesce(sum(compactions), 0) AS compactions,
+            -- the share of prompt tokens read from the prompt cache (null without any prompt)
+            round(sum(cache_read_tokens) / nullif(sum(input_tokens + cache_read_tokens + cache_write_tokens), 0), 4)::DOUBLE AS cache_hit_rate
      FROM sessions ${w()}`,
   );
   const sessions = await rowsOf(

@@ -52,6 +52,9 @@ export const SESSIONS: TableDef = {
     ['log_id', 'VARCHAR'],
     // schema version 4: the provider the session's model calls went to (DESIGN.md §5)
     ['provider', 'VARCHAR'],
+    // schema version 5: times the conversation was compacted to fit the context window
+    // (the default fills the rows of a file written before, which had none)
+    ['compactions', 'INTEGER DEFAULT 0'],
   ],
 };
 
@@ -158,8 +161,9 @@ export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_C
 /**
  * Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds.
  * 4: sessions.provider (NULL for sessions of logs written before it).
+ * 5: sessions.compactions (0 for sessions of logs written before it).
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * A file older than this holds rows in a layout this version no longer

@@ -1,70 +1,105 @@
 // The Anthropic Messages API, called by the broker only (workers never see the
-// key). The SDK's own retries are off: the gateway retries, so every retry is
-// counted in model_calls.retries.
+// key). Every call streams (SSE) under a stall guard (--request-timeout) and
+// sends prompt-cache breakpoints (anthropic-request.ts); the answer is
+// assembled and checked block by block (anthropic-stream.ts). The SDK's own
+// retries are off: the model gateway retries, so every retry is counted in
+// model_calls.retries. Failures leave here as one-line errors from the one
+// table that name the endpoint (endpoint-errors.ts).
 import type Anthropic from '@anthropic-ai/sdk';
-import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS, usageFromAnthropic } from './provider.js';
-import { InterruptedError, ProviderError } from '../../policy/errors.js';
+import { InterruptedError, PromptTooLongError, ProviderError } from '../../policy/errors.js';
+import { messagesRequest } from './anthropic-request.js';
+import { MessageAssembler } from './anthropic-stream.js';
+import { connectionError, endpointName, keyRefused, notAMessage, notFound } from './endpoint-errors.js';
+import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS } from './provider.js';
+import { StallGuard } from './stall-guard.js';
+
+export const ANTHROPIC_DEFAULT_URL = 'https://api.anthropic.com';
+
+export interface AnthropicOptions {
+  apiKey: string;
+  baseURL?: string;
+  /** The variables the key and the base URL came from, named when the endpoint refuses them. */
+  keyVariable?: string;
+  urlVariable?: string;
+}
 
 export class AnthropicProvider implements ModelProvider {
   readonly name = 'anthropic' as const;
-  private constructor(private readonly client: Anthropic) {}
+  /** The endpoint, as error messages name it. */
+  readonly endpoint: string;
 
-  static async create(opts: { apiKey: string; baseURL?: string; timeoutMs?: number }): Promise<AnthropicProvider> {
+  private constructor(private readonly client: Anthropic, baseURL: string, private readonly variables: { key: string; url: string }) {
+    this.endpoint = endpointName(baseURL);
+  }
+
+  static async create(opts: AnthropicOptions): Promise<AnthropicProvider> {
     const { default: AnthropicClient } = await import('@anthropic-ai/sdk');
-    const client = new AnthropicClient({
-      apiKey: opts.apiKey,
-      baseURL: opts.baseURL || undefined,
-      maxRetries: 0,
-      timeout: opts.timeoutMs ?? 10 * 60_000,
-    });
-    return new AnthropicProvider(client);
+    const baseURL = opts.baseURL || ANTHROPIC_DEFAULT_URL;
+    // No SDK timeout of its own: the stall guard bounds every wait of a call instead.
+    const client = new AnthropicClient({ apiKey: opts.apiKey, baseURL, maxRetries: 0, timeout: 2 ** 31 - 1 });
+    return new AnthropicProvider(client, baseURL, { key: opts.keyVariable ?? 'ANTHROPIC_API_KEY', url: opts.urlVariable ?? 'ANTHROPIC_BASE_URL' });
   }
 
   async call(spec: ModelCallSpec): Promise<ModelAnswer> {
+    const guard = new StallGuard(spec.signal, spec.stallTimeoutMs);
+    const answer = new MessageAssembler();
     try {
-      const message = await this.client.messages.create(
-        {
-          model: spec.model,
-          system: spec.system,
-          tools: spec.tools as any,
-          messages: spec.messages as any,
-          max_tokens: spec.maxOutputTokens,
-        },
-        { signal: spec.signal },
-      );
-      return {
-        content: message.content as any,
-        stop_reason: message.stop_reason ?? null,
-        usage: usageFromAnthropic(message.usage),
-        model: message.model ?? spec.model,
-      };
+      const stream = await this.client.messages.create(messagesRequest(spec), { signal: guard.signal });
+      guard.touch();
+      // The SDK's stream ends quietly when aborted: the checks after the loop tell why it ended.
+      for await (const event of stream) {
+        guard.touch();
+        answer.add(event);
+        if (event.type === 'content_block_delta') spec.onProgress?.({ outputTokens: answer.outputTokens });
+      }
+      if (spec.signal.aborted) throw new InterruptedError('model call aborted');
+      if (guard.stalled) throw guard.stallError(this.endpoint);
+      const done = answer.finish();
+      return { ...done, model: done.model || spec.model };
     } catch (err) {
-      throw toProviderError(err, spec.signal);
+      throw this.toProviderError(err, spec, guard);
+    } finally {
+      guard.dispose();
     }
   }
-}
 
-function toProviderError(err: any, signal: AbortSignal): Error {
-  if (signal.aborted || err?.name === 'APIUserAbortError') return new InterruptedError('model call aborted');
-  const status: number | undefined = typeof err?.status === 'number' ? err.status : undefined;
-  const message = providerMessage(err);
-  if (status === undefined) {
-    // Connection reset, DNS, timeout: worth another try.
-    return new ProviderError(`connection error: ${message}`, true);
+  private toProviderError(err: unknown, spec: ModelCallSpec, guard: StallGuard): Error {
+    if (spec.signal.aborted) return new InterruptedError('model call aborted');
+    if (guard.stalled) return guard.stallError(this.endpoint);
+    if (err instanceof ProviderError || err instanceof InterruptedError) return err;
+    if (err instanceof SyntaxError) return notAMessage(`an event that is not JSON (${err.message})`);
+    const status = statusOf(err);
+    if (status === undefined) return connectionError(err, this.endpoint);
+    const detail = apiMessage(err);
+    if (status === 401 || status === 403) return keyRefused(status, detail, this.endpoint, this.variables.key);
+    if (status === 404) return notFound(detail, this.endpoint, spec.model, this.variables.url);
+    if (status === 400 && /prompt is too long/i.test(detail)) return new PromptTooLongError(`${status} ${detail}`);
+    return new ProviderError(`${status} ${detail}`, RETRYABLE_STATUS.has(status), status, retryAfterMs(err));
   }
-  return new ProviderError(`${status} ${message}`, RETRYABLE_STATUS.has(status), status, retryAfterMs(err?.headers));
 }
 
-function providerMessage(err: any): string {
-  const inner = err?.error?.error?.message ?? err?.error?.message;
-  return String(inner ?? err?.message ?? err).split('\n')[0];
+/** The HTTP status of an SDK APIError (undefined for a connection failure). */
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === 'number' ? status : undefined;
 }
 
-function retryAfterMs(headers: any): number | undefined {
-  const get = (k: string) => (typeof headers?.get === 'function' ? headers.get(k) : headers?.[k]);
-  const ms = Number(get('retry-after-ms'));
-  if (Number.isFinite(ms) && ms >= 0 && get('retry-after-ms') != null) return ms;
-  const s = Number(get('retry-after'));
-  if (Number.isFinite(s) && s >= 0 && get('retry-after') != null) return s * 1000;
+/** The API's own message from an error body ({"error": {"message"}}), else the error's first line. */
+function apiMessage(err: unknown): string {
+  const body = (err as { error?: { error?: { message?: unknown }; message?: unknown } } | null)?.error;
+  const inner = body?.error?.message ?? body?.message;
+  const text = typeof inner === 'string' ? inner : err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0]!;
+}
+
+/** What the endpoint's retry-after-ms / retry-after headers ask for. */
+function retryAfterMs(err: unknown): number | undefined {
+  const headers = (err as { headers?: { get?: unknown } } | null)?.headers;
+  if (typeof headers?.get !== 'function') return undefined;
+  const get = (name: string): string | null => (headers as { get(name: string): string | null }).get(name);
+  const ms = get('retry-after-ms');
+  if (ms !== null && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Number(ms);
+  const s = get('retry-after');
+  if (s !== null && Number.isFinite(Number(s)) && Number(s) >= 0) return Number(s) * 1000;
   return undefined;
 }

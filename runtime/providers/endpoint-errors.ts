@@ -64,6 +64,14 @@ export function keyRefused(status: number, detail: string, endpoint: string, key
   return new ProviderError(`the model endpoint ${endpoint} ${what} (${status} ${detail}): check ${keyVariable}`, false, status);
 }
 
+/**
+ * A 404: the endpoint has no such model, or the URL is not an endpoint of
+ * this API (a base URL with the path doubled). A configuration error (exit 2).
+ */
+export function notFound(detail: string, endpoint: string, model: string, urlVariable: string): UsageError {
+  return new UsageError(`the model endpoint ${endpoint} answered 404 (${detail}) for model ${model}: check --model and ${urlVariable}`);
+}
+
 /** A 200 whose body is not an answer: retryable, and never written to a transcript. */
 export function notAMessage(detail: string): ProviderError {
   return new ProviderError(`the model endpoint answered with something that is not a message: ${detail}`, true);

@@ -61,27 +61,35 @@ export const PRICES: Readonly<Record<string, Price>> = {
 /** The price of a model this table does not know: the highest in the table (Opus 4 / 4.1). */
 export const FALLBACK_PRICE: Price = rate(15, 75);
 
-// Longest key first, so claude-opus-4-5-... matches 'claude-opus-4-5' before 'claude-opus-4'.
-const KEYS = Object.keys(PRICES).sort((a, b) => b.length - a.length);
-const cache = new Map<string, Price | null>();
+/**
+ * Finds a model's row in a table keyed by model family: provider prefixes
+ * ("anthropic/", "us.anthropic.") and suffixes ("@2025…", "-latest") are
+ * stripped, and a key matches the whole id or a prefix ending at a '-'
+ * (claude-opus-4 must not match claude-opus-45), longest key first (so
+ * claude-opus-4-5-… finds 'claude-opus-4-5' before 'claude-opus-4').
+ * Also used by the table of context windows (context-windows.ts).
+ */
+export function modelTable<T>(table: Readonly<Record<string, T>>): (model: string) => T | null {
+  const keys = Object.keys(table).sort((a, b) => b.length - a.length);
+  const memo = new Map<string, T | null>();
+  return (model) => {
+    let hit = memo.get(model);
+    if (hit !== undefined) return hit;
+    const m = normalize(model);
+    const key = keys.find((k) => m === k || (m.startsWith(k) && m[k.length] === '-'));
+    hit = key ? table[key]! : null;
+    memo.set(model, hit);
+    return hit;
+  };
+}
 
-/** Strips provider prefixes ("anthropic/", "us.anthropic.") and suffixes ("@2025…", "-latest", "-v1:0"). */
 function normalize(model: string): string {
   let m = model.trim().toLowerCase();
   m = m.replace(/^(?:[a-z]+\/)+/, '').replace(/^(?:[a-z]{2}\.)?anthropic\./, '');
   return m.replace(/@.*$/, '').replace(/-latest$/, '');
 }
 
-function lookup(model: string): Price | null {
-  let hit = cache.get(model);
-  if (hit !== undefined) return hit;
-  const m = normalize(model);
-  // A key matches the whole id or a prefix ending at a '-' (claude-opus-4 must not match claude-opus-45).
-  const key = KEYS.find((k) => m === k || (m.startsWith(k) && m[k.length] === '-'));
-  hit = key ? PRICES[key] : null;
-  cache.set(model, hit);
-  return hit;
-}
+const lookup = modelTable(PRICES);
 
 export function isKnownModel(model: string): boolean {
   return lookup(model) !== null;

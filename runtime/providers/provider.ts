@@ -47,6 +47,8 @@ export interface ModelAnswer {
   stop_reason: string | null;
   usage: Usage;
   model: string;
+  /** What the provider left out of the answer and why (e.g. a content block of an unknown kind): audited as notices. */
+  notices?: string[];
 }
 
 export interface ModelProvider {

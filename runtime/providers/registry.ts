@@ -49,11 +49,28 @@ async function createProvider(name: ProviderName, settings: { script?: string })
     }
     case 'anthropic': {
       const { AnthropicProvider } = await import('./anthropic.js');
-      return AnthropicProvider.create({ apiKey: process.env.ANTHROPIC_API_KEY!, baseURL: process.env.ANTHROPIC_BASE_URL });
+      const env = PROVIDER_ENV.anthropic;
+      return AnthropicProvider.create({ apiKey: process.env[env.key]!, baseURL: baseUrl(env.baseURL), keyVariable: env.key, urlVariable: env.baseURL });
     }
     case 'openai': {
       const { OpenAIProvider } = await import('./openai.js');
-      return OpenAIProvider.create({ apiKey: process.env.OPENAI_API_KEY!, baseURL: process.env.OPENAI_BASE_URL });
+      return OpenAIProvider.create({ apiKey: process.env.OPENAI_API_KEY!, baseURL: baseUrl(PROVIDER_ENV.openai.baseURL) });
     }
   }
+}
+
+/** An endpoint from the environment, checked: an http(s) URL, or unset. */
+function baseUrl(variable: string): string | undefined {
+  const value = process.env[variable];
+  if (!value) return undefined;
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    // said below
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(`${variable} must be an http:// or https:// URL (got "${value}")`);
+  }
+  return value;
 }

@@ -1,9 +1,9 @@
 // The stall guard of a streamed model call (--request-timeout): it bounds the
 // wait for the first event (headers included) and the gap between two
 // events. Past it the guard aborts the request through its own signal and the
-// provider throws `stalled()`, a retryable ProviderError that names the
-// endpoint, so the model gateway retries it like a dropped connection (at
-// once: the timeout was the wait).
+// provider throws `stallError()`, an EndpointStalledError (retryable) that
+// names the endpoint, so the model gateway retries it like a dropped
+// connection (at once: the timeout was the wait).
 // Provider-neutral: any streaming provider touches it once per event.
 import { EndpointStalledError } from '../../policy/errors.js';
 

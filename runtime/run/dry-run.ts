@@ -6,6 +6,7 @@ import type { Role } from '../../policy/types.js';
 import type { BrokerOptions } from '../broker/broker.js';
 import { roleEndpoint } from '../broker/role-models.js';
 import { roleManifest } from '../manifest.js';
+import { contextWindowOf } from '../providers/context-windows.js';
 import { PROVIDER_ENV } from '../providers/registry.js';
 import { termLine } from '../terminal/text.js';
 
@@ -18,7 +19,10 @@ export interface DryRunPlan extends Endpoint {
   tools: string[];
   /** The roles this one may start, with what each would be offered and run on. */
   children: Record<string, Endpoint & { tools: string[] }>;
-  limits: { max_depth: number; max_parallel: number; max_turns: number; max_tokens: number | null; max_cost: number | null };
+  limits: {
+    max_depth: number; max_parallel: number; max_turns: number; max_tokens: number | null; max_cost: number | null;
+    context_window: number; request_timeout_s: number;
+  };
   policy: { file: string; hash: string };
   warnings: string[];
 }
@@ -37,11 +41,15 @@ export function dryRunPlan(options: PlanOptions, role: Role, warnings: string[])
   // The same grant computation the manifest and the broker use.
   const settings = { toolLimits: options.toolLimits, defaults: options.defaults, prompts: options.rolePrompts ?? new Map() };
   const toolsOf = (r: Role) => roleManifest(options.policy, r, settings).tools.map((t) => t.name);
+  const endpoint = endpointOf(options, role);
   const children = Object.fromEntries(options.policy.spawnsFor(role).map((r) => [r, { ...endpointOf(options, r), tools: toolsOf(r) }]));
   return {
-    workspace: options.workspace, role, ...endpointOf(options, role), sandbox: options.sandbox,
+    workspace: options.workspace, role, ...endpoint, sandbox: options.sandbox,
     tools: toolsOf(role), children,
-    limits: { max_depth: options.maxDepth, max_parallel: options.maxParallel, max_turns: options.maxTurns, max_tokens: options.maxTokens ?? null, max_cost: options.maxCost ?? null },
+    limits: {
+      max_depth: options.maxDepth, max_parallel: options.maxParallel, max_turns: options.maxTurns, max_tokens: options.maxTokens ?? null, max_cost: options.maxCost ?? null,
+      context_window: contextWindowOf(endpoint.model, options.contextWindow).tokens, request_timeout_s: (options.requestTimeoutMs ?? 0) / 1000,
+    },
     policy: { file: options.policy.file, hash: options.policy.hash },
     warnings,
   };
@@ -57,6 +65,7 @@ export function dryRunText(plan: DryRunPlan): string {
     ['tools', plan.tools.join(', ') || '(none)'],
     ...Object.entries(plan.children).map(([r, c]): [string, string] => [`may start ${r}`, `${via(c)}; tools ${c.tools.join(', ') || '(none)'}`]),
     ['limits', `max_depth ${l.max_depth} · max_parallel ${l.max_parallel} · max_turns ${l.max_turns} · max_tokens ${l.max_tokens ?? 'none'} · max_cost ${l.max_cost === null ? 'none' : `$${l.max_cost}`}`],
+    ['model calls', `context window ${l.context_window} tokens · request timeout ${l.request_timeout_s}s`],
     ['sandbox', plan.sandbox === 'none' ? 'NONE (--unsafe-no-sandbox)' : `Node permission model (${plan.sandbox})`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -16,6 +16,7 @@ export type ProgressMode = 'json' | 'live' | 'lines' | 'quiet';
 export interface RunSummary {
   status: string; exitCode: number; rootId: string; durationMs: number;
   inputTokens: number; outputTokens: number; costUsd: number; sessions: number; error: string | null;
+  cacheReadTokens?: number; cacheWriteTokens?: number;
 }
 
 type Terminal = NodeJS.WritableStream & { columns?: number; rows?: number; on?: NodeJS.WritableStream['on']; off?: NodeJS.WritableStream['off'] };
@@ -53,6 +54,14 @@ export class ProgressView implements PromptHost {
     const note = notable(line);
     if (note) this.note(note);
     if (this.mode === 'live' && !this.frozen && !this.paused) this.schedule();
+  };
+
+  /** A streamed answer is arriving: the live tree shows its tokens so far. */
+  onProgress = (sessionId: string, outputTokens: number): void => {
+    const r = this.rows.get(sessionId);
+    if (this.mode !== 'live' || this.frozen || !r) return;
+    r.receiving = outputTokens;
+    if (!this.paused) this.schedule();
   };
 
   /** A line of the run's own (a signal, a warning): above the tree, like a note. */
@@ -101,7 +110,7 @@ export class ProgressView implements PromptHost {
     if (this.mode === 'json') {
       this.out.write(JSON.stringify({ event: 'run_finished', root_id: summary.rootId, status: summary.status, exit_code: summary.exitCode,
         duration_ms: Math.round(summary.durationMs), input_tokens: summary.inputTokens, output_tokens: summary.outputTokens,
-        cost_usd: summary.costUsd, sessions: summary.sessions, error: summary.error }) + '\n');
+        cache_read_tokens: summary.cacheReadTokens ?? 0, cache_write_tokens: summary.cacheWriteTokens ?? 0, cost_usd: summary.costUsd, sessions: summary.sessions, error: summary.error }) + '\n');
       return;
     }
     if (this.mode !== 'quiet') this.err.write(finalLine(summary) + '\n');
@@ -119,12 +128,12 @@ export class ProgressView implements PromptHost {
   private track(line: AuditLine): void {
     switch (line.type) {
       case 'session_started':
-        this.rows.set(line.session_id, { id: line.session_id, parent: line.parent_id, role: line.role, status: 'running', modelCalls: 0, toolCalls: 0, inTok: 0, outTok: 0 });
+        this.rows.set(line.session_id, { id: line.session_id, parent: line.parent_id, role: line.role, status: 'running', modelCalls: 0, toolCalls: 0, inTok: 0, outTok: 0, receiving: 0 });
         this.order.push(line.session_id);
         break;
       case 'model_call': {
         const r = this.rows.get(line.session_id);
-        if (r) { r.modelCalls++; r.inTok += line.input_tokens + line.cache_read_tokens + line.cache_write_tokens; r.outTok += line.output_tokens; }
+        if (r) { r.receiving = 0; r.modelCalls++; r.inTok += line.input_tokens + line.cache_read_tokens + line.cache_write_tokens; r.outTok += line.output_tokens; }
         break;
       }
       case 'tool_call': {
@@ -239,6 +248,12 @@ function notable(line: AuditLine): string | null {
 
 export function finalLine(s: RunSummary): string {
   const secs = (s.durationMs / 1000).toFixed(1);
-  return `${s.status} in ${secs}s · ${s.sessions} session${s.sessions === 1 ? '' : 's'} · tokens ${s.inputTokens} in / ${s.outputTokens} out · cost $${s.costUsd.toFixed(4)} · root ${termLine(s.rootId)}` +
+  const read = s.cacheReadTokens ?? 0;
+  const written = s.cacheWriteTokens ?? 0;
+  const prompt = s.inputTokens + read + written;
+  // Input is every prompt token, cached or not; the share read from the cache is the cache hit rate
+  // (not shown for a provider that reports no caching at all).
+  const cache = read + written > 0 ? ` (${Math.round((100 * read) / prompt)}% from cache)` : '';
+  return `${s.status} in ${secs}s · ${s.sessions} session${s.sessions === 1 ? '' : 's'} · tokens ${prompt} in${cache} / ${s.outputTokens} out · cost $${s.costUsd.toFixed(4)} · root ${termLine(s.rootId)}` +
     (s.error && s.status !== 'completed' ? ` · ${termLine(s.error)}` : '');
 }

@@ -15,6 +15,8 @@ export interface TreeRow {
   toolCalls: number;
   inTok: number;
   outTok: number;
+  /** Output tokens of a model answer still arriving (0 or absent when none is). */
+  receiving?: number;
 }
 
 export interface FitOptions {
@@ -55,7 +57,8 @@ function render(rows: readonly TreeRow[], fold: boolean): string[] {
   const busy = (r: TreeRow): boolean => r.status === 'running' || (children.get(r.id) ?? []).some(busy);
   const describe = (r: TreeRow) =>
     `${termLine(r.role).padEnd(roleWidth)} ${termLine(r.id)} ${MARK[r.status] ?? '?'} ${r.status.padEnd(statusWidth)}  ` +
-    `model ${r.modelCalls}  tools ${r.toolCalls}  ${shortCount(r.inTok)}/${shortCount(r.outTok)} tok`;
+    `model ${r.modelCalls}  tools ${r.toolCalls}  ${shortCount(r.inTok)}/${shortCount(r.outTok)} tok` +
+    (r.receiving ? `  receiving ~${shortCount(r.receiving)} tok` : '');
 
   const lines: string[] = [];
   const visit = (r: TreeRow, prefix: string, branch: string, childPrefix: string) => {

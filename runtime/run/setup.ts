@@ -18,6 +18,10 @@ import { FALLBACK_PRICE, isKnownModel } from '../providers/pricing.js';
 
 /** The run's model when neither --model nor CHORAGEN_MODEL names one (for the default provider). */
 export const DEFAULT_MODEL = DEFAULT_MODELS.anthropic;
+/** --request-timeout's default, in seconds. */
+export const DEFAULT_REQUEST_TIMEOUT_S = 120;
+/** No model has a smaller window; below it, not even the system prompt and the tools fit. */
+const MIN_CONTEXT_WINDOW = 4096;
 
 export interface RunSettings {
   workspace?: string;
@@ -32,6 +36,8 @@ export interface RunSettings {
   maxTurns?: string;
   maxRetries?: string;
   sessionTimeout?: string;
+  contextWindow?: string;
+  requestTimeout?: string;
   workerMemoryMb?: string;
   autoApprove?: boolean;
   requireApproval?: boolean;
@@ -93,6 +99,23 @@ export function positiveNumber(name: string, value: string | undefined): number 
   return n;
 }
 
+/** Node's timers hold at most 2^31-1 ms (~24.8 days); a day is already more than any endpoint needs. */
+const MAX_REQUEST_TIMEOUT_S = 86_400;
+
+function requestTimeoutMs(value: string | undefined): number {
+  const seconds = positiveNumber('--request-timeout', value) ?? DEFAULT_REQUEST_TIMEOUT_S;
+  if (seconds > MAX_REQUEST_TIMEOUT_S) throw new UsageError(`--request-timeout must be at most ${MAX_REQUEST_TIMEOUT_S} seconds (a day; got ${value})`);
+  return seconds * 1000;
+}
+
+function contextWindowTokens(value: string | undefined): number | undefined {
+  const tokens = positiveInt('--context-window', value);
+  if (tokens !== undefined && tokens < MIN_CONTEXT_WINDOW) {
+    throw new UsageError(`--context-window must be at least ${MIN_CONTEXT_WINDOW} tokens (got ${tokens}): the system prompt and tools alone take a few thousand`);
+  }
+  return tokens;
+}
+
 /**
  * Everything the broker needs, validated. Limits from flags can only narrow
  * the policy's. With `role`, only what a tree rooted in that role can reach
@@ -119,6 +142,8 @@ export async function prepareRun(settings: RunSettings, role?: string, opts: { p
     maxTokens: positiveInt('--max-tokens', settings.maxTokens),
     maxCost: positiveNumber('--max-cost', settings.maxCost),
     sessionTimeoutMs: settings.sessionTimeout === undefined ? undefined : durationFlag('--session-timeout', settings.sessionTimeout, { positive: true }),
+    contextWindow: contextWindowTokens(settings.contextWindow),
+    requestTimeoutMs: requestTimeoutMs(settings.requestTimeout),
     workerMemoryMb: positiveInt('--worker-memory-mb', settings.workerMemoryMb, 512),
     autoApprove: !!settings.autoApprove,
     requireApproval: !!settings.requireApproval,

@@ -42,7 +42,7 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
   const mode = req.json ? 'json' : process.stderr.isTTY ? 'live' : 'lines';
   const view = new ProgressView(mode, context.stderr, context.stdout);
   for (const w of warnings) view.print(`choragen: warning: ${w}`);
-  const broker = await Broker.create({ ...options, onEvent: view.onEvent, promptHost: view });
+  const broker = await Broker.create({ ...options, onEvent: view.onEvent, onProgress: view.onProgress, promptHost: view });
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
@@ -59,7 +59,8 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
   try {
     const rootReq: RootRequest = { role, message: message ?? '', taskId: req.taskId, chainId: req.chainId, resume: req.resume };
     const result = await broker.run(rootReq);
-    const exitCode = EXIT_BY_STATUS[result.status];
+    // An endpoint that refuses the key stops the whole tree: however far the run got, that is a configuration error.
+    const exitCode = result.configError ? ExitCode.usage : EXIT_BY_STATUS[result.status];
     view.freeze();
     if (!req.json && result.finalText) context.stdout.write(termText(result.finalText.trimEnd()) + '\n');
     view.finish({ ...result, exitCode });

@@ -2,6 +2,7 @@
 // the head of its transcript journal (.choragen/sessions/<id>.jsonl), whose
 // second line holds the first message, without reading the whole transcript.
 import fs from 'node:fs';
+import { withoutSessionFacts } from '../broker/system-prompt.js';
 import { transcriptFile } from './transcripts.js';
 
 const HEAD_BYTES = 64 * 1024;
@@ -30,8 +31,8 @@ export function firstInstructionLine(workspace: string, sessionId: string): stri
     }
     if (entry.message?.role !== 'user') continue;
     const content = entry.message.content;
-    const text = typeof content === 'string' ? content
-      : Array.isArray(content) ? content.map((b: { text?: unknown }) => (typeof b?.text === 'string' ? b.text : '')).join('\n') : '';
+    const text = withoutSessionFacts(typeof content === 'string' ? content
+      : Array.isArray(content) ? content.map((b: { text?: unknown }) => (typeof b?.text === 'string' ? b.text : '')).join('\n') : '');
     // A task's first message carries the task file first; the instructions follow their heading.
     const marker = text.indexOf('## Instructions\n');
     const body = marker >= 0 ? text.slice(marker + '## Instructions\n'.length) : text;

@@ -45,6 +45,16 @@ export class TranscriptWriter {
     for (; this.written < transcript.length; this.written++) this.line({ message: transcript[this.written] });
   }
 
+  /**
+   * The conversation was compacted to fit the context window: the compacted
+   * transcript goes in whole, as one line that replaces every message before
+   * it (see replayJournal), so a resume continues from what the model saw.
+   */
+  compacted(transcript: readonly Message[]): void {
+    this.line({ compacted: transcript });
+    this.written = transcript.length;
+  }
+
   /** Final record: the whole session, written atomically; the journal is closed. */
   finish(transcript: readonly Message[], status: string, error: string | null): void {
     this.sync(transcript);
@@ -82,7 +92,7 @@ export function loadTranscript(workspace: string, sessionId: string): SavedSessi
   let end: { status: string; error: string | null } | null = null;
   for (const line of text.split('\n')) {
     if (!line) continue;
-    let entry: { header?: Header; message?: Message; end?: { status: string; error: string | null } };
+    let entry: { header?: Header; message?: Message; compacted?: Message[]; end?: { status: string; error: string | null } };
     try {
       entry = JSON.parse(line);
     } catch {
@@ -90,6 +100,7 @@ export function loadTranscript(workspace: string, sessionId: string): SavedSessi
     }
     if (entry.header) header = entry.header;
     else if (entry.message) messages.push(entry.message);
+    else if (entry.compacted) messages.splice(0, messages.length, ...entry.compacted);
     else if (entry.end) end = entry.end;
   }
   if (!header) throw new UsageError(`the saved session ${sessionId} is unreadable`);

@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { firstUserText } from '../../../runtime/providers/script/format.js';
 import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
 import { makeWorkspace, removeWorkspace, runCli } from '../../support/cli.js';
 
@@ -37,7 +38,7 @@ describe('task chains end to end', () => {
     // control's first message carries the chain status; impl's carries the task file text, before the instructions
     const controlFirst = JSON.stringify(server.requests.find((q) => q.role === 'control')!.body.messages[0].content);
     expect(controlFirst).to.include(chainId);
-    const implFirst = String(server.requests.find((q) => q.role === 'impl')!.body.messages[0].content);
+    const implFirst = firstUserText(server.requests.find((q) => q.role === 'impl')!.body.messages);
     expect(implFirst).to.include('# Task: Write the feature module');
     expect(implFirst.indexOf('Write the feature module')).to.be.lessThan(implFirst.indexOf('Create src/feature.ts as the task says.'));
 

@@ -265,13 +265,13 @@ describe('metrics store', function () {
     expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
-  it('schema version 4: a version 3 database gains sessions.provider as its last column; sessions of new logs record it', async () => {
+  it('schema versions 4 and 5: a version 3 database gains sessions.provider and sessions.compactions as its last columns; sessions of new logs record them', async () => {
     typicalRun(ws, 'v3').close();
     await ingestWorkspace(ws);
     const { DuckDBInstance } = await import('@duckdb/node-api');
     const db = await DuckDBInstance.create(workspacePaths(ws).metrics);
     const conn = await db.connect();
-    await conn.run('ALTER TABLE sessions DROP COLUMN provider; UPDATE schema_version SET version = 3');
+    await conn.run('ALTER TABLE sessions DROP COLUMN provider; ALTER TABLE sessions DROP COLUMN compactions; UPDATE schema_version SET version = 3');
     conn.closeSync();
     db.closeSync();
     const run = new SyntheticRun(ws, 'v4', { seed: 9 });
@@ -280,12 +280,16 @@ describe('metrics store', function () {
     await ingestWorkspace(ws);
     const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'sessions' ORDER BY column_index`)).rows;
     expect(cols.map((c) => c.column_name)).to.deep.equal(SESSIONS.columns.map(([n]) => n));
-    expect(cols.at(-1)!.column_name).to.equal('provider');
+    expect(cols.slice(-2).map((c) => c.column_name)).to.deep.equal(['provider', 'compactions']);
     const rows = (await queryMetrics(ws, `SELECT session_id, role, provider FROM sessions WHERE root_id = 'v4' ORDER BY session_id`)).rows;
     expect(rows).to.deep.equal([
       { session_id: 'v4', role: 'control', provider: 'anthropic' },
       { session_id: 'v4-r', role: 'reviewer', provider: 'openai' },
     ]);
+    // the rows it had are kept, with no compactions
+    const old = await one(ws, `SELECT count(*) AS n, count(*) FILTER (WHERE compactions = 0) AS zero FROM sessions WHERE root_id = 'v3'`);
+    expect(old.n).to.be.greaterThan(0);
+    expect(old.zero).to.equal(old.n);
     expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
@@ -315,6 +319,24 @@ describe('metrics store', function () {
       { name: 'tool_call_rows', kind: 'BASE TABLE' }, { name: 'tool_calls', kind: 'VIEW' },
     ]);
     expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
+  });
+
+  it('counts each session\'s compactions from its compaction events, also in a log that grew', async () => {
+    const run = new SyntheticRun(ws, 'cmp', { seed: 3 });
+    const compaction = (session: string) => run.log.append({
+      type: 'compaction', session_id: session, reason: 'threshold', window_tokens: 60000, tokens_before: 45000,
+      tokens_after: 20000, messages_before: 41, messages_after: 41, stubbed: 12, dropped_turns: 0,
+    });
+    run.start('cmp').modelCall('cmp').start('cmp-c', 'cmp').modelCall('cmp-c');
+    compaction('cmp-c');
+    await ingestWorkspace(ws);
+    compaction('cmp-c');
+    compaction('cmp');
+    run.modelCall('cmp-c').end('cmp-c').end('cmp');
+    run.close();
+    await ingestWorkspace(ws);
+    const rows = await queryMetrics(ws, 'SELECT session_id, compactions FROM sessions ORDER BY session_id');
+    expect(rows.rows).to.deep.equal([{ session_id: 'cmp', compactions: 1 }, { session_id: 'cmp-c', compactions: 2 }]);
   });
 
   it('keeps a resumed run (a new log whose sessions name the old root) in the tree of the run it continues', async () => {

@@ -25,6 +25,24 @@ describe('session transcripts', () => {
     expect(saved.tools).to.deep.equal(['read_file']);
   });
 
+  it('journals a compaction whole: after a crash the journal rebuilds the compacted transcript and the turns after it', () => {
+    const w = new TranscriptWriter(ws, { identity, tools: ['read_file'], envelope: ['read_file'], model: 'm' });
+    const long = 'x'.repeat(5000);
+    let transcript: any[] = [
+      { role: 'user', content: 'go' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'read_file', input: { path: 'a' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: long }] },
+    ];
+    w.sync(transcript);
+    transcript = [transcript[0], transcript[1], { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: '[stub]' }] }];
+    w.compacted(transcript);
+    transcript.push({ role: 'assistant', content: [{ type: 'text', text: 'done' }] });
+    w.sync(transcript);
+    const saved = loadTranscript(ws, 'sess01');
+    expect(saved.messages).to.deep.equal(transcript);
+    expect(JSON.stringify(saved.messages)).to.not.include(long);
+  });
+
   it('writes the whole record at the end, and that is what loads', () => {
     const w = new TranscriptWriter(ws, { identity, tools: [], envelope: [], model: 'm' });
     const transcript: any[] = [{ role: 'user', content: 'go' }, { role: 'assistant', content: [] }];
