@@ -12,6 +12,8 @@
 //   ToolFailure         2   a permitted tool call could not be done (missing file, no match, too large)
 //   ProviderError     1/2   the model endpoint failed; `retryable` ones are retried; 401/403 exit 2
 //   InterruptedError  130   SIGINT / SIGTERM, or an abort from the broker
+//   StorageError      1/2   choragen's own records (.choragen/) cannot be written or read: disk full,
+//                           read-only, no permission, a file in the way; 2 when found before anything ran
 //   ChoragenError       1   anything else that failed for a known reason
 //
 // A ToolRefusal or ToolFailure never ends a session: the dispatcher turns it
@@ -53,6 +55,21 @@ export class SandboxUnavailableError extends UsageError {}
 /** SIGINT / SIGTERM, or an abort from the broker. */
 export class InterruptedError extends ChoragenError {
   override readonly exitCode: number = ExitCode.interrupted;
+}
+
+/**
+ * choragen's own records under .choragen/ (audit log, session journal,
+ * metrics database) cannot be written or read: a full disk, a read-only
+ * mount, a permission, a file where a directory should be. Found before any
+ * session ran it is a problem with the workspace the user fixes (exit 2);
+ * during a run the run fails (exit 1). `code` is the OS error code.
+ */
+export class StorageError extends ChoragenError {
+  override readonly exitCode: number;
+  constructor(message: string, readonly code?: string, atStart = false) {
+    super(message);
+    this.exitCode = atStart ? ExitCode.usage : ExitCode.failed;
+  }
 }
 
 /** What `tool_calls.decision` records for a refused call. */
