@@ -94,7 +94,7 @@ export interface SessionEnded {
 export interface NoticeEvent {
   type: 'notice';
   session_id: string;
-  kind: 'budget_warning' | 'budget_exceeded' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume';
+  kind: 'budget_warning' | 'budget_exceeded' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume' | 'record_failed';
   message: string;
   /** On 'resume': the process that writes the log from here on (AuditLog.resume sets it). */
   pid?: number;

@@ -23,6 +23,7 @@ import type { SandboxKind } from './worker-sandbox.js';
 import { SessionPool } from './session-pool.js';
 import { ToolDispatcher } from './tool-dispatcher.js';
 import { type SavedSession, TranscriptWriter } from '../sessions/transcripts.js';
+import { continuation, markResumed } from '../sessions/resume.js';
 import { version } from '../version.js';
 import { WriteRegistry } from './write-locks.js';
 
@@ -85,7 +86,7 @@ export interface RunResult {
   auditFile: string;
 }
 
-interface TreeStop { status: 'interrupted' | 'budget_exceeded'; reason: string }
+interface TreeStop { status: 'interrupted' | 'budget_exceeded' | 'failed'; reason: string }
 
 const HARD_STOP_GRACE_MS = 1500;
 
@@ -99,6 +100,10 @@ export class Broker {
   private runningChildren = 0;
   private readonly sessions = new Map<string, LiveSession>();
   private readonly children = new Map<string, Set<LiveSession>>();
+  /** Each running session's journal, by session id. */
+  private readonly journals = new Map<string, TranscriptWriter>();
+  /** Why records can no longer be written (audit log or journal), once a write failed. */
+  private recordFailure: string | null = null;
   private readonly gateway: ModelGateway;
   private readonly dispatcher: ToolDispatcher;
   private readonly implTools: string[];
@@ -120,7 +125,7 @@ export class Broker {
       onApproval: (session, tool, path, rule, answer, by) =>
         this.record({ type: 'approval', session_id: session.id, tool, path, rule, answer, by: by as any }),
       services: (session) => ({ spawnChild: (req) => this.spawnChild(session, req) }),
-    }, (event) => this.record(event));
+    }, (event) => this.record(event), (session, result) => this.journals.get(session.id)?.toolResult(result));
     this.gateway = new ModelGateway({
       provider: opts.provider,
       maxRetries: opts.maxRetries,
@@ -166,6 +171,9 @@ export class Broker {
     const rootSessionId = resumed ? newSessionId() : this.rootId;
     // Everything that can be wrong with the request is found before anything is recorded.
     const first = resumed ? null : await this.firstMessage(req.role, req.message, req.taskId, req.chainId);
+    // The saved session names the one that continues it before anything runs,
+    // so a later resume of it points there instead of doing the work again.
+    if (resumed) markResumed(this.opts.workspace, resumed.identity.id, rootSessionId);
     // Every run writes its own log, named by the session it starts (for a
     // resumed session: the new id; its root_id still names the original tree).
     const audit = (this.audit = AuditLog.open(this.opts.workspace, rootSessionId, this.header()));
@@ -177,9 +185,9 @@ export class Broker {
     let identity;
     if (resumed) {
       grant = resumedGrant(resumed, rootGrant(this.toolsFor(resumed.identity.role), this.implTools));
-      messages = resumable(resumed.messages);
+      messages = continuation(resumed);
       identity = { ...resumed.identity, id: rootSessionId };
-      this.record({ type: 'notice', session_id: rootSessionId, kind: 'resume', message: `resumes session ${resumed.identity.id} from its last complete turn` });
+      this.record({ type: 'notice', session_id: rootSessionId, kind: 'resume', message: `resumes session ${resumed.identity.id} from what it recorded` });
     } else {
       grant = rootGrant(this.toolsFor(req.role), this.implTools);
       messages = [{ role: 'user', content: first! }];
@@ -189,12 +197,14 @@ export class Broker {
     this.finished = true;
     audit.close();
     if (this.opts.ingest) await this.ingest();
+    // A run whose records could not all be written has failed, whatever its sessions did.
+    const unrecorded = this.recordFailure !== null && session.status === 'completed';
     return {
       rootId: this.rootId,
       sessionId: session.id,
-      status: session.status as RunResult['status'],
+      status: unrecorded ? 'failed' : (session.status as RunResult['status']),
       finalText: outcome.finalText,
-      error: outcome.error,
+      error: unrecorded ? this.recordFailure : outcome.error,
       durationMs: performance.now() - t0,
       sessions: this.sessionCount,
       inputTokens: sum(this.sessions, (s) => s.usage.input_tokens),
@@ -234,7 +244,10 @@ export class Broker {
       system: systemPrompt(identity.role, this.opts.policy, identity),
       tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!)),
     };
-    const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model });
+    const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model },
+      (err) => this.failRecords(err));
+    journal.sync(session.transcript);
+    this.journals.set(session.id, journal);
     const brokerPorts: MessagePort[] = [];
     const transfer: TransferListItem[] = [];
     const model = new MessageChannel();
@@ -242,8 +255,12 @@ export class Broker {
     transfer.push(model.port2);
     model.port1.on('message', (req: ModelRequest) => {
       void this.gateway.answer(session, setup, req).then((reply) => {
-        model.port1.postMessage(reply);
+        // Journaled before the reply leaves: the session acts on it at once.
         journal.sync(session.transcript);
+        if (reply.type === 'model_reply' && reply.refused) {
+          for (const [id, content] of Object.entries(reply.refused)) journal.toolResult({ type: 'tool_result', tool_use_id: id, content, is_error: true });
+        }
+        model.port1.postMessage(reply);
       });
     });
     const toolPorts: Record<string, MessagePort> = {};
@@ -253,7 +270,11 @@ export class Broker {
       transfer.push(channel.port2);
       toolPorts[tool] = channel.port2;
       channel.port1.on('message', (req: ToolRequest) => {
-        void this.dispatcher.handle(session, tool, req, session.abort.signal).then((reply) => channel.port1.postMessage(reply));
+        void this.dispatcher.handle(session, tool, req, session.abort.signal).then((reply) => {
+          // A result that could not be recorded is not reported as done: the run is stopping.
+          if (this.recordFailure) channel.port1.postMessage({ ...reply, content: `the run is stopping: ${this.recordFailure}`, is_error: true, ends_session: undefined });
+          else channel.port1.postMessage(reply);
+        });
       });
     }
 
@@ -294,6 +315,7 @@ export class Broker {
       files_changed: [...session.filesChanged],
     });
     journal.finish(session.transcript, outcome.status, outcome.error);
+    this.journals.delete(session.id);
     return { session, outcome };
   }
 
@@ -354,7 +376,8 @@ export class Broker {
   private stopTree(status: TreeStop['status'], reason: string): void {
     if (this.stop || this.finished) return;
     this.stop = { status, reason };
-    this.record({ type: 'notice', session_id: this.rootId, kind: status === 'interrupted' ? 'interrupt' : 'budget_exceeded', message: reason });
+    const kind = ({ interrupted: 'interrupt', budget_exceeded: 'budget_exceeded', failed: 'record_failed' } as const)[status];
+    this.record({ type: 'notice', session_id: this.rootId, kind, message: reason });
     this.treeAbort.abort(reason);
     for (const s of this.sessions.values()) if (s.status === 'running') s.abort.abort(reason);
     // Sessions stop at their next port message; any still running after the grace are terminated.
@@ -364,9 +387,26 @@ export class Broker {
   // --- records -----------------------------------------------------------------
 
   private record(event: AuditEvent): void {
-    if (!this.audit || this.finished) return;
-    const line = this.audit.append(event);
+    if (!this.audit || this.finished || this.audit.writeFailure) return;
+    let line: AuditLine;
+    try {
+      line = this.audit.append(event);
+    } catch (err) {
+      this.failRecords(err);
+      return;
+    }
     this.opts.onEvent?.(line);
+  }
+
+  /**
+   * An audit or journal line could not be written (a full disk): what runs
+   * cannot be recorded, so the whole tree stops and the run fails with the
+   * one-line reason. The log itself ends at its last whole line.
+   */
+  private failRecords(err: unknown): void {
+    if (this.recordFailure) return;
+    this.recordFailure = err instanceof Error ? err.message : String(err);
+    this.stopTree('failed', this.recordFailure);
   }
 
   private header() {
@@ -424,18 +464,4 @@ function sum(sessions: Map<string, LiveSession>, f: (s: LiveSession) => number):
 function resumedGrant(saved: SavedSession, current: Grant): Grant {
   const tools = saved.tools.filter((t) => current.tools.includes(t));
   return { tools, envelope: new Set(saved.envelope.filter((t) => current.envelope.has(t))) };
-}
-
-/** Drop a trailing assistant message whose tool calls never got results: resume from the last complete turn. */
-function resumable(messages: Message[]): Message[] {
-  const out = [...messages];
-  const last = out[out.length - 1];
-  if (last?.role === 'assistant') {
-    const hasToolUse = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_use');
-    if (hasToolUse) out.pop();
-  }
-  if (out.length && out[out.length - 1].role === 'assistant') {
-    out.push({ role: 'user', content: 'The session was resumed. Continue where you left off.' });
-  }
-  return out;
 }

@@ -17,7 +17,7 @@ export interface GatewayDeps {
   maxOutputTokens: number;
   costOf(model: string, usage: Usage): number;
   /** Why the whole tree must stop now, if it must. */
-  treeStop(): { status: 'interrupted' | 'budget_exceeded'; reason: string } | null;
+  treeStop(): { status: 'interrupted' | 'budget_exceeded' | 'failed'; reason: string } | null;
   treeSignal: AbortSignal;
   record(event: ModelCallEvent): void;
   /**

@@ -11,7 +11,8 @@ export class AgentListCommand extends ChoragenCommand {
     description: 'List recent sessions',
     details: `
       Shows the most recent sessions, newest first: id, role, parent, status
-      (running, completed, failed, interrupted, budget_exceeded), age and tokens
+      (running, completed, failed, interrupted, budget_exceeded; "resumed by ID"
+      when agent:resume carried the session on in another), age and tokens
       (input + output). Reads the metrics tables after ingesting the audit logs.
       \`--json\` prints an array of session objects.
     `,
@@ -47,7 +48,7 @@ export class AgentListCommand extends ChoragenCommand {
       id: r.session_id,
       role: r.role ?? '?',
       parent: r.parent_id ?? '-',
-      status: r.status,
+      status: r.resumed_by ? `${r.status}, resumed by ${r.resumed_by}` : r.status,
       age: age(r.started_at, now),
       tokens: r.tokens,
     }));

@@ -13,7 +13,9 @@ export class AgentShowCommand extends ChoragenCommand {
     details: `
       ID is a session id or a unique prefix of one (see agent:list). Shows the
       session's metrics row, the sessions it spawned, each tool call with its
-      decision, rule and path, and the session's final text. An unknown id
+      decision, rule and path, and the session's final text. A session that
+      agent:resume carried on names the session that resumed it (resumed by),
+      and a resumed one the session it continues (resumed from). An unknown id
       exits with 2. \`--json\` prints {session, children, tool_calls, model_calls}.
     `,
     examples: [
@@ -43,6 +45,7 @@ export class AgentShowCommand extends ChoragenCommand {
     out.push(`session ${s.session_id}  ${s.role ?? '?'}  ${s.status}${s.error ? `: ${s.error}` : ''}`);
     out.push(`  parent: ${s.parent_id ?? '-'}  root: ${s.root_id}  depth: ${s.depth ?? '-'}  model: ${s.model ?? '-'}`);
     if (s.task_id || s.chain_id) out.push(`  task: ${s.task_id ?? '-'}  chain: ${s.chain_id ?? '-'}`);
+    if (s.resumed_from || s.resumed_by) out.push(`  resumed from: ${s.resumed_from ?? '-'}  resumed by: ${s.resumed_by ?? '-'}`);
     out.push(`  started: ${s.started_at ?? '-'}  ended: ${s.ended_at ?? '-'}  duration: ${fmt.ms(s.duration_ms)}`);
     out.push(
       `  tokens: ${fmt.count(s.input_tokens)} in / ${fmt.count(s.output_tokens)} out / ${fmt.count(s.cache_read_tokens)} cache read / ` +

@@ -207,8 +207,23 @@ SELECT session_id, parent_id, root_id, role, depth, model, task_id, chain_id,
        CASE WHEN NOT open THEN end_error WHEN live THEN NULL ELSE '${INTERRUPTED_ERROR}' END,
        CASE WHEN open THEN NULL ELSE final_text END,
        CASE WHEN open THEN NULL ELSE files_changed END,
-       resumed_from, log_id
+       resumed_from, log_id, NULL
 FROM s`;
+
+/**
+ * Each session's resumed_by: the latest session that resumed it (null when
+ * none is ingested). The two are usually in different logs, ingested at
+ * different times, so this runs over the whole table after every batch
+ * (sessions, not calls: thousands of rows, not millions).
+ */
+const LINK_RESUMED_SQL = `
+UPDATE sessions SET resumed_by = r.by
+FROM (
+  SELECT s.session_id AS id, x.by FROM sessions s LEFT JOIN (
+    SELECT resumed_from, arg_max(session_id, started_at) AS by FROM sessions WHERE resumed_from IS NOT NULL GROUP BY ALL
+  ) x ON x.resumed_from = s.session_id
+) r
+WHERE sessions.session_id = r.id AND sessions.resumed_by IS DISTINCT FROM r.by`;
 
 const SESSION_COLUMNS = SESSIONS.columns.map(([n]) => n);
 
@@ -450,6 +465,7 @@ async function writeBatch(
     calls += await insertCalls(MODEL_CALLS_VIEW.rows.name, MODEL_CALL_ROW, 'model_call', 'model_file');
     await conn.run(`DELETE FROM sessions WHERE log_id IN (${ids})`);
     await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${sessionsRowSql(ids, nos)}`);
+    await conn.run(LINK_RESUMED_SQL);
     const otherLines = await conn.runAndReadAll(`SELECT count(*) FROM raw WHERE line_seq >= from_line`);
     const open = await countsByLog(
       conn,

@@ -50,6 +50,7 @@ export const SESSIONS: TableDef = {
     ['files_changed', 'VARCHAR[]'],
     ['resumed_from', 'VARCHAR'],
     ['log_id', 'VARCHAR'],
+    ['resumed_by', 'VARCHAR'],
   ],
 };
 
@@ -154,16 +155,17 @@ export const TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS_VIEW.rows, TOO
 export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_CALLS];
 
 /** Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * A file older than this holds rows in a layout this version no longer
  * writes (before 2: rows without log_id; before 3: calls as tables rather
- * than rows behind views): opening it drops those tables and empties the
- * others, so that every log is ingested again. The audit logs are the
- * record; nothing is lost.
+ * than rows behind views; before 4: rows from logs whose hash chain was not
+ * checked, and sessions without resumed_by): opening it drops those tables
+ * and empties the others, so that every log is ingested again. The audit
+ * logs are the record; nothing is lost.
  */
-export const REBUILD_BELOW_VERSION = 3;
+export const REBUILD_BELOW_VERSION = 4;
 
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 export const quoteString = (s: string) => `'${s.replace(/'/g, "''")}'`;

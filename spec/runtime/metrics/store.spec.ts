@@ -7,6 +7,7 @@ import { AuditLog, auditLogPath } from '../../../runtime/audit/log.js';
 import { UsageError } from '../../../policy/errors.js';
 import { INTERRUPTED_ERROR } from '../../../runtime/metrics/ingest.js';
 import { ingestWorkspace, queryMetrics } from '../../../runtime/metrics/store.js';
+import { SCHEMA_VERSION } from '../../../runtime/metrics/schema.js';
 import { packageRoot, workspacePaths } from '../../../runtime/paths.js';
 import { costOf, FALLBACK_PRICE, isKnownModel, priceOf } from '../../../runtime/providers/pricing.js';
 import { SyntheticRun, typicalRun } from '../../support/synthetic-audit.js';
@@ -261,7 +262,7 @@ describe('metrics store', function () {
       'session_id', 'seq', 'tool', 'started_at', 'duration_ms', 'decision', 'rule', 'path', 'is_error', 'error', 'root_id', 'log_id',
     ]);
     expect(await one(ws, `SELECT count(*) AS n, count(*) FILTER (WHERE session_id = 'old') AS old FROM tool_calls`)).to.deep.equal({ n: 6, old: 0 });
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 3 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
   it('rebuilds a database whose calls are tables (version 2) into rows behind views, counting nothing twice', async () => {
@@ -289,7 +290,7 @@ describe('metrics store', function () {
       { name: 'model_call_rows', kind: 'BASE TABLE' }, { name: 'model_calls', kind: 'VIEW' },
       { name: 'tool_call_rows', kind: 'BASE TABLE' }, { name: 'tool_calls', kind: 'VIEW' },
     ]);
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 3 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
   it('keeps a resumed run (a new log whose sessions name the old root) in the tree of the run it continues', async () => {
@@ -312,10 +313,30 @@ describe('metrics store', function () {
       { session_id: 'tree-c', root_id: 'tree', log_id: 'tree', status: 'completed', resumed_from: null, model_calls: 2 },
       { session_id: 'tree-r', root_id: 'tree', log_id: 'tree-r', status: 'completed', resumed_from: 'tree', model_calls: 1 },
     ]);
+    expect((await queryMetrics(ws, `SELECT session_id, resumed_by FROM sessions ORDER BY session_id`)).rows).to.deep.equal([
+      { session_id: 'tree', resumed_by: 'tree-r' }, { session_id: 'tree-c', resumed_by: null }, { session_id: 'tree-r', resumed_by: null },
+    ]);
     const perTree = (await queryMetrics(ws, `SELECT root_id, sum(input_tokens) AS t, count(*) AS n FROM model_calls GROUP BY root_id`)).rows;
     const expected = first.totals().input_tokens + 1000;
     expect(perTree).to.deep.equal([{ root_id: 'tree', t: expected, n: 4 }]);
     expect(await one(ws, `SELECT sum(input_tokens) AS t FROM sessions WHERE root_id = 'tree'`)).to.deep.equal({ t: expected });
+  });
+
+  it('names the session that resumed one (resumed_by), when the two logs are ingested at different times', async () => {
+    const first = new SyntheticRun(ws, 'orig', { pid: await deadPid(), seed: 3 });
+    first.start('orig').modelCall('orig').toolCall('orig');
+    first.close();
+    await ingestWorkspace(ws);
+    expect(await one(ws, `SELECT status, resumed_by FROM sessions WHERE session_id = 'orig'`)).to.deep.equal({ status: 'interrupted', resumed_by: null });
+    const again = new SyntheticRun(ws, 'orig-r', { seed: 4 });
+    again.append({ type: 'session_started', session_id: 'orig-r', parent_id: null, root_id: 'orig', role: 'control', depth: 0,
+      model: 'claude-sonnet-4-5', task_id: null, chain_id: null, started_at: new Date().toISOString(), tools: [], resumed_from: 'orig' });
+    again.end('orig-r');
+    again.close();
+    await ingestWorkspace(ws);
+    expect(await one(ws, `SELECT status, resumed_by FROM sessions WHERE session_id = 'orig'`)).to.deep.equal({ status: 'interrupted', resumed_by: 'orig-r' });
+    const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'sessions' ORDER BY column_index`)).rows;
+    expect(cols.map((c) => c.column_name).slice(-2)).to.deep.equal(['log_id', 'resumed_by']);
   });
 
   describe('queryMetrics', () => {
