@@ -35,8 +35,8 @@ export class AgentCleanupCommand extends ChoragenCommand {
     const dirs: Array<[string, RegExp]> = [[paths.sessions, /\.json$/]];
     if (this.audit) {
       const { ingestWorkspace } = await import('../metrics/store.js');
-      const result = await ingestWorkspace(path.dirname(paths.state));
-      if ((result as { deferred?: boolean }).deferred) throw new UsageError('the metrics database is busy; audit logs were not ingested, so none were removed. Try again later');
+      const result = await ingestWorkspace(path.dirname(paths.state), { note: this.note });
+      if (result.deferred) throw new UsageError(`audit logs were not ingested (${result.reason ?? 'the metrics database is busy'}), so none were removed; try again once that is fixed`);
       dirs.push([paths.audit, /\.jsonl$/]);
     }
     let removed = 0;

@@ -32,7 +32,7 @@ export class AgentListCommand extends ChoragenCommand {
     const workspace = resolveWorkspace(this.workspace);
     const { withMetrics } = await import('../metrics/store.js');
     const { listSessions } = await import('../metrics/report.js');
-    const rows = await withMetrics(workspace, (conn) => listSessions(conn, limit));
+    const rows = await withMetrics(workspace, (conn) => listSessions(conn, limit), { note: this.note });
     if (!rows) return 1;
     if (this.json) {
       this.context.stdout.write(`${JSON.stringify(rows)}\n`);

@@ -32,7 +32,7 @@ export class AgentShowCommand extends ChoragenCommand {
     const workspace = resolveWorkspace(this.workspace);
     const { withMetrics } = await import('../metrics/store.js');
     const { sessionDetail } = await import('../metrics/report.js');
-    const detail = await withMetrics(workspace, (conn) => sessionDetail(conn, this.id));
+    const detail = await withMetrics(workspace, (conn) => sessionDetail(conn, this.id), { note: this.note });
     if (detail === null) throw new UsageError(`unknown session id: ${this.id} (see agent:list)`);
     if ('ambiguous' in detail) throw new UsageError(`session id prefix ${this.id} is ambiguous: ${detail.ambiguous.join(', ')}`);
     if (this.json) {

@@ -10,7 +10,8 @@ import { ingestWorkspace, queryMetrics } from '../../../runtime/metrics/store.js
 import { SCHEMA_VERSION } from '../../../runtime/metrics/schema.js';
 import { packageRoot, workspacePaths } from '../../../runtime/paths.js';
 import { costOf, FALLBACK_PRICE, isKnownModel, priceOf } from '../../../runtime/providers/pricing.js';
-import { SyntheticRun, typicalRun } from '../../support/synthetic-audit.js';
+import { SyntheticRun, appendChained, typicalRun } from '../../support/synthetic-audit.js';
+import { verifyAuditFile } from '../../../runtime/audit/verify.js';
 
 /** A pid that is not running: a child that has exited. */
 async function deadPid(): Promise<number> {
@@ -106,7 +107,7 @@ describe('metrics store', function () {
     const run = new SyntheticRun(ws, 'grow', { seed: 3 });
     run.start('grow').modelCall('grow').toolCall('grow');
     expect((await ingestWorkspace(ws)).lines).to.equal(4);
-    expect(await ingestWorkspace(ws)).to.deep.equal({ deferred: false, logs: 0, lines: 0, calls: 0 });
+    expect(await ingestWorkspace(ws)).to.deep.equal({ deferred: false, logs: 0, lines: 0, calls: 0, damaged: [] });
 
     run.modelCall('grow').toolCall('grow').modelCall('grow').end('grow');
     run.close();
@@ -148,17 +149,15 @@ describe('metrics store', function () {
     run.close();
     // Lines another writer (or an older version) could have written: valid JSON, not AuditLog's head.
     const at = '2026-01-05T09:00:00.000Z';
-    fs.appendFileSync(
-      auditLogPath(ws, 'shapes'),
-      [
-        { seq: 2, type: 'model_call', session_id: 'shapes', line_seq: 4, started_at: at, duration_ms: 5, model: 'm', input_tokens: 1000, output_tokens: 10, cost_usd: 0.5 },
-        { type: 'tool_call', line_seq: 5, session_id: 'shapes', seq: 2, tool: 'read_file', started_at: at, duration_ms: 1, decision: 'allow', is_error: false },
-      ]
-        .map((e) => `${JSON.stringify(e)}\n`)
-        .join('') +
-        `{"line_seq":6,"ts":"${at}","session_id":"shapes","type":"tool\\u005fcall","seq":3,"tool":"list_files","started_at":"${at}","decision":"allow"}\n` +
-        `{"line_seq":7,"ts":"${at}","session_id":"shapes","type":"model\\u005fcall","seq":3,"started_at":"${at}","input_tokens":1}\n`,
-    );
+    appendChained(auditLogPath(ws, 'shapes'), [
+      ...[
+        { seq: 2, type: 'model_call', session_id: 'shapes', line_seq: 4, ts: at, started_at: at, duration_ms: 5, model: 'm', input_tokens: 1000, output_tokens: 10, cost_usd: 0.5 },
+        { type: 'tool_call', line_seq: 5, ts: at, session_id: 'shapes', seq: 2, tool: 'read_file', started_at: at, duration_ms: 1, decision: 'allow', is_error: false },
+      ].map((e) => JSON.stringify(e)),
+      `{"line_seq":6,"ts":"${at}","session_id":"shapes","type":"tool\\u005fcall","seq":3,"tool":"list_files","started_at":"${at}","decision":"allow"}`,
+      `{"line_seq":7,"ts":"${at}","session_id":"shapes","type":"model\\u005fcall","seq":3,"started_at":"${at}","input_tokens":1}`,
+    ]);
+    expect(verifyAuditFile(auditLogPath(ws, 'shapes'))).to.deep.include({ ok: true });
     expect(await ingestWorkspace(ws)).to.deep.include({ lines: 8, calls: 6 });
     const e = run.expected.get('shapes')!;
     expect(await one(ws, `SELECT model_calls, tool_calls, input_tokens FROM sessions`)).to.deep.equal({
@@ -185,7 +184,7 @@ describe('metrics store', function () {
   it('answers from empty tables, creating nothing, where there is no .choragen directory', async () => {
     expect(await one(ws, 'SELECT count(*) AS n FROM sessions')).to.deep.equal({ n: 0 });
     expect(fs.readdirSync(ws)).to.deep.equal([]);
-    expect(await ingestWorkspace(ws)).to.deep.equal({ deferred: false, logs: 0, lines: 0, calls: 0 });
+    expect(await ingestWorkspace(ws)).to.deep.equal({ deferred: false, logs: 0, lines: 0, calls: 0, damaged: [] });
   });
 
   it('ingests a log that was replaced from the start again, without duplicates', async () => {
@@ -230,7 +229,7 @@ describe('metrics store', function () {
     fs.mkdirSync(workspacePaths(ws).state, { recursive: true });
     const holder = await holdDatabase(workspacePaths(ws).metrics);
     try {
-      expect(await ingestWorkspace(ws, { lockWaitMs: 300 })).to.deep.equal({ deferred: true, logs: 0, lines: 0, calls: 0 });
+      expect(await ingestWorkspace(ws, { lockWaitMs: 300 })).to.deep.include({ deferred: true, logs: 0, lines: 0, calls: 0, damaged: [] });
       const answer = await queryMetrics(ws, 'SELECT sum(input_tokens) AS t FROM sessions', { lockWaitMs: 300 });
       expect(answer.rows).to.deep.equal([{ t: run.totals().input_tokens }]);
     } finally {

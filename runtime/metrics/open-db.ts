@@ -1,0 +1,150 @@
+// Opening .choragen/metrics.duckdb. A reader that finds the database up to
+// date opens it read-only: DuckDB lets any number of read-only processes in at
+// once, while a read-write open keeps every other process out. Only a process
+// with logs to ingest (or a schema to bring up to date) opens it read-write,
+// waiting for another's lock meanwhile; the waiting alternates both kinds of
+// open, so once the writer is done every reader goes on together.
+//
+// When the database cannot be used (held too long, read-only or full disk, no
+// permission, damaged), the caller is told why in one line and answers from
+// the audit logs in memory: the logs are the record, the database a view.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DuckDBInstance } from '@duckdb/node-api';
+import { errnoWords, storageAdvice } from '../storage-error.js';
+
+export type DbAccess = 'read' | 'write';
+
+export type OpenedDb = { instance: DuckDBInstance; access: DbAccess } | { unusable: string };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function isLockError(err: unknown): boolean {
+  return /Could not set lock|Conflicting lock|database is locked|lock on file/i.test(messageOf(err));
+}
+
+/** The error says the database file is not a sound DuckDB database (a bad block, a bad header, an empty file). */
+export function isCorruption(err: unknown): boolean {
+  return /Corrupt database|not a valid DuckDB database|checksum .* does not match|INTERNAL Error|Serialization Error/i.test(messageOf(err));
+}
+
+const ERRNO_BY_MESSAGE: Array<[RegExp, string]> = [
+  [/No space left on device|ENOSPC/i, 'ENOSPC'],
+  [/Disk quota exceeded|EDQUOT/i, 'EDQUOT'],
+  [/Read-only file system|EROFS/i, 'EROFS'],
+  [/Permission denied|EACCES/i, 'EACCES'],
+  [/Operation not permitted|EPERM/i, 'EPERM'],
+];
+
+/** The OS error behind a DuckDB or Node error message that says the disk will not take (or give) the file. */
+export function storageErrnoOf(err: unknown): string | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && ERRNO_BY_MESSAGE.some(([, c]) => c === code)) return code;
+  const message = messageOf(err);
+  return ERRNO_BY_MESSAGE.find(([re]) => re.test(message))?.[1] ?? null;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function firstLine(err: unknown): string {
+  return messageOf(err).split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
+}
+
+/**
+ * Why the database cannot be used, as one line (without "answered from…"),
+ * or null when `err` is not about the database file itself.
+ */
+export function unusableReason(err: unknown, dbPath: string, shown = dbPath): string | null {
+  if (isCorruption(err)) {
+    const wal = `${shown}.wal`;
+    return `the metrics database ${shown} is damaged (${firstLine(err).replace(/^IO Error: /, '')}); ` +
+      `it is only a view of the audit logs: remove it (rm ${shown} ${wal}) and the next metrics command rebuilds it`;
+  }
+  const code = storageErrnoOf(err);
+  if (code) {
+    const advice = storageAdvice(code);
+    return `cannot write the metrics database ${shown}: ${errnoWords({ code })}${advice ? ` (${advice})` : ''}`;
+  }
+  return null;
+}
+
+/**
+ * Opens the database for a command: read-only when `upToDate` says nothing
+ * needs writing, else read-write, retrying while another process holds it for
+ * up to `waitMs`. A file DuckDB created but could not finish (a full disk) is
+ * removed, and so is an empty one such a failure left before: neither is a
+ * database, and either would break every later command.
+ */
+export async function openMetricsDb(
+  dbPath: string,
+  waitMs: number,
+  upToDate: (db: DuckDBInstance) => Promise<boolean>,
+  shown = dbPath,
+): Promise<OpenedDb> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const deadline = Date.now() + waitMs;
+  for (let delay = 25; ; delay = Math.min(delay * 2, 400)) {
+    if (fs.existsSync(dbPath)) {
+      try {
+        const ro = await DuckDBInstance.create(dbPath, { access_mode: 'READ_ONLY' });
+        let fresh: boolean;
+        try {
+          fresh = await upToDate(ro);
+        } catch (err) {
+          ro.closeSync();
+          throw err;
+        }
+        if (fresh) return { instance: ro, access: 'read' };
+        ro.closeSync();
+      } catch (err) {
+        if (removedEmpty(dbPath)) continue;
+        if (!isLockError(err)) return { unusable: unusableReason(err, dbPath, shown) ?? `cannot open the metrics database ${shown}: ${firstLine(err)}` };
+      }
+    }
+    const existed = fs.existsSync(dbPath);
+    try {
+      return { instance: await DuckDBInstance.create(dbPath), access: 'write' };
+    } catch (err) {
+      if (!existed) removeUnfinished(dbPath);
+      else if (removedEmpty(dbPath)) continue;
+      if (!isLockError(err)) return { unusable: unusableReason(err, dbPath, shown) ?? `cannot open the metrics database ${shown}: ${firstLine(err)}` };
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) return { unusable: `the metrics database ${shown} is held by another process` };
+    await sleep(Math.min(delay, left));
+  }
+}
+
+/**
+ * Removes an empty database file that nobody is making any more (older than
+ * a few seconds: a process creating one writes its header at once); true if
+ * it did.
+ */
+function removedEmpty(dbPath: string): boolean {
+  const stat = fs.statSync(dbPath, { throwIfNoEntry: false });
+  if (!stat || stat.size !== 0 || Date.now() - stat.mtimeMs < 3000) return false;
+  removeUnfinished(dbPath);
+  return !fs.existsSync(dbPath);
+}
+
+function removeUnfinished(dbPath: string): void {
+  for (const f of [dbPath, `${dbPath}.wal`]) {
+    try {
+      fs.rmSync(f, { force: true });
+    } catch {
+      // a read-only disk: nothing was created there either
+    }
+  }
+}
+
+/** How long to wait for another process's lock: about as long as rebuilding in memory would take instead. */
+export function lockWaitFor(logFiles: string[]): number {
+  let bytes = 0;
+  for (const f of logFiles) bytes += fs.statSync(f, { throwIfNoEntry: false })?.size ?? 0;
+  // ~20 MB of logs per second of waiting: a rebuild of them in memory by every waiting reader costs more.
+  return Math.min(30_000, Math.max(1_500, bytes / 20_000));
+}
+
+export const relativeTo = (workspace: string, file: string) => path.relative(workspace, file) || file;
