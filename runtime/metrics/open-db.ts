@@ -1,9 +1,12 @@
 // Opening .choragen/metrics.duckdb. A reader that finds the database up to
 // date opens it read-only: DuckDB lets any number of read-only processes in at
 // once, while a read-write open keeps every other process out. Only a process
-// with logs to ingest (or a schema to bring up to date) opens it read-write,
-// waiting for another's lock meanwhile; the waiting alternates both kinds of
-// open, so once the writer is done every reader goes on together.
+// with logs to ingest (or a schema to bring up to date) opens it read-write.
+// Waiting for another process's lock alternates both kinds of open, so once a
+// writer is done every reader goes on together; it goes on while the holder
+// shows it is working (the database, its WAL or an ingest's split files keep
+// changing) and gives up after a few seconds without a sign of that: an
+// ingest in progress is worth waiting for, an idle holder is not.
 //
 // When the database cannot be used (held too long, read-only or full disk, no
 // permission, damaged), the caller is told why in one line and answers from
@@ -70,21 +73,26 @@ export function unusableReason(err: unknown, dbPath: string, shown = dbPath): st
   return null;
 }
 
+/** The longest a command waits for another process's lock, however busy that process looks. */
+const MAX_LOCK_WAIT_MS = 120_000;
+
 /**
  * Opens the database for a command: read-only when `upToDate` says nothing
- * needs writing, else read-write, retrying while another process holds it for
- * up to `waitMs`. A file DuckDB created but could not finish (a full disk) is
- * removed, and so is an empty one such a failure left before: neither is a
- * database, and either would break every later command.
+ * needs writing, else read-write, retrying while another process holds it
+ * until `idleWaitMs` pass without a sign of that process working. A file
+ * DuckDB created but could not finish (a full disk) is removed, and so is an
+ * empty one such a failure left before: neither is a database, and either
+ * would break every later command.
  */
 export async function openMetricsDb(
   dbPath: string,
-  waitMs: number,
+  idleWaitMs: number,
   upToDate: (db: DuckDBInstance) => Promise<boolean>,
   shown = dbPath,
 ): Promise<OpenedDb> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
-  const deadline = Date.now() + waitMs;
+  const started = Date.now();
+  let lastActivity = started;
   for (let delay = 25; ; delay = Math.min(delay * 2, 400)) {
     if (fs.existsSync(dbPath)) {
       try {
@@ -111,7 +119,8 @@ export async function openMetricsDb(
       else if (removedEmpty(dbPath)) continue;
       if (!isLockError(err)) return { unusable: unusableReason(err, dbPath, shown) ?? `cannot open the metrics database ${shown}: ${firstLine(err)}` };
     }
-    const left = deadline - Date.now();
+    lastActivity = Math.max(lastActivity, latestChange(dbPath));
+    const left = Math.min(lastActivity + idleWaitMs, started + MAX_LOCK_WAIT_MS) - Date.now();
     if (left <= 0) return { unusable: `the metrics database ${shown} is held by another process` };
     await sleep(Math.min(delay, left));
   }
@@ -139,12 +148,25 @@ function removeUnfinished(dbPath: string): void {
   }
 }
 
-/** How long to wait for another process's lock: about as long as rebuilding in memory would take instead. */
-export function lockWaitFor(logFiles: string[]): number {
-  let bytes = 0;
-  for (const f of logFiles) bytes += fs.statSync(f, { throwIfNoEntry: false })?.size ?? 0;
-  // ~20 MB of logs per second of waiting: a rebuild of them in memory by every waiting reader costs more.
-  return Math.min(30_000, Math.max(1_500, bytes / 20_000));
+/** When the database, its WAL or an ingest's split files (beside it) last changed: a holder at work. */
+function latestChange(dbPath: string): number {
+  const dir = path.dirname(dbPath);
+  const mtime = (f: string) => fs.statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  let latest = Math.max(mtime(dbPath), mtime(`${dbPath}.wal`));
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(dir).filter((n) => n.startsWith('ingest-'));
+  } catch {
+    // no directory: nothing changes there
+  }
+  for (const name of names) {
+    try {
+      for (const f of fs.readdirSync(path.join(dir, name))) latest = Math.max(latest, mtime(path.join(dir, name, f)));
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return latest;
 }
 
 export const relativeTo = (workspace: string, file: string) => path.relative(workspace, file) || file;

@@ -15,7 +15,7 @@ import { auditLogFiles } from '../audit/log.js';
 import { workspacePaths } from '../paths.js';
 import { REBUILD_BELOW_VERSION, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, TABLES, migrationSql, quoteIdent } from './schema.js';
 import { type DamagedLog, type LogState, type PlannedLog, ingestBatch, pendingWork, planLog, readLogStates, refreshOpenSessions, removeStaleSplitDirs } from './ingest.js';
-import { isCorruption, lockWaitFor, openMetricsDb, relativeTo, unusableReason } from './open-db.js';
+import { isCorruption, openMetricsDb, relativeTo, unusableReason } from './open-db.js';
 
 export interface IngestResult {
   /** True when the database could not be used (see `reason`): nothing was written, the logs wait for the next open. */
@@ -39,8 +39,8 @@ export interface QueryResult {
 
 export interface StoreOptions {
   /**
-   * How long to wait for a database another process holds (default: about
-   * as long as rebuilding from the logs would take, 1.5 to 30 s).
+   * How long to wait for a database another process holds without a sign of
+   * it working (default 3 s; an ingest in progress is waited for longer).
    */
   lockWaitMs?: number;
   /**
@@ -51,6 +51,8 @@ export interface StoreOptions {
 }
 
 export type MetricsSource = 'file' | 'memory';
+
+const DEFAULT_LOCK_WAIT_MS = 3000;
 
 // One open at a time per database file within this process: DuckDB's file
 // lock only keeps other processes out.
@@ -227,7 +229,7 @@ async function onFileDb<T>(
       conn.closeSync();
     }
   };
-  const opened = await openMetricsDb(dbPath, opts.lockWaitMs ?? lockWaitFor(logs), upToDate, shown);
+  const opened = await openMetricsDb(dbPath, opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, upToDate, shown);
   if ('unusable' in opened) return opened;
   try {
     const conn = await opened.instance.connect();
