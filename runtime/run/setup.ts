@@ -1,7 +1,8 @@
 // From command-line settings to a ready broker: workspace, policy, provider,
 // sandbox and limits, each checked with a one-line error (exit 2) before any
 // session starts or any model is called.
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import { DEFAULT_TOOL_LIMITS } from '../../capabilities/capability.js';
 import type { CompiledPolicy } from '../../policy/types.js';
 import type { BrokerOptions } from '../broker/broker.js';
@@ -9,6 +10,8 @@ import { SandboxUnavailableError, UsageError } from '../../policy/errors.js';
 import { resolveWorkspace, workspacePaths } from '../paths.js';
 import type { ModelProvider } from '../providers/provider.js';
 import { detectSandbox } from '../broker/worker-sandbox.js';
+import { makeDirs } from '../make-dirs.js';
+import { storageError } from '../storage-error.js';
 
 export const DEFAULT_MODEL = 'claude-sonnet-5';
 
@@ -34,13 +37,35 @@ export interface RunSettings {
   argv: string[];
 }
 
+/**
+ * Makes .choragen/ and its directories, and proves they take a write: a byte
+ * is written to a probe file and removed again (a permission check alone
+ * misses a full disk, and as root it passes where writes still fail). Exit 2
+ * with the reason when they do not: nothing has run yet.
+ */
 export function ensureStateDir(workspace: string): void {
   const dirs = workspacePaths(workspace);
-  try {
-    for (const d of [dirs.state, dirs.audit, dirs.sessions]) mkdirSync(d, { recursive: true });
-    accessSync(dirs.audit, constants.W_OK);
-  } catch {
-    throw new UsageError(`cannot write ${dirs.state}: the workspace must be writable (choragen keeps its audit log and metrics there)`);
+  for (const d of [dirs.state, dirs.audit, dirs.sessions]) {
+    try {
+      makeDirs(d);
+    } catch (err) {
+      throw storageError(err, 'create', (err as { path?: string }).path ?? d, true);
+    }
+  }
+  for (const d of [dirs.audit, dirs.sessions]) {
+    const probe = path.join(d, `.write-probe-${process.pid}`);
+    try {
+      const fd = openSync(probe, 'w');
+      try {
+        writeSync(fd, '.');
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      throw storageError(err, 'write in', d, true);
+    } finally {
+      rmSync(probe, { force: true });
+    }
   }
 }
 
