@@ -3,7 +3,7 @@
 // running that call again; a resumed session is not resumed twice; two
 // resumes at once: one refuses. Real CLI, real workers, fake Anthropic server.
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
 import { TEST_POLICY, jsonEvents, makeWorkspace, removeWorkspace, runCli } from '../../support/cli.js';
@@ -93,6 +93,21 @@ describe('agent:resume exactly once (issue 16)', function () {
     expect(JSON.parse(list.stdout).find((s: any) => s.session_id === id)).to.include({ resumed_by: newId });
     const table = await runCli(['agent:list', '-w', ws]);
     expect(table.stdout).to.match(new RegExp(`${id}.*interrupted, resumed by ${newId}`));
+  });
+
+  it('a call whose result was never recorded is reported to the model as interrupted, and not run again', async () => {
+    const id = await killedAfterEdit();
+    // As if the process had died after the edit took effect but before its result was journaled.
+    const journal = path.join(ws, '.choragen', 'sessions', `${id}.jsonl`);
+    writeFileSync(journal, readFileSync(journal, 'utf8').split('\n').filter((l) => !l.startsWith('{"tool_result"')).join('\n'));
+    server = await startFakeAnthropic(finishAfter() as any);
+    const resumed = await runCli(['agent:resume', id, '--json', '-w', ws], { env: env() });
+    expect(resumed.code, resumed.stderr).to.equal(0);
+    expect(fileText()).to.equal(APPENDED);
+    expect(jsonEvents(resumed.stdout).filter((e) => e.event === 'tool_call')).to.have.length(0);
+    const sent = server.requests[0]!.body.messages.at(-1).content[0];
+    expect(sent).to.include({ type: 'tool_result', tool_use_id: 'toolu_0_0_0', is_error: true });
+    expect(sent.content).to.match(/^interrupted: the session stopped while edit_file on src\/a\.ts was running.*may or may not have happened/);
   });
 
   it('two resumes at once: one runs, the other refuses and names the process holding the session', async () => {
