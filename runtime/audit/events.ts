@@ -100,7 +100,18 @@ export interface NoticeEvent {
   pid?: number;
 }
 
+/**
+ * The last line of a log its writer closed. It carries nothing of its own:
+ * it is there so that the line before it, like every other, is vouched for
+ * by the next line's prev.
+ */
+export interface LogClosed {
+  type: 'log_closed';
+  session_id: string; // the root session id
+}
+
 export type AuditEvent =
+  | LogClosed
   | RunStarted
   | SessionStarted
   | ModelCallEvent

@@ -9,6 +9,10 @@
 // line goes to the kernel in one write of the whole line, so a crash between
 // appends never leaves half a line behind; a write that fails part way (a
 // full disk) is cut back to the last whole line, so the log still verifies.
+//
+// A hash chain vouches for each line through the next one, so nothing vouches
+// for the last. close() seals the log with a last line of no content of its
+// own (`log_closed`), so that every event line of a closed log is vouched for.
 import fs from 'node:fs';
 import path from 'node:path';
 import { hash } from 'node:crypto';
@@ -63,6 +67,8 @@ export class AuditLog {
 
   private constructor(
     readonly file: string,
+    /** The root session id the log is named by: the session_id of its own lines. */
+    private readonly rootId: string,
     private readonly fd: number,
     private nextLineSeq: number,
     private prevHash: string,
@@ -89,7 +95,7 @@ export class AuditLog {
       }
       throw storageError(err, 'create the audit log', file, true);
     }
-    const log = new AuditLog(file, fd, 0, chainSeed(header.version, header.policy_hash), 0);
+    const log = new AuditLog(file, rootSessionId, fd, 0, chainSeed(header.version, header.policy_hash), 0);
     try {
       log.append({ type: 'run_started', session_id: rootSessionId, ...header });
     } catch (err) {
@@ -121,8 +127,8 @@ export class AuditLog {
     const dropped = totalBytes - completeBytes;
     if (dropped > 0) fs.truncateSync(file, completeBytes);
     const fd = fs.openSync(file, 'a');
-    const log = new AuditLog(file, fd, parsed.line_seq + 1, sha256Hex(lastLine), completeBytes, dropped);
     const rootId = path.basename(file, '.jsonl');
+    const log = new AuditLog(file, rootId, fd, parsed.line_seq + 1, sha256Hex(lastLine), completeBytes, dropped);
     const cut = dropped > 0 ? `; cut a partially written final line (${dropped} bytes) left by a crash` : '';
     log.append({ type: 'notice', session_id: rootId, kind: 'resume', message: `log resumed by process ${process.pid}${cut}`, pid: process.pid });
     return log;
@@ -181,8 +187,16 @@ export class AuditLog {
     }
   }
 
+  /** Seals the log (a `log_closed` line, unless a write already failed) and closes it. */
   close(): void {
     if (this.closed) return;
+    if (!this.failure && this.nextLineSeq > 0) {
+      try {
+        this.append({ type: 'log_closed', session_id: this.rootId });
+      } catch {
+        // the log ends at its last whole line, unsealed: as after a crash
+      }
+    }
     this.closed = true;
     fs.closeSync(this.fd);
   }

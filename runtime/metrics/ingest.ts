@@ -628,7 +628,7 @@ async function writeBatch(
     await conn.run('COMMIT');
     return { lines: Number(otherLines.getRows()[0]?.[0] ?? 0) + calls, calls, states };
   } catch (err) {
-    await conn.run('ROLLBACK');
+    await conn.run('ROLLBACK').catch(() => undefined); // a failed statement may have ended the transaction: the error is the one to report
     throw err;
   }
 }
@@ -673,7 +673,7 @@ export async function refreshOpenSessions(conn: DuckDBConnection, state: LogStat
     await writeLogStates(conn, [{ ...state, open_sessions: 0 }]);
     await conn.run('COMMIT');
   } catch (err) {
-    await conn.run('ROLLBACK');
+    await conn.run('ROLLBACK').catch(() => undefined); // a failed statement may have ended the transaction: the error is the one to report
     throw err;
   }
 }

@@ -107,23 +107,32 @@ export async function openMetricsDb(
         if (fresh) return { instance: ro, access: 'read' };
         ro.closeSync();
       } catch (err) {
-        if (removedEmpty(dbPath)) continue;
-        if (!isLockError(err)) return { unusable: unusableReason(err, dbPath, shown) ?? `cannot open the metrics database ${shown}: ${firstLine(err)}` };
+        if (!isLockError(err)) {
+          if (removedEmpty(dbPath)) continue;
+          return { unusable: cannotOpen(err, dbPath, shown) };
+        }
       }
     }
     const existed = fs.existsSync(dbPath);
     try {
       return { instance: await DuckDBInstance.create(dbPath), access: 'write' };
     } catch (err) {
-      if (!existed) removeUnfinished(dbPath);
-      else if (removedEmpty(dbPath)) continue;
-      if (!isLockError(err)) return { unusable: unusableReason(err, dbPath, shown) ?? `cannot open the metrics database ${shown}: ${firstLine(err)}` };
+      // Only when the open failed for itself: on a lock error the file is another process's, maybe just being made.
+      if (!isLockError(err)) {
+        if (!existed) removeUnfinished(dbPath);
+        else if (removedEmpty(dbPath)) continue;
+        return { unusable: cannotOpen(err, dbPath, shown) };
+      }
     }
     lastActivity = Math.max(lastActivity, latestChange(dbPath));
     const left = Math.min(lastActivity + idleWaitMs, started + MAX_LOCK_WAIT_MS) - Date.now();
     if (left <= 0) return { unusable: `the metrics database ${shown} is held by another process` };
     await sleep(Math.min(delay, left));
   }
+}
+
+function cannotOpen(err: unknown, dbPath: string, shown: string): string {
+  return unusableReason(err, dbPath, shown) ?? `cannot open the metrics database ${shown}: ${firstLine(err)}`;
 }
 
 /**

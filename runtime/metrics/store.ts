@@ -112,7 +112,7 @@ async function ensureSchema(conn: DuckDBConnection): Promise<void> {
     await conn.run(`INSERT INTO ${SCHEMA_VERSION_TABLE.name} VALUES (${Math.max(SCHEMA_VERSION, version ?? 0)})`);
     await conn.run('COMMIT');
   } catch (err) {
-    await conn.run('ROLLBACK');
+    await conn.run('ROLLBACK').catch(() => undefined); // a failed statement may have ended the transaction: the error is the one to report
     throw err;
   }
 }

@@ -52,7 +52,9 @@ describe('audit log', () => {
       const onDisk = JSON.parse(linesOf(log.file)[1]);
       expect(onDisk).to.deep.equal(stored);
       expect(stored).to.include({ line_seq: 1, seq: 7, path: 'src/ünïcode.ts' });
-      expect(verifyAuditFile(log.file)).to.deep.equal({ ok: true, lines: 2 });
+      // Closing sealed it: a last line of its own, so the chain vouches for the line before.
+      expect(JSON.parse(linesOf(log.file)[2])).to.include({ line_seq: 2, type: 'log_closed', session_id: 'root-b' });
+      expect(verifyAuditFile(log.file)).to.deep.equal({ ok: true, lines: 3 });
     });
 
     it('refuses to overwrite an existing log and refuses unsafe session ids', () => {
@@ -71,7 +73,7 @@ describe('audit log', () => {
       log.close();
       const lines = linesOf(file);
       expect(JSON.parse(lines[before])).to.include({ type: 'notice', kind: 'resume', pid: process.pid, line_seq: before });
-      expect(verifyAuditFile(file)).to.deep.equal({ ok: true, lines: before + 2 });
+      expect(verifyAuditFile(file)).to.deep.equal({ ok: true, lines: before + 3 });
     });
 
     it('on resume, cuts a half-written final line left by a crash and says so in the log', () => {
@@ -83,9 +85,9 @@ describe('audit log', () => {
       const log = AuditLog.resume(file);
       log.close();
       expect(log.droppedTailBytes).to.equal(30);
-      const notice = JSON.parse(linesOf(file).at(-1)!);
+      const notice = JSON.parse(linesOf(file).at(-2)!);
       expect(notice.message).to.match(/cut a partially written final line \(30 bytes\)/);
-      expect(verifyAuditFile(file)).to.deep.equal({ ok: true, lines: complete + 1 });
+      expect(verifyAuditFile(file)).to.deep.equal({ ok: true, lines: complete + 2 });
     });
 
     describe('on a full disk (a small tmpfs)', () => {
@@ -114,7 +116,7 @@ describe('audit log', () => {
         const resumed = AuditLog.resume(log.file);
         resumed.append(long);
         resumed.close();
-        expect(verifyAuditFile(log.file)).to.deep.equal({ ok: true, lines: 4 });
+        expect(verifyAuditFile(log.file)).to.deep.equal({ ok: true, lines: 5 });
       });
 
       it('a disk full at the start leaves no audit log behind (exit 2: nothing ran)', () => {

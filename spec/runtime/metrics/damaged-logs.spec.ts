@@ -70,6 +70,18 @@ describe('damaged audit logs (issue 16)', () => {
     expect((await rowsOf(ws, `SELECT count(*) AS n FROM model_calls WHERE log_id = 'bad'`))[0]!.n).to.equal(0);
   });
 
+  it('a changed byte in the last event of a closed log is caught: the log_closed line vouches for it', async () => {
+    expect(JSON.parse(lines.at(-1)!)).to.include({ type: 'log_closed' });
+    const i = lines.length - 2;
+    expect(JSON.parse(lines[i]!)).to.include({ type: 'session_ended', session_id: 'bad' });
+    lines[i] = lines[i]!.replace('"status":"completed"', '"status":"cancelled"');
+    rewrite();
+    const r = await ingestWorkspace(ws);
+    // Nothing after the seal can tell whether the event or the seal's prev was changed: the seal's line is named.
+    expect(r.damaged.map((d) => [d.line, d.reason, d.ingestedLines])).to.deep.equal([[i + 2, `prev does not match the SHA-256 of line ${i + 1}`, i]]);
+    expect(await rowsOf(ws, `SELECT status FROM sessions WHERE session_id = 'bad'`)).to.deep.equal([{ status: 'interrupted' }]);
+  });
+
   it('a garbled last line is reported too (before, the whole log was skipped without a word)', async () => {
     lines[lines.length - 1] = lines.at(-1)!.replace('"session_id":', '"session_id" ');
     rewrite();

@@ -37,6 +37,7 @@ describe('metrics split', () => {
         ['model_call', 'model_call'],
         ['tool_call', 'tool_call'],
         ['session_ended', 'other'],
+        ['log_closed', 'other'],
       ]);
     });
 

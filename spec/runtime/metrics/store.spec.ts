@@ -112,7 +112,7 @@ describe('metrics store', function () {
     run.modelCall('grow').toolCall('grow').modelCall('grow').end('grow');
     run.close();
     const r = await ingestWorkspace(ws);
-    expect(r).to.deep.include({ logs: 1, lines: 4, calls: 3 });
+    expect(r).to.deep.include({ logs: 1, lines: 5, calls: 3 }); // with the log_closed line
     expect((await ingestWorkspace(ws)).lines).to.equal(0);
     const row = await one(ws, `SELECT status, model_calls, tool_calls, input_tokens, (SELECT count(*) FROM model_calls) AS rows FROM sessions`);
     const e = run.expected.get('grow')!;
@@ -135,8 +135,8 @@ describe('metrics store', function () {
     const run = new SyntheticRun(ws, 'half', { seed: 4 });
     run.start('half').modelCall('half').toolCall('half');
     run.close();
-    fs.appendFileSync(auditLogPath(ws, 'half'), '{"line_seq":4,"ts":"2026-01-05T09:00:00.000Z","session_id":"half","type":"model_call","seq":2,"input_t');
-    expect(await ingestWorkspace(ws)).to.deep.include({ lines: 4, calls: 2 });
+    fs.appendFileSync(auditLogPath(ws, 'half'), '{"line_seq":5,"ts":"2026-01-05T09:00:00.000Z","session_id":"half","type":"model_call","seq":2,"input_t');
+    expect(await ingestWorkspace(ws)).to.deep.include({ lines: 5, calls: 2 }); // with the log_closed line
     expect(await one(ws, 'SELECT input_tokens, model_calls FROM sessions')).to.deep.equal({
       input_tokens: run.expected.get('half')!.input_tokens,
       model_calls: 1,
@@ -151,14 +151,14 @@ describe('metrics store', function () {
     const at = '2026-01-05T09:00:00.000Z';
     appendChained(auditLogPath(ws, 'shapes'), [
       ...[
-        { seq: 2, type: 'model_call', session_id: 'shapes', line_seq: 4, ts: at, started_at: at, duration_ms: 5, model: 'm', input_tokens: 1000, output_tokens: 10, cost_usd: 0.5 },
-        { type: 'tool_call', line_seq: 5, ts: at, session_id: 'shapes', seq: 2, tool: 'read_file', started_at: at, duration_ms: 1, decision: 'allow', is_error: false },
+        { seq: 2, type: 'model_call', session_id: 'shapes', line_seq: 5, ts: at, started_at: at, duration_ms: 5, model: 'm', input_tokens: 1000, output_tokens: 10, cost_usd: 0.5 },
+        { type: 'tool_call', line_seq: 6, ts: at, session_id: 'shapes', seq: 2, tool: 'read_file', started_at: at, duration_ms: 1, decision: 'allow', is_error: false },
       ].map((e) => JSON.stringify(e)),
-      `{"line_seq":6,"ts":"${at}","session_id":"shapes","type":"tool\\u005fcall","seq":3,"tool":"list_files","started_at":"${at}","decision":"allow"}`,
-      `{"line_seq":7,"ts":"${at}","session_id":"shapes","type":"model\\u005fcall","seq":3,"started_at":"${at}","input_tokens":1}`,
+      `{"line_seq":7,"ts":"${at}","session_id":"shapes","type":"tool\\u005fcall","seq":3,"tool":"list_files","started_at":"${at}","decision":"allow"}`,
+      `{"line_seq":8,"ts":"${at}","session_id":"shapes","type":"model\\u005fcall","seq":3,"started_at":"${at}","input_tokens":1}`,
     ]);
     expect(verifyAuditFile(auditLogPath(ws, 'shapes'))).to.deep.include({ ok: true });
-    expect(await ingestWorkspace(ws)).to.deep.include({ lines: 8, calls: 6 });
+    expect(await ingestWorkspace(ws)).to.deep.include({ lines: 9, calls: 6 }); // 4 lines, the log_closed line, 4 more
     const e = run.expected.get('shapes')!;
     expect(await one(ws, `SELECT model_calls, tool_calls, input_tokens FROM sessions`)).to.deep.equal({
       model_calls: 3,
