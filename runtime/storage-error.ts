@@ -3,11 +3,9 @@
 // the path, and advice that fits the cause. A full disk is not fixed by
 // deleting the database, nor a permission by freeing space.
 import { StorageError } from '../policy/errors.js';
+import { errnoCode } from '../capabilities/fs/errors.js';
 
-export function errnoCode(err: unknown): string | undefined {
-  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : undefined;
-}
+export { errnoCode };
 
 const WORDS: Record<string, string> = {
   ENOSPC: 'no space left on device',

@@ -51,7 +51,7 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function firstLine(err: unknown): string {
+export function firstLine(err: unknown): string {
   return messageOf(err).split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
 }
 
@@ -106,11 +106,9 @@ export async function openMetricsDb(
         }
         if (fresh) return { instance: ro, access: 'read' };
         ro.closeSync();
-      } catch (err) {
-        if (!isLockError(err)) {
-          if (removedEmpty(dbPath)) continue;
-          return { unusable: cannotOpen(err, dbPath, shown) };
-        }
+      } catch {
+        // Held by a writer, being made (DuckDB calls a new, still empty file one that does not exist), or
+        // unusable: the read-write open below tells which.
       }
     }
     const existed = fs.existsSync(dbPath);

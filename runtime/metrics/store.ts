@@ -15,7 +15,7 @@ import { auditLogFiles } from '../audit/log.js';
 import { workspacePaths } from '../paths.js';
 import { REBUILD_BELOW_VERSION, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, TABLES, migrationSql, quoteIdent } from './schema.js';
 import { type DamagedLog, type LogState, type PlannedLog, ingestBatch, pendingWork, planLog, readLogStates, refreshOpenSessions, removeStaleSplitDirs } from './ingest.js';
-import { isCorruption, openMetricsDb, relativeTo, unusableReason } from './open-db.js';
+import { firstLine, isCorruption, openMetricsDb, relativeTo, unusableReason } from './open-db.js';
 
 export interface IngestResult {
   /** True when the database could not be used (see `reason`): nothing was written, the logs wait for the next open. */
@@ -67,11 +67,6 @@ function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
     if (openChains.get(key) === tail) openChains.delete(key);
   });
   return run;
-}
-
-function firstLine(err: unknown): string {
-  const m = err instanceof Error ? err.message : String(err);
-  return m.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
 }
 
 /** The statements that bring the file's schema up to date, and the version it records. */
