@@ -109,9 +109,10 @@ export interface ChainBreak {
 export class ChainChecker {
   private count = 0;
   private prevHash = '';
-  /** End offset and hash of the last two accepted lines: the trusted prefix ends one line before a break. */
-  private ends: [number, number] = [0, 0];
-  private hashes: [string, string] = ['', ''];
+  /** End offsets of the last two accepted lines, and the hash of the one before the last (the last's is prevHash): a trusted prefix ends one line before a break. */
+  private lastEnd = 0;
+  private beforeEnd = 0;
+  private beforeHash = '';
   /** A line whose prev did not match: which line to blame waits for the next line. */
   private pending: { n: number; hash: string; wellFormed: boolean } | null = null;
   private broken: ChainBreak | null = null;
@@ -135,11 +136,7 @@ export class ChainChecker {
     // expected prev, is checked in place: reading a large log is dominated by
     // the hashing, so nothing else here allocates.
     if (this.count > 0 && !last && !this.pending && !this.broken && this.inSequence(buf, start, stop)) {
-      const hash = sha256Hex(buf.subarray(start, stop));
-      this.prevHash = hash;
-      this.ends = [this.ends[1], end];
-      this.hashes = [this.hashes[1], hash];
-      this.count++;
+      this.accept(sha256Hex(buf.subarray(start, stop)), end);
       return true;
     }
     return this.line(buf.subarray(start, stop), end, last);
@@ -185,11 +182,16 @@ export class ChainChecker {
       if (last) this.finish();
       return !this.broken;
     }
-    this.prevHash = hash;
-    this.ends = [this.ends[1], end];
-    this.hashes = [this.hashes[1], hash];
-    this.count = n;
+    this.accept(hash, end);
     return true;
+  }
+
+  private accept(hash: string, end: number): void {
+    this.beforeHash = this.prevHash;
+    this.prevHash = hash;
+    this.beforeEnd = this.lastEnd;
+    this.lastEnd = end;
+    this.count++;
   }
 
   /** A line that is not terminated by a newline (the end of a file cut short). */
@@ -221,9 +223,7 @@ export class ChainChecker {
   private fail(line: number, reason: string): false {
     // The line before the first bad one is vouched for by nothing.
     const trusted = Math.max(0, this.count - 1);
-    const ended = trusted === this.count ? this.ends[1] : this.ends[0];
-    const hash = trusted === this.count ? this.hashes[1] : this.hashes[0];
-    this.broken = { line, reason, trusted, trustedBytes: trusted === 0 ? 0 : ended, trustedHash: trusted === 0 ? '' : hash };
+    this.broken = { line, reason, trusted, trustedBytes: trusted === 0 ? 0 : this.beforeEnd, trustedHash: trusted === 0 ? '' : this.beforeHash };
     return false;
   }
 }
