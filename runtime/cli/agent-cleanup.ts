@@ -7,9 +7,10 @@ export class AgentCleanupCommand extends ChoragenCommand {
     category: 'Sessions',
     description: 'Remove old session transcripts (and, with --audit, old audit logs already ingested into metrics)',
     details: `
-      Transcripts under \`.choragen/sessions/\` are only needed to resume a session. Audit logs are the record of what
-      sessions did: they are kept unless \`--audit\` is given, and even then only after they are ingested into
-      \`.choragen/metrics.duckdb\`.
+      Transcripts under \`.choragen/sessions/\` are only needed to resume a session: a session's journal, final record and
+      the note of who resumed it go together, so a session is either resumable as it was or not at all (never resumed a
+      second time because the note went first). Audit logs are the record of what sessions did: they are kept unless
+      \`--audit\` is given, and even then only after they are ingested into \`.choragen/metrics.duckdb\`.
     `,
     examples: [
       ['Remove transcripts older than a week', '$0 agent:cleanup'],
@@ -32,7 +33,7 @@ export class AgentCleanupCommand extends ChoragenCommand {
     if (!m) throw new UsageError(`--older-than must look like 12h or 7d (got "${this.olderThan}")`);
     const cutoff = Date.now() - Number(m[1]) * (m[2] === 'h' ? 3_600_000 : 86_400_000);
     const paths = workspacePaths(resolveWorkspace(this.workspace));
-    const dirs: Array<[string, RegExp]> = [[paths.sessions, /\.json$/]];
+    const dirs: Array<[string, RegExp]> = [[paths.sessions, /\.jsonl?$/]];
     if (this.audit) {
       const { ingestWorkspace } = await import('../metrics/store.js');
       const result = await ingestWorkspace(path.dirname(paths.state), { note: this.note });

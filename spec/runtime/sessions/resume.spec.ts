@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RESUMED_NOTE, ResumeLock, continuation, markResumed, resumedBy } from '../../../runtime/sessions/resume.js';
 import { workspacePaths } from '../../../runtime/paths.js';
-import { makeWorkspace, removeWorkspace } from '../../support/cli.js';
+import { makeWorkspace, removeWorkspace, runCli } from '../../support/cli.js';
 
 const use = (id: string, name = 'edit_file', input: unknown = { path: 'src/a.ts' }) => ({ type: 'tool_use' as const, id, name, input });
 
@@ -74,6 +74,19 @@ describe('resuming a session', () => {
       ResumeLock.acquire(ws, 'sess01').release();
       expect(() => ResumeLock.acquire(ws, '../escape')).to.throw(/not a session id/);
       expect(() => markResumed(ws, '../escape', 'x')).to.throw(/not a session id/);
+    });
+
+    it('agent:cleanup removes a session\'s journal, record and resumed-by note together, never the note alone', async () => {
+      const dir = workspacePaths(ws).sessions;
+      const old = new Date(Date.now() - 10 * 86_400_000);
+      for (const f of ['sess01.json', 'sess01.jsonl', 'sess01.resumed.json']) {
+        writeFileSync(path.join(dir, f), '{}');
+        utimesSync(path.join(dir, f), old, old);
+      }
+      writeFileSync(path.join(dir, 'sess02.jsonl'), '{}');
+      const r = await runCli(['agent:cleanup', '-w', ws]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(readdirSync(dir)).to.deep.equal(['sess02.jsonl']);
     });
 
     it('records who resumed a session', () => {
