@@ -157,8 +157,8 @@ export class ChainChecker {
     return buf[stop - 2] === 0x22 && buf[stop - 1] === 0x7d;
   }
 
-  /** lineIn for a line in a buffer of its own. */
-  line(bytes: Buffer, end: number, last: boolean): boolean {
+  /** Every check, in full, for a line in a buffer of its own. */
+  private line(bytes: Buffer, end: number, last: boolean): boolean {
     if (this.broken) return false;
     if (this.pending) return this.blame(chainFields(bytes) ?? parseLine(bytes));
     const n = this.count + 1;
@@ -244,7 +244,7 @@ export function verifyAuditFile(file: string): VerifyResult {
         break;
       }
       end += raw.bytes.length + 1;
-      if (!chain.line(raw.bytes, end, !after)) break;
+      if (!chain.lineIn(raw.bytes, 0, raw.bytes.length, end, !after)) break;
     }
   } finally {
     lines.return(undefined);
