@@ -66,8 +66,8 @@ export function writeSyntheticLogs(workspace: string, runs: number, toolCallsPer
       toolCalls += calls;
       session++;
     }
-    lines += log.lines;
     log.close();
+    lines += log.lines; // with the log_closed line close() seals it with
   }
   return lines;
 }

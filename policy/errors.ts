@@ -14,6 +14,8 @@
 //   PromptTooLong       1   the endpoint refused a prompt over the model's context window (compacted, retried once)
 //   EndpointStalled     1   nothing arrived within --request-timeout (retried at once: the wait was the backoff)
 //   InterruptedError  130   SIGINT / SIGTERM, or an abort from the broker
+//   StorageError      1/2   choragen's own records (.choragen/) cannot be written or read: disk full,
+//                           read-only, no permission, a file in the way; 2 when found before anything ran
 //   ChoragenError       1   anything else that failed for a known reason
 //
 // A ToolRefusal or ToolFailure never ends a session: the dispatcher turns it
@@ -55,6 +57,21 @@ export class SandboxUnavailableError extends UsageError {}
 /** SIGINT / SIGTERM, or an abort from the broker. */
 export class InterruptedError extends ChoragenError {
   override readonly exitCode: number = ExitCode.interrupted;
+}
+
+/**
+ * choragen's own records under .choragen/ (audit log, session journal,
+ * metrics database) cannot be written or read: a full disk, a read-only
+ * mount, a permission, a file where a directory should be. Found before any
+ * session ran it is a problem with the workspace the user fixes (exit 2);
+ * during a run the run fails (exit 1). `code` is the OS error code.
+ */
+export class StorageError extends ChoragenError {
+  override readonly exitCode: number;
+  constructor(message: string, readonly code?: string, atStart = false) {
+    super(message);
+    this.exitCode = atStart ? ExitCode.usage : ExitCode.failed;
+  }
 }
 
 /** What `tool_calls.decision` records for a refused call. */

@@ -48,6 +48,9 @@ export async function loadPolicy(file: string, options: LoadOptions = {}): Promi
     if (code === 'ENOENT') {
       throw new PolicyError(`${displayName(file)} not found: run \`choragen init\` to create the governance file`, file);
     }
+    if (code === 'EISDIR') {
+      throw new PolicyError(`${displayName(file)} is a directory, not a governance file: move it out of the way, then run \`choragen init\``, file);
+    }
     throw new PolicyError(`${displayName(file)}: cannot read the governance file (${code ?? (err as Error).message})`, file);
   }
   return parseGovernance(text, file, displayName(file), options);

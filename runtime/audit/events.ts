@@ -97,6 +97,8 @@ export interface NoticeEvent {
   type: 'notice';
   session_id: string;
   kind: 'budget_warning' | 'budget_exceeded' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume' | 'unknown_price'
+    /** an audit or journal write failed (a full disk): the tree stops */
+    | 'record_failed'
     /** a model this run has no context window for (the default is assumed) */
     | 'context_window'
     /** the endpoint refused the key: the tree stops, the run exits 2 */
@@ -129,7 +131,18 @@ export interface CompactionEvent {
   dropped_turns: number;
 }
 
+/**
+ * The last line of a log its writer closed. It carries nothing of its own:
+ * it is there so that the line before it, like every other, is vouched for
+ * by the next line's prev.
+ */
+export interface LogClosed {
+  type: 'log_closed';
+  session_id: string; // the root session id
+}
+
 export type AuditEvent =
+  | LogClosed
   | RunStarted
   | SessionStarted
   | ModelCallEvent

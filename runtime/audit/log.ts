@@ -7,13 +7,19 @@
 // `prev` is the SHA-256 (hex) of the previous line's exact bytes; line 0's
 // prev is the SHA-256 of `choragen-audit-v1|<version>|<policy_hash>`. Each
 // line goes to the kernel in one write of the whole line, so a crash between
-// appends never leaves half a line behind.
+// appends never leaves half a line behind; a write that fails part way (a
+// full disk) is cut back to the last whole line, so the log still verifies.
+//
+// A hash chain vouches for each line through the next one, so nothing vouches
+// for the last. close() seals the log with a last line of no content of its
+// own (`log_closed`), so that every event line of a closed log is vouched for.
 import fs from 'node:fs';
 import path from 'node:path';
 import { hash } from 'node:crypto';
 import { ChoragenError, UsageError } from '../../policy/errors.js';
 import type { AuditEvent, AuditLine, RunStarted } from './events.js';
 import { workspacePaths } from '../paths.js';
+import { storageError } from '../storage-error.js';
 
 export const AUDIT_FORMAT = 'choragen-audit-v1';
 
@@ -56,31 +62,47 @@ function writeLine(fd: number, line: string): void {
 
 export class AuditLog {
   private closed = false;
+  /** Set once a write failed: nothing more is appended (the file ends at its last whole line). */
+  private failure: ChoragenError | null = null;
 
   private constructor(
     readonly file: string,
+    /** The root session id the log is named by: the session_id of its own lines. */
+    private readonly rootId: string,
     private readonly fd: number,
     private nextLineSeq: number,
     private prevHash: string,
+    /** Where the last whole line ends: a failed write is cut back to here. */
+    private size: number,
     /** Bytes of a partially written final line that resume() cut off (0 normally). */
     readonly droppedTailBytes = 0,
   ) {}
 
-  /** Creates `.choragen/audit/<rootSessionId>.jsonl` and writes its run_started line. */
+  /**
+   * Creates `.choragen/audit/<rootSessionId>.jsonl` and writes its
+   * run_started line. If that line cannot be written (a full disk), no file
+   * is left behind and the error says so (exit 2: nothing has run yet).
+   */
   static open(workspace: string, rootSessionId: string, header: Omit<RunStarted, 'type' | 'session_id'>): AuditLog {
     const file = auditLogPath(workspace, rootSessionId);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
     let fd: number;
     try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
       fd = fs.openSync(file, 'ax');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
         throw new UsageError(`audit log already exists for session ${rootSessionId}: ${file}`);
       }
-      throw err;
+      throw storageError(err, 'create the audit log', file, true);
     }
-    const log = new AuditLog(file, fd, 0, chainSeed(header.version, header.policy_hash));
-    log.append({ type: 'run_started', session_id: rootSessionId, ...header });
+    const log = new AuditLog(file, rootSessionId, fd, 0, chainSeed(header.version, header.policy_hash), 0);
+    try {
+      log.append({ type: 'run_started', session_id: rootSessionId, ...header });
+    } catch (err) {
+      log.close();
+      fs.rmSync(file, { force: true });
+      throw storageError(err, 'write the audit log', file, true);
+    }
     return log;
   }
 
@@ -105,8 +127,8 @@ export class AuditLog {
     const dropped = totalBytes - completeBytes;
     if (dropped > 0) fs.truncateSync(file, completeBytes);
     const fd = fs.openSync(file, 'a');
-    const log = new AuditLog(file, fd, parsed.line_seq + 1, sha256Hex(lastLine), dropped);
     const rootId = path.basename(file, '.jsonl');
+    const log = new AuditLog(file, rootId, fd, parsed.line_seq + 1, sha256Hex(lastLine), completeBytes, dropped);
     const cut = dropped > 0 ? `; cut a partially written final line (${dropped} bytes) left by a crash` : '';
     log.append({ type: 'notice', session_id: rootId, kind: 'resume', message: `log resumed by process ${process.pid}${cut}`, pid: process.pid });
     return log;
@@ -117,9 +139,15 @@ export class AuditLog {
     return this.nextLineSeq;
   }
 
-  /** Appends one line and returns it as stored. Synchronous: the line is written when this returns. */
+  /**
+   * Appends one line and returns it as stored. Synchronous: the line is
+   * written when this returns. A write that fails (disk full, I/O error) is
+   * cut back to the last whole line and throws a StorageError naming the
+   * file; every later append throws it again.
+   */
   append(event: AuditEvent): AuditLine {
     if (this.closed) throw new ChoragenError(`audit log is closed: ${this.file}`);
+    if (this.failure) throw this.failure;
     const lineSeq = this.nextLineSeq;
     const ts = new Date().toISOString();
     const prev = this.prevHash;
@@ -131,14 +159,44 @@ export class AuditLog {
       `{"line_seq":${lineSeq},"ts":"${ts}","session_id":${JSON.stringify(session_id)},"type":"${type}"` +
       (body.length > 2 ? `,${body.slice(1, -1)}` : '') +
       `,"prev":"${prev}"}`;
-    writeLine(this.fd, `${text}\n`);
+    const line = `${text}\n`;
+    try {
+      writeLine(this.fd, line);
+    } catch (err) {
+      this.failure = storageError(err, 'write the audit log', this.file);
+      this.cutBack();
+      throw this.failure;
+    }
+    this.size += Buffer.byteLength(line);
     this.prevHash = sha256Hex(text);
     this.nextLineSeq = lineSeq + 1;
     return { line_seq: lineSeq, ts, ...event, prev } as AuditLine;
   }
 
+  /** The error that stopped this log, if a write failed. */
+  get writeFailure(): ChoragenError | null {
+    return this.failure;
+  }
+
+  /** After a failed write: drop the partial line so the file ends with a whole line. */
+  private cutBack(): void {
+    try {
+      fs.ftruncateSync(this.fd, this.size);
+    } catch {
+      // Nothing more can be done here; audit:verify names the torn line and AuditLog.resume cuts it.
+    }
+  }
+
+  /** Seals the log (a `log_closed` line, unless a write already failed) and closes it. */
   close(): void {
     if (this.closed) return;
+    if (!this.failure && this.nextLineSeq > 0) {
+      try {
+        this.append({ type: 'log_closed', session_id: this.rootId });
+      } catch {
+        // the log ends at its last whole line, unsealed: as after a crash
+      }
+    }
     this.closed = true;
     fs.closeSync(this.fd);
   }

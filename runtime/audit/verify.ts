@@ -75,7 +75,7 @@ const TAIL_LEN = TAIL.length + 64 + 2; // ,"prev":"<64 hex>"}
  * middle line need not be parsed in full: any change to its bytes breaks the
  * next line's prev. Returns null when the line is not in that shape.
  */
-function chainFields(bytes: Buffer): ChainFields | null {
+export function chainFields(bytes: Buffer): ChainFields | null {
   if (bytes.length < HEAD.length + TAIL_LEN + 1 || bytes.compare(HEAD, 0, HEAD.length, 0, HEAD.length) !== 0) return null;
   let seq = 0;
   let i = HEAD.length;
@@ -88,52 +88,167 @@ function chainFields(bytes: Buffer): ChainFields | null {
   return HEX64.test(prev) ? { line_seq: seq, prev } : null;
 }
 
+/** Where a log's chain breaks, and how much of it before that the chain still vouches for. */
+export interface ChainBreak {
+  /** The line to name (1-based), as audit:verify names it. */
+  line: number;
+  reason: string;
+  /** Lines before the break that the chain vouches for (each one's hash is the next one's prev). */
+  trusted: number;
+  /** Where the trusted lines end in the file (bytes), and the SHA-256 of the last of them. */
+  trustedBytes: number;
+  trustedHash: string;
+}
+
+/**
+ * Checks a log's hash chain one line at a time, in file order: the logic of
+ * audit:verify, fed by it and by metrics ingest as they read. A line is
+ * trusted once the next line vouches for it; the last line, which nothing
+ * vouches for, is checked in full.
+ */
+export class ChainChecker {
+  private count = 0;
+  private prevHash = '';
+  /** End offsets of the last two accepted lines, and the hash of the one before the last (the last's is prevHash): a trusted prefix ends one line before a break. */
+  private lastEnd = 0;
+  private beforeEnd = 0;
+  private beforeHash = '';
+  /** A line whose prev did not match: which line to blame waits for the next line. */
+  private pending: { n: number; hash: string; wellFormed: boolean } | null = null;
+  private broken: ChainBreak | null = null;
+
+  /** Lines accepted so far. */
+  get lines(): number {
+    return this.count;
+  }
+
+  get failure(): ChainBreak | null {
+    return this.broken;
+  }
+
+  /**
+   * Feeds the next whole line, buf[start, stop) without its newline, that
+   * ends at file offset `end` (after the newline); `last` when no line
+   * follows it. Returns false once the chain is broken: feed nothing more.
+   */
+  lineIn(buf: Buffer, start: number, stop: number, end: number, last: boolean): boolean {
+    // The common case, a middle line as AuditLog writes it that carries the
+    // expected prev, is checked in place: reading a large log is dominated by
+    // the hashing, so nothing else here allocates.
+    if (this.count > 0 && !last && !this.pending && !this.broken && this.inSequence(buf, start, stop)) {
+      this.accept(sha256Hex(buf.subarray(start, stop)), end);
+      return true;
+    }
+    return this.line(buf.subarray(start, stop), end, last);
+  }
+
+  /** buf[start, stop) starts `{"line_seq":<count>,` and ends `,"prev":"<the expected prev>"}`. */
+  private inSequence(buf: Buffer, start: number, stop: number): boolean {
+    const t = stop - TAIL_LEN;
+    if (t - start < HEAD.length + 2) return false;
+    for (let k = 0; k < HEAD.length; k++) if (buf[start + k] !== HEAD[k]) return false;
+    let i = start + HEAD.length;
+    let seq = 0;
+    for (; buf[i]! >= 0x30 && buf[i]! <= 0x39 && i < start + HEAD.length + 15; i++) seq = seq * 10 + (buf[i]! - 0x30);
+    if (i === start + HEAD.length || buf[i] !== 0x2c || seq !== this.count) return false;
+    for (let k = 0; k < TAIL.length; k++) if (buf[t + k] !== TAIL[k]) return false;
+    const prev = this.prevHash;
+    for (let k = 0; k < 64; k++) if (buf[t + TAIL.length + k] !== prev.charCodeAt(k)) return false;
+    return buf[stop - 2] === 0x22 && buf[stop - 1] === 0x7d;
+  }
+
+  /** Every check, in full, for a line in a buffer of its own. */
+  private line(bytes: Buffer, end: number, last: boolean): boolean {
+    if (this.broken) return false;
+    if (this.pending) return this.blame(chainFields(bytes) ?? parseLine(bytes));
+    const n = this.count + 1;
+    if (bytes.length === 0) return this.fail(n, 'empty line');
+    // The first line is read in full (it seeds the chain), and so is the last.
+    const full = this.count === 0 || last;
+    const line = full ? parseLine(bytes) : chainFields(bytes) ?? parseLine(bytes);
+    if (!line) return this.fail(n, 'not a valid audit line (garbled JSON or missing line_seq/ts/session_id/type/prev)');
+    if (line.line_seq !== this.count) {
+      return this.fail(n, `line_seq is ${line.line_seq}, expected ${this.count}: a line was deleted, inserted or moved`);
+    }
+    const hash = sha256Hex(bytes);
+    if (this.count === 0) {
+      const first = line as ParsedLine;
+      if (first.type !== 'run_started') return this.fail(1, 'the first line is not run_started');
+      if (first.prev !== chainSeed(String(first.version), String(first.policy_hash))) {
+        return this.fail(1, 'prev does not match the header hash of its version and policy_hash');
+      }
+    } else if (line.prev !== this.prevHash) {
+      this.pending = { n, hash, wellFormed: full || parseLine(bytes) !== null };
+      if (last) this.finish();
+      return !this.broken;
+    }
+    this.accept(hash, end);
+    return true;
+  }
+
+  private accept(hash: string, end: number): void {
+    this.beforeHash = this.prevHash;
+    this.prevHash = hash;
+    this.beforeEnd = this.lastEnd;
+    this.lastEnd = end;
+    this.count++;
+  }
+
+  /** A line that is not terminated by a newline (the end of a file cut short). */
+  truncated(): void {
+    if (!this.broken && !this.pending) this.fail(this.count + 1, 'truncated final line');
+    else this.finish();
+  }
+
+  /** No more lines: settles a pending mismatch; the break, if any. */
+  finish(): ChainBreak | null {
+    if (this.pending) this.blame(null);
+    if (!this.broken && this.count === 0) this.fail(1, 'empty audit log (no run_started line)');
+    return this.broken;
+  }
+
+  /**
+   * Line `pending.n` does not carry the SHA-256 of the line before it.
+   * Either its prev was changed or the line before it was: if the next line
+   * still vouches for it, the change is in the line before.
+   */
+  private blame(after: ChainFields | null): boolean {
+    const { n, hash, wellFormed } = this.pending!;
+    this.pending = null;
+    if (after?.prev === hash) return this.fail(n - 1, `changed after it was written: its SHA-256 does not match prev of line ${n}`);
+    if (!wellFormed) return this.fail(n, 'not a valid audit line (garbled JSON)');
+    return this.fail(n, `prev does not match the SHA-256 of line ${n - 1}`);
+  }
+
+  private fail(line: number, reason: string): false {
+    // The line before the first bad one is vouched for by nothing.
+    const trusted = Math.max(0, this.count - 1);
+    this.broken = { line, reason, trusted, trustedBytes: trusted === 0 ? 0 : this.beforeEnd, trustedHash: trusted === 0 ? '' : this.beforeHash };
+    return false;
+  }
+}
+
 export function verifyAuditFile(file: string): VerifyResult {
   const lines = readLines(file);
   const next = (): RawLine | undefined => {
     const r = lines.next();
     return r.done ? undefined : r.value;
   };
-  let count = 0;
-  let prevHash = '';
+  const chain = new ChainChecker();
+  let end = 0;
   try {
-    // One line of lookahead: the last line is checked in full, and a broken
-    // link is blamed on the line the next one no longer vouches for.
+    // One line of lookahead: the last line is checked in full.
     for (let raw = next(), after = next(); raw; raw = after, after = next()) {
-      const n = count + 1;
-      if (!raw.terminated) return { ok: false, line: n, reason: 'truncated final line' };
-      if (raw.bytes.length === 0) return { ok: false, line: n, reason: 'empty line' };
-      // The first line is read in full (it seeds the chain), and so is the
-      // last: no later line vouches for it.
-      const full = count === 0 || !after;
-      const line = full ? parseLine(raw.bytes) : chainFields(raw.bytes) ?? parseLine(raw.bytes);
-      if (!line) return { ok: false, line: n, reason: 'not a valid audit line (garbled JSON or missing line_seq/ts/session_id/type/prev)' };
-      if (line.line_seq !== count) {
-        return { ok: false, line: n, reason: `line_seq is ${line.line_seq}, expected ${count}: a line was deleted, inserted or moved` };
+      if (!raw.terminated) {
+        chain.truncated();
+        break;
       }
-      const hash = sha256Hex(raw.bytes);
-      if (count === 0) {
-        const first = line as ParsedLine;
-        if (first.type !== 'run_started') return { ok: false, line: 1, reason: 'the first line is not run_started' };
-        if (first.prev !== chainSeed(String(first.version), String(first.policy_hash))) {
-          return { ok: false, line: 1, reason: 'prev does not match the header hash of its version and policy_hash' };
-        }
-      } else if (line.prev !== prevHash) {
-        // Either this line's prev was changed or the line before it was. If the
-        // next line still vouches for this one, the change is in the line before.
-        const vouched = after?.terminated && (chainFields(after.bytes) ?? parseLine(after.bytes))?.prev === hash;
-        if (vouched) {
-          return { ok: false, line: count, reason: `changed after it was written: its SHA-256 does not match prev of line ${n}` };
-        }
-        if (!parseLine(raw.bytes)) return { ok: false, line: n, reason: 'not a valid audit line (garbled JSON)' };
-        return { ok: false, line: n, reason: `prev does not match the SHA-256 of line ${count}` };
-      }
-      prevHash = hash;
-      count = n;
+      end += raw.bytes.length + 1;
+      if (!chain.lineIn(raw.bytes, 0, raw.bytes.length, end, !after)) break;
     }
   } finally {
     lines.return(undefined);
   }
-  if (count === 0) return { ok: false, line: 1, reason: 'empty audit log (no run_started line)' };
-  return { ok: true, lines: count };
+  const broken = chain.finish();
+  return broken ? { ok: false, line: broken.line, reason: broken.reason } : { ok: true, lines: chain.lines };
 }

@@ -25,6 +25,7 @@ import type { SandboxKind } from './worker-sandbox.js';
 import { SessionPool } from './session-pool.js';
 import { ToolDispatcher } from './tool-dispatcher.js';
 import { type SavedSession, TranscriptWriter } from '../sessions/transcripts.js';
+import { continuation, markResumed } from '../sessions/resume.js';
 import { version } from '../version.js';
 import { termLine } from '../terminal/text.js';
 import { WriteRegistry } from './write-locks.js';
@@ -120,6 +121,10 @@ export class Broker {
   private runningChildren = 0;
   private readonly sessions = new Map<string, LiveSession>();
   private readonly children = new Map<string, Set<LiveSession>>();
+  /** Each running session's journal, by session id. */
+  private readonly journals = new Map<string, TranscriptWriter>();
+  /** Why records can no longer be written (audit log or journal), once a write failed. */
+  private recordFailure: string | null = null;
   private readonly gateway: ModelGateway;
   private readonly dispatcher: ToolDispatcher;
   private sessionCount = 0;
@@ -150,7 +155,7 @@ export class Broker {
         checkSpawn: (role) => this.checkSpawn(session, role),
         spawnChild: (req) => this.spawnChild(session, req),
       }),
-    }, (event) => this.record(event));
+    }, (event) => this.record(event), (session, result) => this.journals.get(session.id)?.toolResult(result));
     this.gateway = new ModelGateway({
       maxRetries: opts.maxRetries,
       retryBaseMs: opts.retryBaseMs,
@@ -213,6 +218,9 @@ export class Broker {
     definedRole(this.opts.policy, role);
     this.sessionSetup(role); // a role the run cannot serve fails before anything is recorded
     const first = resumed ? null : await this.firstMessage({ id: rootSessionId, depth: 0 }, req.role, req.message, req.taskId, req.chainId);
+    // The saved session names the one that continues it before anything runs,
+    // so a later resume of it points there instead of doing the work again.
+    if (resumed) markResumed(this.opts.workspace, resumed.identity.id, rootSessionId);
     // Every run writes its own log, named by the session it starts (for a
     // resumed session: the new id; its root_id still names the original tree).
     const audit = (this.audit = AuditLog.open(this.opts.workspace, rootSessionId, this.header()));
@@ -225,9 +233,9 @@ export class Broker {
     let identity;
     if (resumed) {
       grant = resumedGrant(resumed, roleGrant(this.opts.policy, role, resumed.identity.depth, this.opts.maxDepth, REGISTRY));
-      messages = resumable(resumed.messages);
+      messages = continuation(resumed);
       identity = { ...resumed.identity, id: rootSessionId };
-      this.record({ type: 'notice', session_id: rootSessionId, kind: 'resume', message: `resumes session ${resumed.identity.id} from its last complete turn` });
+      this.record({ type: 'notice', session_id: rootSessionId, kind: 'resume', message: `resumes session ${resumed.identity.id} from what it recorded` });
     } else {
       grant = roleGrant(this.opts.policy, role, 0, this.opts.maxDepth, REGISTRY);
       messages = [{ role: 'user', content: first! }];
@@ -237,12 +245,14 @@ export class Broker {
     this.finished = true;
     audit.close();
     if (this.opts.ingest) await this.ingest();
+    // A run whose records could not all be written has failed, whatever its sessions did.
+    const unrecorded = this.recordFailure !== null && session.status === 'completed';
     return {
       rootId: this.rootId,
       sessionId: session.id,
-      status: session.status as RunResult['status'],
+      status: unrecorded ? 'failed' : (session.status as RunResult['status']),
       finalText: outcome.finalText,
-      error: outcome.error,
+      error: unrecorded ? this.recordFailure : outcome.error,
       durationMs: performance.now() - t0,
       sessions: this.sessionCount,
       inputTokens: sum(this.sessions, (s) => s.usage.input_tokens),
@@ -282,12 +292,15 @@ export class Broker {
       depth: identity.depth, model: session.model, provider: endpoint.provider, task_id: identity.taskId, chain_id: identity.chainId,
       started_at: session.startedAt.toISOString(), tools: [...grant.tools], resumed_from: resumedFrom,
     });
-    const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model, provider: endpoint.provider });
+    const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model, provider: endpoint.provider },
+      (err) => this.failRecords(err));
     const setup: SessionModelSetup = {
       system: systemPrompt(identity.role, prompt.text, this.opts.policy),
       tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!, offer)),
       onCompacted: (transcript) => journal.compacted(transcript),
     };
+    journal.sync(session.transcript);
+    this.journals.set(session.id, journal);
     const brokerPorts: MessagePort[] = [];
     const transfer: TransferListItem[] = [];
     const model = new MessageChannel();
@@ -295,8 +308,12 @@ export class Broker {
     transfer.push(model.port2);
     model.port1.on('message', (req: ModelRequest) => {
       void this.gateway.answer(session, setup, req).then((reply) => {
-        model.port1.postMessage(reply);
+        // Journaled before the reply leaves: the session acts on it at once.
         journal.sync(session.transcript);
+        if (reply.type === 'model_reply' && reply.refused) {
+          for (const [id, content] of Object.entries(reply.refused)) journal.toolResult({ type: 'tool_result', tool_use_id: id, content, is_error: true });
+        }
+        model.port1.postMessage(reply);
       });
     });
     const toolPorts: Record<string, MessagePort> = {};
@@ -306,7 +323,11 @@ export class Broker {
       transfer.push(channel.port2);
       toolPorts[tool] = channel.port2;
       channel.port1.on('message', (req: ToolRequest) => {
-        void this.dispatcher.handle(session, tool, req, session.abort.signal).then((reply) => channel.port1.postMessage(reply));
+        void this.dispatcher.handle(session, tool, req, session.abort.signal).then((reply) => {
+          // A result that could not be recorded is not reported as done: the run is stopping.
+          if (this.recordFailure) channel.port1.postMessage({ ...reply, content: `the run is stopping: ${this.recordFailure}`, is_error: true, ends_session: undefined });
+          else channel.port1.postMessage(reply);
+        });
       });
     }
 
@@ -347,6 +368,7 @@ export class Broker {
       files_changed: [...session.filesChanged],
     });
     journal.finish(session.transcript, outcome.status, outcome.error);
+    this.journals.delete(session.id);
     return { session, outcome };
   }
 
@@ -431,7 +453,7 @@ export class Broker {
   private stopTree(status: TreeStop['status'], reason: string): void {
     if (this.stop || this.finished) return;
     this.stop = { status, reason };
-    const kind = status === 'interrupted' ? 'interrupt' : status === 'budget_exceeded' ? 'budget_exceeded' : 'config_error';
+    const kind = ({ interrupted: 'interrupt', budget_exceeded: 'budget_exceeded', failed: this.configError ? 'config_error' : 'record_failed' } as const)[status];
     this.record({ type: 'notice', session_id: this.rootId, kind, message: reason });
     this.treeAbort.abort(reason);
     for (const s of this.sessions.values()) if (s.status === 'running') s.abort.abort(reason);
@@ -442,9 +464,26 @@ export class Broker {
   // --- records -----------------------------------------------------------------
 
   private record(event: AuditEvent): void {
-    if (!this.audit || this.finished) return;
-    const line = this.audit.append(event);
+    if (!this.audit || this.finished || this.audit.writeFailure) return;
+    let line: AuditLine;
+    try {
+      line = this.audit.append(event);
+    } catch (err) {
+      this.failRecords(err);
+      return;
+    }
     this.opts.onEvent?.(line);
+  }
+
+  /**
+   * An audit or journal line could not be written (a full disk): what runs
+   * cannot be recorded, so the whole tree stops and the run fails with the
+   * one-line reason. The log itself ends at its last whole line.
+   */
+  private failRecords(err: unknown): void {
+    if (this.recordFailure) return;
+    this.recordFailure = err instanceof Error ? err.message : String(err);
+    this.stopTree('failed', this.recordFailure);
   }
 
   private header() {
@@ -515,18 +554,4 @@ export function singleProvider(provider: ModelProvider, model: string): Pick<Bro
 function resumedGrant(saved: SavedSession, current: Grant): Grant {
   const tools = saved.tools.filter((t) => current.tools.includes(t));
   return { tools, envelope: new Set(saved.envelope.filter((t) => current.envelope.has(t))) };
-}
-
-/** Drop a trailing assistant message whose tool calls never got results: resume from the last complete turn. */
-function resumable(messages: Message[]): Message[] {
-  const out = [...messages];
-  const last = out[out.length - 1];
-  if (last?.role === 'assistant') {
-    const hasToolUse = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_use');
-    if (hasToolUse) out.pop();
-  }
-  if (out.length && out[out.length - 1].role === 'assistant') {
-    out.push({ role: 'user', content: 'The session was resumed. Continue where you left off.' });
-  }
-  return out;
 }

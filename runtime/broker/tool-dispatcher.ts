@@ -1,11 +1,12 @@
 // Decides and performs one tool call arriving on a session's tool port:
-// schema check -> capability (which authorizes each path) -> audit line ->
-// reply. A refusal or failure becomes is_error with one line; the audit line
-// is written before the reply leaves the broker.
+// schema check -> capability (which authorizes each path) -> journal line ->
+// audit line -> reply. A refusal or failure becomes is_error with one line;
+// the result is journaled (agent:resume never runs the call again) and the
+// audit line written before the reply leaves the broker.
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { Capability } from '../../capabilities/capability.js';
-import type { ToolReply, ToolRequest, ToolUseBlock } from '../../capabilities/protocol.js';
+import type { ToolReply, ToolRequest, ToolResultBlock, ToolUseBlock } from '../../capabilities/protocol.js';
 import type { ToolCallEvent, ToolDecision } from '../audit/events.js';
 import { ChoragenError, ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import type { LiveSession } from './live-session.js';
@@ -19,6 +20,8 @@ export class ToolDispatcher {
     private readonly registry: ReadonlyMap<string, Capability>,
     private readonly deps: ContextDeps,
     private readonly record: (event: ToolCallEvent) => void,
+    /** The session's journal gets each result as soon as it exists. */
+    private readonly journal: (session: LiveSession, result: ToolResultBlock) => void = () => {},
   ) {}
 
   async handle(session: LiveSession, tool: string, req: ToolRequest, signal: AbortSignal): Promise<ToolReply> {
@@ -54,6 +57,7 @@ export class ToolDispatcher {
       }
     }
     session.toolCalls++;
+    this.journal(session, { type: 'tool_result', tool_use_id: req.tool_use_id, content, ...(isError ? { is_error: true } : {}) });
     this.record({
       type: 'tool_call',
       session_id: session.id,

@@ -10,11 +10,13 @@ export class AgentCleanupCommand extends ChoragenCommand {
     category: 'Sessions',
     description: 'Remove old session transcripts and session commit refs (and, with --audit, old audit logs already ingested into metrics)',
     details: `
-      Transcripts under \`.choragen/sessions/\` (\`<id>.json\` and the \`<id>.jsonl\` journal) are only needed to resume
-      a session. Session commits live on git refs \`refs/choragen/sessions/<id>\`, outside your branches; a ref whose
-      commit is older than the age is deleted (its objects go with git's next gc). Audit logs are the record of what
-      sessions did: they are kept unless \`--audit\` is given, and even then only after they are ingested into
-      \`.choragen/metrics.duckdb\`. The age takes the same forms as \`metrics:summary --since\`: 30m, 12h, 7d, 2w.
+      Transcripts under \`.choragen/sessions/\` are only needed to resume a session: a session's journal (\`<id>.jsonl\`),
+      final record (\`<id>.json\`) and the note of who resumed it go together, so a session is either resumable as it
+      was or not at all (never resumed a second time because the note went first). Session commits live on git refs
+      \`refs/choragen/sessions/<id>\`, outside your branches; a ref whose commit is older than the age is deleted (its
+      objects go with git's next gc). Audit logs are the record of what sessions did: they are kept unless \`--audit\`
+      is given, and even then only after they are ingested into \`.choragen/metrics.duckdb\`. The age takes the same
+      forms as \`metrics:summary --since\`: 30m, 12h, 7d, 2w.
     `,
     examples: [
       ['Remove transcripts and refs older than a week', '$0 agent:cleanup'],
@@ -40,8 +42,8 @@ export class AgentCleanupCommand extends ChoragenCommand {
     const dirs: Array<[string, RegExp]> = [[paths.sessions, /\.jsonl?$/]];
     if (this.audit) {
       const { ingestWorkspace } = await import('../metrics/store.js');
-      const result = await ingestWorkspace(workspace);
-      if (result.deferred) throw new UsageError('the metrics database is busy; audit logs were not ingested, so none were removed. Try again later');
+      const result = await ingestWorkspace(workspace, { note: this.note });
+      if (result.deferred) throw new UsageError(`audit logs were not ingested (${result.reason ?? 'the metrics database is busy'}), so none were removed; try again once that is fixed`);
       dirs.push([paths.audit, /\.jsonl$/]);
     }
     const say = (what: string) => this.context.stdout.write(`${this.dryRun ? 'would remove' : 'removed'} ${what}\n`);

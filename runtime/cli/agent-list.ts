@@ -11,7 +11,8 @@ export class AgentListCommand extends ChoragenCommand {
     description: 'List recent sessions',
     details: `
       Shows the most recent sessions, newest first: id, role, parent, status
-      (running, completed, failed, interrupted, budget_exceeded), age, tokens
+      (running, completed, failed, interrupted, budget_exceeded; "resumed by ID"
+      when agent:resume carried the session on in another), age, tokens
       (input + output) and the first line of the session's instructions (from its
       transcript; "-" once agent:cleanup has removed it), then how many are not
       shown. Reads the metrics tables after ingesting the audit logs.
@@ -33,7 +34,7 @@ export class AgentListCommand extends ChoragenCommand {
     const workspace = resolveWorkspace(this.workspace);
     const { withMetrics } = await import('../metrics/store.js');
     const { countSessions, listSessions } = await import('../metrics/report.js');
-    const found = await withMetrics(workspace, async (conn) => ({ rows: await listSessions(conn, limit), total: await countSessions(conn) }));
+    const found = await withMetrics(workspace, async (conn) => ({ rows: await listSessions(conn, limit), total: await countSessions(conn) }), { note: this.note });
     if (!found) return 1;
     const { rows, total } = found;
     if (this.json) {
@@ -53,7 +54,7 @@ export class AgentListCommand extends ChoragenCommand {
       id: r.session_id,
       role: r.role ?? '?',
       parent: r.parent_id ?? '-',
-      status: r.status,
+      status: r.resumed_by ? `${r.status}, resumed by ${r.resumed_by}` : r.status,
       age: age(r.started_at, now),
       tokens: r.tokens,
       instructions: fitWidth(termLine(firstInstructionLine(workspace, String(r.session_id)) ?? '-'), 60),

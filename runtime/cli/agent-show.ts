@@ -13,7 +13,9 @@ export class AgentShowCommand extends ChoragenCommand {
     details: `
       ID is a session id or a unique prefix of one (see agent:list). Shows the
       session's metrics row, the sessions it spawned, each tool call with its
-      decision, rule and path, and the session's final text. An unknown id
+      decision, rule and path, and the session's final text. A session that
+      agent:resume carried on names the session that resumed it (resumed by),
+      and a resumed one the session it continues (resumed from). An unknown id
       exits with 2. \`--json\` prints {session, children, tool_calls, model_calls}.
     `,
     examples: [
@@ -30,7 +32,7 @@ export class AgentShowCommand extends ChoragenCommand {
     const workspace = resolveWorkspace(this.workspace);
     const { withMetrics } = await import('../metrics/store.js');
     const { sessionDetail } = await import('../metrics/report.js');
-    const detail = await withMetrics(workspace, (conn) => sessionDetail(conn, this.id));
+    const detail = await withMetrics(workspace, (conn) => sessionDetail(conn, this.id), { note: this.note });
     if (detail === null) throw new UsageError(`unknown session id: ${this.id} (see agent:list)`);
     if ('ambiguous' in detail) throw new UsageError(`session id prefix ${this.id} is ambiguous: ${detail.ambiguous.join(', ')}`);
     if (this.json) {
@@ -46,6 +48,7 @@ export class AgentShowCommand extends ChoragenCommand {
     out.push(`session ${v(s.session_id)}  ${v(s.role)}  ${v(s.status)}${s.error ? `: ${termLine(s.error)}` : ''}`);
     out.push(`  parent: ${v(s.parent_id)}  root: ${v(s.root_id)}  depth: ${v(s.depth)}  model: ${v(s.model)}${s.provider ? ` (${v(s.provider)})` : ''}`);
     if (s.task_id || s.chain_id) out.push(`  task: ${v(s.task_id)}  chain: ${v(s.chain_id)}`);
+    if (s.resumed_from || s.resumed_by) out.push(`  resumed from: ${v(s.resumed_from)}  resumed by: ${v(s.resumed_by)}`);
     out.push(`  started: ${v(s.started_at)}  ended: ${v(s.ended_at)}  duration: ${fmt.ms(s.duration_ms)}`);
     out.push(
       `  tokens: ${fmt.count(s.input_tokens)} in / ${fmt.count(s.output_tokens)} out / ${fmt.count(s.cache_read_tokens)} cache read / ` +

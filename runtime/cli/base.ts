@@ -11,6 +11,11 @@ export abstract class ChoragenCommand extends Command {
 
   abstract run(): Promise<number | void>;
 
+  /** One line on stderr that is not an error: why an answer came from elsewhere, a damaged log. */
+  protected readonly note = (message: string): void => {
+    this.context.stderr.write(`choragen: ${message}\n`);
+  };
+
   async execute(): Promise<number> {
     try {
       return (await this.run()) ?? 0;

@@ -33,18 +33,28 @@ export class InitCommand extends ChoragenCommand {
   workspace = workspaceOption();
 
   async run(): Promise<number> {
-    const { writeFileSync } = await import('node:fs');
+    const { statSync, writeFileSync } = await import('node:fs');
     const { ensureStateDir } = await import('../run/setup.js');
     const { resolveWorkspace, workspacePaths } = await import('../paths.js');
     const { DEFAULT_POLICY_YAML } = await import('../../policy/default-policy.js');
     const { UsageError } = await import('../../policy/errors.js');
+    const { storageError } = await import('../storage-error.js');
     const root = resolveWorkspace(this.workspace);
     const paths = workspacePaths(root);
-    if (existsSync(paths.policy) && !this.force) {
+    const existing = statSync(paths.policy, { throwIfNoEntry: false });
+    // --force replaces a policy file, never a directory in its place.
+    if (existing?.isDirectory()) {
+      throw new UsageError(`${paths.policy} is a directory, not a governance file; move it out of the way, then run \`choragen init\` again`);
+    }
+    if (existing && !this.force) {
       throw new UsageError(`${paths.policy} already exists; keep it, or run \`choragen init --force\` to replace it with the defaults`);
     }
     ensureStateDir(root);
-    writeFileSync(paths.policy, DEFAULT_POLICY_YAML);
+    try {
+      writeFileSync(paths.policy, DEFAULT_POLICY_YAML);
+    } catch (err) {
+      throw storageError(err, 'write', paths.policy, true);
+    }
     const ignored = ignoreStateDir(root);
     this.context.stdout.write(
       `wrote ${paths.policy}\ncreated ${paths.state}/ (audit log, metrics, session transcripts)\n` +

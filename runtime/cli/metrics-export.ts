@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
-import { UsageError } from '../../policy/errors.js';
+import { ChoragenError, UsageError } from '../../policy/errors.js';
 
 export class MetricsExportCommand extends ChoragenCommand {
   static override paths = [['metrics:export']];
@@ -15,6 +15,7 @@ export class MetricsExportCommand extends ChoragenCommand {
       Ingests the audit logs, then writes DIR/sessions.parquet,
       DIR/model_calls.parquet and DIR/tool_calls.parquet (DIR is created; files
       of the same name are replaced) and prints each file with its row count.
+      A DIR that cannot be created or written to fails at once (exit 2).
     `,
     examples: [
       ['Export to ./metrics-export', '$0 metrics:export --parquet metrics-export'],
@@ -28,10 +29,24 @@ export class MetricsExportCommand extends ChoragenCommand {
   async run(): Promise<number> {
     const workspace = resolveWorkspace(this.workspace);
     const dir = path.resolve(this.parquet);
+    // Checked before any metrics work: a directory that cannot take the files fails at once.
+    const { makeDirs } = await import('../make-dirs.js');
+    const { errnoWords, storageAdvice, errnoCode } = await import('../storage-error.js');
+    const cannot = (err: unknown, what: string) => {
+      const advice = storageAdvice(errnoCode(err));
+      return new UsageError(`cannot ${what} ${dir}: ${errnoWords(err)}${advice ? `; ${advice}` : ''}`);
+    };
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
     } catch (err) {
-      throw new UsageError(`cannot create ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw cannot(err, 'create the export directory');
+    }
+    const probe = path.join(dir, `.choragen-export-${process.pid}.tmp`);
+    try {
+      fs.writeFileSync(probe, '');
+      fs.rmSync(probe);
+    } catch (err) {
+      throw cannot(err, 'write into the export directory');
     }
     const { withMetrics } = await import('../metrics/store.js');
     const { PUBLIC_TABLES, quoteIdent, quoteString } = await import('../metrics/schema.js');
@@ -39,12 +54,16 @@ export class MetricsExportCommand extends ChoragenCommand {
       const out: { file: string; rows: number }[] = [];
       for (const t of PUBLIC_TABLES) {
         const file = path.join(dir, `${t.name}.parquet`);
-        const r = await conn.run(`COPY (SELECT * FROM ${quoteIdent(t.name)}) TO ${quoteString(file)} (FORMAT parquet)`);
-        out.push({ file, rows: Number(r.rowsChanged) });
+        try {
+          const r = await conn.run(`COPY (SELECT * FROM ${quoteIdent(t.name)}) TO ${quoteString(file)} (FORMAT parquet)`);
+          out.push({ file, rows: Number(r.rowsChanged) });
+        } catch (err) {
+          const first = (err as Error).message.split('\n')[0]!.replace(/^IO Error: /, '');
+          throw new ChoragenError(`cannot write ${file}: ${first}`);
+        }
       }
       return out;
-    });
-    if (!written) return 1;
+    }, { note: this.note });
     for (const w of written) this.context.stdout.write(`${w.file}  ${w.rows} rows\n`);
     return 0;
   }

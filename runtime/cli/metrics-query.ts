@@ -15,8 +15,11 @@ export class MetricsQueryCommand extends ChoragenCommand {
     details: `
       Ingests the audit logs not yet in .choragen/metrics.duckdb, then runs one
       read-only statement (SELECT, WITH, PRAGMA, DESCRIBE, SHOW, EXPLAIN,
-      SUMMARIZE). If another process holds the database, the answer comes from an
-      in-memory copy built from the audit logs (a note says so on stderr).
+      SUMMARIZE). If the database cannot be used (another process holds it for
+      too long, a read-only or full disk, a damaged file), the answer comes from
+      an in-memory copy built from the audit logs, and a note on stderr says
+      why. An audit log whose hash chain breaks is taken only up to the break,
+      and a note names the file and line.
 
       Formats: \`table\` (aligned columns, the default), \`json\` (an array of row
       objects, numbers as numbers, timestamps as ISO strings), \`csv\`.
@@ -48,12 +51,9 @@ export class MetricsQueryCommand extends ChoragenCommand {
     const workspace = resolveWorkspace(this.workspace);
     const { assertReadOnlySql, runReadOnly, withMetrics } = await import('../metrics/store.js');
     assertReadOnlySql(this.sql);
-    const answer = await withMetrics(workspace, async (conn, source) => ({ source, result: await runReadOnly(conn, this.sql) }));
+    const answer = await withMetrics(workspace, (conn) => runReadOnly(conn, this.sql), { note: this.note });
     if (!answer) return 1;
-    if (answer.source === 'memory') {
-      this.context.stderr.write('choragen: the metrics database is held by another process; answered from the audit logs\n');
-    }
-    const { columns, rows } = answer.result;
+    const { columns, rows } = answer;
     const { formatCsv, formatTable } = await import('../metrics/format.js');
     if (this.format === 'json') this.context.stdout.write(`${JSON.stringify(rows)}\n`);
     else if (this.format === 'csv') this.context.stdout.write(formatCsv(columns, rows, !!(this.context.stdout as NodeJS.WriteStream).isTTY));

@@ -35,7 +35,7 @@ export class MetricsSummaryCommand extends ChoragenCommand {
     const since = this.since !== undefined ? fmt.parseSince(this.since) : null;
     const { withMetrics } = await import('../metrics/store.js');
     const { summarize } = await import('../metrics/report.js');
-    const summary = await withMetrics(workspace, (conn) => summarize(conn, since));
+    const summary = await withMetrics(workspace, (conn) => summarize(conn, since), { note: this.note });
     if (!summary) return 1;
     if (this.json) {
       this.context.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -17,16 +17,36 @@
 // yet ingested; a log's sessions rows are recomputed from its
 // session_started / session_ended lines and the sums over the calls tables,
 // so a session's totals always equal the sums of its calls exactly.
+//
+// A log is believed only as far as its hash chain holds: the split checks the
+// chain of every line it reads, and a log that breaks is ingested only up to
+// the last line the chain vouches for, read from a copy of that part (DuckDB
+// reads whole files, and a line past the break may claim any line_seq). The
+// break is reported (DamagedLog) so every metrics command can say so.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { lineEndingAt, logTail, sha256Hex } from '../audit/log.js';
 import { AUDIT_LOGS, CALLS_VIEWS, INGESTED_LOGS, MODEL_CALLS_VIEW, SESSIONS, TOOL_CALLS_VIEW, quoteIdent, quoteString } from './schema.js';
-import { splitLogs, treeRootOf } from './split.js';
+import { type SplitResult, splitLogs, treeRootOf } from './split.js';
 import { inTransaction } from './transaction.js';
+import type { ChainBreak } from '../audit/verify.js';
+import { isUnwritable } from '../storage-error.js';
 import { writerAlive } from '../audit/process-liveness.js';
 
 export const INTERRUPTED_ERROR = 'process ended before the session was recorded as ended';
+
+/** The error of a session left open by a log whose chain breaks: what happened after the break is not known. */
+export const DAMAGED_ERROR = 'its audit log is damaged (run `choragen audit:verify`): what the session did after the break is not in the metrics';
+
+/** A log whose hash chain breaks: where (1-based line, as audit:verify names it), why, and how many of its lines the metrics hold. */
+export interface DamagedLog {
+  file: string;
+  line: number;
+  reason: string;
+  ingestedLines: number;
+}
 
 /** The fields of every event type that become columns, with the type DuckDB reads them as. */
 const EVENT_FIELDS: Record<string, string> = {
@@ -160,8 +180,8 @@ function insertCallsSql(files: BatchFiles[], which: LogFile, table: string, row:
  * session_started has no session_ended after it; an open session is running
  * while its log's current writer process lives and it started under that
  * writer, else interrupted.
- * `logs(log_id, log_no, tree_root, writer_line, writer_alive)` is a temp
- * table with one row per log of the batch. The calls are picked with a list
+ * `logs(log_id, log_no, tree_root, writer_line, writer_alive, damaged)` is a
+ * temp table with one row per log of the batch. The calls are picked with a list
  * of constants: inside the transaction a semi join with `logs` scans the
  * just-appended (uncommitted) rows far more slowly.
  */
@@ -195,7 +215,7 @@ WITH st AS (
          st.task_id, st.chain_id, st.started_at, st.resumed_from, st.provider,
          en.status AS end_status, en.ended_at, en.duration_ms, en.error AS end_error, en.final_text, en.files_changed,
          (en.line_seq IS NULL OR en.line_seq < coalesce(last_st.line_seq, -1)) AS open,
-         l.writer_alive AND coalesce(last_st.line_seq, 0) > l.writer_line AS live,
+         l.writer_alive AND NOT l.damaged AND coalesce(last_st.line_seq, 0) > l.writer_line AS live, l.damaged,
          mc.input_tokens, mc.output_tokens, mc.cache_read_tokens, mc.cache_write_tokens, mc.cost_usd,
          mc.n AS model_calls, tc.n AS tool_calls, cp.n AS compactions
   FROM ids JOIN logs l USING (log_id)
@@ -210,11 +230,26 @@ SELECT session_id, parent_id, root_id, role, depth, model, task_id, chain_id,
        CASE WHEN open THEN NULL ELSE duration_ms END,
        coalesce(input_tokens, 0), coalesce(output_tokens, 0), coalesce(cache_read_tokens, 0), coalesce(cache_write_tokens, 0),
        coalesce(cost_usd, 0), coalesce(model_calls, 0), coalesce(tool_calls, 0),
-       CASE WHEN NOT open THEN end_error WHEN live THEN NULL ELSE '${INTERRUPTED_ERROR}' END,
+       CASE WHEN NOT open THEN end_error WHEN live THEN NULL WHEN damaged THEN ${quoteString(DAMAGED_ERROR)} ELSE '${INTERRUPTED_ERROR}' END,
        CASE WHEN open THEN NULL ELSE final_text END,
        CASE WHEN open THEN NULL ELSE files_changed END,
-       resumed_from, log_id, provider, coalesce(compactions, 0)
+       resumed_from, log_id, provider, coalesce(compactions, 0), NULL
 FROM s`;
+
+/**
+ * Each session's resumed_by: the latest session that resumed it (null when
+ * none is ingested). The two are usually in different logs, ingested at
+ * different times, so this runs over the whole table after every batch
+ * (sessions, not calls: thousands of rows, not millions).
+ */
+const LINK_RESUMED_SQL = `
+UPDATE sessions SET resumed_by = r.by
+FROM (
+  SELECT s.session_id AS id, x.by FROM sessions s LEFT JOIN (
+    SELECT resumed_from, arg_max(session_id, started_at) AS by FROM sessions WHERE resumed_from IS NOT NULL GROUP BY ALL
+  ) x ON x.resumed_from = s.session_id
+) r
+WHERE sessions.session_id = r.id AND sessions.resumed_by IS DISTINCT FROM r.by`;
 
 const SESSION_COLUMNS = SESSIONS.columns.map(([n]) => n);
 
@@ -245,6 +280,9 @@ export interface PlannedLog {
   replaced: boolean;
   completeBytes: number;
   lastHash: string;
+  /** Its chain breaks: only the part it vouches for is ingested, read from `readFile`, a copy of that part. */
+  damaged?: ChainBreak;
+  readFile?: string;
 }
 
 export interface BatchIngest {
@@ -253,26 +291,33 @@ export interface BatchIngest {
   /** model_call + tool_call rows added. */
   calls: number;
   states: LogState[];
+  damaged: DamagedLog[];
 }
 
-/** Where the log's complete lines end, and the hash of the last one. */
+/**
+ * Where the log's complete lines end, the line_seq of the last one, and its
+ * hash. A last line without a readable line_seq gets UNKNOWN_LINE: the chain
+ * check, which it cannot pass, then finds where the log really ends.
+ */
 function snapshot(file: string): { completeBytes: number; lastLineSeq: number; lastHash: string } | null {
   const fd = fs.openSync(file, 'r');
   try {
     const tail = logTail(fd);
     if (!tail.lastLine) return null;
-    let lastLineSeq: number;
+    let lastLineSeq = UNKNOWN_LINE;
     try {
-      lastLineSeq = Number(JSON.parse(tail.lastLine.toString('utf8')).line_seq);
+      const seq = JSON.parse(tail.lastLine.toString('utf8')).line_seq;
+      if (Number.isInteger(seq) && seq >= 0) lastLineSeq = seq;
     } catch {
-      return null; // a garbled last line: nothing is ingested until the log is fixed or grows past it
+      // garbled: see above
     }
-    if (!Number.isInteger(lastLineSeq)) return null;
     return { completeBytes: tail.completeBytes, lastLineSeq, lastHash: sha256Hex(tail.lastLine) };
   } finally {
     fs.closeSync(fd);
   }
 }
+
+const UNKNOWN_LINE = Number.MAX_SAFE_INTEGER;
 
 /** Does the log still begin with what was ingested from it? */
 function continues(file: string, prior: LogState): boolean {
@@ -366,11 +411,11 @@ async function createLogsTable(conn: DuckDBConnection, logs: PlannedLog[], files
   const roots = logs.map((l) => treeRootOf(l.file, l.completeBytes) ?? l.id);
   const nos = await numberLogs(conn, logs, roots);
   const rows = logs.map((l, i) =>
-    [String(nos[i])].concat([l.id, roots[i]!, files[i]!.file, files[i]!.model_file].map(quoteString), [String(l.from), String(l.to)]),
+    [String(nos[i])].concat([l.id, roots[i]!, files[i]!.file, files[i]!.model_file].map(quoteString), [String(l.from), String(l.to), String(!!l.damaged)]),
   );
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE logs AS SELECT *, 0 AS writer_line, false AS writer_alive
-     FROM (${valuesSql(rows)}) AS l(log_no, log_id, tree_root, file, model_file, from_line, to_line)`,
+     FROM (${valuesSql(rows)}) AS l(log_no, log_id, tree_root, file, model_file, from_line, to_line, damaged)`,
   );
   return nos;
 }
@@ -390,36 +435,150 @@ async function countsByLog(conn: DuckDBConnection, sql: string): Promise<Map<str
   return new Map(r.getRows().map((row) => [String(row[0]), Number(row[1])]));
 }
 
+/** Thrown inside a batch's transaction when the split found logs whose chain breaks: the batch is rolled back and written again. */
+class ChainBroken extends Error {
+  constructor(readonly breaks: Map<number, ChainBreak>) {
+    super('audit log hash chain broken');
+  }
+}
+
+/** The split could not write its files (a full disk): the batch is written again reading the logs whole. */
+class SplitUnwritable extends Error {}
+
 /**
  * Ingests the new lines of a batch of logs. Their rows and ingest state are
  * written in one transaction: an interrupted ingest leaves nothing half done,
  * so no line is ever counted twice. The reads are strict first (cheaper); a
- * half-written or garbled line fails them, and the batch is written again
- * with reads that skip such lines. The split's files go to a private
- * directory under `splitRoot` (beside the database: the same disk as the
- * logs, not a small /tmp), removed afterwards.
+ * half-written or garbled line makes them fail, and the batch is written again
+ * with reads that skip such lines. A log whose chain breaks is planned again
+ * for the part the chain vouches for, and the batch written again.
+ *
+ * The split's files go to a private directory under `splitRoot` (beside the
+ * database: the same disk as the logs, not a small /tmp), removed afterwards;
+ * when nothing can be written there (a read-only or full disk), under the
+ * system's temp directory; failing that, DuckDB reads every table from the
+ * logs themselves (slower, same rows).
  */
 export async function ingestBatch(conn: DuckDBConnection, logs: PlannedLog[], splitRoot: string): Promise<BatchIngest> {
-  if (logs.length === 0) return { lines: 0, calls: 0, states: [] };
-  const dir = fs.mkdtempSync(path.join(splitRoot, `${SPLIT_DIR_PREFIX}${process.pid}-`));
+  if (logs.length === 0) return { lines: 0, calls: 0, states: [], damaged: [] };
+  let dir = makeSplitDir(splitRoot);
   try {
-    const files: BatchFiles[] = logs.map((l, i) => ({
-      file: l.file,
-      model_file: path.join(dir, `${i}.model.jsonl`),
-      other_file: path.join(dir, `${i}.other.jsonl`),
-    }));
-    let splitDone = false;
-    const split = () => {
-      if (splitDone) return;
-      splitLogs(logs.map((l, i) => ({ file: l.file, fromByte: l.fromBytes, toByte: l.completeBytes, modelFile: files[i]!.model_file, otherFile: files[i]!.other_file })));
-      splitDone = true;
-    };
-    const write = (tolerant: boolean) => writeBatch(conn, logs, files, split, tolerant);
-    return await write(false).catch(() => write(true));
+    let planned = logs;
+    for (;;) {
+      const files: BatchFiles[] = planned.map((l, i) => {
+        const file = l.readFile ?? l.file;
+        return dir
+          ? { file, model_file: path.join(dir, `${i}.model.jsonl`), other_file: path.join(dir, `${i}.other.jsonl`) }
+          : { file, model_file: file, other_file: file };
+      });
+      let split: SplitResult[] | null = null;
+      const splitOnce = () => {
+        try {
+          split ??= splitLogs(planned.map((l, i) => ({
+            file: l.file, fromByte: l.fromBytes, toByte: l.completeBytes,
+            modelFile: dir ? files[i]!.model_file : null, otherFile: dir ? files[i]!.other_file : null,
+          })));
+        } catch (err) {
+          if (dir && isUnwritable(err)) throw new SplitUnwritable();
+          throw err;
+        }
+        const breaks = new Map<number, ChainBreak>();
+        split.forEach((r, i) => {
+          if (r.broken && !planned[i]!.damaged) breaks.set(i, r.broken);
+        });
+        if (breaks.size) throw new ChainBroken(breaks);
+      };
+      const write = (tolerant: boolean) => writeBatch(conn, planned, files, splitOnce, tolerant);
+      try {
+        const retried = (err: unknown) => err instanceof ChainBroken || err instanceof SplitUnwritable;
+        const done = await write(false).catch((err) => (retried(err) ? Promise.reject(err) : write(true)));
+        return { ...done, damaged: planned.filter((l) => l.damaged).map(damagedLog) };
+      } catch (err) {
+        if (err instanceof SplitUnwritable) {
+          fs.rmSync(dir!, { recursive: true, force: true });
+          dir = null;
+          planned = logs; // from the start: copies of damaged logs' trusted parts were in that directory
+          continue;
+        }
+        if (!(err instanceof ChainBroken)) throw err;
+        planned = planned.map((l, i) => {
+          const broken = err.breaks.get(i);
+          return broken ? trustedPart(l, broken, dir, i) : l;
+        });
+      }
+    }
   } finally {
     await conn.run('DROP TABLE IF EXISTS raw; DROP TABLE IF EXISTS logs');
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A private directory for a batch's split files, or null when none can be made (read-only or full disk). */
+function makeSplitDir(splitRoot: string): string | null {
+  for (const root of [splitRoot, os.tmpdir()]) {
+    try {
+      return fs.mkdtempSync(path.join(root, `${SPLIT_DIR_PREFIX}${process.pid}-`));
+    } catch {
+      // try the next place
+    }
+  }
+  return null;
+}
+
+/**
+ * The plan for the part of a log its chain vouches for (`broken.trusted`
+ * lines), read from a copy of those bytes. A break inside what was ingested
+ * before drops the log's rows and takes that part again. Without a directory
+ * to copy into, nothing of the log is ingested.
+ */
+function trustedPart(l: PlannedLog, broken: ChainBreak, dir: string | null, i: number): PlannedLog {
+  let trusted = broken.trusted;
+  let readFile: string | undefined;
+  if (trusted > 0 && dir) {
+    readFile = path.join(dir, `${i}.trusted.jsonl`);
+    try {
+      copyPrefix(l.file, readFile, broken.trustedBytes);
+    } catch {
+      readFile = undefined;
+    }
+  }
+  if (!readFile) trusted = 0;
+  const replaced = l.replaced || trusted < l.from;
+  return {
+    ...l,
+    from: replaced ? 0 : l.from,
+    fromBytes: replaced ? 0 : l.fromBytes,
+    to: trusted - 1,
+    replaced,
+    completeBytes: trusted > 0 ? broken.trustedBytes : 0,
+    lastHash: trusted > 0 ? broken.trustedHash : '',
+    damaged: { ...broken, trusted },
+    readFile: readFile ?? l.file,
+  };
+}
+
+function copyPrefix(from: string, to: string, bytes: number): void {
+  const src = fs.openSync(from, 'r');
+  try {
+    const dst = fs.openSync(to, 'w', 0o600);
+    try {
+      const buf = Buffer.allocUnsafe(Math.min(bytes, 8 << 20));
+      for (let at = 0; at < bytes; ) {
+        const n = fs.readSync(src, buf, 0, Math.min(buf.length, bytes - at), at);
+        if (n === 0) throw new Error(`${from} shrank while it was copied`);
+        for (let off = 0; off < n; ) off += fs.writeSync(dst, buf, off, n - off);
+        at += n;
+      }
+    } finally {
+      fs.closeSync(dst);
+    }
+  } finally {
+    fs.closeSync(src);
+  }
+}
+
+function damagedLog(l: PlannedLog): DamagedLog {
+  return { file: l.file, line: l.damaged!.line, reason: l.damaged!.reason, ingestedLines: l.damaged!.trusted };
 }
 
 /**
@@ -434,7 +593,7 @@ async function writeBatch(
   files: BatchFiles[],
   split: () => void,
   tolerant: boolean,
-): Promise<BatchIngest> {
+): Promise<Omit<BatchIngest, 'damaged'>> {
   const ids = idsSql(logs);
   const insertCalls = (table: string, row: Record<string, string>, type: string, which: LogFile) =>
     conn.run(insertCallsSql(files, which, table, row, type, tolerant)).then((r) => Number(r.rowsChanged));
@@ -455,6 +614,7 @@ async function writeBatch(
     calls += await insertCalls(MODEL_CALLS_VIEW.rows.name, MODEL_CALL_ROW, 'model_call', 'model_file');
     await conn.run(`DELETE FROM sessions WHERE log_id IN (${ids})`);
     await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${sessionsRowSql(nos)}`);
+    await conn.run(LINK_RESUMED_SQL);
     const otherLines = await conn.runAndReadAll(`SELECT count(*) FROM raw WHERE line_seq >= from_line`);
     const open = await countsByLog(
       conn,
@@ -495,10 +655,15 @@ export function removeStaleSplitDirs(root: string): void {
   }
 }
 
+/** A log that did not change but shows running sessions whose writer has died since. */
+function needsRefresh(state: LogState): boolean {
+  if (state.open_sessions === 0) return false;
+  return !(state.writer_pid !== null && state.writer_since !== null && writerAlive(state.writer_pid, state.writer_since));
+}
+
 /** Sessions still shown as running in a log that did not change: their writer may have died since. */
 export async function refreshOpenSessions(conn: DuckDBConnection, state: LogState): Promise<void> {
-  if (state.open_sessions === 0) return;
-  if (state.writer_pid !== null && state.writer_since !== null && writerAlive(state.writer_pid, state.writer_since)) return;
+  if (!needsRefresh(state)) return;
   const log = path.basename(state.file, '.jsonl');
   await inTransaction(conn, async () => {
     await conn.run(`UPDATE sessions SET status = 'interrupted', error = $error WHERE log_id = $log AND status = 'running'`, {
@@ -515,6 +680,16 @@ export async function purgeLog(conn: DuckDBConnection, logId: string): Promise<v
     await conn.run(`DELETE FROM ${quoteIdent(rows.name)} WHERE log_no IN (SELECT log_no FROM ${AUDIT_LOGS.name} WHERE log_id = $log)`, { log: logId });
   }
   await conn.run(`DELETE FROM ${quoteIdent(SESSIONS.name)} WHERE log_id = $log`, { log: logId });
+}
+
+/** Is there anything to write: a log with new (or changed) lines, or sessions whose writer died? Reads only. */
+export async function pendingWork(conn: DuckDBConnection, logFiles: string[]): Promise<boolean> {
+  const states = await readLogStates(conn);
+  for (const file of logFiles) {
+    const prior = states.get(path.basename(file)) ?? null;
+    if (planLog(file, prior) || (prior && needsRefresh(prior))) return true;
+  }
+  return false;
 }
 
 export async function readLogStates(conn: DuckDBConnection): Promise<Map<string, LogState>> {

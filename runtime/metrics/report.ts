@@ -99,7 +99,7 @@ export async function listSessions(conn: DuckDBConnection, limit: number): Promi
   return rowsOf(
     conn,
     `SELECT session_id, role, parent_id, status, started_at, ended_at, input_tokens, output_tokens,
-            input_tokens + output_tokens AS tokens, cost_usd::DOUBLE AS cost_usd, model_calls, tool_calls, error
+            input_tokens + output_tokens AS tokens, cost_usd::DOUBLE AS cost_usd, model_calls, tool_calls, error, resumed_from, resumed_by
      FROM sessions ORDER BY started_at DESC NULLS LAST, session_id LIMIT ${Math.max(0, Math.floor(limit))}`,
   );
 }

@@ -55,6 +55,8 @@ export const SESSIONS: TableDef = {
     // schema version 5: times the conversation was compacted to fit the context window
     // (the default fills the rows of a file written before, which had none)
     ['compactions', 'INTEGER DEFAULT 0'],
+    // schema version 6: the session agent:resume started to carry this one on
+    ['resumed_by', 'VARCHAR'],
   ],
 };
 
@@ -162,17 +164,19 @@ export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_C
  * Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds.
  * 4: sessions.provider (NULL for sessions of logs written before it).
  * 5: sessions.compactions (0 for sessions of logs written before it).
+ * 6: sessions.resumed_by, and logs ingested only as far as their hash chain verifies.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /**
  * A file older than this holds rows in a layout this version no longer
  * writes (before 2: rows without log_id; before 3: calls as tables rather
- * than rows behind views): opening it drops those tables and empties the
- * others, so that every log is ingested again. The audit logs are the
- * record; nothing is lost.
+ * than rows behind views; before 6: rows from logs whose hash chain was not
+ * checked, and sessions without resumed_by): opening it drops those tables
+ * and empties the others, so that every log is ingested again. The audit
+ * logs are the record; nothing is lost.
  */
-export const REBUILD_BELOW_VERSION = 3;
+export const REBUILD_BELOW_VERSION = 6;
 
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 export const quoteString = (s: string) => `'${s.replace(/'/g, "''")}'`;

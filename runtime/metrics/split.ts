@@ -13,7 +13,12 @@
 // both files, and DuckDB reads its real type in each. So a line only leaves
 // DuckDB's sight when its head names it a tool_call, and DuckDB reads those
 // from the log.
+//
+// The same pass checks the log's hash chain (audit/verify.ts), so a damaged
+// log is found by the one read ingest makes of it anyway; it stops at the
+// first break.
 import fs from 'node:fs';
+import { type ChainBreak, ChainChecker } from '../audit/verify.js';
 
 /** What a line's head says: its type, 'other' for any other plain type, 'unknown' when the head is not AuditLog's. */
 export type HeadType = 'tool_call' | 'model_call' | 'other' | 'unknown';
@@ -129,13 +134,19 @@ export class SplitBuffers {
   readonly other = Buffer.allocUnsafe(1 << 20);
 }
 
-/** One log to split: its bytes [0, toByte) and the two files to write. */
+/** One log to split: its bytes [0, toByte) and the two files to write (null: check the chain only). */
 export interface SplitJob {
   file: string;
   fromByte: number;
   toByte: number;
-  modelFile: string;
-  otherFile: string;
+  modelFile: string | null;
+  otherFile: string | null;
+}
+
+/** What the split of one log found: the lines of each head type, and where its chain breaks (null: intact). */
+export interface SplitResult {
+  counts: SplitCounts;
+  broken: ChainBreak | null;
 }
 
 /**
@@ -182,35 +193,41 @@ function eachLine(
  * `modelFile` the model_call lines that start at or after `fromByte`; to
  * `otherFile` every line whose head names no call, from the start (the
  * session-level lines before `fromByte` are needed to recompute sessions);
- * to both, the lines of unknown head.
+ * to both, the lines of unknown head. Checks the hash chain of those lines
+ * as it goes, and stops at a break.
  */
-export function splitLog({ file, fromByte, toByte, modelFile, otherFile }: SplitJob, buffers = new SplitBuffers()): SplitCounts {
+export function splitLog({ file, fromByte, toByte, modelFile, otherFile }: SplitJob, buffers = new SplitBuffers()): SplitResult {
   const counts: SplitCounts = { tool_call: 0, model_call: 0, other: 0, unknown: 0 };
+  const chain = new ChainChecker();
   const fd = fs.openSync(file, 'r');
-  const model = new LineSink(modelFile, buffers.model);
-  const other = new LineSink(otherFile, buffers.other);
+  let model: LineSink | null = null;
+  let other: LineSink | null = null;
   try {
+    model = modelFile === null ? null : new LineSink(modelFile, buffers.model);
+    other = otherFile === null ? null : new LineSink(otherFile, buffers.other);
     eachLine(fd, toByte, buffers, (buf, start, end, offset) => {
+      const ends = offset + (end - start) + 1;
+      if (!chain.lineIn(buf, start, end, ends, ends === toByte)) return true;
       const type = headType(buf, start, end);
       counts[type]++;
-      if ((type === 'model_call' || type === 'unknown') && offset >= fromByte) model.add(buf, start, end + 1);
-      if (type === 'other' || type === 'unknown') other.add(buf, start, end + 1);
+      if ((type === 'model_call' || type === 'unknown') && offset >= fromByte) model?.add(buf, start, end + 1);
+      if (type === 'other' || type === 'unknown') other?.add(buf, start, end + 1);
     });
   } finally {
     fs.closeSync(fd);
     try {
-      model.close();
+      model?.close();
     } finally {
-      other.close();
+      other?.close();
     }
   }
-  return counts;
+  return { counts, broken: chain.finish() };
 }
 
 /** Splits each log of a batch, through one set of buffers. */
-export function splitLogs(jobs: SplitJob[]): void {
+export function splitLogs(jobs: SplitJob[]): SplitResult[] {
   const buffers = new SplitBuffers();
-  for (const job of jobs) splitLog(job, buffers);
+  return jobs.map((job) => splitLog(job, buffers));
 }
 
 /**

@@ -1,8 +1,9 @@
 // The metrics database, .choragen/metrics.duckdb: opened for a moment,
 // brought up to date from the audit logs, queried, closed. The audit logs are
 // the record; the database is a view of them that can always be rebuilt, so a
-// database held by another process only defers ingestion (and queries answer
-// from an in-memory copy fed from the logs).
+// database that cannot be used now (held by another process for too long, on
+// a read-only or full disk, damaged) only defers ingestion, and queries answer
+// from an in-memory copy fed from the logs, with a note that says why.
 //
 // '@duckdb/node-api' is imported inside functions only: loading this module
 // costs nothing until metrics are used.
@@ -13,18 +14,23 @@ import { ChoragenError, UsageError } from '../../policy/errors.js';
 import { auditLogFiles } from '../audit/log.js';
 import { workspacePaths } from '../paths.js';
 import { REBUILD_BELOW_VERSION, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, TABLES, migrationSql, quoteIdent } from './schema.js';
-import { type LogState, type PlannedLog, ingestBatch, planLog, readLogStates, refreshOpenSessions, removeStaleSplitDirs } from './ingest.js';
+import { type DamagedLog, type LogState, type PlannedLog, ingestBatch, pendingWork, planLog, readLogStates, refreshOpenSessions, removeStaleSplitDirs } from './ingest.js';
+import { firstLine, isCorruption, openMetricsDb, relativeTo, unusableReason } from './open-db.js';
 import { inTransaction } from './transaction.js';
 
 export interface IngestResult {
-  /** True when another process held the database: nothing was written, the logs wait for the next open. */
+  /** True when the database could not be used (see `reason`): nothing was written, the logs wait for the next open. */
   deferred: boolean;
+  /** Why it was deferred (one line), when it was. */
+  reason?: string;
   /** Logs that had new lines. */
   logs: number;
   /** New audit lines ingested (all event types). */
   lines: number;
   /** New model_calls + tool_calls rows. */
   calls: number;
+  /** Logs whose hash chain breaks: ingested only up to the break (see ingest.ts). */
+  damaged: DamagedLog[];
 }
 
 export interface QueryResult {
@@ -33,13 +39,21 @@ export interface QueryResult {
 }
 
 export interface StoreOptions {
-  /** How long to retry a database locked by another process (default 1500 ms). */
+  /**
+   * How long to wait for a database another process holds without a sign of
+   * it working (default 3 s; an ingest in progress is waited for longer).
+   */
   lockWaitMs?: number;
+  /**
+   * Told, one line each, why an answer comes from an in-memory copy and of
+   * every damaged audit log (the CLI prints them on stderr).
+   */
+  note?: (message: string) => void;
 }
 
 export type MetricsSource = 'file' | 'memory';
 
-const DEFAULT_LOCK_WAIT_MS = 1500;
+const DEFAULT_LOCK_WAIT_MS = 3000;
 
 // One open at a time per database file within this process: DuckDB's file
 // lock only keeps other processes out.
@@ -56,39 +70,8 @@ function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function isLockError(err: unknown): boolean {
-  const m = err instanceof Error ? err.message : String(err);
-  return /Could not set lock|Conflicting lock|database is locked|lock on file/i.test(m);
-}
-
-function firstLine(err: unknown): string {
-  const m = err instanceof Error ? err.message : String(err);
-  return m.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
-}
-
-/** Opens the file database, retrying while another process holds it; null if it stays locked. */
-async function openFileDb(dbPath: string, waitMs: number): Promise<DuckDBInstance | null> {
-  const { DuckDBInstance } = await import('@duckdb/node-api');
-  fs.mkdirSync(path.dirname(dbPath), { recursive: true });
-  const deadline = Date.now() + waitMs;
-  for (let delay = 25; ; delay = Math.min(delay * 2, 400)) {
-    try {
-      return await DuckDBInstance.create(dbPath);
-    } catch (err) {
-      if (!isLockError(err)) {
-        throw new ChoragenError(`cannot open the metrics database ${dbPath}: ${firstLine(err)} (it can be deleted: it is rebuilt from the audit logs)`);
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) return null;
-      await sleep(Math.min(delay, left));
-    }
-  }
-}
-
-async function ensureSchema(conn: DuckDBConnection): Promise<void> {
-  await conn.run(`SET TimeZone = 'UTC'`);
+/** The statements that bring the file's schema up to date, and the version it records. */
+async function schemaChanges(conn: DuckDBConnection): Promise<{ statements: string[]; version: number | null; hadData: boolean }> {
   const here = `schema_name = 'main' AND database_name = current_database()`;
   const cols = await conn.runAndReadAll(
     `SELECT c.table_name, c.column_name FROM duckdb_columns() c JOIN duckdb_tables() t USING (database_name, schema_name, table_name) WHERE ${here}`,
@@ -105,9 +88,16 @@ async function ensureSchema(conn: DuckDBConnection): Promise<void> {
     const v = await conn.runAndReadAll(`SELECT max(version) FROM ${SCHEMA_VERSION_TABLE.name}`);
     version = v.getRows()[0]?.[0] == null ? null : Number(v.getRows()[0][0]);
   }
-  const statements = migrationSql({ tables, views });
-  if (statements.length === 0 && version === SCHEMA_VERSION) return;
-  const hadData = [...tables.keys()].some((t) => t !== SCHEMA_VERSION_TABLE.name);
+  return { statements: migrationSql({ tables, views }), version, hadData: [...tables.keys()].some((t) => t !== SCHEMA_VERSION_TABLE.name) };
+}
+
+const schemaIsCurrent = ({ statements, version }: { statements: string[]; version: number | null }) =>
+  statements.length === 0 && version === SCHEMA_VERSION;
+
+async function ensureSchema(conn: DuckDBConnection): Promise<void> {
+  await conn.run(`SET TimeZone = 'UTC'`);
+  const { statements, version, hadData } = await schemaChanges(conn);
+  if (schemaIsCurrent({ statements, version })) return;
   await inTransaction(conn, async () => {
     for (const sql of statements) await conn.run(sql);
     if (hadData && (version ?? 0) < REBUILD_BELOW_VERSION) {
@@ -142,7 +132,7 @@ const BULK_CALLS = 122_880;
  */
 async function ingestInto(conn: DuckDBConnection, workspace: string, durable: boolean): Promise<IngestResult> {
   const states = await readLogStates(conn);
-  const result: IngestResult = { deferred: false, logs: 0, lines: 0, calls: 0 };
+  const result: IngestResult = { deferred: false, logs: 0, lines: 0, calls: 0, damaged: [] };
   // Row order inside the tables carries no meaning; without it DuckDB reads
   // and writes in parallel. Each row group is written out as soon as it is
   // full, while it is still in cache, rather than five at a time. FSST, a
@@ -175,7 +165,10 @@ async function ingestFiles(conn: DuckDBConnection, workspace: string, states: Ma
       result.logs += batch.length;
       result.lines += done.lines;
       result.calls += done.calls;
+      result.damaged.push(...done.damaged);
     } catch (err) {
+      // The database's own trouble (a full disk, a bad block) is the caller's to explain.
+      if (unusableReason(err, '')) throw err;
       throw new ChoragenError(`cannot ingest ${batch.map((l) => l.name).join(', ')} into metrics: ${firstLine(err)}`);
     }
     batch = [];
@@ -195,54 +188,112 @@ async function ingestFiles(conn: DuckDBConnection, workspace: string, states: Ma
   await flush();
 }
 
+const NOTHING: IngestResult = { deferred: false, logs: 0, lines: 0, calls: 0, damaged: [] };
+
+/** A note per damaged log: which file, which line, and how much of it the metrics hold. */
+export function damagedNote(workspace: string, d: DamagedLog): string {
+  const held = d.ingestedLines > 0 ? `the metrics hold only its first ${d.ingestedLines} line${d.ingestedLines === 1 ? '' : 's'}` : 'the metrics hold none of it';
+  return `audit log ${relativeTo(workspace, d.file)} is damaged at line ${d.line} (${d.reason}): ${held}; run \`choragen audit:verify\``;
+}
+
+type Outcome<T> = { value: T } | { unusable: string };
+
 /**
- * Opens the metrics database (or, when another process holds it, an
- * in-memory one fed from all the audit logs), ingests, runs `fn`, closes.
- * `source` tells which one `fn` got. With `memoryFallback: false` a locked
- * database gives `null` instead.
+ * Opens the file database and runs `fn` on it, brought up to date; or says
+ * why it cannot be used (then nothing was written).
+ */
+async function onFileDb<T>(
+  workspace: string,
+  fn: (conn: DuckDBConnection, source: MetricsSource, ingest: IngestResult) => Promise<T>,
+  opts: StoreOptions,
+  note: (message: string) => void,
+): Promise<Outcome<T>> {
+  const dbPath = path.resolve(workspacePaths(workspace).metrics);
+  const shown = relativeTo(workspace, dbPath);
+  const logs = auditLogFiles(workspace);
+  const upToDate = async (db: DuckDBInstance) => {
+    const conn = await db.connect();
+    try {
+      return schemaIsCurrent(await schemaChanges(conn)) && !(await pendingWork(conn, logs));
+    } finally {
+      conn.closeSync();
+    }
+  };
+  const opened = await openMetricsDb(dbPath, opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, upToDate, shown);
+  if ('unusable' in opened) return opened;
+  try {
+    const conn = await opened.instance.connect();
+    try {
+      let ingest = NOTHING;
+      if (opened.access === 'write') {
+        await ensureSchema(conn);
+        ingest = await ingestInto(conn, workspace, true);
+      } else {
+        await conn.run(`SET TimeZone = 'UTC'`);
+      }
+      for (const d of ingest.damaged) note(damagedNote(workspace, d));
+      return { value: await fn(conn, 'file', ingest) };
+    } finally {
+      conn.closeSync();
+    }
+  } catch (err) {
+    // choragen's own errors (a SQL error in a query) are about the request, not the file.
+    const unusable = err instanceof ChoragenError ? null : unusableReason(err, dbPath, shown);
+    if (unusable) return { unusable };
+    throw err;
+  } finally {
+    opened.instance.closeSync();
+  }
+}
+
+/**
+ * Opens the metrics database, brings it up to date with the audit logs, runs
+ * `fn`, closes. When the database cannot be used (held by another process for
+ * longer than the wait, a read-only or full disk, no permission, damaged),
+ * `fn` gets an in-memory database fed from all the audit logs instead, and
+ * `opts.note` is told why. `source` tells which one `fn` got.
  */
 export async function withMetrics<T>(
   workspace: string,
   fn: (conn: DuckDBConnection, source: MetricsSource, ingest: IngestResult) => Promise<T>,
-  opts: StoreOptions & { memoryFallback?: boolean } = {},
-): Promise<T | null> {
+  opts: StoreOptions = {},
+): Promise<T> {
   assertWorkspace(workspace);
-  const dbPath = path.resolve(workspacePaths(workspace).metrics);
-  const nothing: IngestResult = { deferred: false, logs: 0, lines: 0, calls: 0 };
+  const note = onceEach(opts.note);
   // Not a choragen workspace (yet): answer from empty tables rather than create .choragen/ here.
-  if (!fs.existsSync(workspacePaths(workspace).state)) return withMemoryMetrics(workspace, (conn) => fn(conn, 'memory', nothing));
-  return serialized(dbPath, async () => {
-    const instance = await openFileDb(dbPath, opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS);
-    if (instance) {
-      try {
-        const conn = await instance.connect();
-        try {
-          await ensureSchema(conn);
-          const ingest = await ingestInto(conn, workspace, true);
-          return await fn(conn, 'file', ingest);
-        } finally {
-          conn.closeSync();
-        }
-      } finally {
-        instance.closeSync();
-      }
-    }
-    const deferred: IngestResult = { deferred: true, logs: 0, lines: 0, calls: 0 };
-    if (opts.memoryFallback === false) return null;
-    return withMemoryMetrics(workspace, (conn) => fn(conn, 'memory', deferred));
+  if (!fs.existsSync(workspacePaths(workspace).state)) return withMemoryMetrics(workspace, (conn) => fn(conn, 'memory', NOTHING));
+  return serialized(path.resolve(workspacePaths(workspace).metrics), async () => {
+    const outcome = await onFileDb(workspace, fn, opts, note);
+    if ('value' in outcome) return outcome.value;
+    note(`${outcome.unusable}; answered from the audit logs in memory`);
+    return withMemoryMetrics(workspace, (conn, ingest) => fn(conn, 'memory', { ...ingest, deferred: true, reason: outcome.unusable }), note);
   });
 }
 
-/** An in-memory database fed from every audit log of the workspace. */
-export async function withMemoryMetrics<T>(workspace: string, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+/** `note`, told each message once (a retry in memory finds the same damaged logs again). */
+function onceEach(note: ((message: string) => void) | undefined): (message: string) => void {
+  const seen = new Set<string>();
+  return (message) => {
+    if (!seen.has(message)) note?.(message);
+    seen.add(message);
+  };
+}
+
+/** An in-memory database fed from every audit log of the workspace; damaged logs are told to `note`. */
+export async function withMemoryMetrics<T>(
+  workspace: string,
+  fn: (conn: DuckDBConnection, ingest: IngestResult) => Promise<T>,
+  note: (message: string) => void = () => {},
+): Promise<T> {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:');
   try {
     const conn = await instance.connect();
     try {
       await ensureSchema(conn);
-      await ingestInto(conn, workspace, false);
-      return await fn(conn);
+      const ingest = await ingestInto(conn, workspace, false);
+      for (const d of ingest.damaged) note(damagedNote(workspace, d));
+      return await fn(conn, ingest);
     } finally {
       conn.closeSync();
     }
@@ -254,12 +305,16 @@ export async function withMemoryMetrics<T>(workspace: string, fn: (conn: DuckDBC
 /**
  * Ingests every audit log of the workspace not yet fully ingested. Idempotent:
  * lines already ingested add nothing; a log that grew continues where it
- * stopped. If another process holds the database for longer than the lock
- * wait, returns `{ deferred: true }` without error.
+ * stopped. If the database cannot be used now (another process holds it for
+ * longer than the lock wait, a read-only or full disk), returns
+ * `{ deferred: true, reason }` without error.
  */
 export async function ingestWorkspace(workspace: string, opts: StoreOptions = {}): Promise<IngestResult> {
-  const r = await withMetrics(workspace, async (_conn, _source, ingest) => ingest, { ...opts, memoryFallback: false });
-  return r ?? { deferred: true, logs: 0, lines: 0, calls: 0 };
+  assertWorkspace(workspace);
+  if (!fs.existsSync(workspacePaths(workspace).state)) return NOTHING;
+  const outcome = await serialized(path.resolve(workspacePaths(workspace).metrics), () =>
+    onFileDb(workspace, async (_conn, _source, ingest) => ingest, opts, onceEach(opts.note)));
+  return 'value' in outcome ? outcome.value : { ...NOTHING, deferred: true, reason: outcome.unusable };
 }
 
 // Statements that change something: refused by name, so a typo in a read
@@ -300,6 +355,7 @@ export async function runReadOnly(conn: DuckDBConnection, sql: string): Promise<
     reader = await prepared.runAndReadAll();
   } catch (err) {
     if (err instanceof UsageError) throw err;
+    if (isCorruption(err)) throw err; // the file's fault, not the query's: the caller answers from the logs
     throw new UsageError(`SQL error: ${firstLine(err).replace(/^Failed to extract statements: /, '')}`);
   }
   const columns = uniqueNames(reader.columnNames());

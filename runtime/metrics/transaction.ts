@@ -9,7 +9,8 @@ export async function inTransaction<T>(conn: DuckDBConnection, work: () => Promi
     await conn.run('COMMIT');
     return result;
   } catch (err) {
-    await conn.run('ROLLBACK');
+    // A failed statement may have ended the transaction already: the error to report is the first one.
+    await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
   }
 }

@@ -1,7 +1,7 @@
 // From command-line settings to a ready broker: workspace, policy, roles,
 // providers, sandbox and limits, each checked with a one-line error (exit 2)
 // before any session starts or any model is called.
-import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_TOOL_LIMITS } from '../../capabilities/capability.js';
 import type { CompiledPolicy, Role } from '../../policy/types.js';
@@ -15,6 +15,8 @@ import { DEFAULT_MODELS, type RunDefaults, definedRole, reachableRoles, roleEndp
 import { loadRolePrompts } from '../broker/role-prompts.js';
 import { detectSandbox } from '../broker/worker-sandbox.js';
 import { FALLBACK_PRICE, isKnownModel } from '../providers/pricing.js';
+import { makeDirs } from '../make-dirs.js';
+import { storageError } from '../storage-error.js';
 
 /** The run's model when neither --model nor CHORAGEN_MODEL names one (for the default provider). */
 export const DEFAULT_MODEL = DEFAULT_MODELS.anthropic;
@@ -47,16 +49,42 @@ export interface RunSettings {
   argv: string[];
 }
 
+/**
+ * Makes .choragen/ and its directories, and proves they take a write: a byte
+ * is written to a probe file and removed again (a permission check alone
+ * misses a full disk, and as root it passes where writes still fail). Exit 2
+ * with the reason when they do not: nothing has run yet.
+ */
 export function ensureStateDir(workspace: string): void {
   const dirs = workspacePaths(workspace);
+  for (const d of [dirs.state, dirs.audit, dirs.sessions]) {
+    try {
+      makeDirs(d);
+    } catch (err) {
+      throw storageError(err, 'create', (err as { path?: string }).path ?? d, true);
+    }
+  }
+  for (const d of [dirs.audit, dirs.sessions]) {
+    const probe = path.join(d, `.write-probe-${process.pid}`);
+    try {
+      const fd = openSync(probe, 'w');
+      try {
+        writeSync(fd, '.');
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      throw storageError(err, 'write in', d, true);
+    } finally {
+      rmSync(probe, { force: true });
+    }
+  }
+  // git ignores the whole directory, itself included, whether or not .gitignore names it.
+  const ignore = path.join(dirs.state, '.gitignore');
   try {
-    for (const d of [dirs.state, dirs.audit, dirs.sessions]) mkdirSync(d, { recursive: true });
-    accessSync(dirs.audit, constants.W_OK);
-    // git ignores the whole directory, itself included, whether or not .gitignore names it.
-    const ignore = path.join(dirs.state, '.gitignore');
     if (!existsSync(ignore)) writeFileSync(ignore, '# written by choragen: its records stay out of git\n*\n');
-  } catch {
-    throw new UsageError(`cannot write ${dirs.state}: the workspace must be writable (choragen keeps its audit log and metrics there)`);
+  } catch (err) {
+    throw storageError(err, 'write', ignore, true);
   }
 }
 

@@ -1,14 +1,17 @@
 // Session transcripts for agent:resume, under .choragen/sessions/.
-// While a session runs, each turn's new messages are appended to <id>.jsonl
-// (whole lines, so a crash leaves every complete turn readable and the cost
-// per turn does not grow with the transcript). When the session ends, the
-// whole record is written to <id>.json through a temp file and a rename.
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+// While a session runs, its journal <id>.jsonl gets whole lines: the header,
+// the process that writes it, each message, and each tool result as soon as
+// the broker has it (before the reply reaches the session, so a kill after a
+// tool's effect never loses its result). When the session ends, the whole
+// record is written to <id>.json through a temp file and a rename.
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { SessionIdentity } from '../../capabilities/capability.js';
-import type { Message } from '../../capabilities/protocol.js';
+import type { Message, ToolResultBlock } from '../../capabilities/protocol.js';
 import { UsageError } from '../../policy/errors.js';
 import { workspacePaths } from '../paths.js';
+import { writerAlive } from '../audit/process-liveness.js';
+import { storageError } from '../storage-error.js';
 
 export interface SavedSession {
   identity: SessionIdentity;
@@ -20,29 +23,81 @@ export interface SavedSession {
   status: string;
   error: string | null;
   messages: Message[];
+  /**
+   * Results of the last assistant message's tool calls that were recorded
+   * but are not in `messages` yet (the session stopped before sending them
+   * to the model).
+   */
+  tool_results?: ToolResultBlock[];
+  /** The process that wrote the journal, when it is still running (status 'running'). */
+  writer?: JournalWriter | null;
   saved_at: string;
 }
 
+export interface JournalWriter { pid: number; since: string }
+
 type Header = Pick<SavedSession, 'identity' | 'tools' | 'envelope' | 'model' | 'provider'>;
+
+/** One line of the journal. */
+interface JournalEntry {
+  header?: Header;
+  writer?: JournalWriter;
+  message?: Message;
+  tool_result?: ToolResultBlock;
+  /** The whole transcript after a compaction: it replaces every message before it. */
+  compacted?: readonly Message[];
+  end?: { status: string; error: string | null };
+}
+
+const SESSION_ID = /^[A-Za-z0-9_-]+$/;
+
+/** A session id names files under .choragen/sessions/: nothing but letters, digits, - and _. */
+export function assertSessionId(sessionId: string): void {
+  if (!SESSION_ID.test(sessionId)) throw new UsageError(`not a session id: ${sessionId}`);
+}
 
 export function transcriptFile(workspace: string, sessionId: string, ext: 'json' | 'jsonl' = 'json'): string {
   return path.join(workspacePaths(workspace).sessions, `${sessionId}.${ext}`);
 }
 
 export class TranscriptWriter {
-  private fd: number | null;
+  private fd: number | null = null;
   private written = 0;
+  /** Tool results of the last assistant message not yet part of a synced message, by tool_use id. */
+  private readonly pending = new Map<string, ToolResultBlock>();
+  private failed = false;
 
-  constructor(private readonly workspace: string, private readonly header: Header) {
+  /**
+   * `onError`: called once with a StorageError when a write fails (a full
+   * disk); the journal then writes nothing more. Without it, writes throw.
+   */
+  constructor(
+    private readonly workspace: string,
+    private readonly header: Header,
+    private readonly onError?: (err: Error) => void,
+  ) {
     const file = transcriptFile(workspace, header.identity.id, 'jsonl');
-    mkdirSync(path.dirname(file), { recursive: true });
-    this.fd = openSync(file, 'a');
+    this.guard('create the session journal', file, () => {
+      mkdirSync(path.dirname(file), { recursive: true });
+      this.fd = openSync(file, 'a');
+    });
     this.line({ header });
+    this.line({ writer: { pid: process.pid, since: new Date().toISOString() } });
   }
 
   /** Append the messages of `transcript` not yet written. */
   sync(transcript: readonly Message[]): void {
-    for (; this.written < transcript.length; this.written++) this.line({ message: transcript[this.written] });
+    for (; this.written < transcript.length; this.written++) {
+      const message = transcript[this.written]!;
+      if (message.role === 'assistant') this.pending.clear();
+      this.line({ message });
+    }
+  }
+
+  /** A tool result, the moment it exists: resume never runs that call again. */
+  toolResult(result: ToolResultBlock): void {
+    this.pending.set(result.tool_use_id, result);
+    this.line({ tool_result: result });
   }
 
   /**
@@ -53,6 +108,7 @@ export class TranscriptWriter {
   compacted(transcript: readonly Message[]): void {
     this.line({ compacted: transcript });
     this.written = transcript.length;
+    this.pending.clear(); // the compacted transcript holds every result so far
   }
 
   /** Final record: the whole session, written atomically; the journal is closed. */
@@ -61,21 +117,56 @@ export class TranscriptWriter {
     this.line({ end: { status, error } });
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
-    const saved: SavedSession = { ...this.header, status, error, messages: [...transcript], saved_at: new Date().toISOString() };
+    if (this.failed) return;
+    const saved: SavedSession = {
+      ...this.header, status, error, messages: [...transcript], tool_results: [...this.pending.values()], saved_at: new Date().toISOString(),
+    };
     const file = transcriptFile(this.workspace, this.header.identity.id);
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(saved));
-    renameSync(tmp, file);
+    this.guard('write the session record', file, () => {
+      try {
+        writeFileSync(tmp, JSON.stringify(saved));
+        renameSync(tmp, file);
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        throw err;
+      }
+    });
   }
 
-  private line(value: unknown): void {
-    if (this.fd !== null) writeSync(this.fd, JSON.stringify(value) + '\n');
+  private line(value: JournalEntry): void {
+    const fd = this.fd;
+    if (fd === null || this.failed) return;
+    this.guard('write the session journal', transcriptFile(this.workspace, this.header.identity.id, 'jsonl'), () => {
+      writeSync(fd, JSON.stringify(value) + '\n');
+    });
+  }
+
+  private guard(doing: string, file: string, write: () => void): void {
+    if (this.failed) return;
+    try {
+      write();
+    } catch (err) {
+      const failure = storageError(err, doing, file);
+      if (!this.onError) throw failure;
+      this.failed = true;
+      if (this.fd !== null) closeSync(this.fd);
+      this.fd = null;
+      this.onError(failure);
+    }
   }
 }
 
 /** The saved session: its final record, or (after a crash) what its journal holds. */
 export function loadTranscript(workspace: string, sessionId: string): SavedSession {
-  if (!/^[A-Za-z0-9_-]+$/.test(sessionId)) throw new UsageError(`not a session id: ${sessionId}`);
+  const saved = findTranscript(workspace, sessionId);
+  if (!saved) throw new UsageError(`no saved session ${sessionId} in ${workspacePaths(workspace).sessions} (see \`choragen agent:list\`)`);
+  return saved;
+}
+
+/** Like loadTranscript, but null when the session left no transcript. */
+export function findTranscript(workspace: string, sessionId: string): SavedSession | null {
+  assertSessionId(sessionId);
   try {
     return JSON.parse(readFileSync(transcriptFile(workspace, sessionId), 'utf8')) as SavedSession;
   } catch {
@@ -85,28 +176,45 @@ export function loadTranscript(workspace: string, sessionId: string): SavedSessi
   try {
     text = readFileSync(transcriptFile(workspace, sessionId, 'jsonl'), 'utf8');
   } catch {
-    throw new UsageError(`no saved session ${sessionId} in ${workspacePaths(workspace).sessions} (see \`choragen agent:list\`)`);
+    return null;
   }
+  return fromJournal(sessionId, text);
+}
+
+function fromJournal(sessionId: string, text: string): SavedSession {
   let header: Header | null = null;
+  let writer: JournalWriter | null = null;
   const messages: Message[] = [];
+  // Only results recorded after the last assistant message belong to its calls.
+  let results = new Map<string, ToolResultBlock>();
   let end: { status: string; error: string | null } | null = null;
   for (const line of text.split('\n')) {
     if (!line) continue;
-    let entry: { header?: Header; message?: Message; compacted?: Message[]; end?: { status: string; error: string | null } };
+    let entry: JournalEntry;
     try {
       entry = JSON.parse(line);
     } catch {
       break; // a torn last line after a crash: everything before it is whole
     }
     if (entry.header) header = entry.header;
-    else if (entry.message) messages.push(entry.message);
-    else if (entry.compacted) messages.splice(0, messages.length, ...entry.compacted);
+    else if (entry.writer) writer = entry.writer;
+    else if (entry.message) {
+      messages.push(entry.message);
+      if (entry.message.role === 'assistant') results = new Map();
+    } else if (entry.tool_result) results.set(entry.tool_result.tool_use_id, entry.tool_result);
+    else if (entry.compacted) {
+      // The compacted transcript replaces every message before it; it holds every result recorded so far.
+      messages.splice(0, messages.length, ...entry.compacted);
+      results = new Map();
+    }
     else if (entry.end) end = entry.end;
   }
   if (!header) throw new UsageError(`the saved session ${sessionId} is unreadable`);
+  const running = !end && writer !== null && writerAlive(writer.pid, writer.since);
   return {
-    ...header, messages, saved_at: new Date().toISOString(),
-    status: end?.status ?? 'interrupted',
-    error: end?.error ?? 'the process ended before the session did',
+    ...header, messages, tool_results: [...results.values()], saved_at: new Date().toISOString(),
+    writer: running ? writer : null,
+    status: end?.status ?? (running ? 'running' : 'interrupted'),
+    error: end?.error ?? (running ? null : 'the process ended before the session did'),
   };
 }

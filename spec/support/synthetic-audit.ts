@@ -1,6 +1,7 @@
 // Synthetic audit logs for the metrics and audit specs: written with the real
 // AuditLog, with the sums a correct ingest must find.
-import { AuditLog } from '../../runtime/audit/log.js';
+import fs from 'node:fs';
+import { AuditLog, sha256Hex } from '../../runtime/audit/log.js';
 import type { AuditEvent, SessionEnded, ToolDecision } from '../../runtime/audit/events.js';
 import { costOf } from '../../runtime/providers/pricing.js';
 import { seededRandom } from '../../bench/stats.js';
@@ -171,4 +172,21 @@ export function typicalRun(workspace: string, rootId: string, seed = 7): Synthet
   run.modelCall(c2).end(c2, 'failed', 'could not finish', 'tool error: old_string not found');
   run.modelCall(rootId).end(rootId, 'completed', 'all tasks done');
   return run;
+}
+
+/**
+ * Appends lines that are not AuditLog's shape (keys in another order, escapes)
+ * to a log, each chained to the one before as AuditLog chains them: `prev`
+ * added as the last key. Each line is given as a JSON object text.
+ */
+export function appendChained(file: string, lines: string[]): void {
+  const text = fs.readFileSync(file, 'utf8');
+  let prev = sha256Hex(text.slice(text.lastIndexOf('\n', text.length - 2) + 1, -1));
+  let out = '';
+  for (const json of lines) {
+    const line = `${json.slice(0, json.lastIndexOf('}'))},"prev":"${prev}"}`;
+    prev = sha256Hex(line);
+    out += `${line}\n`;
+  }
+  fs.appendFileSync(file, out);
 }

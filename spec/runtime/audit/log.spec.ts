@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { AuditLog, auditLogPath, chainSeed } from '../../../runtime/audit/log.js';
 import { verifyAuditFile } from '../../../runtime/audit/verify.js';
-import { UsageError } from '../../../policy/errors.js';
+import { StorageError, UsageError } from '../../../policy/errors.js';
+import { type Tmpfs, mountTmpfs, tmpfsUnavailable } from '../../support/tmpfs.js';
 import { HEADER, typicalRun } from '../../support/synthetic-audit.js';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
@@ -51,7 +52,9 @@ describe('audit log', () => {
       const onDisk = JSON.parse(linesOf(log.file)[1]);
       expect(onDisk).to.deep.equal(stored);
       expect(stored).to.include({ line_seq: 1, seq: 7, path: 'src/ünïcode.ts' });
-      expect(verifyAuditFile(log.file)).to.deep.equal({ ok: true, lines: 2 });
+      // Closing sealed it: a last line of its own, so the chain vouches for the line before.
+      expect(JSON.parse(linesOf(log.file)[2])).to.include({ line_seq: 2, type: 'log_closed', session_id: 'root-b' });
+      expect(verifyAuditFile(log.file)).to.deep.equal({ ok: true, lines: 3 });
     });
 
     it('refuses to overwrite an existing log and refuses unsafe session ids', () => {
@@ -70,7 +73,7 @@ describe('audit log', () => {
       log.close();
       const lines = linesOf(file);
       expect(JSON.parse(lines[before])).to.include({ type: 'notice', kind: 'resume', pid: process.pid, line_seq: before });
-      expect(verifyAuditFile(file)).to.deep.equal({ ok: true, lines: before + 2 });
+      expect(verifyAuditFile(file)).to.deep.equal({ ok: true, lines: before + 3 });
     });
 
     it('on resume, cuts a half-written final line left by a crash and says so in the log', () => {
@@ -82,9 +85,54 @@ describe('audit log', () => {
       const log = AuditLog.resume(file);
       log.close();
       expect(log.droppedTailBytes).to.equal(30);
-      const notice = JSON.parse(linesOf(file).at(-1)!);
+      const notice = JSON.parse(linesOf(file).at(-2)!);
       expect(notice.message).to.match(/cut a partially written final line \(30 bytes\)/);
-      expect(verifyAuditFile(file)).to.deep.equal({ ok: true, lines: complete + 1 });
+      expect(verifyAuditFile(file)).to.deep.equal({ ok: true, lines: complete + 2 });
+    });
+
+    describe('on a full disk (a small tmpfs)', () => {
+      let disk: Tmpfs | null;
+      beforeEach(function () {
+        disk = mountTmpfs(64);
+        if (!disk) {
+          console.log(`      (skipped: ${tmpfsUnavailable()})`);
+          this.skip();
+        }
+      });
+      afterEach(() => disk?.unmount());
+
+      it('a line that does not fit is cut back to the last whole line; the log verifies, and goes on once space is back', () => {
+        const log = AuditLog.open(disk!.dir, 'root-full', HEADER(disk!.dir));
+        log.append({ type: 'notice', session_id: 'root-full', kind: 'commit', message: 'fits' });
+        disk!.fill();
+        const long = { type: 'notice' as const, session_id: 'root-full', kind: 'commit' as const, message: 'x'.repeat(20_000) };
+        expect(() => log.append(long)).to.throw(StorageError, /^cannot write the audit log .*root-full\.jsonl: no space left on device \(ENOSPC\); free some space/);
+        // Every later line is refused too: the chain never skips a line.
+        expect(() => log.append(long)).to.throw(StorageError, /ENOSPC/);
+        expect(fs.readFileSync(log.file).at(-1)).to.equal(0x0a);
+        expect(verifyAuditFile(log.file)).to.deep.equal({ ok: true, lines: 2 });
+        log.close();
+        disk!.unfill();
+        const resumed = AuditLog.resume(log.file);
+        resumed.append(long);
+        resumed.close();
+        expect(verifyAuditFile(log.file)).to.deep.equal({ ok: true, lines: 5 });
+      });
+
+      it('a disk full at the start leaves no audit log behind (exit 2: nothing ran)', () => {
+        fs.mkdirSync(path.join(disk!.dir, '.choragen', 'audit'), { recursive: true });
+        disk!.fill();
+        let thrown: unknown;
+        try {
+          AuditLog.open(disk!.dir, 'root-none', HEADER(disk!.dir));
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown).to.be.instanceOf(StorageError);
+        expect((thrown as StorageError).exitCode).to.equal(2);
+        expect((thrown as Error).message).to.match(/^cannot (write|create) the audit log .*root-none\.jsonl: no space left on device/);
+        expect(fs.readdirSync(path.join(disk!.dir, '.choragen', 'audit'))).to.deep.equal([]);
+      });
     });
 
     it('never leaves a partial line when the writing process is killed', async function () {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AuditLog } from '../../../runtime/audit/log.js';
+import { AuditLog, chainSeed, sha256Hex } from '../../../runtime/audit/log.js';
 import { type HeadType, SplitBuffers, headType, splitLog, treeRootOf } from '../../../runtime/metrics/split.js';
 import { HEADER, SyntheticRun } from '../../support/synthetic-audit.js';
 
@@ -37,6 +37,7 @@ describe('metrics split', () => {
         ['model_call', 'model_call'],
         ['tool_call', 'tool_call'],
         ['session_ended', 'other'],
+        ['log_closed', 'other'],
       ]);
     });
 
@@ -66,15 +67,24 @@ describe('metrics split', () => {
   });
 
   describe('splitLog', () => {
-    const lines = [
-      '{"line_seq":0,"ts":"t","session_id":null,"type":"run_started","pid":1}',
-      `${HEAD.replace('12', '1')}"type":"session_started","root_id":"r"}`,
-      `${HEAD.replace('12', '2')}"type":"tool_call","seq":1}`,
-      `${HEAD.replace('12', '3')}"type":"model_call","seq":1}`,
-      '{"type":"model_call","line_seq":4,"session_id":"s1","seq":2}',
-      `${HEAD.replace('12', '5')}"type":"model_call","seq":3}`,
-      `${HEAD.replace('12', '6')}"type":"session_ended"}`,
-    ];
+    /** Lines (each without its closing brace) hash-chained as AuditLog chains them. */
+    const chained = (bodies: string[]) => {
+      let prev = chainSeed('0.1.0', 'f'.repeat(64));
+      return bodies.map((body) => {
+        const line = `${body},"prev":"${prev}"}`;
+        prev = sha256Hex(line);
+        return line;
+      });
+    };
+    const lines = chained([
+      `{"line_seq":0,"ts":"t","session_id":"s1","type":"run_started","version":"0.1.0","policy_hash":"${'f'.repeat(64)}","pid":1`,
+      `${HEAD.replace('12', '1')}"type":"session_started","root_id":"r"`,
+      `${HEAD.replace('12', '2')}"type":"tool_call","seq":1`,
+      `${HEAD.replace('12', '3')}"type":"model_call","seq":1`,
+      '{"type":"model_call","line_seq":4,"ts":"t","session_id":"s1","seq":2',
+      `${HEAD.replace('12', '5')}"type":"model_call","seq":3`,
+      `${HEAD.replace('12', '6')}"type":"session_ended"`,
+    ]);
 
     function split(fromLine: number, chunkBytes?: number, tail = '') {
       const file = path.join(ws, 'log.jsonl');
@@ -84,10 +94,27 @@ describe('metrics split', () => {
       const buffers = new SplitBuffers();
       if (chunkBytes) buffers.chunk = Buffer.alloc(chunkBytes);
       const job = { file, fromByte, toByte: Buffer.byteLength(text), modelFile: path.join(ws, 'm.jsonl'), otherFile: path.join(ws, 'o.jsonl') };
-      const counts = splitLog(job, buffers);
+      const { counts, broken } = splitLog(job, buffers);
       const read = (f: string) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean);
-      return { counts, model: read(job.modelFile), other: read(job.otherFile) };
+      return { counts, broken, model: read(job.modelFile), other: read(job.otherFile) };
     }
+
+    it('checks the hash chain as it reads: intact, or where it breaks and how many lines it still vouches for', () => {
+      expect(split(0).broken).to.equal(null);
+      const intact = [...lines];
+      lines[3] = lines[3].replace('"seq":1', '"seq":7');
+      try {
+        const r = split(0);
+        // Line 4 is named; line 5 no longer vouches for it, so the chain vouches for lines 1-3.
+        expect(r.broken).to.deep.include({ line: 4, trusted: 3, trustedHash: sha256Hex(lines[2]!) });
+        expect(r.broken!.reason).to.match(/changed after it was written/);
+        expect(r.broken!.trustedBytes).to.equal(Buffer.byteLength(`${lines.slice(0, 3).join('\n')}\n`));
+        // It stops at the break: the last line is never read.
+        expect(Object.values(r.counts).reduce((a, b) => a + b)).to.be.lessThan(lines.length);
+      } finally {
+        lines.splice(0, lines.length, ...intact);
+      }
+    });
 
     it('leaves tool calls in the log, copies model calls and the other lines out, and lines of unknown head to both', () => {
       const r = split(0);

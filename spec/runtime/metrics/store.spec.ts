@@ -10,7 +10,8 @@ import { SCHEMA_VERSION, SESSIONS } from '../../../runtime/metrics/schema.js';
 import { ingestWorkspace, queryMetrics } from '../../../runtime/metrics/store.js';
 import { packageRoot, workspacePaths } from '../../../runtime/paths.js';
 import { costOf, FALLBACK_PRICE, isKnownModel, priceOf } from '../../../runtime/providers/pricing.js';
-import { SyntheticRun, typicalRun } from '../../support/synthetic-audit.js';
+import { SyntheticRun, appendChained, typicalRun } from '../../support/synthetic-audit.js';
+import { verifyAuditFile } from '../../../runtime/audit/verify.js';
 
 /** A pid that is not running: a child that has exited. */
 async function deadPid(): Promise<number> {
@@ -106,12 +107,12 @@ describe('metrics store', function () {
     const run = new SyntheticRun(ws, 'grow', { seed: 3 });
     run.start('grow').modelCall('grow').toolCall('grow');
     expect((await ingestWorkspace(ws)).lines).to.equal(4);
-    expect(await ingestWorkspace(ws)).to.deep.equal({ deferred: false, logs: 0, lines: 0, calls: 0 });
+    expect(await ingestWorkspace(ws)).to.deep.equal({ deferred: false, logs: 0, lines: 0, calls: 0, damaged: [] });
 
     run.modelCall('grow').toolCall('grow').modelCall('grow').end('grow');
     run.close();
     const r = await ingestWorkspace(ws);
-    expect(r).to.deep.include({ logs: 1, lines: 4, calls: 3 });
+    expect(r).to.deep.include({ logs: 1, lines: 5, calls: 3 }); // with the log_closed line
     expect((await ingestWorkspace(ws)).lines).to.equal(0);
     const row = await one(ws, `SELECT status, model_calls, tool_calls, input_tokens, (SELECT count(*) FROM model_calls) AS rows FROM sessions`);
     const e = run.expected.get('grow')!;
@@ -134,8 +135,8 @@ describe('metrics store', function () {
     const run = new SyntheticRun(ws, 'half', { seed: 4 });
     run.start('half').modelCall('half').toolCall('half');
     run.close();
-    fs.appendFileSync(auditLogPath(ws, 'half'), '{"line_seq":4,"ts":"2026-01-05T09:00:00.000Z","session_id":"half","type":"model_call","seq":2,"input_t');
-    expect(await ingestWorkspace(ws)).to.deep.include({ lines: 4, calls: 2 });
+    fs.appendFileSync(auditLogPath(ws, 'half'), '{"line_seq":5,"ts":"2026-01-05T09:00:00.000Z","session_id":"half","type":"model_call","seq":2,"input_t');
+    expect(await ingestWorkspace(ws)).to.deep.include({ lines: 5, calls: 2 }); // with the log_closed line
     expect(await one(ws, 'SELECT input_tokens, model_calls FROM sessions')).to.deep.equal({
       input_tokens: run.expected.get('half')!.input_tokens,
       model_calls: 1,
@@ -148,18 +149,16 @@ describe('metrics store', function () {
     run.close();
     // Lines another writer (or an older version) could have written: valid JSON, not AuditLog's head.
     const at = '2026-01-05T09:00:00.000Z';
-    fs.appendFileSync(
-      auditLogPath(ws, 'shapes'),
-      [
-        { seq: 2, type: 'model_call', session_id: 'shapes', line_seq: 4, started_at: at, duration_ms: 5, model: 'm', input_tokens: 1000, output_tokens: 10, cost_usd: 0.5 },
-        { type: 'tool_call', line_seq: 5, session_id: 'shapes', seq: 2, tool: 'read_file', started_at: at, duration_ms: 1, decision: 'allow', is_error: false },
-      ]
-        .map((e) => `${JSON.stringify(e)}\n`)
-        .join('') +
-        `{"line_seq":6,"ts":"${at}","session_id":"shapes","type":"tool\\u005fcall","seq":3,"tool":"list_files","started_at":"${at}","decision":"allow"}\n` +
-        `{"line_seq":7,"ts":"${at}","session_id":"shapes","type":"model\\u005fcall","seq":3,"started_at":"${at}","input_tokens":1}\n`,
-    );
-    expect(await ingestWorkspace(ws)).to.deep.include({ lines: 8, calls: 6 });
+    appendChained(auditLogPath(ws, 'shapes'), [
+      ...[
+        { seq: 2, type: 'model_call', session_id: 'shapes', line_seq: 5, ts: at, started_at: at, duration_ms: 5, model: 'm', input_tokens: 1000, output_tokens: 10, cost_usd: 0.5 },
+        { type: 'tool_call', line_seq: 6, ts: at, session_id: 'shapes', seq: 2, tool: 'read_file', started_at: at, duration_ms: 1, decision: 'allow', is_error: false },
+      ].map((e) => JSON.stringify(e)),
+      `{"line_seq":7,"ts":"${at}","session_id":"shapes","type":"tool\\u005fcall","seq":3,"tool":"list_files","started_at":"${at}","decision":"allow"}`,
+      `{"line_seq":8,"ts":"${at}","session_id":"shapes","type":"model\\u005fcall","seq":3,"started_at":"${at}","input_tokens":1}`,
+    ]);
+    expect(verifyAuditFile(auditLogPath(ws, 'shapes'))).to.deep.include({ ok: true });
+    expect(await ingestWorkspace(ws)).to.deep.include({ lines: 9, calls: 6 }); // 4 lines, the log_closed line, 4 more
     const e = run.expected.get('shapes')!;
     expect(await one(ws, `SELECT model_calls, tool_calls, input_tokens FROM sessions`)).to.deep.equal({
       model_calls: 3,
@@ -185,7 +184,7 @@ describe('metrics store', function () {
   it('answers from empty tables, creating nothing, where there is no .choragen directory', async () => {
     expect(await one(ws, 'SELECT count(*) AS n FROM sessions')).to.deep.equal({ n: 0 });
     expect(fs.readdirSync(ws)).to.deep.equal([]);
-    expect(await ingestWorkspace(ws)).to.deep.equal({ deferred: false, logs: 0, lines: 0, calls: 0 });
+    expect(await ingestWorkspace(ws)).to.deep.equal({ deferred: false, logs: 0, lines: 0, calls: 0, damaged: [] });
   });
 
   it('ingests a log that was replaced from the start again, without duplicates', async () => {
@@ -230,7 +229,7 @@ describe('metrics store', function () {
     fs.mkdirSync(workspacePaths(ws).state, { recursive: true });
     const holder = await holdDatabase(workspacePaths(ws).metrics);
     try {
-      expect(await ingestWorkspace(ws, { lockWaitMs: 300 })).to.deep.equal({ deferred: true, logs: 0, lines: 0, calls: 0 });
+      expect(await ingestWorkspace(ws, { lockWaitMs: 300 })).to.deep.include({ deferred: true, logs: 0, lines: 0, calls: 0, damaged: [] });
       const answer = await queryMetrics(ws, 'SELECT sum(input_tokens) AS t FROM sessions', { lockWaitMs: 300 });
       expect(answer.rows).to.deep.equal([{ t: run.totals().input_tokens }]);
     } finally {
@@ -265,13 +264,13 @@ describe('metrics store', function () {
     expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
-  it('schema versions 4 and 5: a version 3 database gains sessions.provider and sessions.compactions as its last columns; sessions of new logs record them', async () => {
+  it('schema versions 4 to 6: a version 3 database gains sessions.provider, compactions and resumed_by as its last columns; sessions of new logs record them', async () => {
     typicalRun(ws, 'v3').close();
     await ingestWorkspace(ws);
     const { DuckDBInstance } = await import('@duckdb/node-api');
     const db = await DuckDBInstance.create(workspacePaths(ws).metrics);
     const conn = await db.connect();
-    await conn.run('ALTER TABLE sessions DROP COLUMN provider; ALTER TABLE sessions DROP COLUMN compactions; UPDATE schema_version SET version = 3');
+    await conn.run('ALTER TABLE sessions DROP COLUMN provider; ALTER TABLE sessions DROP COLUMN compactions; ALTER TABLE sessions DROP COLUMN resumed_by; UPDATE schema_version SET version = 3');
     conn.closeSync();
     db.closeSync();
     const run = new SyntheticRun(ws, 'v4', { seed: 9 });
@@ -280,7 +279,7 @@ describe('metrics store', function () {
     await ingestWorkspace(ws);
     const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'sessions' ORDER BY column_index`)).rows;
     expect(cols.map((c) => c.column_name)).to.deep.equal(SESSIONS.columns.map(([n]) => n));
-    expect(cols.slice(-2).map((c) => c.column_name)).to.deep.equal(['provider', 'compactions']);
+    expect(cols.slice(-3).map((c) => c.column_name)).to.deep.equal(['provider', 'compactions', 'resumed_by']);
     const rows = (await queryMetrics(ws, `SELECT session_id, role, provider FROM sessions WHERE root_id = 'v4' ORDER BY session_id`)).rows;
     expect(rows).to.deep.equal([
       { session_id: 'v4', role: 'control', provider: 'anthropic' },
@@ -359,10 +358,30 @@ describe('metrics store', function () {
       { session_id: 'tree-c', root_id: 'tree', log_id: 'tree', status: 'completed', resumed_from: null, model_calls: 2 },
       { session_id: 'tree-r', root_id: 'tree', log_id: 'tree-r', status: 'completed', resumed_from: 'tree', model_calls: 1 },
     ]);
+    expect((await queryMetrics(ws, `SELECT session_id, resumed_by FROM sessions ORDER BY session_id`)).rows).to.deep.equal([
+      { session_id: 'tree', resumed_by: 'tree-r' }, { session_id: 'tree-c', resumed_by: null }, { session_id: 'tree-r', resumed_by: null },
+    ]);
     const perTree = (await queryMetrics(ws, `SELECT root_id, sum(input_tokens) AS t, count(*) AS n FROM model_calls GROUP BY root_id`)).rows;
     const expected = first.totals().input_tokens + 1000;
     expect(perTree).to.deep.equal([{ root_id: 'tree', t: expected, n: 4 }]);
     expect(await one(ws, `SELECT sum(input_tokens) AS t FROM sessions WHERE root_id = 'tree'`)).to.deep.equal({ t: expected });
+  });
+
+  it('names the session that resumed one (resumed_by), when the two logs are ingested at different times', async () => {
+    const first = new SyntheticRun(ws, 'orig', { pid: await deadPid(), seed: 3 });
+    first.start('orig').modelCall('orig').toolCall('orig');
+    first.close();
+    await ingestWorkspace(ws);
+    expect(await one(ws, `SELECT status, resumed_by FROM sessions WHERE session_id = 'orig'`)).to.deep.equal({ status: 'interrupted', resumed_by: null });
+    const again = new SyntheticRun(ws, 'orig-r', { seed: 4 });
+    again.append({ type: 'session_started', session_id: 'orig-r', parent_id: null, root_id: 'orig', role: 'control', depth: 0,
+      model: 'claude-sonnet-4-5', task_id: null, chain_id: null, started_at: new Date().toISOString(), tools: [], resumed_from: 'orig' });
+    again.end('orig-r');
+    again.close();
+    await ingestWorkspace(ws);
+    expect(await one(ws, `SELECT status, resumed_by FROM sessions WHERE session_id = 'orig'`)).to.deep.equal({ status: 'interrupted', resumed_by: 'orig-r' });
+    const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'sessions' ORDER BY column_index`)).rows;
+    expect(cols.map((c) => c.column_name).slice(-2)).to.deep.equal(['compactions', 'resumed_by']);
   });
 
   describe('queryMetrics', () => {

@@ -1,0 +1,175 @@
+// Resuming a session exactly once.
+// - The conversation continues from what was actually done: each tool call of
+//   the last turn gets its recorded result, and one without a recorded result
+//   is reported to the model as interrupted (its effect may or may not have
+//   happened), never run again.
+// - One resume of a session at a time: a lock file names the process holding
+//   it; a lock whose process is gone (killed) is taken over.
+// - A session that was resumed records by whom (<id>.resumed.json), so a later
+//   resume of it points at the session that carried on instead of redoing it.
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Message, ToolResultBlock, ToolUseBlock } from '../../capabilities/protocol.js';
+import { UsageError } from '../../policy/errors.js';
+import { writerAlive } from '../audit/process-liveness.js';
+import { workspacePaths } from '../paths.js';
+import { errnoCode, storageError } from '../storage-error.js';
+import { type SavedSession, assertSessionId } from './transcripts.js';
+
+export const RESUMED_NOTE = 'The session was resumed. Continue where you left off.';
+
+/** What the model reads for a call of the last turn whose result was never recorded. */
+export function interruptedResult(use: ToolUseBlock): ToolResultBlock {
+  const input = use.input as { path?: unknown } | null;
+  const where = typeof input?.path === 'string' ? ` on ${input.path}` : '';
+  return {
+    type: 'tool_result',
+    tool_use_id: use.id,
+    is_error: true,
+    content:
+      `interrupted: the session stopped while ${String(use.name)}${where} was running, and its result was not recorded; ` +
+      'its effect may or may not have happened. Check the current state (read the file, list the directory) before you try it again.',
+  };
+}
+
+/** The conversation a resumed session continues from. Pure. */
+export function continuation(saved: Pick<SavedSession, 'messages' | 'tool_results'>): Message[] {
+  const out = [...saved.messages];
+  const last = out[out.length - 1];
+  if (last?.role !== 'assistant') return out;
+  const uses = Array.isArray(last.content) ? last.content.filter((b): b is ToolUseBlock => b.type === 'tool_use') : [];
+  if (uses.length === 0) {
+    out.push({ role: 'user', content: RESUMED_NOTE });
+    return out;
+  }
+  const recorded = new Map((saved.tool_results ?? []).map((r) => [r.tool_use_id, r]));
+  out.push({ role: 'user', content: uses.map((use) => recorded.get(use.id) ?? interruptedResult(use)) });
+  return out;
+}
+
+// --- who resumed a session -------------------------------------------------------
+
+export interface ResumedBy { session_id: string; at: string }
+
+function resumedFile(workspace: string, id: string): string {
+  assertSessionId(id);
+  return path.join(workspacePaths(workspace).sessions, `${id}.resumed.json`);
+}
+
+/** Records that session `from` is being continued by session `by` (written whole: temp file and rename). */
+export function markResumed(workspace: string, from: string, by: string): void {
+  const file = resumedFile(workspace, from);
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, JSON.stringify({ session_id: by, at: new Date().toISOString() } satisfies ResumedBy));
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw storageError(err, 'record the resume in', file, true);
+  }
+}
+
+/** The session that continued `id`, if one did. */
+export function resumedBy(workspace: string, id: string): ResumedBy | null {
+  try {
+    const v = JSON.parse(readFileSync(resumedFile(workspace, id), 'utf8')) as Partial<ResumedBy>;
+    return typeof v.session_id === 'string' ? { session_id: v.session_id, at: String(v.at ?? '') } : null;
+  } catch {
+    return null;
+  }
+}
+
+// --- one resume at a time ------------------------------------------------------------
+
+interface LockOwner { pid: number; since: string }
+
+function lockFile(workspace: string, id: string): string {
+  assertSessionId(id);
+  return path.join(workspacePaths(workspace).sessions, `${id}.resume.lock`);
+}
+
+export class ResumeLock {
+  private released = false;
+  private constructor(private readonly file: string) {}
+
+  /**
+   * Takes the lock on resuming `id`, or refuses (exit 2) while a live
+   * process holds it. The lock file is made whole before it appears (a temp
+   * file hard-linked into place), so a reader never sees it half written.
+   */
+  static acquire(workspace: string, id: string): ResumeLock {
+    const file = lockFile(workspace, id);
+    const mine = JSON.stringify({ pid: process.pid, since: new Date().toISOString() } satisfies LockOwner);
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, mine);
+    } catch (err) {
+      throw storageError(err, 'create the resume lock', tmp, true);
+    }
+    try {
+      for (let attempt = 0; attempt < 8; attempt++) {
+        try {
+          linkSync(tmp, file);
+          return new ResumeLock(file);
+        } catch (err) {
+          if (errnoCode(err) !== 'EEXIST') throw storageError(err, 'create the resume lock', file, true);
+        }
+        const held = readText(file);
+        if (held === null) continue; // released meanwhile: try again
+        const owner = parseOwner(held);
+        if (owner && writerAlive(owner.pid, owner.since)) {
+          throw new UsageError(`session ${id} is already being resumed by process ${owner.pid} (since ${owner.since}); wait for that run to end`);
+        }
+        takeOverStale(file, held);
+      }
+      throw new UsageError(`could not take the resume lock ${file}: other processes keep taking it; try again`);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    rmSync(this.file, { force: true });
+  }
+}
+
+function readText(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function parseOwner(text: string): LockOwner | null {
+  try {
+    const v = JSON.parse(text) as Partial<LockOwner>;
+    return Number.isInteger(v.pid) && typeof v.since === 'string' ? { pid: v.pid!, since: v.since } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Removes a lock left by a process that is gone. It is moved aside first and
+ * checked: if another process replaced it meanwhile with a live lock of its
+ * own, that lock is put back.
+ */
+function takeOverStale(file: string, staleText: string): void {
+  const aside = `${file}.stale.${process.pid}`;
+  try {
+    renameSync(file, aside);
+  } catch {
+    return; // gone already: the caller tries again
+  }
+  if (readText(aside) !== staleText) {
+    try {
+      linkSync(aside, file);
+    } catch {
+      // a third process took the lock meanwhile; it holds it
+    }
+  }
+  rmSync(aside, { force: true });
+}
