@@ -7,6 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
+import { compileCommands } from './commands.js';
 import { PolicyError } from './errors.js';
 import {
   MUTATION_ACTIONS,
@@ -22,7 +23,7 @@ import {
   type RoleSection,
 } from './types.js';
 
-export const DEFAULT_LIMITS: Readonly<Required<Limits>> = Object.freeze({ max_depth: 2, max_parallel: 4 });
+export const DEFAULT_LIMITS: Readonly<Required<Limits>> = Object.freeze({ max_depth: 2, max_parallel: 4, command_timeout_s: 120 });
 
 const GLOB_OPTIONS = { dot: true } as const;
 
@@ -200,6 +201,7 @@ function describeRule(r: CompiledRule, withActions: boolean) {
 /** Compile a validated governance file. Throws PolicyError (with `key`) on a glob that cannot compile. */
 export function compilePolicy(source: GovernanceFile, file: string): CompiledPolicy {
   const rules = collectRules(source);
+  const commands = compileCommands(source);
   const tables = {} as Record<Role, Record<MutationAction, Table>>;
   for (const role of ROLES) {
     tables[role] = {} as Record<MutationAction, Table>;
@@ -241,6 +243,7 @@ export function compilePolicy(source: GovernanceFile, file: string): CompiledPol
         allow_from: inForce.allowFrom,
         default: 'deny' as const,
       },
+      commands: commands.rulesFor(role),
     };
   }
 
@@ -250,6 +253,8 @@ export function compilePolicy(source: GovernanceFile, file: string): CompiledPol
     hash,
     limits,
     decide,
+    decideCommand: commands.decide,
+    allowsCommands: commands.allowsAny,
     toolsFor: (role: Role) => source.roles?.[role]?.tools,
     rulesFor,
   });

@@ -3,6 +3,7 @@
 // that only protect the workspace root. Pure: reads the compiled policy only.
 
 import picomatch from 'picomatch';
+import { lintCommands } from './command-lint.js';
 import { collectRules, rulesInForce, type CompiledRule, type PolicyRules } from './decide.js';
 import { ROLES, type CompiledPolicy, type MutationAction } from './types.js';
 
@@ -48,6 +49,7 @@ export function lintPolicy(policy: CompiledPolicy): LintWarning[] {
     const denies = rulesInForce(rules, role).deny;
     for (const r of [...rules.roles[role].approve, ...rules.roles[role].allow]) shadowed(r, denies, warnings);
   }
+  warnings.push(...lintCommands(policy.source));
   return warnings;
 }
 

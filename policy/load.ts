@@ -10,6 +10,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { PolicyError } from './errors.js';
 import { schemaErrors, type SchemaError } from './schema-errors.js';
+import { commandElementsOf, elementProblem } from './commands.js';
 import { compilePolicy, globProblem } from './decide.js';
 import { GovernanceSchema } from './schema.js';
 import type { CompiledPolicy, GovernanceFile } from './types.js';
@@ -60,7 +61,7 @@ function parseGovernance(text: string, file: string, shown: string): CompiledPol
 
   const data = withoutNullValues(doc.toJS({ maxAliasCount: 1000 }) ?? {});
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    fail(1, undefined, 'the governance file must be a mapping (mutations:, reads:, roles:, limits:)');
+    fail(1, undefined, 'the governance file must be a mapping (mutations:, reads:, commands:, roles:, limits:)');
   }
 
   const locate = (segments: Segment[], atKey = false) => lineOf(doc, lineCounter, segments, atKey);
@@ -73,6 +74,10 @@ function parseGovernance(text: string, file: string, shown: string): CompiledPol
 
   for (const { segments, pattern } of patternsOf(source)) {
     const problem = globProblem(pattern);
+    if (problem) fail(locate(segments), formatKey(segments), problem);
+  }
+  for (const { segments, element } of commandElementsOf(source)) {
+    const problem = elementProblem(element);
     if (problem) fail(locate(segments), formatKey(segments), problem);
   }
   return compilePolicy(source, file);

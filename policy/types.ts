@@ -14,22 +14,44 @@ export interface Rule {
   reason?: string;
 }
 
+/**
+ * A `commands` rule (run_command): `argv` is a prefix of the command's argv,
+ * element by element, each a literal or a picomatch glob; `exact` requires
+ * the same length.
+ */
+export interface CommandRule {
+  argv: string[];
+  exact?: boolean;
+  reason?: string;
+}
+
+export interface CommandRules {
+  allow?: CommandRule[];
+  approve?: CommandRule[];
+  deny?: CommandRule[];
+}
+
 export interface RoleSection {
   allow?: Rule[];
   approve?: Rule[];
   deny?: Rule[];
   tools?: string[];
+  /** When present, its `allow` replaces the global `commands.allow` for this role. */
+  commands?: CommandRules;
 }
 
 export interface Limits {
   max_depth?: number;
   max_parallel?: number;
+  /** run_command's timeout, and the most a tool call may ask for. */
+  command_timeout_s?: number;
 }
 
 /** The parsed file, as written (after validation). */
 export interface GovernanceFile {
   mutations?: { allow?: Rule[]; approve?: Rule[]; deny?: Rule[] };
   reads?: { deny?: Rule[] };
+  commands?: CommandRules;
   roles?: Partial<Record<Role, RoleSection>>;
   limits?: Limits;
   [compat: string]: unknown;
@@ -55,8 +77,12 @@ export interface CompiledPolicy {
   readonly hash: string;
   readonly limits: Required<Limits>;
   decide(role: Role, action: Action, path: string): Decision;
+  /** The `commands` rules' decision for an argv (no built-in refusals: see policy/command-guard.ts). */
+  decideCommand(role: Role, argv: readonly string[]): Decision;
+  /** Whether any `commands` allow or approve rule is in force for the role (run_command is offered only then). */
+  allowsCommands(role: Role): boolean;
   /** Tools granted by `roles.<role>.tools`, or undefined to use the defaults. */
   toolsFor(role: Role): readonly string[] | undefined;
   /** The rules that can affect a path for this role, for the manifest. */
-  rulesFor(role: Role): { reads: unknown; mutations: unknown };
+  rulesFor(role: Role): { reads: unknown; mutations: unknown; commands: unknown };
 }

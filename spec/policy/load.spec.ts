@@ -149,7 +149,7 @@ describe('policy/load', () => {
 
     it('unknown top-level key', () => {
       expect(errorOf('mutations: {}\n\nmutation:\n  deny: []\n').message).to.equal(
-        `${FILE}:3: mutation: unknown key "mutation" (expected mutations, reads, roles, limits, collision_detection, validation)`,
+        `${FILE}:3: mutation: unknown key "mutation" (expected mutations, reads, commands, roles, limits, collision_detection, validation)`,
       );
     });
 
@@ -243,7 +243,7 @@ describe('policy/load', () => {
 
     it('loads with our loader and lints clean', () => {
       expect(lintPolicy(p)).to.deep.equal([]);
-      expect(p.limits).to.deep.equal({ max_depth: 2, max_parallel: 4 });
+      expect(p.limits).to.deep.equal({ max_depth: 2, max_parallel: 4, command_timeout_s: 120 });
       expect(p.toolsFor('impl')).to.equal(undefined);
       expect(p.toolsFor('control')).to.equal(undefined);
     });
