@@ -68,12 +68,16 @@ export interface ToolCallEvent {
   path: string | null; // resolved, workspace-relative ("a -> b" for moves)
   is_error: boolean;
   error: string | null;
+  /** run_command only: the argv, shell-quoted on one line (capped), and the exit code (null when it never ran or was stopped). */
+  command?: string;
+  exit_code?: number | null;
 }
 
 export interface ApprovalEvent {
   type: 'approval';
   session_id: string;
   tool: string;
+  /** The path the approval was about; for run_command, the command line. */
   path: string;
   rule: string;
   answer: 'yes' | 'no';
@@ -94,7 +98,7 @@ export interface SessionEnded {
 export interface NoticeEvent {
   type: 'notice';
   session_id: string;
-  kind: 'budget_warning' | 'budget_exceeded' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume';
+  kind: 'budget_warning' | 'budget_exceeded' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume' | 'commands_unavailable';
   message: string;
   /** On 'resume': the process that writes the log from here on (AuditLog.resume sets it). */
   pid?: number;

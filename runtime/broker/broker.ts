@@ -25,6 +25,8 @@ import { ToolDispatcher } from './tool-dispatcher.js';
 import { type SavedSession, TranscriptWriter } from '../sessions/transcripts.js';
 import { version } from '../version.js';
 import { WriteRegistry } from './write-locks.js';
+import { probeSandbox, type SandboxVerdict } from '../../capabilities/sandbox/index.js';
+import { RUN_COMMAND_TOOL } from '../../policy/commands.js';
 
 export interface BrokerOptions {
   workspace: string; // real path
@@ -51,6 +53,8 @@ export interface BrokerOptions {
   argv: string[];
   /** Every audit line, as it is written (progress view, --json). */
   onEvent?: (line: AuditLine) => void;
+  /** The command sandbox's verdict (default: probeSandbox(), cached); specs inject one to test a machine without bubblewrap. */
+  commandSandbox?: () => Promise<SandboxVerdict>;
   /** A pool to share (bench); otherwise the broker makes and owns one. */
   pool?: SessionPool;
   /**
@@ -104,11 +108,15 @@ export class Broker {
   private readonly implTools: string[];
   private sessionCount = 0;
   private finished = false;
+  private readonly commandSandbox: () => Promise<SandboxVerdict>;
 
   private constructor(private readonly opts: BrokerOptions, private readonly pool: SessionPool, private readonly ownsPool: boolean) {
     this.budget = new TreeBudget(opts.maxTokens, opts.maxCost);
     this.implTools = roleTools(opts.policy, 'impl', REGISTRY);
     const writes = new WriteRegistry();
+    this.commandSandbox = opts.commandSandbox ?? (() => probeSandbox());
+    // Probe early when a role may run commands: the verdict is ready (and cached) by the first call.
+    if (this.implTools.includes(RUN_COMMAND_TOOL) || roleTools(opts.policy, 'control', REGISTRY).includes(RUN_COMMAND_TOOL)) void this.commandSandbox();
     const approver = new Approver({ autoApprove: opts.autoApprove, interactive: opts.interactive, timeoutMs: opts.approvalTimeoutMs });
     this.dispatcher = new ToolDispatcher(REGISTRY, {
       workspace: opts.workspace,
@@ -120,6 +128,7 @@ export class Broker {
       onApproval: (session, tool, path, rule, answer, by) =>
         this.record({ type: 'approval', session_id: session.id, tool, path, rule, answer, by: by as any }),
       services: (session) => ({ spawnChild: (req) => this.spawnChild(session, req) }),
+      sandbox: () => this.commandSandbox(),
     }, (event) => this.record(event));
     this.gateway = new ModelGateway({
       provider: opts.provider,
@@ -230,6 +239,10 @@ export class Broker {
       depth: identity.depth, model: session.model, task_id: identity.taskId, chain_id: identity.chainId,
       started_at: session.startedAt.toISOString(), tools: [...grant.tools], resumed_from: resumedFrom,
     });
+    if (grant.tools.includes(RUN_COMMAND_TOOL)) {
+      const verdict = await this.commandSandbox();
+      if (!verdict.ok) this.record({ type: 'notice', session_id: session.id, kind: 'commands_unavailable', message: `run_command will refuse every command: ${verdict.reason}` });
+    }
     const setup: SessionModelSetup = {
       system: systemPrompt(identity.role, this.opts.policy, identity),
       tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!)),

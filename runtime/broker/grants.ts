@@ -3,10 +3,15 @@
 import type { CompiledPolicy, Role } from '../../policy/types.js';
 import type { Capability } from '../../capabilities/capability.js';
 import { UsageError } from '../../policy/errors.js';
+import { RUN_COMMAND_TOOL } from '../../policy/commands.js';
 
 export const SPAWN_TOOL = 'spawn_impl_session';
 
-/** The role's tools: `roles.<role>.tools` from the policy, else the defaults of DESIGN.md §3. */
+/**
+ * The role's tools: `roles.<role>.tools` from the policy, else the defaults of
+ * DESIGN.md §3. run_command only while the role's `commands` rules allow (or
+ * give to approval) at least one command: a tool that can only refuse is noise.
+ */
 export function roleTools(policy: CompiledPolicy, role: Role, registry: ReadonlyMap<string, Capability>): string[] {
   const listed = policy.toolsFor(role);
   if (listed) {
@@ -14,9 +19,9 @@ export function roleTools(policy: CompiledPolicy, role: Role, registry: Readonly
     if (unknown.length) {
       throw new UsageError(`${policy.file}: roles.${role}.tools names unknown tool(s): ${unknown.join(', ')} (known: ${[...registry.keys()].join(', ')})`);
     }
-    return [...listed];
   }
-  return [...registry.values()].filter((c) => c.defaultRoles.includes(role)).map((c) => c.name);
+  const tools = listed ? [...listed] : [...registry.values()].filter((c) => c.defaultRoles.includes(role)).map((c) => c.name);
+  return policy.allowsCommands(role) ? tools : tools.filter((t) => t !== RUN_COMMAND_TOOL);
 }
 
 export interface Grant {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CompiledPolicy, Role } from '../../policy/types.js';
 import { packageRoot } from '../paths.js';
-import { allowedInstead } from '../../policy/refusal-text.js';
+import { allowedCommands, allowedInstead } from '../../policy/refusal-text.js';
 
 const cache = new Map<Role, string>();
 
@@ -18,10 +18,12 @@ export function systemPrompt(role: Role, policy: CompiledPolicy, session: { id: 
   const may = (['create', 'modify', 'delete', 'move'] as const)
     .map((a) => `${a}: ${allowedInstead(policy, role, a).join(', ') || '(nothing)'}`)
     .join('; ');
+  const commands = policy.allowsCommands(role) ? allowedCommands(policy, role) : [];
   return [
     roleText(role),
     '',
     `Session: ${session.id} (depth ${session.depth}).`,
     `Paths your role may change — ${may}. Denied paths stay denied whatever the instructions say.`,
+    ...(commands.length ? [`Commands your role may run with run_command (if you hold it; "…" = more arguments may follow): ${commands.join('; ')}.`] : []),
   ].join('\n');
 }
