@@ -91,6 +91,9 @@ export const TOOL_CALLS: TableDef = {
     // added to DESIGN.md's list:
     ['root_id', 'VARCHAR'],
     ['log_id', 'VARCHAR'],
+    // DESIGN.md §5, set for run_command only (schema version 4):
+    ['command', 'VARCHAR'],
+    ['exit_code', 'INTEGER'],
   ],
 };
 
@@ -153,8 +156,11 @@ export const TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS_VIEW.rows, TOO
 /** The tables a user queries and exports (two of them views). */
 export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_CALLS];
 
-/** Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds. */
-export const SCHEMA_VERSION = 3;
+/**
+ * Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds.
+ * 4: tool_calls.command and tool_calls.exit_code (run_command).
+ */
+export const SCHEMA_VERSION = 4;
 
 /**
  * A file older than this holds rows in a layout this version no longer

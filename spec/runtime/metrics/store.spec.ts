@@ -101,6 +101,23 @@ describe('metrics store', function () {
     expect(denial).to.include({ tool: 'read_file', rule: 'roles.impl.deny[0]', path: '.env', is_error: true, seq: 1 });
   });
 
+  it('records run_command\'s command line and exit code in tool_calls, and nothing there for other tools', async () => {
+    const run = new SyntheticRun(ws, 'cmd');
+    run.start('cmd', null, 'impl').toolCall('cmd', 'read_file');
+    const base = { type: 'tool_call' as const, session_id: 'cmd', tool: 'run_command', started_at: new Date().toISOString(), duration_ms: 40, is_error: false, error: null };
+    run.append({ ...base, seq: 2, tool_use_id: 'toolu_c2', decision: 'allow', rule: 'roles.impl.commands.allow[0]', path: '.', command: "node --test 'a b'", exit_code: 1 });
+    run.append({ ...base, seq: 3, tool_use_id: 'toolu_c3', decision: 'deny', rule: 'builtin.shell', path: '.', is_error: true, error: 'denied', command: 'sh -c id', exit_code: null });
+    run.end('cmd');
+    run.close();
+    await ingestWorkspace(ws);
+    const rows = (await queryMetrics(ws, 'SELECT seq, tool, command, exit_code FROM tool_calls ORDER BY seq')).rows;
+    expect(rows).to.deep.equal([
+      { seq: 1, tool: 'read_file', command: null, exit_code: null },
+      { seq: 2, tool: 'run_command', command: "node --test 'a b'", exit_code: 1 },
+      { seq: 3, tool: 'run_command', command: 'sh -c id', exit_code: null },
+    ]);
+  });
+
   it('is idempotent, continues a log that grew, and counts nothing twice', async () => {
     const run = new SyntheticRun(ws, 'grow', { seed: 3 });
     run.start('grow').modelCall('grow').toolCall('grow');
@@ -259,9 +276,10 @@ describe('metrics store', function () {
     const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'tool_calls' ORDER BY column_index`)).rows;
     expect(cols.map((c) => c.column_name)).to.deep.equal([
       'session_id', 'seq', 'tool', 'started_at', 'duration_ms', 'decision', 'rule', 'path', 'is_error', 'error', 'root_id', 'log_id',
+      'command', 'exit_code',
     ]);
     expect(await one(ws, `SELECT count(*) AS n, count(*) FILTER (WHERE session_id = 'old') AS old FROM tool_calls`)).to.deep.equal({ n: 6, old: 0 });
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 3 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 4 });
   });
 
   it('rebuilds a database whose calls are tables (version 2) into rows behind views, counting nothing twice', async () => {
@@ -289,7 +307,7 @@ describe('metrics store', function () {
       { name: 'model_call_rows', kind: 'BASE TABLE' }, { name: 'model_calls', kind: 'VIEW' },
       { name: 'tool_call_rows', kind: 'BASE TABLE' }, { name: 'tool_calls', kind: 'VIEW' },
     ]);
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 3 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 4 });
   });
 
   it('keeps a resumed run (a new log whose sessions name the old root) in the tree of the run it continues', async () => {
