@@ -9,6 +9,9 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
     details: `
       Built from the same objects the broker uses to start sessions, so it shows exactly what a session is offered.
       The \`hash\` (SHA-256) changes whenever a tool, a schema, a rule, a limit or an output cap changes.
+      For run_command it shows the \`commands\` rules and what the sandbox promises (writable, read-only and
+      hidden paths, no network, no environment), and whether the sandbox works on this machine
+      ("unavailable: <reason>" says what to install); that status is not part of the hash.
     `,
     examples: [
       ['Everything, readable', '$0 capabilities:manifest'],
@@ -32,8 +35,12 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
     if (this.role !== undefined && !(ROLES as readonly string[]).includes(this.role)) {
       throw new UsageError(`unknown role "${this.role}" (expected control or impl)`);
     }
-    const policy = await loadWorkspacePolicy(resolveWorkspace(this.workspace), this.policy);
-    const manifest = this.role ? roleManifest(policy, this.role as 'control' | 'impl', DEFAULT_TOOL_LIMITS) : fullManifest(policy, DEFAULT_TOOL_LIMITS);
+    const workspace = resolveWorkspace(this.workspace);
+    const policy = await loadWorkspacePolicy(workspace, this.policy);
+    const status = await this.sandboxStatus(policy);
+    const manifest = this.role
+      ? roleManifest(policy, this.role as 'control' | 'impl', DEFAULT_TOOL_LIMITS, status, workspace)
+      : fullManifest(policy, DEFAULT_TOOL_LIMITS, status, workspace);
     if (this.json) {
       this.context.stdout.write(JSON.stringify(manifest) + '\n');
       return 0;
@@ -52,10 +59,35 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
           for (const rule of m[kind] ?? []) out.push(`    ${kind.padEnd(7)} ${rule.pattern}${rule.actions ? ` [${rule.actions.join(', ')}]` : ''}  (${rule.rule})`);
         }
       }
+      const run = r.tools.find((t) => t.name === 'run_command');
+      if (run) {
+        const { quoteCommand } = await import('../../policy/command-line.js');
+        const c = run.rules.commands as Record<string, Array<{ rule: string; argv: string[]; exact?: boolean }>>;
+        out.push('    commands (run_command):');
+        for (const kind of ['deny', 'approve', 'allow'] as const) {
+          for (const rule of c[kind] ?? []) out.push(`    ${kind.padEnd(7)} ${quoteCommand(rule.argv)}${rule.exact ? '' : ' …'}  (${rule.rule})`);
+        }
+        out.push('    sandbox:');
+        for (const [key, value] of Object.entries(run.rules.sandbox as Record<string, unknown>)) {
+          out.push(`      ${key}: ${Array.isArray(value) ? value.join(', ') : String(value)}`);
+        }
+      }
     }
     out.push('', `output caps: ${JSON.stringify(roles[0].limits.tool_output)}`);
+    out.push(`command timeout: ${policy.limits.command_timeout_s} s (limits.command_timeout_s)`);
     if ('hash' in manifest && 'roles' in manifest) out.push(`manifest hash ${manifest.hash}`);
     this.context.stdout.write(out.join('\n') + '\n');
     return 0;
+  }
+
+  /** The command sandbox on this machine, when any role is offered run_command. */
+  private async sandboxStatus(policy: import('../../policy/types.js').CompiledPolicy): Promise<string | undefined> {
+    const { roleTools } = await import('../broker/grants.js');
+    const { REGISTRY } = await import('../../capabilities/index.js');
+    const { ROLES } = await import('../../policy/types.js');
+    if (!ROLES.some((r) => roleTools(policy, r, REGISTRY).includes('run_command'))) return undefined;
+    const { probeSandbox } = await import('../../capabilities/sandbox/index.js');
+    const verdict = await probeSandbox();
+    return verdict.ok ? `available: ${verdict.sandbox.version}` : `unavailable: ${verdict.reason}`;
   }
 }

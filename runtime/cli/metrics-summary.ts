@@ -12,8 +12,8 @@ export class MetricsSummaryCommand extends ChoragenCommand {
     details: `
       Ingests the audit logs, then shows: sessions by role and status with their
       tokens and cost; totals; the most used tools with error counts and p50/p95
-      latency (approximate: a t-digest); denied, rejected and invalid tool calls by rule; the slowest tool
-      calls. \`--since\` keeps what started within a duration (30m, 12h, 7d, 2w)
+      latency (approximate: a t-digest); denied, rejected and invalid tool calls by rule; run_command calls
+      per role (exit 0, another exit code, refused, stopped or not started); the slowest tool calls. \`--since\` keeps what started within a duration (30m, 12h, 7d, 2w)
       or at or after an ISO date. \`--json\` prints one JSON object.
     `,
     examples: [
@@ -51,6 +51,7 @@ export class MetricsSummaryCommand extends ChoragenCommand {
     section('By role and status', summary.sessions, ['role', 'status', 'sessions', 'tokens', 'cost'], (r) => ({ ...r, cost: fmt.usd(r.cost_usd) }));
     section('Top tools', summary.top_tools, ['tool', 'calls', 'errors', 'p50', 'p95'], (r) => ({ ...r, p50: fmt.ms(r.p50_ms), p95: fmt.ms(r.p95_ms) }));
     section('Denials by rule', summary.denials, ['rule', 'decision', 'calls']);
+    section('Commands by role (run_command)', summary.commands, ['role', 'commands', 'passed', 'failed', 'refused', 'not_finished']);
     section('Slowest tool calls', summary.slowest_tool_calls, ['session_id', 'seq', 'tool', 'path', 'decision', 'duration'], (r) => ({ ...r, duration: fmt.ms(r.duration_ms) }));
     this.context.stdout.write(`${out.join('\n')}\n`);
     return 0;
