@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_TOOL_LIMITS } from '../capabilities/capability.js';
 import { loadPolicy } from '../policy/load.js';
-import type { BrokerOptions } from '../runtime/broker/broker.js';
+import { type BrokerOptions, singleProvider } from '../runtime/broker/broker.js';
 import { ensureStateDir } from '../runtime/run/setup.js';
 import type { ModelAnswer, ModelProvider } from '../runtime/providers/provider.js';
 import { detectSandbox } from '../runtime/broker/worker-sandbox.js';
@@ -43,8 +43,7 @@ export async function benchBrokerOptions(workspace: string, provider: ModelProvi
   return {
     workspace,
     policy: await loadPolicy(path.join(workspace, 'choragen.governance.yaml')),
-    provider,
-    model: 'claude-bench',
+    ...singleProvider(provider, 'claude-bench'),
     sandbox,
     maxDepth: 2,
     maxParallel: 4,

@@ -8,13 +8,15 @@ import { benchE2e } from './e2e.js';
 import { benchHelp } from './help.js';
 import { benchMetrics } from './metrics.js';
 import { benchPolicy } from './policy.js';
+import { benchStartup } from './startup.js';
+import type { SideBySideResult } from './side-by-side.js';
 import { machineLoad, round } from './stats.js';
 import { benchToolCall } from './tool-call.js';
 
 /** The JSON keys, in order (units in the names). */
 const KEYS = [
   'tool_call_overhead_us_p50', 'tool_call_overhead_us_p99', 'policy_decisions_per_s', 'policy_naive_decisions_per_s',
-  'child_spawn_ms_p50', 'concurrent_sessions', 'rss_mb_at_max', 'ingest_events_per_s', 'summary_1m_ms', 'help_ms', 'e2e_ratio_vs_bare_sdk',
+  'child_spawn_ms_p50', 'concurrent_sessions', 'rss_mb_at_max', 'ingest_events_per_s', 'summary_1m_ms', 'help_ms', 'startup_ratio_vs_bare_sdk', 'e2e_ratio_vs_bare_sdk',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -28,6 +30,7 @@ const GOALS: Partial<Record<Key, [string, (v: number) => boolean]>> = {
   ingest_events_per_s: ['> 500,000', (v) => v > 500_000],
   summary_1m_ms: ['< 200', (v) => v < 200],
   help_ms: ['< 300', (v) => v < 300],
+  startup_ratio_vs_bare_sdk: ['<= 1.3', (v) => v <= 1.3],
   e2e_ratio_vs_bare_sdk: ['<= 1.5', (v) => v <= 1.5],
 };
 
@@ -63,12 +66,19 @@ const BENCHES: Array<{ name: string; run: () => Promise<Partial<Record<Key, numb
     const r = await benchHelp();
     return { help_ms: r.help_ms, notes: { help_ms: `node -e 0 alone: ${round(r.node_startup_ms)} ms` } };
   } },
+  { name: 'startup', run: async () => {
+    const r = await benchStartup();
+    return { startup_ratio_vs_bare_sdk: r.ratio, notes: { startup_ratio_vs_bare_sdk: pairNote(r) } };
+  } },
   { name: 'e2e', run: async () => {
     const r = await benchE2e();
-    return { e2e_ratio_vs_bare_sdk: r.e2e_ratio_vs_bare_sdk,
-      notes: { e2e_ratio_vs_bare_sdk: `choragen ${Math.round(r.choragen_ms)} ms vs bare SDK ${Math.round(r.bare_sdk_ms)} ms (medians of ${r.choragen_runs_ms.length} interleaved pairs)` } };
+    return { e2e_ratio_vs_bare_sdk: r.ratio, notes: { e2e_ratio_vs_bare_sdk: pairNote(r) } };
   } },
 ];
+
+function pairNote(r: SideBySideResult): string {
+  return `choragen ${Math.round(r.choragen_ms)} ms vs bare SDK ${Math.round(r.bare_sdk_ms)} ms (medians of ${r.choragen_runs_ms.length} interleaved pairs)`;
+}
 
 function fmt(v: number): string {
   if (!Number.isFinite(v)) return String(v);

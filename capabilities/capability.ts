@@ -61,7 +61,18 @@ export interface ChildReport {
 
 /** Broker services some capabilities need. Provided per call, bound to the caller. */
 export interface BrokerServices {
-  spawnChild(request: { instructions: string; taskId?: string; chainId?: string }): Promise<ChildReport>;
+  /**
+   * Throws the refusal a spawn of `role` would meet now (a role the caller's
+   * role may not start, a limit), so a spawn tool can refuse before it moves
+   * any task file.
+   */
+  checkSpawn(role: Role): void;
+  /**
+   * Start a child session of `role` and wait for its report. The broker
+   * refuses (ToolRefusal, audited) a role the caller's role may not spawn,
+   * and a spawn over the depth or parallel limit.
+   */
+  spawnChild(request: { role: Role; instructions: string; taskId?: string; chainId?: string }): Promise<ChildReport>;
 }
 
 /** What run_command asks of the broker, bound to the calling session and tool call. */
@@ -135,14 +146,43 @@ export interface ToolResult {
   finalText?: string;
 }
 
+/** A role a session may start, as its parent is told about it. */
+export interface SpawnableRole {
+  readonly name: Role;
+  readonly description: string;
+}
+
+/** What one session is offered beyond its tool names: what its input schemas may depend on. */
+export interface ToolOffer {
+  /** The roles this session may start (its role's `spawns`). */
+  readonly spawns: readonly SpawnableRole[];
+}
+
 export interface Capability<S extends TSchema = TSchema> {
   readonly name: string;
   readonly description: string;
+  /** The input's shape. The dispatcher checks every call against it. */
   readonly input: S;
+  /**
+   * The input schema offered to one session, when it depends on the session
+   * (spawn_session: `role` is the enum of the roles it may start). So the
+   * tool list is built per session, never shared between roles. The offered
+   * schema may only narrow `input`; what it narrows, the capability (or the
+   * broker service it calls) enforces itself, so a call outside it is refused
+   * with the rule that forbids it rather than as malformed input.
+   */
+  inputFor?(offer: ToolOffer): TSchema;
   readonly defaultRoles: readonly Role[];
+  /** The policy actions this tool can ask for: the manifest shows the rules that govern them. */
+  readonly actions?: readonly Action[];
   run(ctx: ToolContext, input: Static<S>): Promise<ToolResult | string>;
 }
 
 export function defineCapability<S extends TSchema>(capability: Capability<S>): Capability<S> {
   return capability;
+}
+
+/** The input schema `capability` offers a session with `offer`. */
+export function offeredInput(capability: Capability, offer: ToolOffer): TSchema {
+  return capability.inputFor ? capability.inputFor(offer) : capability.input;
 }

@@ -18,6 +18,7 @@ export const chainStatus = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['control', 'impl'],
+  actions: ['read'],
   async run(ctx, input) {
     const summaries = await taskStoreFor(ctx).chainStatus(input.chain_id);
     return capToolText(formatChainStatus(summaries), ctx.limits.outputBytes, 'give chain_id to see one chain');

@@ -15,6 +15,7 @@ export const completeTask = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['control', 'impl'],
+  actions: ['read', 'move', 'create', 'modify'],
   async run(ctx, input) {
     let note = '';
     if (ctx.session.taskId && ctx.session.role === 'impl') {

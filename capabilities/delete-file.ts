@@ -24,6 +24,7 @@ export const deleteFile = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['impl'],
+  actions: ['delete'],
 
   async run(ctx, input) {
     const target = await ctx.authorize(input.path, 'delete');

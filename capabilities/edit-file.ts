@@ -23,6 +23,7 @@ export const editFile = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['impl'],
+  actions: ['modify'],
 
   async run(ctx, input) {
     if (input.old_string === '') {

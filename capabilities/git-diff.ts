@@ -46,6 +46,7 @@ export const gitDiff = defineCapability({
     'Long output is cut with a note; narrow it with path.',
   input: CHANGED_FILES_INPUT,
   defaultRoles: ['control', 'impl'],
+  actions: ['read'],
   async run(ctx, input) {
     const { repo, files } = await changedFiles(ctx, input.path);
     const [{ default: git }, fs, repoTools] = await Promise.all([

@@ -83,6 +83,7 @@ export const gitStatus = defineCapability({
     'With path, only files under that path. Files you may not read are left out.',
   input: CHANGED_FILES_INPUT,
   defaultRoles: ['control', 'impl'],
+  actions: ['read'],
   async run(ctx, input) {
     const { files, repo } = await changedFiles(ctx, input.path);
     const [{ default: git }, fs] = await Promise.all([import('isomorphic-git'), import('node:fs')]);

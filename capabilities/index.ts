@@ -11,6 +11,7 @@ import { moveFile } from './move-file.js';
 import { gitStatus } from './git-status.js';
 import { gitDiff } from './git-diff.js';
 import { spawnImplSession } from './spawn-impl-session.js';
+import { spawnSession } from './spawn-session.js';
 import { chainStatus } from './chain-status.js';
 import { taskList } from './task-list.js';
 import { taskStart } from './task-start.js';
@@ -19,10 +20,10 @@ import { taskRework } from './task-rework.js';
 import { runCommand } from './run-command.js';
 import { completeTask } from './complete-task.js';
 
-export const CAPABILITIES: readonly Capability<any>[] = [
+export const CAPABILITIES: readonly Capability[] = [
   readFile, listFiles, searchFiles, writeFile, editFile, deleteFile, moveFile,
-  gitStatus, gitDiff, spawnImplSession, chainStatus, taskList,
+  gitStatus, gitDiff, spawnImplSession, spawnSession, chainStatus, taskList,
   taskStart, taskApprove, taskRework, runCommand, completeTask,
 ];
 
-export const REGISTRY: ReadonlyMap<string, Capability<any>> = new Map(CAPABILITIES.map((c) => [c.name, c]));
+export const REGISTRY: ReadonlyMap<string, Capability> = new Map(CAPABILITIES.map((c) => [c.name, c]));

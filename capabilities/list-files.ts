@@ -24,6 +24,7 @@ export const listFiles = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['control', 'impl'],
+  actions: ['read'],
 
   async run(ctx, input) {
     const target = await ctx.authorize(input.path ?? '.', 'read');

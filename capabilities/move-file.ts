@@ -27,6 +27,7 @@ export const moveFile = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['impl'],
+  actions: ['move', 'create'],
 
   async run(ctx, input) {
     const source = await ctx.authorize(input.from, 'move');

@@ -26,8 +26,8 @@ export interface Message {
 /** What the worker receives as its piscina task (ports are transferred). */
 export interface SessionTask {
   label: string; // for error messages only, never trusted by the broker
-  model: MessagePortLike;
-  tools: Record<string, MessagePortLike>;
+  model: MessagePortLike<ModelPortIn>;
+  tools: Record<string, MessagePortLike<ToolReply>>;
   /** Transcript to start from: the first user message, or a resumed transcript. */
   messages: Message[];
   maxTurns: number;
@@ -74,7 +74,6 @@ export interface ModelStop {
 }
 
 export type ModelPortIn = ModelReply | ModelStop; // broker -> worker
-export type ModelPortOut = ModelRequest; // worker -> broker
 
 // --- tool ports -------------------------------------------------------------
 
@@ -91,14 +90,11 @@ export interface ToolReply {
   final_text?: string;
 }
 
-export type ToolPortIn = ToolReply;
-export type ToolPortOut = ToolRequest;
-
-/** The part of MessagePort both sides use (kept structural for tests). */
-export interface MessagePortLike {
+/** The part of MessagePort both sides use (kept structural for tests); `In` is what the other side sends. */
+export interface MessagePortLike<In = unknown> {
   postMessage(message: unknown): void;
-  on(event: 'message', listener: (message: any) => void): unknown;
-  off?(event: 'message', listener: (message: any) => void): unknown;
+  on(event: 'message', listener: (message: In) => void): unknown;
+  off?(event: 'message', listener: (message: In) => void): unknown;
   close(): void;
   unref?(): void;
   ref?(): void;

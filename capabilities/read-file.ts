@@ -30,6 +30,7 @@ export const readFile = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['control', 'impl'],
+  actions: ['read'],
 
   async run(ctx, input) {
     const target = await ctx.authorize(input.path, 'read');

@@ -45,6 +45,8 @@ export const runCommand = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['impl'],
+  // What the command may change is checked like these tools' changes; reads are hidden by reads.deny.
+  actions: ['read', 'create', 'modify', 'delete'],
 
   async run(ctx, input) {
     const { argv } = input;

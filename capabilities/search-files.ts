@@ -34,6 +34,7 @@ export const searchFiles = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['control', 'impl'],
+  actions: ['read'],
 
   async run(ctx, input) {
     const regex = compilePattern(input.pattern);

@@ -17,6 +17,7 @@ export const taskApprove = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['control'],
+  actions: ['read', 'move', 'create'],
   async run(ctx, input) {
     const { task } = await approveTask(ctx, input.task_id, input.feedback);
     const notes = input.feedback?.trim() ? ' Review notes appended.' : '';

@@ -17,6 +17,7 @@ export const taskList = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['control', 'impl'],
+  actions: ['read'],
   async run(ctx, input) {
     const tasks = await taskStoreFor(ctx).listTasks(input.chain_id);
     return capToolText(formatTaskList(tasks), ctx.limits.outputBytes, 'give chain_id to see one chain');

@@ -17,6 +17,7 @@ export const taskRework = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['control'],
+  actions: ['read', 'move', 'create', 'modify'],
   async run(ctx, input) {
     const { task } = await reworkTask(ctx, input.task_id, input.feedback);
     const notes = input.feedback?.trim() ? ' Feedback appended.' : ' No feedback given.';

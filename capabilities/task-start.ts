@@ -14,6 +14,7 @@ export const taskStart = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['control'],
+  actions: ['read', 'move', 'create'],
   async run(ctx, input) {
     const { task, from } = await startTask(ctx, input.task_id);
     const next = task.type === 'impl' ? ` Next: spawn_impl_session with task_id "${task.id}".` : '';

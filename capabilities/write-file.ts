@@ -25,6 +25,7 @@ export const writeFile = defineCapability({
     { additionalProperties: false },
   ),
   defaultRoles: ['impl'],
+  actions: ['create', 'modify'],
 
   async run(ctx, input) {
     const size = byteLength(input.content);

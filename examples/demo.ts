@@ -9,9 +9,8 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, realpathSync } from 'no
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { packageRoot, distRoot } from '../runtime/paths.js';
-
-const cli = path.join(distRoot, 'runtime', 'cli', 'main.js');
+import { packageRoot } from '../runtime/paths.js';
+import { CLI as cli } from '../spec/support/cli.js';
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
 function choragen(args: string[], opts: { capture?: boolean } = {}): { status: number; stdout: string } {

@@ -33,7 +33,11 @@ function covers(outer: CompiledCommandRule, inner: CompiledCommandRule): boolean
 /** Shells a glob for argv[0] would let through the rule (the guard still refuses them). */
 const SAMPLE_SHELLS = ['sh', 'bash', '/bin/sh'];
 
-export function lintCommands(source: GovernanceFile): CommandLintWarning[] {
+/**
+ * `offered`: the tools a session of a role is offered, when the caller knows
+ * (the runtime does); without it, the defaults of DESIGN.md §3 are assumed.
+ */
+export function lintCommands(source: GovernanceFile, offered?: (role: Role) => readonly string[]): CommandLintWarning[] {
   const warnings: CommandLintWarning[] = [];
   const all = allCommandRules(source);
   const isDeny = (r: CompiledCommandRule) => /\.deny\[\d+\]$/.test(r.id);
@@ -81,7 +85,8 @@ export function lintCommands(source: GovernanceFile): CommandLintWarning[] {
     const own = source.roles?.[role]?.commands;
     if ((own?.allow?.length ?? 0) + (own?.approve?.length ?? 0) === 0) continue;
     const tools = source.roles?.[role]?.tools;
-    if (tools ? !tools.includes(RUN_COMMAND_TOOL) : !DEFAULT_RUN_COMMAND_ROLES.includes(role)) {
+    const holds = offered ? offered(role).includes(RUN_COMMAND_TOOL) : tools ? tools.includes(RUN_COMMAND_TOOL) : DEFAULT_RUN_COMMAND_ROLES.includes(role);
+    if (!holds) {
       warnings.push({
         rule: `roles.${role}.commands`,
         message: tools

@@ -10,8 +10,11 @@ import picomatch from 'picomatch';
 import { compileCommands } from './commands.js';
 import { PolicyError } from './errors.js';
 import {
+  DEFAULT_SPAWNS,
   MUTATION_ACTIONS,
   ROLES,
+  SPAWN_IMPL_TOOL,
+  isBuiltinRole,
   type Action,
   type CompiledPolicy,
   type Decision,
@@ -115,9 +118,14 @@ export interface PolicyRules {
   readonly roles: Readonly<Record<Role, { deny: CompiledRule[]; approve: CompiledRule[]; allow: CompiledRule[]; hasRules: boolean }>>;
 }
 
+/** The roles of a file: the built-in ones first, then the file's own in the order written. */
+export function definedRoles(source: GovernanceFile): Role[] {
+  return [...new Set([...ROLES, ...Object.keys(source.roles ?? {})])];
+}
+
 export function collectRules(source: GovernanceFile): PolicyRules {
   const roles = {} as Record<Role, { deny: CompiledRule[]; approve: CompiledRule[]; allow: CompiledRule[]; hasRules: boolean }>;
-  for (const role of ROLES) {
+  for (const role of definedRoles(source)) {
     const section = source.roles?.[role];
     roles[role] = {
       deny: compileRules(section?.deny, `roles.${role}.deny`),
@@ -198,15 +206,34 @@ function describeRule(r: CompiledRule, withActions: boolean) {
   };
 }
 
-/** Compile a validated governance file. Throws PolicyError (with `key`) on a glob that cannot compile. */
-export function compilePolicy(source: GovernanceFile, file: string): CompiledPolicy {
+/** What a role may start (see CompiledPolicy.spawnsFor): an explicit `tools` list is all a role gets unless `spawns` says more. */
+function spawnsOf(section: RoleSection | undefined, role: Role): Role[] {
+  if (section?.spawns) return [...new Set(section.spawns)];
+  if (section?.tools) return section.tools.includes(SPAWN_IMPL_TOOL) ? ['impl'] : [];
+  return isBuiltinRole(role) ? [...DEFAULT_SPAWNS[role]] : [];
+}
+
+/**
+ * Compile a validated governance file. Throws PolicyError (with `key`) on a
+ * glob that cannot compile. `lineOf` locates a key in the file's text (the
+ * loader passes it; a policy compiled from an object has no lines).
+ */
+export function compilePolicy(
+  source: GovernanceFile,
+  file: string,
+  lineOf: (key: readonly (string | number)[]) => number | undefined = () => undefined,
+): CompiledPolicy {
   const rules = collectRules(source);
-  const commands = compileCommands(source);
-  const tables = {} as Record<Role, Record<MutationAction, Table>>;
-  for (const role of ROLES) {
-    tables[role] = {} as Record<MutationAction, Table>;
-    for (const action of MUTATION_ACTIONS) tables[role][action] = buildTable(rules, role, action);
+  const roles = Object.freeze(definedRoles(source));
+  const commands = compileCommands(source, roles);
+  const known = new Set<string>(roles);
+  const tables = new Map<Role, Record<MutationAction, Table>>();
+  for (const role of roles) {
+    const byAction = {} as Record<MutationAction, Table>;
+    for (const action of MUTATION_ACTIONS) byAction[action] = buildTable(rules, role, action);
+    tables.set(role, byAction);
   }
+  const spawns = new Map<Role, readonly Role[]>(roles.map((role) => [role, Object.freeze(spawnsOf(source.roles?.[role], role))]));
   const readDeny: Step[] = rules.readDeny.map((r) => ({
     test: r.test,
     decision: freeze({ decision: 'deny', rule: r.id, reason: r.reason ?? `paths matching "${r.pattern}" may not be read` }),
@@ -219,7 +246,7 @@ export function compilePolicy(source: GovernanceFile, file: string): CompiledPol
       for (let i = 0; i < readDeny.length; i++) if (readDeny[i].test(path)) return readDeny[i].decision;
       return READ_ALLOWED;
     }
-    const table = tables[role]?.[action];
+    const table = tables.get(role)?.[action];
     if (table === undefined) {
       // Only reachable from untyped callers; the broker never passes these.
       return { decision: 'deny', rule: 'default', reason: `unknown role or action: ${String(role)} ${String(action)}` };
@@ -252,11 +279,16 @@ export function compilePolicy(source: GovernanceFile, file: string): CompiledPol
     source,
     hash,
     limits,
+    roles,
+    hasRole: (name: string) => known.has(name),
+    section: (role: Role) => (known.has(role) ? source.roles?.[role] : undefined),
     decide,
     decideCommand: commands.decide,
     allowsCommands: commands.allowsAny,
-    toolsFor: (role: Role) => source.roles?.[role]?.tools,
+    toolsFor: (role: Role) => (known.has(role) ? source.roles?.[role]?.tools : undefined),
+    spawnsFor: (role: Role) => spawns.get(role) ?? [],
     rulesFor,
+    lineOf,
   });
 }
 

@@ -120,8 +120,21 @@ reads:
     - pattern: ".git/**"
     - pattern: ".choragen/**"
 
-# What each role may change. A role missing here may change nothing.
-# "tools" narrows the tools a role is offered; left out, the defaults apply.
+# Roles: control (plans, delegates, reviews) and impl (edits files) are built
+# in; define more below. A role's section says what it may change (allow /
+# approve / deny: a role missing here, or without rules, may change nothing)
+# and, optionally:
+#   description: one line, shown to a role that may start it
+#   prompt:      a workspace file holding its system prompt (built-in for control and impl)
+#   tools:       the tools it is offered (default: the built-in role's; for a new role the
+#                read-only ones: read_file, list_files, search_files, git_status, git_diff,
+#                chain_status, task_list, complete_task)
+#   model:       its model (default: --model or CHORAGEN_MODEL)
+#   provider:    anthropic (default) or openai (any OpenAI-compatible endpoint:
+#                OPENAI_BASE_URL, OPENAI_API_KEY; e.g. Ollama at http://localhost:11434/v1)
+#   spawns:      the roles its sessions may start (control: [impl] unless set)
+# A child never holds a tool its parent could not hand on. Check with:
+#   choragen capabilities:manifest --role impl
 roles:
   impl:
     allow:
@@ -152,6 +165,16 @@ __IMPL_COMMANDS__
       - pattern: "docs/**"
     # tools: [read_file, list_files, search_files, git_status, git_diff, spawn_impl_session,
     #         chain_status, task_list, task_start, task_approve, task_rework, complete_task]
+    # spawns: [impl, reviewer]     # to let control start the reviewer below
+
+  # A read-only reviewer, on a cheaper model of another provider. It has no
+  # allow rules, so it can change nothing; write its prompt in the file named.
+  # reviewer:
+  #   description: "Reads the change and reports what is wrong with it"
+  #   prompt: docs/roles/reviewer.md
+  #   tools: [read_file, list_files, search_files, git_diff, complete_task]
+  #   provider: openai
+  #   model: gpt-5-mini
 
 # Session tree limits: how deep sessions may spawn children, how many run at
 # once, and how long a command may run (seconds, at most 3600).

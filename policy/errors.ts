@@ -12,6 +12,8 @@
 //   ToolRefusal         2   the policy (or a bound) refused a tool call: `decision` deny|invalid|rejected
 //   ToolFailure         2   a permitted tool call could not be done (missing file, no match, too large)
 //   ProviderError     1/2   the model endpoint failed; `retryable` ones are retried; 401/403 exit 2
+//   PromptTooLong       1   the endpoint refused a prompt over the model's context window (compacted, retried once)
+//   EndpointStalled     1   nothing arrived within --request-timeout (retried at once: the wait was the backoff)
 //   InterruptedError  130   SIGINT / SIGTERM, or an abort from the broker
 //   ChoragenError       1   anything else that failed for a known reason
 //
@@ -101,6 +103,28 @@ export class ProviderError extends ChoragenError {
   ) {
     super(message);
     this.exitCode = status === 401 || status === 403 ? ExitCode.usage : ExitCode.failed;
+  }
+}
+
+/**
+ * The endpoint refused the prompt as longer than the model's context window
+ * (Anthropic's 400 "prompt is too long", OpenAI's context_length_exceeded).
+ * Not retryable as it is: the broker compacts the conversation harder first.
+ */
+export class PromptTooLongError extends ProviderError {
+  constructor(message: string, status = 400) {
+    super(message, false, status);
+  }
+}
+
+/**
+ * The endpoint sent nothing for --request-timeout (no first event, or none
+ * after the last). Retried like a dropped connection, but without a backoff
+ * on top: the timeout already waited.
+ */
+export class EndpointStalledError extends ProviderError {
+  constructor(message: string) {
+    super(message, true);
   }
 }
 

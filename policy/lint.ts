@@ -1,11 +1,13 @@
 // Warnings about a valid policy that probably does not say what its author
-// meant: rules that can never match or never take effect, and deny patterns
-// that only protect the workspace root. Pure: reads the compiled policy only.
+// meant: rules that can never match or never take effect, deny patterns
+// that only protect the workspace root, and roles that cannot be reached or
+// are not offered what their section lists. Pure: reads the compiled policy
+// and what the caller says about tools.
 
 import picomatch from 'picomatch';
 import { lintCommands } from './command-lint.js';
 import { collectRules, rulesInForce, type CompiledRule, type PolicyRules } from './decide.js';
-import { ROLES, type CompiledPolicy, type MutationAction } from './types.js';
+import { isBuiltinRole, type CompiledPolicy, type MutationAction, type Role } from './types.js';
 
 export interface LintWarning {
   /** where the rule lives, e.g. `roles.impl.allow[2]` */
@@ -13,7 +15,19 @@ export interface LintWarning {
   message: string;
 }
 
-export function lintPolicy(policy: CompiledPolicy): LintWarning[] {
+/**
+ * What the runtime knows about tools (the policy layer does not import the
+ * capabilities). Without it, tool-related warnings cover the built-in roles
+ * only, as if each held a tool that changes files.
+ */
+export interface LintTools {
+  /** The tools a session of `role` is offered. */
+  offered(role: Role): readonly string[];
+  /** Whether a tool can change files (and so needs allow rules to be of use). */
+  mutates(tool: string): boolean;
+}
+
+export function lintPolicy(policy: CompiledPolicy, tools?: LintTools): LintWarning[] {
   const rules = collectRules(policy.source);
   const warnings: LintWarning[] = [];
   const all = allRules(rules);
@@ -36,8 +50,9 @@ export function lintPolicy(policy: CompiledPolicy): LintWarning[] {
     for (const r of rules.globalAllow) {
       warnings.push({ rule: r.id, message: 'never applies: when a roles section exists, each role\'s own allow rules replace mutations.allow' });
     }
-    for (const role of ROLES) {
-      if (!rules.roles[role].hasRules) {
+    for (const role of policy.roles) {
+      const changesFiles = tools ? tools.offered(role).some((t) => tools.mutates(t)) : isBuiltinRole(role);
+      if (!rules.roles[role].hasRules && changesFiles) {
         warnings.push({ rule: `roles.${role}`, message: `no rules for ${role}: with a roles section, every mutation by ${role} is denied` });
       }
     }
@@ -45,17 +60,51 @@ export function lintPolicy(policy: CompiledPolicy): LintWarning[] {
     for (const r of rules.globalAllow) shadowed(r, rules.globalDeny, warnings);
   }
   for (const r of rules.globalApprove) shadowed(r, rules.globalDeny, warnings);
-  for (const role of ROLES) {
+  for (const role of policy.roles) {
     const denies = rulesInForce(rules, role).deny;
     for (const r of [...rules.roles[role].approve, ...rules.roles[role].allow]) shadowed(r, denies, warnings);
   }
-  warnings.push(...lintCommands(policy.source));
+  warnings.push(...roleWarnings(policy, tools));
+  warnings.push(...lintCommands(policy.source, tools && ((role) => tools.offered(role))));
   return warnings;
+}
+
+/** Roles nobody can reach, spawns that cannot happen, tools listed but not offered, a provider without a model. */
+function roleWarnings(policy: CompiledPolicy, tools: LintTools | undefined): LintWarning[] {
+  const out: LintWarning[] = [];
+  const spawned = new Set(policy.roles.flatMap((r) => policy.spawnsFor(r)));
+  for (const role of policy.roles) {
+    const section = policy.section(role);
+    const spawns = policy.spawnsFor(role);
+    if (!isBuiltinRole(role) && !spawned.has(role)) {
+      out.push({ rule: `roles.${role}`, message: `no role spawns ${role}: it runs only when started directly (agent:start --role ${role})` });
+    }
+    if (spawns.length > 0 && section?.spawns && policy.limits.max_depth === 0) {
+      out.push({ rule: `roles.${role}.spawns`, message: 'never applies: limits.max_depth is 0, so no session may start another' });
+    }
+    if (tools && section?.tools) {
+      const offered = new Set(tools.offered(role));
+      const idle = section.tools.filter((t) => !offered.has(t));
+      if (idle.length) {
+        out.push({
+          rule: `roles.${role}.tools`,
+          message: `${idle.join(', ')} ${idle.length === 1 ? 'is' : 'are'} not offered: the spawn tools follow roles.${role}.spawns (${spawns.join(', ') || 'none'})`,
+        });
+      }
+    }
+    if (section?.provider && !section.model) {
+      out.push({
+        rule: `roles.${role}.provider`,
+        message: `${section.provider} without a model: sessions of ${role} use the run's model only when the run's provider is ${section.provider}, else ${section.provider}'s default; name one with roles.${role}.model`,
+      });
+    }
+  }
+  return out;
 }
 
 function allRules(rules: PolicyRules): CompiledRule[] {
   const out = [...rules.globalDeny, ...rules.globalApprove, ...rules.globalAllow, ...rules.readDeny];
-  for (const role of ROLES) out.push(...rules.roles[role].deny, ...rules.roles[role].approve, ...rules.roles[role].allow);
+  for (const role of Object.values(rules.roles)) out.push(...role.deny, ...role.approve, ...role.allow);
   return out;
 }
 

@@ -7,20 +7,40 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { PolicyError } from './errors.js';
 import { schemaErrors, type SchemaError } from './schema-errors.js';
 import { commandElementsOf, elementProblem } from './commands.js';
+import { formatKey, lineOf, pointerSegments, schemaAt, type Segment, valueAt } from './error-location.js';
 import { compilePolicy, globProblem } from './decide.js';
-import { GovernanceSchema } from './schema.js';
-import type { CompiledPolicy, GovernanceFile } from './types.js';
+import { governanceSchema } from './schema.js';
+import { ROLES, type CompiledPolicy, type GovernanceFile } from './types.js';
 
-const validator = TypeCompiler.Compile(GovernanceSchema);
+export interface LoadOptions {
+  /**
+   * The tool names a role's `tools` may list. The runtime passes its
+   * capability names; without them any name passes here and the broker
+   * refuses an unknown one when it builds a session.
+   */
+  knownTools?: readonly string[];
+}
 
-type Segment = string | number;
+type Schema = ReturnType<typeof governanceSchema>;
+const validators = new Map<string, { schema: Schema; check: ReturnType<typeof TypeCompiler.Compile<Schema>> }>();
+
+/** The compiled schema for a set of tool names, made once per set. */
+function validatorFor(knownTools: readonly string[] | undefined) {
+  const key = knownTools ? knownTools.join('\n') : '';
+  let v = validators.get(key);
+  if (!v) {
+    const schema = governanceSchema(knownTools);
+    validators.set(key, (v = { schema, check: TypeCompiler.Compile(schema) }));
+  }
+  return v;
+}
 
 /** Read, validate and compile a governance file. */
-export async function loadPolicy(file: string): Promise<CompiledPolicy> {
+export async function loadPolicy(file: string, options: LoadOptions = {}): Promise<CompiledPolicy> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -31,12 +51,23 @@ export async function loadPolicy(file: string): Promise<CompiledPolicy> {
     }
     throw new PolicyError(`${displayName(file)}: cannot read the governance file (${code ?? (err as Error).message})`, file);
   }
-  return parseGovernance(text, file, displayName(file));
+  return parseGovernance(text, file, displayName(file), options);
 }
 
 /** Validate and compile governance text; `file` names it in messages. */
-export function parsePolicy(text: string, file: string): CompiledPolicy {
-  return parseGovernance(text, file, file);
+export function parsePolicy(text: string, file: string, options: LoadOptions = {}): CompiledPolicy {
+  return parseGovernance(text, file, file, options);
+}
+
+/**
+ * A configuration error about one key of a loaded policy, found after loading
+ * (a role's prompt file that is missing): `file:line: key: message`.
+ */
+export function policyKeyError(policy: CompiledPolicy, key: readonly Segment[], message: string): PolicyError {
+  const line = policy.lineOf(key);
+  const shown = displayName(policy.file);
+  const name = formatKey([...key]);
+  return new PolicyError(`${line !== undefined ? `${shown}:${line}` : shown}: ${name}: ${message}`, policy.file, line, name);
 }
 
 /** A path short enough for a message: relative to the current directory when inside it. */
@@ -45,7 +76,7 @@ function displayName(file: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
-function parseGovernance(text: string, file: string, shown: string): CompiledPolicy {
+function parseGovernance(text: string, file: string, shown: string, options: LoadOptions): CompiledPolicy {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const fail = (line: number | undefined, key: string | undefined, message: string): never => {
@@ -66,8 +97,9 @@ function parseGovernance(text: string, file: string, shown: string): CompiledPol
 
   const locate = (segments: Segment[], atKey = false) => lineOf(doc, lineCounter, segments, atKey);
 
-  if (!validator.Check(data)) {
-    const problem = describeFirstError(data, schemaErrors(GovernanceSchema, validator.Errors(data)));
+  const { schema, check } = validatorFor(options.knownTools);
+  if (!check.Check(data)) {
+    const problem = describeFirstError(schema, data, schemaErrors(schema, check.Errors(data)));
     fail(locate(problem.segments, problem.atKey), formatKey(problem.segments), problem.message);
   }
   const source = data as GovernanceFile;
@@ -80,7 +112,26 @@ function parseGovernance(text: string, file: string, shown: string): CompiledPol
     const problem = elementProblem(element);
     if (problem) fail(locate(segments), formatKey(segments), problem);
   }
-  return compilePolicy(source, file);
+  const spawnProblem = undefinedSpawn(source);
+  if (spawnProblem) fail(locate(spawnProblem.segments), formatKey(spawnProblem.segments), spawnProblem.message);
+  return compilePolicy(source, file, (key) => locate([...key]));
+}
+
+/**
+ * A `spawns` entry naming a role the file does not define. An error rather
+ * than a warning: the parent would be offered a role no session can have.
+ */
+function undefinedSpawn(source: GovernanceFile): { segments: Segment[]; message: string } | null {
+  const defined = [...new Set([...ROLES, ...Object.keys(source.roles ?? {})])];
+  for (const [role, section] of Object.entries(source.roles ?? {})) {
+    const spawns = section.spawns ?? [];
+    for (let i = 0; i < spawns.length; i++) {
+      if (!defined.includes(spawns[i])) {
+        return { segments: ['roles', role, 'spawns', i], message: `unknown role "${spawns[i]}" (defined: ${defined.join(', ')})` };
+      }
+    }
+  }
+  return null;
 }
 
 /**
@@ -121,17 +172,21 @@ interface Problem {
 // the anyOf wrapper of a union) are skipped in favour of the specific error.
 const RESTATING = new Set(['boolean', 'anyOf', 'oneOf']);
 
-function describeFirstError(data: unknown, errors: SchemaError[]): Problem {
+function describeFirstError(root: Schema, data: unknown, errors: SchemaError[]): Problem {
   const useful = errors.filter((e) => !RESTATING.has(e.keyword));
   const pool = useful.length > 0 ? useful : errors;
   // Deepest first: the error closest to what the user wrote.
   const error = pool.reduce((best, e) => (depth(e) > depth(best) ? e : best), pool[0]);
-  const segments = toSegments(data, error.instancePath);
+  const segments = pointerSegments(data, error.instancePath);
   const value = valueAt(data, segments);
-  const schema = schemaAt(error.schemaPath);
+  const schema = schemaAt(root, error.schemaPath);
   switch (error.keyword) {
     case 'additionalProperties': {
       const extra = (error.params.additionalProperties as string[])[0];
+      // A map of names (roles:) says what a name must look like.
+      if (typeof schema?.['x-key'] === 'string') {
+        return { segments: [...segments, extra], atKey: true, message: `invalid name "${extra}": ${schema['x-key']}` };
+      }
       const expected = Object.keys((schema?.properties as object | undefined) ?? {});
       return {
         segments: [...segments, extra],
@@ -177,72 +232,4 @@ function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return 'a mapping';
   return `${typeof value} ${JSON.stringify(value)}`;
-}
-
-/** JSON pointer → path segments, numbers where the data holds a list. */
-function toSegments(data: unknown, pointer: string): Segment[] {
-  if (pointer === '') return [];
-  const segments: Segment[] = [];
-  let node = data;
-  for (const raw of pointer.slice(1).split('/')) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    const segment: Segment = Array.isArray(node) && /^\d+$/.test(key) ? Number(key) : key;
-    segments.push(segment);
-    node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[segment as string] : undefined;
-  }
-  return segments;
-}
-
-function valueAt(data: unknown, segments: Segment[]): unknown {
-  let node = data;
-  for (const s of segments) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[s as string] : undefined;
-  return node;
-}
-
-/** The schema node a schemaPath (`#/properties/roles/...`) points at. */
-function schemaAt(schemaPath: string): Record<string, unknown> | undefined {
-  let node: unknown = GovernanceSchema;
-  for (const raw of schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean)) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node !== null && typeof node === 'object' ? (node as Record<string, unknown>) : undefined;
-}
-
-/** `roles.impl.allow[0].actions[1]` */
-export function formatKey(segments: Segment[]): string {
-  let out = '';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else out += out === '' ? s : `.${s}`;
-  }
-  return out;
-}
-
-/** The 1-based line of the deepest node on `segments` that exists in the document. */
-function lineOf(doc: Document, lines: LineCounter, segments: Segment[], atKey: boolean): number | undefined {
-  let node: unknown = doc.contents;
-  let line = rangeLine(node, lines);
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i];
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(segment));
-      if (!pair) break;
-      const last = i === segments.length - 1;
-      line = rangeLine(last && atKey ? pair.key : (pair.value ?? pair.key), lines) ?? line;
-      node = pair.value;
-    } else if (isSeq(node) && typeof segment === 'number') {
-      node = node.items[segment];
-      line = rangeLine(node, lines) ?? line;
-    } else {
-      break;
-    }
-  }
-  return line;
-}
-
-function rangeLine(node: unknown, lines: LineCounter): number | undefined {
-  const range = (node as YamlNode | null | undefined)?.range;
-  return range ? lines.linePos(range[0]).line : undefined;
 }

@@ -1,7 +1,8 @@
 // TypeBox 0.34 validation errors, restated as JSON Schema keyword errors
 // (keyword, instancePath, schemaPath, params, message: the ajv vocabulary).
 //
-// The explainers (policy/load.ts, runtime/script.ts, the tool dispatcher) turn
+// The explainers (policy/load.ts, runtime/providers/script/format.ts, the tool
+// dispatcher; policy/error-location.ts places an error in the user's file) turn
 // these into one line for a user or a model. TypeBox reports one error per
 // missing or unknown key, and keeps a union's branch errors inside the union
 // error; JSON Schema reports one `required` / `additionalProperties` error per
@@ -212,7 +213,8 @@ function parentPointer(pointer: string): string {
   return pointer.slice(0, pointer.lastIndexOf('/'));
 }
 
-function unescapePointer(segment: string): string {
+/** One JSON pointer segment as the key it names (`~1` is `/`, `~0` is `~`). */
+export function unescapePointer(segment: string): string {
   return segment.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 

@@ -6,8 +6,8 @@
 // (`collision_detection`, `validation`). `x-noun` names what an enum lists, so
 // the loader can say `unknown action "rename"` instead of a schema message.
 
-import { Kind, Type, TypeRegistry, type Static, type TOptional, type TUnsafe } from '@sinclair/typebox';
-import { MUTATION_ACTIONS, ROLES } from './types.js';
+import { Kind, Type, TypeRegistry, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { MUTATION_ACTIONS, ROLE_NAME_PATTERN, ROLE_PROVIDERS } from './types.js';
 
 /** The longest run_command timeout a policy may set. */
 export const MAX_COMMAND_TIMEOUT_S = 3600;
@@ -19,9 +19,13 @@ if (!TypeRegistry.Has(ENUM_KIND)) {
   TypeRegistry.Set<{ enum: readonly unknown[] }>(ENUM_KIND, (schema, value) => schema.enum.includes(value));
 }
 
-/** One of `values`, named `noun` in messages (`unknown action "rename"`). */
-function Enum<const V extends string>(values: readonly V[], noun: string): TUnsafe<V> {
-  return Type.Unsafe<V>({ [Kind]: ENUM_KIND, enum: [...values], 'x-noun': noun });
+/**
+ * One of `values`, named `noun` in messages (`unknown action "rename"`).
+ * Without a noun it is plain JSON Schema (`{type: "string", enum}`), fit to
+ * offer a model as part of a tool's input schema.
+ */
+export function Enum<const V extends string>(values: readonly V[], noun?: string, options: { description?: string } = {}): TUnsafe<V> {
+  return Type.Unsafe<V>({ [Kind]: ENUM_KIND, ...(noun ? { 'x-noun': noun } : { type: 'string' }), enum: [...values], ...options });
 }
 
 export const ActionSchema = Enum(MUTATION_ACTIONS, 'action');
@@ -67,25 +71,40 @@ export const MutationsSchema = Type.Object(
 
 export const ReadsSchema = Type.Object({ deny: Type.Optional(Type.Array(ReadRuleSchema)) }, { additionalProperties: false });
 
-export const RoleSectionSchema = Type.Object(
-  {
-    allow: Type.Optional(MutationRules),
-    approve: Type.Optional(MutationRules),
-    deny: Type.Optional(MutationRules),
-    // Tool names are checked by the broker, which knows the capability list.
-    tools: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-    commands: Type.Optional(CommandsSchema),
-  },
-  { additionalProperties: false },
-);
+const RoleName = Type.String({ pattern: ROLE_NAME_PATTERN, description: 'a role name' });
 
-export const RolesSchema = Type.Object(
-  Object.fromEntries(ROLES.map((role) => [role, Type.Optional(RoleSectionSchema)])) as {
-    control: TOptional<typeof RoleSectionSchema>;
-    impl: TOptional<typeof RoleSectionSchema>;
-  },
-  { additionalProperties: false },
-);
+/**
+ * A role's section. `tools` is an enum of the known tool names when the
+ * loader is given them (the policy layer does not import the capabilities);
+ * `spawns` is checked against the file's roles after validation.
+ */
+function roleSectionSchema(tools: TSchema = Type.String({ minLength: 1 })) {
+  return Type.Object(
+    {
+      description: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+      prompt: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'a workspace file holding the role\'s system prompt' })),
+      tools: Type.Optional(Type.Array(tools)),
+      model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+      provider: Type.Optional(Enum(ROLE_PROVIDERS, 'provider')),
+      spawns: Type.Optional(Type.Array(RoleName)),
+      allow: Type.Optional(MutationRules),
+      approve: Type.Optional(MutationRules),
+      deny: Type.Optional(MutationRules),
+      commands: Type.Optional(CommandsSchema),
+    },
+    { additionalProperties: false },
+  );
+}
+
+const RoleSectionSchema = roleSectionSchema();
+
+/** Any role name under `roles:`; `x-key` explains a bad one (load.ts). */
+function rolesSchema(section: TSchema = RoleSectionSchema) {
+  return Type.Record(RoleName, section, {
+    additionalProperties: false,
+    'x-key': 'role name must start with a lowercase letter and hold only lowercase letters, digits and "-"',
+  });
+}
 
 export const LimitsSchema = Type.Object(
   {
@@ -109,17 +128,21 @@ export const CollisionDetectionSchema = Type.Object(
 /** choragen's validation settings: any mapping, accepted for compatibility, not acted on. */
 export const ValidationSchema = Type.Record(Type.String(), Type.Unknown());
 
-export const GovernanceSchema = Type.Object(
-  {
-    mutations: Type.Optional(MutationsSchema),
-    reads: Type.Optional(ReadsSchema),
-    commands: Type.Optional(CommandsSchema),
-    roles: Type.Optional(RolesSchema),
-    limits: Type.Optional(LimitsSchema),
-    collision_detection: Type.Optional(CollisionDetectionSchema),
-    validation: Type.Optional(ValidationSchema),
-  },
-  { additionalProperties: false },
-);
+/** The whole file; with `knownTools`, a tool name outside them is an error naming the line. */
+export function governanceSchema(knownTools?: readonly string[]) {
+  const tools = knownTools ? Enum(knownTools, 'tool') : undefined;
+  return Type.Object(
+    {
+      mutations: Type.Optional(MutationsSchema),
+      reads: Type.Optional(ReadsSchema),
+      commands: Type.Optional(CommandsSchema),
+      roles: Type.Optional(rolesSchema(tools ? roleSectionSchema(tools) : RoleSectionSchema)),
+      limits: Type.Optional(LimitsSchema),
+      collision_detection: Type.Optional(CollisionDetectionSchema),
+      validation: Type.Optional(ValidationSchema),
+    },
+    { additionalProperties: false },
+  );
+}
 
-export type GovernanceSource = Static<typeof GovernanceSchema>;
+export const GovernanceSchema = governanceSchema();

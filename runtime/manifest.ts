@@ -1,38 +1,35 @@
 // The capability manifest: per role, each granted tool with the schema and
 // description the model is offered and the policy rules that govern it, the
+// roles it may start, the model and provider it runs on, its prompt, the
 // limits, and a SHA-256 over all of it. Built from the same registry, grant
-// function and compiled policy the broker uses, so it cannot drift from what
-// runs. This is what a security reviewer signs off.
+// functions, role settings and compiled policy the broker uses, so it cannot
+// drift from what runs. This is what a security reviewer signs off.
 import { createHash } from 'node:crypto';
-import { type ToolLimits } from '../capabilities/capability.js';
-import { REGISTRY } from '../capabilities/index.js';
-import { type Action, type CompiledPolicy, ROLES, type Role } from '../policy/types.js';
-import { SPAWN_TOOL, childGrant, roleTools, rootGrant } from './broker/grants.js';
+import { type ToolLimits, offeredInput } from '../capabilities/capability.js';
+import { CAPABILITIES, REGISTRY } from '../capabilities/index.js';
+import type { Action, CompiledPolicy, Role } from '../policy/types.js';
+import { SPAWN_SESSION_TOOL, SPAWN_TOOL, childGrant, roleDescription, rootGrant, toolOffer } from './broker/grants.js';
+import { type RunDefaults, roleEndpoint } from './broker/role-models.js';
+import type { RolePrompt } from './broker/role-prompts.js';
+import type { ProviderName } from './providers/provider.js';
 import { RUN_COMMAND_TOOL } from '../policy/commands.js';
 import { writableBases } from '../policy/command-areas.js';
 import { policyRelPath } from '../policy/protected-paths.js';
 import { DEFAULT_SANDBOX_LIMITS, HOST_HIDDEN_DIRS, HOST_SECRET_PATHS } from '../capabilities/sandbox/index.js';
 
-/** The policy actions each tool can ask for (spawn is governed by limits instead). */
-export const TOOL_ACTIONS: Readonly<Record<string, readonly Action[]>> = {
-  read_file: ['read'],
-  list_files: ['read'],
-  search_files: ['read'],
-  git_status: ['read'],
-  git_diff: ['read'],
-  chain_status: ['read'],
-  task_list: ['read'],
-  write_file: ['create', 'modify'],
-  edit_file: ['modify'],
-  delete_file: ['delete'],
-  move_file: ['move', 'create'],
-  task_start: ['read', 'move', 'create'],
-  task_approve: ['read', 'move', 'create'],
-  task_rework: ['read', 'move', 'create', 'modify'],
-  complete_task: ['read', 'move', 'create', 'modify'],
-  spawn_impl_session: ['read'],
-  run_command: ['read', 'create', 'modify', 'delete'],
-};
+/** The policy actions each tool declares in its own file (`actions` of its capability). */
+export const TOOL_ACTIONS: Readonly<Record<string, readonly Action[]>> = Object.fromEntries(
+  CAPABILITIES.flatMap((c) => (c.actions ? [[c.name, c.actions] as const] : [])),
+);
+
+/**
+ * Whether a tool is there to change files (policy:lint asks whether a role
+ * without rules holds one). complete_task is not: it moves an impl session's
+ * task, and any role without rules still ends its session with it.
+ */
+export function toolMutates(tool: string): boolean {
+  return tool !== 'complete_task' && (TOOL_ACTIONS[tool] ?? []).some((a) => a !== 'read');
+}
 
 export interface ManifestTool {
   name: string;
@@ -43,7 +40,14 @@ export interface ManifestTool {
 
 export interface RoleManifest {
   role: Role;
+  description: string;
   tools: ManifestTool[];
+  /** The roles its sessions may start. */
+  spawns: Role[];
+  model: string;
+  provider: ProviderName;
+  /** Where its system prompt comes from (`built-in` or a workspace file) and the text's SHA-256. */
+  prompt: { source: string; sha256: string };
   limits: { max_depth: number; max_parallel: number; tool_output: ToolLimits };
   hash: string;
 }
@@ -81,15 +85,26 @@ export function sandboxPromises(policy: CompiledPolicy, role: Role, toolLimits: 
   };
 }
 
-/**
- * `sandboxStatus` ("available: bubblewrap 0.8.0" or "unavailable: <reason>") is
- * shown with run_command's sandbox but left out of the hash: it describes the
- * machine, not the grant.
- */
-export function roleManifest(policy: CompiledPolicy, role: Role, toolLimits: ToolLimits, sandboxStatus?: string, workspace?: string): RoleManifest {
-  const own = roleTools(policy, role, REGISTRY);
-  const implTools = roleTools(policy, 'impl', REGISTRY);
-  const grant = rootGrant(own, implTools);
+export interface ManifestSettings {
+  toolLimits: ToolLimits;
+  /** The run defaults the manifest assumes (--provider, --model). */
+  defaults: RunDefaults;
+  /** Every role's prompt. */
+  prompts: ReadonlyMap<Role, RolePrompt>;
+  /** The workspace, to name its policy file in run_command's promises. */
+  workspace?: string;
+  /**
+   * The command sandbox on this machine ("available: bubblewrap 0.8.0" or
+   * "unavailable: <reason>"): shown with run_command's sandbox but left out of
+   * the hash, since it describes the machine, not the grant.
+   */
+  sandboxStatus?: string;
+}
+
+export function roleManifest(policy: CompiledPolicy, role: Role, settings: ManifestSettings): RoleManifest {
+  const maxDepth = policy.limits.max_depth;
+  const grant = rootGrant(policy, role, maxDepth, REGISTRY);
+  const offer = toolOffer(policy, role);
   const ruleSet = policy.rulesFor(role) as { reads: unknown; mutations: Record<string, unknown>; commands: unknown };
   const tools = grant.tools.map((name): ManifestTool => {
     const capability = REGISTRY.get(name)!;
@@ -100,31 +115,46 @@ export function roleManifest(policy: CompiledPolicy, role: Role, toolLimits: Too
     if (mutating.length) rules.mutations = filterMutations(ruleSet.mutations, mutating);
     if (name === RUN_COMMAND_TOOL) {
       rules.commands = ruleSet.commands;
-      rules.sandbox = sandboxPromises(policy, role, toolLimits, workspace);
+      rules.sandbox = sandboxPromises(policy, role, settings.toolLimits, settings.workspace);
     }
-    if (name === SPAWN_TOOL) {
-      rules.limits = { max_depth: policy.limits.max_depth, max_parallel: policy.limits.max_parallel };
-      rules.child_role = 'impl';
-      rules.child_tools = childGrant(implTools, grant.envelope).tools;
+    if (name === SPAWN_TOOL || name === SPAWN_SESSION_TOOL) {
+      rules.limits = { max_depth: maxDepth, max_parallel: policy.limits.max_parallel };
+      const children = name === SPAWN_TOOL ? ['impl'] : offer.spawns.map((r) => r.name);
+      // What a child of each role would hold under this session: its role's tools ∩ this envelope.
+      rules.child_tools = Object.fromEntries(children.map((child) => [child, childGrant(policy, child, 1, maxDepth, grant.envelope, REGISTRY).tools]));
     }
-    return { name, description: capability.description, input_schema: capability.input, rules };
+    return { name, description: capability.description, input_schema: offeredInput(capability, offer), rules };
   });
-  const body = { role, tools, limits: { ...policy.limits, tool_output: toolLimits } };
-  const manifest = { ...body, hash: hashOf({ ...body, policy_hash: policy.hash }) } as RoleManifest;
-  const sandbox = tools.find((t) => t.name === RUN_COMMAND_TOOL)?.rules.sandbox as Record<string, unknown> | undefined;
-  if (sandbox && sandboxStatus !== undefined) sandbox.status = sandboxStatus;
+  const endpoint = roleEndpoint(policy, role, settings.defaults);
+  const prompt = settings.prompts.get(role);
+  if (!prompt) throw new Error(`no prompt loaded for role ${role}`);
+  const body = {
+    role,
+    description: roleDescription(policy, role),
+    tools,
+    spawns: [...policy.spawnsFor(role)],
+    model: endpoint.model,
+    provider: endpoint.provider,
+    prompt: { source: prompt.source, sha256: createHash('sha256').update(prompt.text).digest('hex') },
+    limits: { ...policy.limits, tool_output: settings.toolLimits },
+  };
+  const manifest = { ...body, hash: hashOf({ ...body, policy_hash: policy.hash }) };
+  // Added after hashing: the machine's sandbox status is shown, not signed.
+  if (settings.sandboxStatus !== undefined) showSandboxStatus(manifest, settings.sandboxStatus);
   return manifest;
 }
 
-export function fullManifest(policy: CompiledPolicy, toolLimits: ToolLimits, sandboxStatus?: string, workspace?: string): { roles: Record<Role, RoleManifest>; hash: string } {
-  const roles = Object.fromEntries(ROLES.map((r) => [r, roleManifest(policy, r, toolLimits, undefined, workspace)])) as Record<Role, RoleManifest>;
+export function fullManifest(policy: CompiledPolicy, settings: ManifestSettings): { roles: Record<Role, RoleManifest>; hash: string } {
+  const unsigned = { ...settings, sandboxStatus: undefined };
+  const roles = Object.fromEntries(policy.roles.map((r) => [r, roleManifest(policy, r, unsigned)])) as Record<Role, RoleManifest>;
   const hash = hashOf({ roles, policy_hash: policy.hash });
-  // Added after hashing: the machine's sandbox status is shown, not signed.
-  for (const m of Object.values(roles)) {
-    const sandbox = m.tools.find((t) => t.name === RUN_COMMAND_TOOL)?.rules.sandbox as Record<string, unknown> | undefined;
-    if (sandbox && sandboxStatus !== undefined) sandbox.status = sandboxStatus;
-  }
+  if (settings.sandboxStatus !== undefined) for (const m of Object.values(roles)) showSandboxStatus(m, settings.sandboxStatus);
   return { roles, hash };
+}
+
+function showSandboxStatus(manifest: RoleManifest, status: string): void {
+  const sandbox = manifest.tools.find((t) => t.name === RUN_COMMAND_TOOL)?.rules.sandbox as Record<string, unknown> | undefined;
+  if (sandbox) sandbox.status = status;
 }
 
 function filterMutations(mutations: Record<string, unknown>, actions: Action[]): Record<string, unknown> {

@@ -4,9 +4,25 @@ import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../policy/errors.js';
 
-/** The package root: this file is dist/runtime/paths.js once compiled. */
-export const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
+/** Defined (true) by scripts/bundle.mjs in the bundle; undeclared in tsc's output. */
+declare const CHORAGEN_BUNDLED: boolean | undefined;
+const bundled = typeof CHORAGEN_BUNDLED !== 'undefined' && CHORAGEN_BUNDLED;
+
+/**
+ * The folder our JavaScript runs from: the bundle's dist/bundle/ (it is flat,
+ * so this code sits at its top whichever file esbuild put it in), or tsc's
+ * dist/ (this file is dist/runtime/paths.js). Session workers may read it.
+ */
+export const codeRoot = fileURLToPath(new URL(bundled ? './' : '../', import.meta.url));
+/** The package root (package.json, runtime/prompts/): the parent of dist/ either way. */
+export const packageRoot = path.join(codeRoot, bundled ? '../../' : '../');
 export const distRoot = path.join(packageRoot, 'dist');
+
+/** The session worker's files: piscina's CommonJS entry (workers/pool-entry.cts) and the module it imports. */
+export const workerFiles = {
+  poolEntry: path.join(codeRoot, bundled ? 'pool-entry.cjs' : 'workers/pool-entry.cjs'),
+  sessionWorker: path.join(codeRoot, bundled ? 'session-worker.js' : 'workers/session-worker.js'),
+};
 
 export function stateDir(workspace: string): string {
   return path.join(workspace, '.choragen');

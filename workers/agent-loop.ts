@@ -3,7 +3,7 @@
 // the results back, until the model ends its turn or calls complete_task.
 // The loop holds no authority: everything it does goes through the ports.
 import type {
-  ContentBlock, Message, ModelPortIn, ModelRequest, SessionOutcome, SessionTask,
+  ContentBlock, Message, ModelPortIn, ModelRequest, SessionOutcome, SessionTask, TextBlock,
   ToolReply, ToolRequest, ToolResultBlock, ToolUseBlock,
 } from '../capabilities/protocol.js';
 import { PortClient } from './port-client.js';
@@ -60,7 +60,7 @@ export async function runAgentLoop(task: SessionTask): Promise<SessionOutcome> {
 
 function textOf(content: ContentBlock[]): string {
   return content
-    .filter((b): b is { type: 'text'; text: string } => b.type === 'text' && typeof (b as any).text === 'string')
+    .filter((b): b is TextBlock => b.type === 'text' && typeof b.text === 'string') // content came through a port: checked, not assumed
     .map((b) => b.text)
     .join('\n')
     .trim();

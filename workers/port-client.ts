@@ -7,7 +7,7 @@ export class PortClient<Out extends { id: number }, In extends { id: number }> {
   private nextId = 1;
   private readonly pending = new Map<number, (message: In) => void>();
 
-  constructor(private readonly port: MessagePortLike) {
+  constructor(private readonly port: MessagePortLike<In>) {
     port.on('message', (message: In) => {
       const resolve = this.pending.get(message.id);
       if (!resolve) return;

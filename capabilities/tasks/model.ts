@@ -1,6 +1,6 @@
 // Pure code for task chains: ids, file locations, the task file's markdown
-// header, and which status moves are legal. No I/O here; runtime/tasks.ts
-// performs the effects.
+// header, and which status moves are legal. No I/O here; store.ts and
+// session.ts perform the effects.
 //
 // Layout (choragen's):
 //   docs/tasks/<status>/<CHAIN-ID>/<NNN-slug>.md   one task
@@ -30,10 +30,6 @@ export const ALLOWED_MOVES: Readonly<Record<TaskStatus, readonly TaskStatus[]>> 
   'in-review': ['done', 'in-progress'],
   done: [],
 };
-
-export function isTaskStatus(value: string): value is TaskStatus {
-  return (TASK_STATUSES as readonly string[]).includes(value);
-}
 
 /** Throws a one-line ToolFailure naming the current status and the allowed moves. */
 export function checkTransition(taskId: string, from: TaskStatus, to: TaskStatus): void {

@@ -15,9 +15,6 @@ import type { AuthorizedPath, ToolContext } from '../capability.js';
 import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import {
   CHAINS_DIR,
-  COMPLETION_SUMMARY,
-  REVIEW_NOTES,
-  REWORK_FEEDBACK,
   TASKS_DIR,
   TASK_STATUSES,
   appendSectionText,

@@ -31,6 +31,8 @@ export interface SessionStarted {
   role: Role;
   depth: number;
   model: string;
+  /** The provider the session's model calls go to (anthropic, openai, script). */
+  provider?: string;
   task_id: string | null;
   chain_id: string | null;
   started_at: string; // ISO
@@ -98,7 +100,7 @@ export interface SessionEnded {
 export interface NoticeEvent {
   type: 'notice';
   session_id: string;
-  kind: 'budget_warning' | 'budget_exceeded' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume' | 'commands_unavailable';
+  kind: 'budget_warning' | 'budget_exceeded' | 'unsafe_no_sandbox' | 'interrupt' | 'commit' | 'resume' | 'unknown_price' | 'commands_unavailable';
   message: string;
   /** On 'resume': the process that writes the log from here on (AuditLog.resume sets it). */
   pid?: number;

@@ -3,7 +3,7 @@
 // performs every tool call, meters every model call, enforces depth, parallel
 // and budget limits for the tree, and records every event in the audit log.
 import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
-import type { Capability, ChildReport, ToolLimits } from '../../capabilities/capability.js';
+import { type Capability, type ChildReport, type ToolLimits, type ToolOffer, offeredInput } from '../../capabilities/capability.js';
 import type { Message, ModelRequest, SessionOutcome, ToolRequest } from '../../capabilities/protocol.js';
 import { REGISTRY } from '../../capabilities/index.js';
 import type { CompiledPolicy, Role } from '../../policy/types.js';
@@ -12,13 +12,15 @@ import { AuditLog } from '../audit/log.js';
 import { TreeBudget } from './budget.js';
 import { ToolFailure, ToolRefusal, UsageError } from '../../policy/errors.js';
 import type { AuditEvent, AuditLine, SessionStatus } from '../audit/events.js';
-import { childGrant, type Grant, rootGrant, roleTools } from './grants.js';
+import { childGrant, type Grant, roleGrant, roleTools, toolOffer } from './grants.js';
 import { newSessionId } from '../ids.js';
 import { LiveSession } from './live-session.js';
 import { ModelGateway, type SessionModelSetup } from './model-gateway.js';
-import { costOf } from '../providers/pricing.js';
+import { costOf, isKnownModel } from '../providers/pricing.js';
 import { systemPrompt } from './system-prompt.js';
-import type { ModelProvider, ToolSpec } from '../providers/provider.js';
+import type { ModelProvider, ProviderName, ToolSpec } from '../providers/provider.js';
+import { type RoleEndpoint, type RunDefaults, definedRole, roleEndpoint } from './role-models.js';
+import { type RolePrompt, loadRolePrompts } from './role-prompts.js';
 import type { SandboxKind } from './worker-sandbox.js';
 import { SessionPool } from './session-pool.js';
 import { ToolDispatcher } from './tool-dispatcher.js';
@@ -31,8 +33,14 @@ import { RUN_COMMAND_TOOL } from '../../policy/commands.js';
 export interface BrokerOptions {
   workspace: string; // real path
   policy: CompiledPolicy;
-  provider: ModelProvider;
-  model: string;
+  /** The run's default provider and model (--provider, --model); a role's own `provider`/`model` win. */
+  defaults: RunDefaults;
+  /** One provider per name, for every provider the run can reach (runtime/providers/registry.ts). */
+  providers: ReadonlyMap<ProviderName, ModelProvider>;
+  /** The prompts of the roles the run can reach (default: every role's, read at create). */
+  rolePrompts?: ReadonlyMap<Role, RolePrompt>;
+  /** One-line notices recorded when the run starts (a model without a known price). */
+  notices?: readonly string[];
   sandbox: SandboxKind;
   maxDepth: number;
   maxParallel: number;
@@ -105,18 +113,21 @@ export class Broker {
   private readonly children = new Map<string, Set<LiveSession>>();
   private readonly gateway: ModelGateway;
   private readonly dispatcher: ToolDispatcher;
-  private readonly implTools: string[];
   private sessionCount = 0;
   private finished = false;
   private readonly commandSandbox: () => Promise<SandboxVerdict>;
 
-  private constructor(private readonly opts: BrokerOptions, private readonly pool: SessionPool, private readonly ownsPool: boolean) {
+  private constructor(
+    private readonly opts: BrokerOptions,
+    private readonly pool: SessionPool,
+    private readonly ownsPool: boolean,
+    private readonly prompts: ReadonlyMap<Role, RolePrompt>,
+  ) {
     this.budget = new TreeBudget(opts.maxTokens, opts.maxCost);
-    this.implTools = roleTools(opts.policy, 'impl', REGISTRY);
     const writes = new WriteRegistry();
     this.commandSandbox = opts.commandSandbox ?? (() => probeSandbox());
     // Probe early when a role may run commands: the verdict is ready (and cached) by the first call.
-    if (this.implTools.includes(RUN_COMMAND_TOOL) || roleTools(opts.policy, 'control', REGISTRY).includes(RUN_COMMAND_TOOL)) void this.commandSandbox();
+    if (opts.policy.roles.some((r) => roleTools(opts.policy, r, REGISTRY).includes(RUN_COMMAND_TOOL))) void this.commandSandbox();
     const approver = new Approver({ autoApprove: opts.autoApprove, interactive: opts.interactive, timeoutMs: opts.approvalTimeoutMs });
     this.dispatcher = new ToolDispatcher(REGISTRY, {
       workspace: opts.workspace,
@@ -126,12 +137,14 @@ export class Broker {
       writes,
       requireApproval: opts.requireApproval,
       onApproval: (session, tool, path, rule, answer, by) =>
-        this.record({ type: 'approval', session_id: session.id, tool, path, rule, answer, by: by as any }),
-      services: (session) => ({ spawnChild: (req) => this.spawnChild(session, req) }),
+        this.record({ type: 'approval', session_id: session.id, tool, path, rule, answer, by }),
+      services: (session) => ({
+        checkSpawn: (role) => this.checkSpawn(session, role),
+        spawnChild: (req) => this.spawnChild(session, req),
+      }),
       sandbox: () => this.commandSandbox(),
     }, (event) => this.record(event));
     this.gateway = new ModelGateway({
-      provider: opts.provider,
       maxRetries: opts.maxRetries,
       retryBaseMs: opts.retryBaseMs,
       maxOutputTokens: opts.maxOutputTokens,
@@ -146,7 +159,9 @@ export class Broker {
             (refused ??= {})[block.id] = this.dispatcher.recordUngranted(session, block);
           }
         }
-        const { warn, spent } = this.budget.add(answer.usage, cost);
+        const model = answer.model || session.model;
+        const estimated = session.provider.name !== 'script' && !isKnownModel(model) ? model : undefined;
+        const { warn, spent } = this.budget.add(answer.usage, cost, estimated);
         if (warn) this.record({ type: 'notice', session_id: session.id, kind: 'budget_warning', message: `80% of the budget is spent (${this.budget.describe()})` });
         if (spent) this.stopTree('budget_exceeded', `budget exceeded (${this.budget.describe()})`);
         return refused;
@@ -155,17 +170,23 @@ export class Broker {
   }
 
   static async create(opts: BrokerOptions): Promise<Broker> {
+    const prompts = opts.rolePrompts ?? (await loadRolePrompts(opts.workspace, opts.policy, opts.policy.roles));
     const pool = opts.pool ?? (await SessionPool.create({
       sandbox: opts.sandbox,
       maxThreads: opts.maxParallel + 1,
       maxOldGenerationSizeMb: opts.workerMemoryMb,
     }));
-    return new Broker(opts, pool, !opts.pool);
+    return new Broker(opts, pool, !opts.pool, prompts);
   }
 
   /** Tools a role is offered in this run (the same list the manifest prints). */
   toolsFor(role: Role): string[] {
     return roleTools(this.opts.policy, role, REGISTRY);
+  }
+
+  /** The model and provider a role's sessions run on in this run. */
+  endpointFor(role: Role): RoleEndpoint {
+    return roleEndpoint(this.opts.policy, role, this.opts.defaults);
   }
 
   async run(req: RootRequest): Promise<RunResult> {
@@ -174,6 +195,9 @@ export class Broker {
     this.rootId = resumed ? resumed.identity.rootId : newSessionId();
     const rootSessionId = resumed ? newSessionId() : this.rootId;
     // Everything that can be wrong with the request is found before anything is recorded.
+    const role = resumed ? resumed.identity.role : req.role;
+    definedRole(this.opts.policy, role);
+    this.sessionSetup(role); // a role the run cannot serve fails before anything is recorded
     const first = resumed ? null : await this.firstMessage(req.role, req.message, req.taskId, req.chainId);
     // Every run writes its own log, named by the session it starts (for a
     // resumed session: the new id; its root_id still names the original tree).
@@ -181,16 +205,17 @@ export class Broker {
     if (this.opts.sandbox === 'none') {
       this.record({ type: 'notice', session_id: rootSessionId, kind: 'unsafe_no_sandbox', message: 'sessions run WITHOUT the permission sandbox (--unsafe-no-sandbox)' });
     }
+    for (const message of this.opts.notices ?? []) this.record({ type: 'notice', session_id: rootSessionId, kind: 'unknown_price', message });
     let grant: Grant;
     let messages: Message[];
     let identity;
     if (resumed) {
-      grant = resumedGrant(resumed, rootGrant(this.toolsFor(resumed.identity.role), this.implTools));
+      grant = resumedGrant(resumed, roleGrant(this.opts.policy, role, resumed.identity.depth, this.opts.maxDepth, REGISTRY));
       messages = resumable(resumed.messages);
       identity = { ...resumed.identity, id: rootSessionId };
       this.record({ type: 'notice', session_id: rootSessionId, kind: 'resume', message: `resumes session ${resumed.identity.id} from its last complete turn` });
     } else {
-      grant = rootGrant(this.toolsFor(req.role), this.implTools);
+      grant = roleGrant(this.opts.policy, role, 0, this.opts.maxDepth, REGISTRY);
       messages = [{ role: 'user', content: first! }];
       identity = { id: rootSessionId, role: req.role, depth: 0, parentId: null, rootId: this.rootId, taskId: req.taskId ?? null, chainId: req.chainId ?? null };
     }
@@ -225,7 +250,8 @@ export class Broker {
   // --- sessions -------------------------------------------------------------
 
   private async runSession(identity: LiveSession['identity'], grant: Grant, messages: Message[], resumedFrom: string | null = null): Promise<{ session: LiveSession; outcome: SessionOutcome }> {
-    const session = new LiveSession(identity, grant.tools, grant.envelope, this.opts.model);
+    const { endpoint, provider, prompt, offer } = this.sessionSetup(identity.role);
+    const session = new LiveSession(identity, grant.tools, grant.envelope, endpoint.model, provider);
     session.transcript.push(...messages);
     this.sessions.set(session.id, session);
     this.sessionCount++;
@@ -236,7 +262,7 @@ export class Broker {
     }
     this.record({
       type: 'session_started', session_id: session.id, parent_id: identity.parentId, root_id: identity.rootId, role: identity.role,
-      depth: identity.depth, model: session.model, task_id: identity.taskId, chain_id: identity.chainId,
+      depth: identity.depth, model: session.model, provider: endpoint.provider, task_id: identity.taskId, chain_id: identity.chainId,
       started_at: session.startedAt.toISOString(), tools: [...grant.tools], resumed_from: resumedFrom,
     });
     if (grant.tools.includes(RUN_COMMAND_TOOL)) {
@@ -244,10 +270,10 @@ export class Broker {
       if (!verdict.ok) this.record({ type: 'notice', session_id: session.id, kind: 'commands_unavailable', message: `run_command will refuse every command: ${verdict.reason}` });
     }
     const setup: SessionModelSetup = {
-      system: systemPrompt(identity.role, this.opts.policy, identity),
-      tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!)),
+      system: systemPrompt(identity.role, prompt.text, this.opts.policy, identity),
+      tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!, offer)),
     };
-    const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model });
+    const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model, provider: endpoint.provider });
     const brokerPorts: MessagePort[] = [];
     const transfer: TransferListItem[] = [];
     const model = new MessageChannel();
@@ -317,8 +343,27 @@ export class Broker {
     return { status: 'failed', finalText: '', turns: 0, error: `session worker crashed: ${message.split('\n')[0]}` };
   }
 
-  private async spawnChild(parent: LiveSession, req: { instructions: string; taskId?: string; chainId?: string }): Promise<ChildReport> {
+  /** What a session of `role` runs with: its endpoint, the provider instance, its prompt and its tool offer. */
+  private sessionSetup(role: Role): { endpoint: RoleEndpoint; provider: ModelProvider; prompt: RolePrompt; offer: ToolOffer } {
+    const endpoint = this.endpointFor(role);
+    const provider = this.opts.providers.get(endpoint.provider);
+    if (!provider) throw new UsageError(`role ${role} runs on provider ${endpoint.provider}, which this run did not set up`);
+    const prompt = this.prompts.get(role);
+    if (!prompt) throw new UsageError(`the prompt of role ${role} was not loaded for this run`);
+    return { endpoint, provider, prompt, offer: toolOffer(this.opts.policy, role) };
+  }
+
+  /** Refuses (ToolRefusal, audited with the call) a spawn the caller's role or the tree's limits do not allow. */
+  private checkSpawn(parent: LiveSession, role: Role): void {
     if (this.stop) throw new ToolFailure(`spawn refused: the run is stopping (${this.stop.reason})`);
+    const parentRole = parent.identity.role;
+    const spawns = this.opts.policy.spawnsFor(parentRole);
+    if (!spawns.includes(role)) {
+      throw new ToolRefusal(
+        `spawn refused: a ${parentRole} session may not start a ${role} session; it may start: ${spawns.join(', ') || 'none'} (roles.${parentRole}.spawns)`,
+        'deny', `roles.${parentRole}.spawns`,
+      );
+    }
     const depth = parent.identity.depth + 1;
     if (depth > this.opts.maxDepth) {
       throw new ToolRefusal(`spawn refused: a child of this session would be at depth ${depth}, over the limit of ${this.opts.maxDepth} (--max-depth / limits.max_depth); do the work in this session instead`, 'deny', 'limits.max_depth');
@@ -326,13 +371,18 @@ export class Broker {
     if (this.runningChildren >= this.opts.maxParallel) {
       throw new ToolRefusal(`spawn refused: ${this.runningChildren} child sessions are already running in this tree, the limit is ${this.opts.maxParallel} (--max-parallel / limits.max_parallel); wait for one to finish, then spawn again`, 'deny', 'limits.max_parallel');
     }
+  }
+
+  private async spawnChild(parent: LiveSession, req: { role: Role; instructions: string; taskId?: string; chainId?: string }): Promise<ChildReport> {
+    this.checkSpawn(parent, req.role);
+    const depth = parent.identity.depth + 1;
     this.runningChildren++; // reserved before any await, so parallel spawns count each other
     try {
-      const grant = childGrant(this.implTools, parent.envelope);
+      const grant = childGrant(this.opts.policy, req.role, depth, this.opts.maxDepth, parent.envelope, REGISTRY);
       const taskId = req.taskId ?? null;
       const chainId = req.chainId ?? parent.identity.chainId ?? null;
-      const first = await this.firstMessage('impl', req.instructions, taskId ?? undefined, taskId ? chainId ?? undefined : undefined);
-      const identity = { id: newSessionId(), role: 'impl' as Role, depth, parentId: parent.id, rootId: this.rootId, taskId, chainId };
+      const first = await this.firstMessage(req.role, req.instructions, taskId ?? undefined, taskId ? chainId ?? undefined : undefined);
+      const identity = { id: newSessionId(), role: req.role, depth, parentId: parent.id, rootId: this.rootId, taskId, chainId };
       const { session, outcome } = await this.runSession(identity, grant, [{ role: 'user', content: first }]);
       return {
         session_id: session.id,
@@ -419,14 +469,21 @@ export class Broker {
   }
 }
 
-function toolSpec(c: Capability): ToolSpec {
-  return { name: c.name, description: c.description, input_schema: c.input };
+/** A tool as one session is offered it: its schema may depend on the session (spawn_session's roles). */
+function toolSpec(c: Capability, offer: ToolOffer): ToolSpec {
+  return { name: c.name, description: c.description, input_schema: offeredInput(c, offer) };
 }
+
 
 function sum(sessions: Map<string, LiveSession>, f: (s: LiveSession) => number): number {
   let total = 0;
   for (const s of sessions.values()) total += f(s);
   return total;
+}
+
+/** The providers of a run that uses one: `providers` and `defaults` for BrokerOptions (benchmarks, specs). */
+export function singleProvider(provider: ModelProvider, model: string): Pick<BrokerOptions, 'defaults' | 'providers'> {
+  return { defaults: { provider: provider.name, model }, providers: new Map([[provider.name, provider]]) };
 }
 
 /**

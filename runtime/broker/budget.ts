@@ -9,6 +9,8 @@ export class TreeBudget {
   private tokens = 0;
   private cost = 0;
   private warned = false;
+  /** Models whose cost was estimated: the price table does not know them. */
+  private readonly estimated = new Set<string>();
 
   constructor(readonly maxTokens?: number, readonly maxCost?: number) {}
 
@@ -27,8 +29,12 @@ export class TreeBudget {
     return this.fraction() >= 1;
   }
 
-  /** Adds one call's usage; says whether to warn (once, at 80%) and whether the budget is now spent. */
-  add(usage: Usage, cost: number): { warn: boolean; spent: boolean } {
+  /**
+   * Adds one call's usage; says whether to warn (once, at 80%) and whether the
+   * budget is now spent. `estimatedFor`: the model, when its cost is an estimate.
+   */
+  add(usage: Usage, cost: number, estimatedFor?: string): { warn: boolean; spent: boolean } {
+    if (estimatedFor !== undefined) this.estimated.add(estimatedFor);
     this.tokens += TreeBudget.totalTokens(usage);
     this.cost += cost;
     const fraction = this.fraction();
@@ -44,7 +50,10 @@ export class TreeBudget {
   describe(): string {
     const parts: string[] = [];
     if (this.maxTokens) parts.push(`${this.tokens}/${this.maxTokens} tokens`);
-    if (this.maxCost) parts.push(`$${this.cost.toFixed(4)}/$${this.maxCost} cost`);
+    if (this.maxCost) {
+      const estimate = this.estimated.size ? ` (estimated: no known price for ${[...this.estimated].join(', ')})` : '';
+      parts.push(`$${this.cost.toFixed(4)}/$${this.maxCost} cost${estimate}`);
+    }
     return parts.join(', ');
   }
 }

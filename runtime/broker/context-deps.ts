@@ -6,7 +6,7 @@ import type { SandboxVerdict } from '../../capabilities/sandbox/index.js';
 import type { Action, CompiledPolicy, Decision } from '../../policy/types.js';
 import type { ToolDecision } from '../audit/events.js';
 import type { LiveSession } from './live-session.js';
-import type { Approver } from './approver.js';
+import type { ApprovalAnswer, Approver } from './approver.js';
 import type { WriteRegistry } from './write-locks.js';
 import { decideGuarded, policyRelPath } from '../../policy/protected-paths.js';
 
@@ -17,7 +17,7 @@ export interface ContextDeps {
   approver: Approver;
   writes: WriteRegistry;
   requireApproval: boolean;
-  onApproval(session: LiveSession, tool: string, path: string, rule: string, answer: 'yes' | 'no', by: string): void;
+  onApproval(session: LiveSession, tool: string, path: string, rule: string, answer: ApprovalAnswer['answer'], by: ApprovalAnswer['by']): void;
   services(session: LiveSession): BrokerServices;
   /** The command sandbox's verdict (probeSandbox: cached, never rejects). */
   sandbox(): Promise<SandboxVerdict>;

@@ -2,7 +2,7 @@
 // never taken from a message), what it holds, and what it has spent.
 import type { SessionIdentity } from '../../capabilities/capability.js';
 import type { Message } from '../../capabilities/protocol.js';
-import type { Usage } from '../providers/provider.js';
+import type { ModelProvider, Usage } from '../providers/provider.js';
 
 export class LiveSession {
   readonly startedAt = new Date();
@@ -24,7 +24,9 @@ export class LiveSession {
     readonly tools: readonly string[],
     /** What it may hand on to children (never more than its parent's). */
     readonly envelope: ReadonlySet<string>,
+    /** The model and the provider its role runs on in this run. */
     readonly model: string,
+    readonly provider: ModelProvider,
   ) {}
 
   get id(): string { return this.identity.id; }

@@ -8,10 +8,9 @@ import type { ModelPortIn, ModelRequest } from '../../capabilities/protocol.js';
 import type { ModelCallEvent } from '../audit/events.js';
 import { InterruptedError, ProviderError } from '../../policy/errors.js';
 import type { LiveSession } from './live-session.js';
-import type { ModelAnswer, ModelProvider, ToolSpec, Usage } from '../providers/provider.js';
+import type { ModelAnswer, ToolSpec, Usage } from '../providers/provider.js';
 
 export interface GatewayDeps {
-  provider: ModelProvider;
   maxRetries: number;
   retryBaseMs: number;
   maxOutputTokens: number;
@@ -47,7 +46,7 @@ export class ModelGateway {
     let retries = 0;
     for (;;) {
       try {
-        const answer = await this.deps.provider.call({
+        const answer = await session.provider.call({
           model: session.model,
           system: setup.system,
           tools: setup.tools,

@@ -2,12 +2,11 @@
 // waits for its children, so the pool is sized for every session that may run
 // at once (root + --max-parallel children); spawns beyond that are refused by
 // the broker, never queued behind a waiting parent.
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import type { Piscina as PiscinaType } from 'piscina';
 import type { SessionOutcome, SessionTask } from '../../capabilities/protocol.js';
-import { distRoot } from '../paths.js';
+import { workerFiles } from '../paths.js';
 import { type SandboxKind, workerExecArgv } from './worker-sandbox.js';
 
 export interface PoolOptions {
@@ -26,8 +25,8 @@ export class SessionPool {
     const { Piscina } = await import('piscina');
     const piscina = new Piscina({
       // A CommonJS entry loads the worker module asynchronously (see workers/pool-entry.cts).
-      filename: pathToFileURL(path.join(distRoot, 'workers', 'pool-entry.cjs')).href,
-      workerData: { entry: pathToFileURL(opts.filename ?? path.join(distRoot, 'workers', 'session-worker.js')).href },
+      filename: pathToFileURL(workerFiles.poolEntry).href,
+      workerData: { entry: pathToFileURL(opts.filename ?? workerFiles.sessionWorker).href },
       minThreads: Math.min(2, opts.maxThreads),
       maxThreads: opts.maxThreads,
       concurrentTasksPerWorker: 1,
@@ -44,7 +43,7 @@ export class SessionPool {
   }
 
   run(task: SessionTask | Record<string, unknown>, transferList: TransferListItem[], signal?: AbortSignal): Promise<SessionOutcome> {
-    return this.piscina.run(task, { transferList: transferList as any[], signal });
+    return this.piscina.run(task, { transferList, signal });
   }
 
   async close(): Promise<void> {

@@ -98,10 +98,17 @@ export class ToolDispatcher {
     return error;
   }
 
-  private validate(capability: Capability, input: unknown): any {
+  /** The input, checked against the capability's schema (what its run() is typed for), or a ToolRefusal. */
+  private validate(capability: Capability, input: unknown): unknown {
     let validator = this.validators.get(capability.name);
     if (!validator) this.validators.set(capability.name, (validator = TypeCompiler.Compile(capability.input)));
     if (validator.Check(input)) return input;
+    const raw: unknown = input;
+    if (typeof raw === 'string') {
+      // Arguments an endpoint sent that were not JSON (a cut-off or broken call).
+      const shown = raw.length > 80 ? `${raw.slice(0, 77)}...` : raw;
+      throw new ToolRefusal(`invalid input for ${capability.name}: the arguments are not a JSON object: ${JSON.stringify(shown)}`, 'invalid', 'schema');
+    }
     const errors = schemaErrors(capability.input, validator.Errors(input));
     const first = errors.find((e) => e.keyword !== 'boolean') ?? errors[0];
     const where = first?.instancePath || '(input)';

@@ -3,7 +3,7 @@
 // Node accepts instead of parsing version numbers.
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { distRoot } from '../paths.js';
+import { codeRoot } from '../paths.js';
 
 export type SandboxKind = 'permission' | 'experimental-permission' | 'none';
 
@@ -14,11 +14,11 @@ export function detectSandbox(): SandboxKind {
   return 'none';
 }
 
-/** Folders a worker may read: our compiled code and piscina's (its thread entry). */
+/** Folders a worker may read: the code we run from (the bundle, or tsc's dist/) and piscina's (its thread entry). */
 export function workerReadablePaths(): string[] {
   const require = createRequire(import.meta.url);
   const piscinaDir = path.dirname(require.resolve('piscina'));
-  return [distRoot, piscinaDir];
+  return [codeRoot, piscinaDir];
 }
 
 /**

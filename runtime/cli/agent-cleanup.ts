@@ -28,9 +28,8 @@ export class AgentCleanupCommand extends ChoragenCommand {
     const path = await import('node:path');
     const { resolveWorkspace, workspacePaths } = await import('../paths.js');
     const { UsageError } = await import('../../policy/errors.js');
-    const m = /^(\d+)(h|d)$/.exec(this.olderThan.trim());
-    if (!m) throw new UsageError(`--older-than must look like 12h or 7d (got "${this.olderThan}")`);
-    const cutoff = Date.now() - Number(m[1]) * (m[2] === 'h' ? 3_600_000 : 86_400_000);
+    const { durationFlag } = await import('../duration.js');
+    const cutoff = Date.now() - durationFlag('--older-than', this.olderThan);
     const paths = workspacePaths(resolveWorkspace(this.workspace));
     const dirs: Array<[string, RegExp]> = [[paths.sessions, /\.json$/]];
     if (this.audit) {

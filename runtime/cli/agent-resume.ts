@@ -19,9 +19,9 @@ export class AgentResumeCommand extends ChoragenCommand {
   });
 
   id = Option.String({ name: 'session-id' });
-  provider = Option.String('--provider', { description: 'anthropic (default) or script' });
+  provider = Option.String('--provider', { description: 'anthropic (default), openai or script: the run default for roles without their own' });
   script = Option.String('--script', { description: 'Scripted conversation file for --provider script' });
-  model = Option.String('--model', { description: 'Model name (default: the session\'s own)' });
+  model = Option.String('--model', { description: 'Model of roles without their own (default: the session\'s, when it ran on the same provider)' });
   maxTokens = Option.String('--max-tokens', { description: 'Token budget for this run' });
   maxCost = Option.String('--max-cost', { description: 'Cost budget in USD for this run' });
   maxTurns = Option.String('--max-turns', { description: 'Model turns before the session is stopped (default 100)' });
@@ -46,11 +46,19 @@ export class AgentResumeCommand extends ChoragenCommand {
     return startRun({
       role: saved.identity.role, resume: saved, json: this.json,
       settings: {
-        workspace: root, provider: this.provider, script: this.script, model: this.model ?? saved.model,
+        workspace: root, provider: this.provider, script: this.script, model: this.model ?? sameProviderModel(saved, this.provider),
         maxTokens: this.maxTokens, maxCost: this.maxCost, maxTurns: this.maxTurns, maxRetries: this.maxRetries,
         sessionTimeout: this.sessionTimeout, autoApprove: this.autoApprove, unsafeNoSandbox: this.unsafeNoSandbox,
         interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, argv: process.argv.slice(2),
       },
     }, this.context);
   }
+}
+
+/**
+ * The saved session's model, as the resumed run's default, when it ran on the
+ * provider the resumed run defaults to: a model name belongs to one vendor.
+ */
+function sameProviderModel(saved: { model: string; provider?: string }, provider: string | undefined): string | undefined {
+  return saved.provider === undefined || saved.provider === (provider ?? 'anthropic') ? saved.model : undefined;
 }

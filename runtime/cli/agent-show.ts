@@ -42,7 +42,7 @@ export class AgentShowCommand extends ChoragenCommand {
     const s = detail.session;
     const out: string[] = [];
     out.push(`session ${s.session_id}  ${s.role ?? '?'}  ${s.status}${s.error ? `: ${s.error}` : ''}`);
-    out.push(`  parent: ${s.parent_id ?? '-'}  root: ${s.root_id}  depth: ${s.depth ?? '-'}  model: ${s.model ?? '-'}`);
+    out.push(`  parent: ${s.parent_id ?? '-'}  root: ${s.root_id}  depth: ${s.depth ?? '-'}  model: ${s.model ?? '-'}${s.provider ? ` (${s.provider})` : ''}`);
     if (s.task_id || s.chain_id) out.push(`  task: ${s.task_id ?? '-'}  chain: ${s.chain_id ?? '-'}`);
     out.push(`  started: ${s.started_at ?? '-'}  ended: ${s.ended_at ?? '-'}  duration: ${fmt.ms(s.duration_ms)}`);
     out.push(

@@ -5,31 +5,38 @@ export class AgentStartCommand extends ChoragenCommand {
   static override paths = [['agent:start']];
   static override usage = Command.Usage({
     category: 'Sessions',
-    description: 'Run a control or impl session (and the impl sessions it spawns) under the workspace policy',
+    description: 'Run a session of any role (and the child sessions it spawns) under the workspace policy',
     details: `
       Starts a session tree in sandboxed worker threads. The broker (this process) holds the API key, decides every tool call
       against \`choragen.governance.yaml\`, meters every token, and records every event in \`.choragen/audit/\` and
       \`.choragen/metrics.duckdb\`.
 
+      \`--role\` is control, impl or any role the policy defines under \`roles:\`. \`--provider\` and \`--model\` set the
+      run's defaults; a role's own \`provider\` and \`model\` win for its sessions, so one tree can mix Anthropic and an
+      OpenAI-compatible endpoint (OPENAI_BASE_URL: OpenAI, Ollama, vLLM, LM Studio, OpenRouter). Every key the tree can
+      need is checked before anything starts.
+
       Exit codes: 0 completed, 1 failed, 2 usage or configuration error, 3 budget exceeded, 130 interrupted.
-      \`--max-depth\` and \`--max-parallel\` can only narrow the policy's \`limits\`.
+      \`--max-depth\` and \`--max-parallel\` can only narrow the policy's \`limits\`; they hold for every role.
     `,
     examples: [
       ['Plan and delegate with a real model', 'export ANTHROPIC_API_KEY=…; $0 agent:start --role=control --message "Add input validation to src/api.ts"'],
       ['Run offline on a scripted model', '$0 agent:start --role control --provider script --script examples/demo-script.json --message "demo"'],
+      ['A role defined in the policy, on its own', '$0 agent:start --role reviewer --message "Review the last commit"'],
+      ['Everything on a local Ollama model', 'OPENAI_BASE_URL=http://localhost:11434/v1 OPENAI_API_KEY=ollama $0 agent:start --role impl --provider openai --model qwen3-coder -m "…"'],
       ['Work on a task of a chain', '$0 agent:start --role control --chain CHAIN-001-login --max-cost 2'],
       ['Machine-readable progress', '$0 agent:start --role impl --message "Fix the typo in README.md" --json'],
       ['See what would run, without calling a model', '$0 agent:start --role control --message "…" --dry-run'],
     ],
   });
 
-  role = Option.String('--role', { required: true, description: 'control (plans, delegates with spawn_impl_session) or impl (edits files)' });
+  role = Option.String('--role', { required: true, description: 'control (plans, delegates), impl (edits files) or a role the policy defines' });
   message = Option.String('--message,-m', { description: 'What the session should do (its first user message)' });
   task = Option.String('--task', { description: 'A task id (CHAIN-ID/NNN-slug): its file is put into the first message' });
   chain = Option.String('--chain', { description: 'A chain id: its status is put into the control session\'s first message' });
-  provider = Option.String('--provider', { description: 'anthropic (default; needs ANTHROPIC_API_KEY) or script (offline, needs --script)' });
+  provider = Option.String('--provider', { description: 'anthropic (default; ANTHROPIC_API_KEY), openai (any OpenAI-compatible endpoint; OPENAI_API_KEY, OPENAI_BASE_URL) or script (offline, every role; needs --script)' });
   script = Option.String('--script', { description: 'Scripted conversation file for --provider script (JSON or YAML)' });
-  model = Option.String('--model', { description: 'Model name (default: $CHORAGEN_MODEL or claude-sonnet-5)' });
+  model = Option.String('--model', { description: 'Model of roles without their own (default: $CHORAGEN_MODEL, else claude-sonnet-5 / gpt-5-mini by provider)' });
   maxTokens = Option.String('--max-tokens', { description: 'Token budget for the whole session tree' });
   maxCost = Option.String('--max-cost', { description: 'Cost budget in USD for the whole session tree' });
   maxDepth = Option.String('--max-depth', { description: 'Deepest spawn allowed (root is 0; default: the policy\'s, 2)' });

@@ -11,7 +11,8 @@ export class MetricsSummaryCommand extends ChoragenCommand {
     description: 'Summarize sessions, tokens, cost, tools and denials',
     details: `
       Ingests the audit logs, then shows: sessions by role and status with their
-      tokens and cost; totals; the most used tools with error counts and p50/p95
+      tokens and cost; tokens (in, out, cache read, cache write) and cost by role
+      and by the model and provider its sessions ran on; totals; the most used tools with error counts and p50/p95
       latency (approximate: a t-digest); denied, rejected and invalid tool calls by rule; run_command calls
       per role (exit 0, another exit code, refused, stopped or not started); the slowest tool calls. \`--since\` keeps what started within a duration (30m, 12h, 7d, 2w)
       or at or after an ISO date. \`--json\` prints one JSON object.
@@ -49,6 +50,9 @@ export class MetricsSummaryCommand extends ChoragenCommand {
       out.push(rows.length ? fmt.formatTable(cols, rows.map(show)).trimEnd() : '  (none)');
     };
     section('By role and status', summary.sessions, ['role', 'status', 'sessions', 'tokens', 'cost'], (r) => ({ ...r, cost: fmt.usd(r.cost_usd) }));
+    section('By role and model', summary.models, ['role', 'model', 'provider', 'sessions', 'in', 'out', 'cache_read', 'cache_write', 'cost'], (r) => ({
+      ...r, in: r.input_tokens, out: r.output_tokens, cache_read: r.cache_read_tokens, cache_write: r.cache_write_tokens, cost: fmt.usd(r.cost_usd),
+    }));
     section('Top tools', summary.top_tools, ['tool', 'calls', 'errors', 'p50', 'p95'], (r) => ({ ...r, p50: fmt.ms(r.p50_ms), p95: fmt.ms(r.p95_ms) }));
     section('Denials by rule', summary.denials, ['rule', 'decision', 'calls']);
     section('Commands by role (run_command)', summary.commands, ['role', 'commands', 'passed', 'failed', 'refused', 'not_finished']);

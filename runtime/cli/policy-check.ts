@@ -8,7 +8,7 @@ import { Command, Option } from 'clipanion';
 import { ChoragenCommand, workspaceOption } from './base.js';
 import { resolveWorkspace } from '../paths.js';
 import { ToolRefusal, UsageError } from '../../policy/errors.js';
-import { MUTATION_ACTIONS, ROLES, type Action, type CompiledPolicy, type Decision, type Role } from '../../policy/types.js';
+import { MUTATION_ACTIONS, type Action, type CompiledPolicy, type Decision, type Role } from '../../policy/types.js';
 
 const ACTIONS: readonly Action[] = [...MUTATION_ACTIONS, 'read'];
 
@@ -40,7 +40,7 @@ export class PolicyCheckCommand extends ChoragenCommand {
     ],
   });
 
-  role = Option.String('--role', { required: true, description: 'Session role: control or impl' });
+  role = Option.String('--role', { required: true, description: 'Session role: control, impl or one the policy defines' });
   action = Option.String('--action', { description: 'For a path: create, modify, delete, move or read' });
   command = Option.String('--command', { description: 'A command line to check instead of a path, e.g. "npm test"' });
   policyFile = Option.String('--policy', { description: 'Governance file (default: <workspace>/choragen.governance.yaml)' });
@@ -49,13 +49,11 @@ export class PolicyCheckCommand extends ChoragenCommand {
   rest = Option.Rest({ name: 'PATH | -- ARGV…' });
 
   async run(): Promise<number> {
-    if (!(ROLES as readonly string[]).includes(this.role)) {
-      throw new UsageError(`unknown role "${this.role}" (expected ${ROLES.join(', ')})`);
-    }
-    const role = this.role as Role;
     const workspace = resolveWorkspace(this.workspace);
-    const { loadPolicy } = await import('../../policy/load.js');
-    const policy = await loadPolicy(this.policyFile ? path.resolve(this.policyFile) : path.join(workspace, 'choragen.governance.yaml'));
+    const { loadWorkspacePolicy } = await import('../run/setup.js');
+    const { definedRole } = await import('../broker/role-models.js');
+    const policy = await loadWorkspacePolicy(workspace, this.policyFile ? path.resolve(this.policyFile) : undefined);
+    const role = definedRole(policy, this.role);
 
     if (this.command !== undefined || this.action === undefined) return this.checkCommand(policy, workspace, role);
     if (!(ACTIONS as readonly string[]).includes(this.action)) {

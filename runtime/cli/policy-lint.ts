@@ -14,9 +14,13 @@ export class PolicyLintCommand extends ChoragenCommand {
     description: 'Validate the governance file and warn about rules that cannot take effect',
     details: `
       Loads the file like every session does (an error names the file, the line
-      and the key, and exits with code 2), then prints warnings: rules that can
-      never match or are shadowed by a deny, and deny patterns without "/" that
-      only protect the workspace root (\`.env\` where \`**/.env\` was meant).
+      and the key, and exits with code 2), reads every role's prompt file the
+      way a run would (a missing or unreadable one is an error too), then
+      prints warnings: rules that can never match or are shadowed by a deny,
+      deny patterns without "/" that only protect the workspace root
+      (\`.env\` where \`**/.env\` was meant), roles no role spawns (they run
+      only when started directly), spawns that max_depth 0 rules out, tools a
+      role lists but is not offered, a provider without a model.
       Prints "ok: no warnings" when there are none. Warnings exit with code 0.
     `,
     examples: [
@@ -31,25 +35,32 @@ export class PolicyLintCommand extends ChoragenCommand {
   file = Option.String({ name: 'FILE', required: false });
 
   async run(): Promise<number> {
-    const file = this.file
-      ? path.resolve(this.file)
-      : path.join(resolveWorkspace(this.workspace), 'choragen.governance.yaml');
-    const { loadPolicy } = await import('../../policy/load.js');
+    // Prompt files are workspace paths: a file linted by name belongs to the workspace it sits in, unless -w says otherwise.
+    const file = this.file ? path.resolve(this.file) : undefined;
+    const workspace = resolveWorkspace(this.workspace ?? (file ? path.dirname(file) : undefined));
+    const policyFile = file ?? path.join(workspace, 'choragen.governance.yaml');
+    const { loadWorkspacePolicy } = await import('../run/setup.js');
+    const { loadRolePrompts } = await import('../broker/role-prompts.js');
     const { lintPolicy } = await import('../../policy/lint.js');
+    const { REGISTRY } = await import('../../capabilities/index.js');
+    const { roleTools } = await import('../broker/grants.js');
+    const { toolMutates } = await import('../manifest.js');
 
     let policy;
     try {
-      policy = await loadPolicy(file);
+      policy = await loadWorkspacePolicy(workspace, policyFile);
+      await loadRolePrompts(workspace, policy, policy.roles);
     } catch (err) {
       if (!this.json || !(err instanceof PolicyError)) throw err;
-      const error = { ok: false, file, error: err.message, line: err.line ?? null, key: err.key ?? null };
+      const error = { ok: false, file: policyFile, error: err.message, line: err.line ?? null, key: err.key ?? null };
       this.context.stdout.write(`${JSON.stringify(error)}\n`);
       return err.exitCode;
     }
 
-    const warnings = lintPolicy(policy);
+    const loaded = policy;
+    const warnings = lintPolicy(policy, { offered: (role) => roleTools(loaded, role, REGISTRY), mutates: toolMutates });
     if (this.json) {
-      this.context.stdout.write(`${JSON.stringify({ ok: true, file, hash: policy.hash, warnings })}\n`);
+      this.context.stdout.write(`${JSON.stringify({ ok: true, file: policyFile, hash: policy.hash, warnings })}\n`);
     } else if (warnings.length === 0) {
       this.context.stdout.write('ok: no warnings\n');
     } else {

@@ -1,6 +1,7 @@
 // Rows → text for the metrics and agent commands: aligned tables, CSV, and
-// small helpers for durations, ages and token counts. Pure functions.
+// small helpers for ages, token counts and --since. Pure functions.
 import { UsageError } from '../../policy/errors.js';
+import { parseDuration } from '../duration.js';
 
 /** How a value is shown in a table or CSV cell. */
 export function cellText(v: unknown, nullText = 'NULL'): string {
@@ -36,12 +37,10 @@ export function formatCsv(columns: string[], rows: Record<string, unknown>[]): s
   return `${lines.join('\r\n')}\r\n`;
 }
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
 /** `--since`: a duration back from now (30m, 12h, 7d, 2w) or an ISO date/time. */
 export function parseSince(value: string, now = Date.now()): Date {
-  const m = /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(value.trim());
-  if (m) return new Date(now - Number(m[1]) * UNIT_MS[m[2].toLowerCase()]);
+  const back = parseDuration(value);
+  if (back !== null) return new Date(now - back);
   if (/^\d{4}-\d{2}-\d{2}/.test(value.trim())) {
     const t = Date.parse(value.trim());
     if (!Number.isNaN(t)) return new Date(t);

@@ -5,12 +5,13 @@
 // with INSERT … SELECT: set-at-a-time bulk writes. Each line is parsed once
 // for the table it feeds: the tool calls (nearly all lines) are read from the
 // logs, the model calls and the few other lines from the small files the
-// split (metrics-split.ts) copies them to. Parsing every log once per table
-// cost more than the tool calls' own read and write; materializing every line
-// with every field into a temp table first cost ~3× the parse. Feeding the
-// Appender value by value from JavaScript measured ~20 µs per event, far from
-// the 500,000 events/s target; reading the logs one by one, or committing per
-// log, cost several times more than one read and one commit per batch.
+// split (split.ts) copies them to. Parsing every log once per table cost more
+// than the tool calls' own read and write; materializing every line with
+// every field into a temp table first cost more than the parse; feeding the
+// Appender value by value from JavaScript cannot reach the ingest goal of
+// DESIGN.md §8; reading the logs one by one, or committing per log, cost more
+// than one read and one commit per batch. docs/performance.md ("Ingest") has
+// the measurements.
 //
 // Calls (model_call, tool_call) are appended once, from the first line not
 // yet ingested; a log's sessions rows are recomputed from its
@@ -22,6 +23,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { lineEndingAt, logTail, sha256Hex } from '../audit/log.js';
 import { AUDIT_LOGS, CALLS_VIEWS, INGESTED_LOGS, MODEL_CALLS_VIEW, SESSIONS, TOOL_CALLS_VIEW, quoteIdent, quoteString } from './schema.js';
 import { splitLogs, treeRootOf } from './split.js';
+import { inTransaction } from './transaction.js';
 import { writerAlive } from '../audit/process-liveness.js';
 
 export const INTERRUPTED_ERROR = 'process ended before the session was recorded as ended';
@@ -41,6 +43,7 @@ const EVENT_FIELDS: Record<string, string> = {
   role: 'VARCHAR',
   depth: 'INTEGER',
   model: 'VARCHAR',
+  provider: 'VARCHAR',
   task_id: 'VARCHAR',
   chain_id: 'VARCHAR',
   started_at: 'TIMESTAMP',
@@ -82,6 +85,7 @@ const SPLIT_DIR_NAME = /^ingest-(\d+)-/;
 const RAW_FIELDS = [
   'line_seq', 'ts', 'session_id', 'type', 'pid', 'kind', 'parent_id', 'root_id', 'role', 'depth', 'model', 'task_id',
   'chain_id', 'started_at', 'resumed_from', 'duration_ms', 'error', 'status', 'ended_at', 'final_text', 'files_changed',
+  'provider',
 ];
 
 /**
@@ -163,10 +167,10 @@ function insertCallsSql(files: BatchFiles[], which: LogFile, table: string, row:
  * writer, else interrupted.
  * `logs(log_id, log_no, tree_root, writer_line, writer_alive)` is a temp
  * table with one row per log of the batch. The calls are picked with a list
- * of constants: inside the transaction a semi join with `logs` scanned the
- * just-appended rows ~8× slower.
+ * of constants: inside the transaction a semi join with `logs` scans the
+ * just-appended (uncommitted) rows far more slowly.
  */
-const sessionsRowSql = (ids: string, nos: string) => `
+const sessionsRowSql = (nos: string) => `
 WITH st AS (
   SELECT * FROM raw WHERE type = 'session_started'
   QUALIFY row_number() OVER (PARTITION BY log_id, session_id ORDER BY line_seq) = 1
@@ -191,7 +195,7 @@ WITH st AS (
   UNION SELECT log_id, session_id FROM mc UNION SELECT log_id, session_id FROM tc
 ), s AS (
   SELECT ids.log_id, ids.session_id, st.parent_id, coalesce(st.root_id, l.tree_root) AS root_id, st.role, st.depth, st.model,
-         st.task_id, st.chain_id, st.started_at, st.resumed_from,
+         st.task_id, st.chain_id, st.started_at, st.resumed_from, st.provider,
          en.status AS end_status, en.ended_at, en.duration_ms, en.error AS end_error, en.final_text, en.files_changed,
          (en.line_seq IS NULL OR en.line_seq < coalesce(last_st.line_seq, -1)) AS open,
          l.writer_alive AND coalesce(last_st.line_seq, 0) > l.writer_line AS live,
@@ -212,7 +216,7 @@ SELECT session_id, parent_id, root_id, role, depth, model, task_id, chain_id,
        CASE WHEN NOT open THEN end_error WHEN live THEN NULL ELSE '${INTERRUPTED_ERROR}' END,
        CASE WHEN open THEN NULL ELSE final_text END,
        CASE WHEN open THEN NULL ELSE files_changed END,
-       resumed_from, log_id
+       resumed_from, log_id, provider
 FROM s`;
 
 const SESSION_COLUMNS = SESSIONS.columns.map(([n]) => n);
@@ -424,8 +428,8 @@ export async function ingestBatch(conn: DuckDBConnection, logs: PlannedLog[], sp
 /**
  * One transaction: the batch's calls, its logs' sessions recomputed, their
  * ingest state. DuckDB reads the tool calls (nearly all lines) from the logs
- * while this thread splits the other lines out for the reads after it: on two
- * cores the two side by side measured ~15% faster than one after the other.
+ * while this thread splits the other lines out for the reads after it, so the
+ * split's time hides behind DuckDB's.
  */
 async function writeBatch(
   conn: DuckDBConnection,
@@ -437,8 +441,7 @@ async function writeBatch(
   const ids = idsSql(logs);
   const insertCalls = (table: string, row: Record<string, string>, type: string, which: LogFile) =>
     conn.run(insertCallsSql(files, which, table, row, type, tolerant)).then((r) => Number(r.rowsChanged));
-  await conn.run('BEGIN TRANSACTION');
-  try {
+  return inTransaction(conn, async () => {
     for (const l of logs) if (l.replaced) await purgeLog(conn, l.id);
     const nos = (await createLogsTable(conn, logs, files)).join(', ');
     const toolCalls = insertCalls(TOOL_CALLS_VIEW.rows.name, TOOL_CALL_ROW, 'tool_call', 'file');
@@ -454,7 +457,7 @@ async function writeBatch(
     await setWriters(conn, writers);
     calls += await insertCalls(MODEL_CALLS_VIEW.rows.name, MODEL_CALL_ROW, 'model_call', 'model_file');
     await conn.run(`DELETE FROM sessions WHERE log_id IN (${ids})`);
-    await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${sessionsRowSql(ids, nos)}`);
+    await conn.run(`INSERT INTO sessions (${SESSION_COLUMNS.map(quoteIdent).join(', ')}) ${sessionsRowSql(nos)}`);
     const otherLines = await conn.runAndReadAll(`SELECT count(*) FROM raw WHERE line_seq >= from_line`);
     const open = await countsByLog(
       conn,
@@ -470,12 +473,8 @@ async function writeBatch(
       open_sessions: open.get(l.id) ?? 0,
     }));
     await writeLogStates(conn, states);
-    await conn.run('COMMIT');
     return { lines: Number(otherLines.getRows()[0]?.[0] ?? 0) + calls, calls, states };
-  } catch (err) {
-    await conn.run('ROLLBACK');
-    throw err;
-  }
+  });
 }
 
 /**
@@ -504,18 +503,13 @@ export async function refreshOpenSessions(conn: DuckDBConnection, state: LogStat
   if (state.open_sessions === 0) return;
   if (state.writer_pid !== null && state.writer_since !== null && writerAlive(state.writer_pid, state.writer_since)) return;
   const log = path.basename(state.file, '.jsonl');
-  await conn.run('BEGIN TRANSACTION');
-  try {
+  await inTransaction(conn, async () => {
     await conn.run(`UPDATE sessions SET status = 'interrupted', error = $error WHERE log_id = $log AND status = 'running'`, {
       log,
       error: INTERRUPTED_ERROR,
     });
     await writeLogStates(conn, [{ ...state, open_sessions: 0 }]);
-    await conn.run('COMMIT');
-  } catch (err) {
-    await conn.run('ROLLBACK');
-    throw err;
-  }
+  });
 }
 
 /** Drops every row that came from one log (its audit_logs row and number stay). */

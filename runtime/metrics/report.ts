@@ -15,6 +15,8 @@ export interface Summary {
   since: string | null;
   totals: Row;
   sessions: Row[];
+  /** Tokens and cost by role and the model (and provider) its sessions ran on. */
+  models: Row[];
   top_tools: Row[];
   denials: Row[];
   /** run_command calls by the role of the session that made them: run, refused, and how the ones that ran ended. */
@@ -45,6 +47,14 @@ export async function summarize(conn: DuckDBConnection, since: Date | null): Pro
     `SELECT coalesce(role, '?') AS role, status, count(*)::BIGINT AS sessions,
             sum(input_tokens + output_tokens) AS tokens, sum(cost_usd)::DOUBLE AS cost_usd
      FROM sessions ${w()} GROUP BY ALL ORDER BY role, sessions DESC`,
+  );
+  const models = await rowsOf(
+    conn,
+    `SELECT coalesce(role, '?') AS role, coalesce(model, '?') AS model, coalesce(provider, '?') AS provider,
+            count(*)::BIGINT AS sessions, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+            sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
+            sum(cost_usd)::DOUBLE AS cost_usd
+     FROM sessions ${w()} GROUP BY ALL ORDER BY role, cost_usd DESC, model`,
   );
   // approx_quantile (a t-digest, no sort) keeps the summary fast over millions of calls;
   // metrics:query with quantile_cont gives exact percentiles (docs/metrics.md).
@@ -82,6 +92,7 @@ export async function summarize(conn: DuckDBConnection, since: Date | null): Pro
     since: since ? since.toISOString() : null,
     totals: totals[0],
     sessions,
+    models,
     top_tools: topTools,
     denials,
     commands,

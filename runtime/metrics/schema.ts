@@ -5,8 +5,8 @@
 //
 // model_calls and tool_calls are views: each row is stored with its log as a
 // small number (log_no, in model_call_rows / tool_call_rows) and the view
-// adds the log's root_id and log_id from audit_logs. Two 14-character strings
-// repeated on every row cost about a tenth of the bulk insert (DESIGN.md §8).
+// adds the log's root_id and log_id from audit_logs, rather than every row
+// carrying two 14-character strings through the bulk insert.
 //
 // Pure data and SQL text: no DuckDB import here.
 
@@ -19,7 +19,7 @@ export interface TableDef {
 // root session id. It equals root_id except for a resumed run, whose log is
 // new while its sessions keep the root_id of the tree they continue.
 //
-// Durations are DOUBLE milliseconds: a tool call takes well under 1 ms.
+// Durations are DOUBLE milliseconds: a tool call often takes a fraction of one.
 // Costs are DECIMAL(18,9) so a session's total equals the sum of its calls
 // exactly (prices are multiples of $0.01 per million tokens = 1e-8 per token).
 export const SESSIONS: TableDef = {
@@ -50,6 +50,8 @@ export const SESSIONS: TableDef = {
     ['files_changed', 'VARCHAR[]'],
     ['resumed_from', 'VARCHAR'],
     ['log_id', 'VARCHAR'],
+    // schema version 4: the provider the session's model calls went to (DESIGN.md §5)
+    ['provider', 'VARCHAR'],
   ],
 };
 
@@ -91,7 +93,7 @@ export const TOOL_CALLS: TableDef = {
     // added to DESIGN.md's list:
     ['root_id', 'VARCHAR'],
     ['log_id', 'VARCHAR'],
-    // DESIGN.md §5, set for run_command only (schema version 4):
+    // DESIGN.md §5, set for run_command only (schema version 5):
     ['command', 'VARCHAR'],
     ['exit_code', 'INTEGER'],
   ],
@@ -158,9 +160,10 @@ export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_C
 
 /**
  * Bumped whenever a column is added, so `SELECT version FROM schema_version` tells what a file holds.
- * 4: tool_calls.command and tool_calls.exit_code (run_command).
+ * 4: sessions.provider (NULL for sessions of logs written before it).
+ * 5: tool_calls.command and tool_calls.exit_code (run_command).
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * A file older than this holds rows in a layout this version no longer

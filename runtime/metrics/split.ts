@@ -120,8 +120,8 @@ export type SplitCounts = Record<HeadType, number>;
 
 /**
  * The buffers a split reads and writes through, made once per batch: fresh
- * memory costs a page fault per 4 KiB on first touch, and allocating them per
- * log measured as much as all of the reading.
+ * memory costs a page fault per page on first touch, which per log would cost
+ * as much as the reading itself.
  */
 export class SplitBuffers {
   chunk = Buffer.allocUnsafe(8 << 20);

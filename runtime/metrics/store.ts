@@ -14,6 +14,7 @@ import { auditLogFiles } from '../audit/log.js';
 import { workspacePaths } from '../paths.js';
 import { REBUILD_BELOW_VERSION, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, TABLES, migrationSql, quoteIdent } from './schema.js';
 import { type LogState, type PlannedLog, ingestBatch, planLog, readLogStates, refreshOpenSessions, removeStaleSplitDirs } from './ingest.js';
+import { inTransaction } from './transaction.js';
 
 export interface IngestResult {
   /** True when another process held the database: nothing was written, the logs wait for the next open. */
@@ -107,19 +108,14 @@ async function ensureSchema(conn: DuckDBConnection): Promise<void> {
   const statements = migrationSql({ tables, views });
   if (statements.length === 0 && version === SCHEMA_VERSION) return;
   const hadData = [...tables.keys()].some((t) => t !== SCHEMA_VERSION_TABLE.name);
-  await conn.run('BEGIN TRANSACTION');
-  try {
+  await inTransaction(conn, async () => {
     for (const sql of statements) await conn.run(sql);
     if (hadData && (version ?? 0) < REBUILD_BELOW_VERSION) {
       for (const t of TABLES) if (t !== SCHEMA_VERSION_TABLE) await conn.run(`DELETE FROM ${quoteIdent(t.name)}`);
     }
     await conn.run(`DELETE FROM ${SCHEMA_VERSION_TABLE.name}`);
     await conn.run(`INSERT INTO ${SCHEMA_VERSION_TABLE.name} VALUES (${Math.max(SCHEMA_VERSION, version ?? 0)})`);
-    await conn.run('COMMIT');
-  } catch (err) {
-    await conn.run('ROLLBACK');
-    throw err;
-  }
+  });
 }
 
 export function assertWorkspace(workspace: string): void {
@@ -135,8 +131,8 @@ export function assertWorkspace(workspace: string): void {
 /**
  * A checkpoint after an ingest that added at least this many calls (one row
  * group) does not compact the tables: the few part-filled row groups a bulk
- * insert leaves are merged by a later, smaller ingest's checkpoint. Merging
- * them at once took ~65 of the ~260 ms that committing and closing took.
+ * insert leaves are merged by a later, smaller ingest's checkpoint, rather
+ * than rewritten while the user waits for the bulk one.
  */
 const BULK_CALLS = 122_880;
 
@@ -149,11 +145,10 @@ async function ingestInto(conn: DuckDBConnection, workspace: string, durable: bo
   const result: IngestResult = { deferred: false, logs: 0, lines: 0, calls: 0 };
   // Row order inside the tables carries no meaning; without it DuckDB reads
   // and writes in parallel. Each row group is written out as soon as it is
-  // full, while it is still in cache, rather than five at a time: the bulk
-  // insert measured ~10% faster. FSST, a string compression that pays off on
-  // long varied text, is not tried: the calls' strings are short and
-  // repetitive (dictionary compression takes them), and analysing every
-  // string column for it cost 5-10% of the insert.
+  // full, while it is still in cache, rather than five at a time. FSST, a
+  // string compression that pays off on long varied text, is not tried: the
+  // calls' strings are short and repetitive (dictionary compression takes
+  // them), and analysing every string column for it is wasted work.
   const settings = { preserve_insertion_order: 'false', write_buffer_row_group_count: '1', disabled_compression_methods: `'fsst'` };
   await conn.run(Object.entries(settings).map(([k, v]) => `SET ${k} = ${v}`).join('; '));
   try {

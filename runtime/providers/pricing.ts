@@ -1,11 +1,15 @@
 // What a model call costs, in USD. One table, per million tokens:
-// input, output, cache write (5-minute TTL, 1.25 × input) and cache read
-// (0.1 × input), as published for the Anthropic API.
+// input, output, cache write and cache read, as published for the Anthropic
+// API (cache write 1.25 × input for the 5-minute TTL, cache read 0.1 × input)
+// and the OpenAI API (cached input at its own rate; no cache writes are billed
+// or reported, so their rate is the input's). Only models served through
+// Chat Completions are listed (the -pro models are Responses-only).
 //
 // Unknown models are priced at FALLBACK_PRICE, the most expensive rate in the
 // table (Opus 4 / 4.1): a model this table does not know can then only make a
 // budget (--max-cost) stop early, never let it overspend. Use isKnownModel()
 // to warn about it.
+import type { Usage } from './provider.js';
 
 export interface Price {
   input: number;
@@ -14,19 +18,15 @@ export interface Price {
   cache_read: number;
 }
 
-export interface Usage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-}
-
 const rate = (input: number, output: number): Price => ({
   input,
   output,
   cache_write: input * 1.25,
   cache_read: input / 10,
 });
+
+/** OpenAI's: input, cached input, output. */
+const openai = (input: number, cachedInput: number, output: number): Price => ({ input, output, cache_write: input, cache_read: cachedInput });
 
 /** Keyed by model family as the API names it; dated ids (claude-sonnet-4-5-20250929) match by prefix. */
 export const PRICES: Readonly<Record<string, Price>> = {
@@ -44,6 +44,18 @@ export const PRICES: Readonly<Record<string, Price>> = {
   'claude-haiku-4-5': rate(1, 5),
   'claude-3-5-haiku': rate(0.8, 4),
   'claude-3-haiku': rate(0.25, 1.25),
+  'gpt-5.1': openai(1.25, 0.125, 10),
+  'gpt-5': openai(1.25, 0.125, 10),
+  'gpt-5-mini': openai(0.25, 0.025, 2),
+  'gpt-5-nano': openai(0.05, 0.005, 0.4),
+  'gpt-4.1': openai(2, 0.5, 8),
+  'gpt-4.1-mini': openai(0.4, 0.1, 1.6),
+  'gpt-4.1-nano': openai(0.1, 0.025, 0.4),
+  'gpt-4o': openai(2.5, 1.25, 10),
+  'gpt-4o-mini': openai(0.15, 0.075, 0.6),
+  'o3': openai(2, 0.5, 8),
+  'o3-mini': openai(1.1, 0.55, 4.4),
+  'o4-mini': openai(1.1, 0.275, 4.4),
 };
 
 /** The price of a model this table does not know: the highest in the table (Opus 4 / 4.1). */

@@ -54,7 +54,15 @@ export interface ModelProvider {
   call(spec: ModelCallSpec): Promise<ModelAnswer>;
 }
 
-export function usageFromAnthropic(u: any): Usage {
+/** The usage object of an Anthropic Messages response (fields the SDK types as number | null). */
+export interface AnthropicUsage {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+}
+
+export function usageFromAnthropic(u: AnthropicUsage | null | undefined): Usage {
   return {
     input_tokens: u?.input_tokens ?? 0,
     output_tokens: u?.output_tokens ?? 0,

@@ -1,16 +1,22 @@
-// From command-line settings to a ready broker: workspace, policy, provider,
-// sandbox and limits, each checked with a one-line error (exit 2) before any
-// session starts or any model is called.
+// From command-line settings to a ready broker: workspace, policy, roles,
+// providers, sandbox and limits, each checked with a one-line error (exit 2)
+// before any session starts or any model is called.
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { DEFAULT_TOOL_LIMITS } from '../../capabilities/capability.js';
-import type { CompiledPolicy } from '../../policy/types.js';
+import type { CompiledPolicy, Role } from '../../policy/types.js';
 import type { BrokerOptions } from '../broker/broker.js';
 import { SandboxUnavailableError, UsageError } from '../../policy/errors.js';
+import { durationFlag } from '../duration.js';
 import { resolveWorkspace, workspacePaths } from '../paths.js';
-import type { ModelProvider } from '../providers/provider.js';
+import type { ProviderName } from '../providers/provider.js';
+import { providerNames, createProviders } from '../providers/registry.js';
+import { DEFAULT_MODELS, type RunDefaults, definedRole, reachableRoles, roleEndpoint } from '../broker/role-models.js';
+import { loadRolePrompts } from '../broker/role-prompts.js';
 import { detectSandbox } from '../broker/worker-sandbox.js';
+import { FALLBACK_PRICE, isKnownModel } from '../providers/pricing.js';
 
-export const DEFAULT_MODEL = 'claude-sonnet-5';
+/** The run's model when neither --model nor CHORAGEN_MODEL names one (for the default provider). */
+export const DEFAULT_MODEL = DEFAULT_MODELS.anthropic;
 
 export interface RunSettings {
   workspace?: string;
@@ -44,9 +50,22 @@ export function ensureStateDir(workspace: string): void {
   }
 }
 
+/** The workspace's policy, with every role's `tools` checked against the tools that exist. */
 export async function loadWorkspacePolicy(workspace: string, file?: string): Promise<CompiledPolicy> {
   const { loadPolicy } = await import('../../policy/load.js');
-  return loadPolicy(file ?? workspacePaths(workspace).policy);
+  const { REGISTRY } = await import('../../capabilities/index.js');
+  return loadPolicy(file ?? workspacePaths(workspace).policy, { knownTools: [...REGISTRY.keys()] });
+}
+
+/** `--provider` and `--model` (or CHORAGEN_MODEL): what the root and every role without its own run on. */
+export function runDefaults(settings: Pick<RunSettings, 'provider' | 'model'>): RunDefaults {
+  const provider = settings.provider ?? 'anthropic';
+  if (!(providerNames as readonly string[]).includes(provider)) {
+    throw new UsageError(`unknown --provider "${provider}" (expected ${providerNames.join(', ')})`);
+  }
+  const name = provider as ProviderName;
+  const model = settings.model ?? process.env.CHORAGEN_MODEL ?? (name === 'script' ? DEFAULT_MODEL : DEFAULT_MODELS[name]);
+  return { provider: name, model };
 }
 
 export function positiveInt(name: string, value: string | undefined, fallback: number): number;
@@ -70,39 +89,22 @@ export function positiveNumber(name: string, value: string | undefined): number 
   return n;
 }
 
-/** "90s", "5m", "1h", "1500ms" or plain seconds. */
-export function durationMs(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m || Number(m[1]) <= 0) throw new UsageError(`${name} must be a duration like 90s, 5m or 1h (got "${value}")`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
-}
-
-export async function createProvider(settings: RunSettings): Promise<ModelProvider> {
-  const name = settings.provider ?? 'anthropic';
-  if (name === 'script') {
-    if (!settings.script) throw new UsageError('--provider script needs --script FILE (a scripted conversation; see examples/demo-script.json)');
-    const { ScriptProvider } = await import('../providers/script/provider.js');
-    return ScriptProvider.fromFile(settings.script);
-  }
-  if (name !== 'anthropic') throw new UsageError(`unknown --provider "${name}" (expected anthropic or script)`);
-  const apiKey = process.env.ANTHROPIC_API_KEY;
-  if (!apiKey) throw new UsageError('ANTHROPIC_API_KEY is not set: export it, or run offline with --provider script --script FILE');
-  const { AnthropicProvider } = await import('../providers/anthropic.js');
-  return AnthropicProvider.create({ apiKey, baseURL: process.env.ANTHROPIC_BASE_URL });
-}
-
-/** Everything the broker needs, validated. Limits from flags can only narrow the policy's. */
-export async function prepareRun(settings: RunSettings): Promise<{ options: Omit<BrokerOptions, 'onEvent'>; policy: CompiledPolicy }> {
+/**
+ * Everything the broker needs, validated. Limits from flags can only narrow
+ * the policy's. With `role`, only what a tree rooted in that role can reach
+ * is set up (prompts read, providers created, keys checked); without it,
+ * every role's.
+ */
+export async function prepareRun(settings: RunSettings, role?: string): Promise<{ options: Omit<BrokerOptions, 'onEvent'>; policy: CompiledPolicy }> {
   const workspace = resolveWorkspace(settings.workspace);
   const policy = await loadWorkspacePolicy(workspace, settings.policyFile);
+  const defaults = runDefaults(settings);
+  if (role !== undefined) definedRole(policy, role);
   const maxDepth = Math.min(nonNegativeInt('--max-depth', settings.maxDepth, policy.limits.max_depth), policy.limits.max_depth);
   const maxParallel = Math.min(positiveInt('--max-parallel', settings.maxParallel, policy.limits.max_parallel), policy.limits.max_parallel);
   const options = {
     workspace,
     policy,
-    model: settings.model ?? process.env.CHORAGEN_MODEL ?? DEFAULT_MODEL,
     maxDepth,
     maxParallel,
     maxTurns: positiveInt('--max-turns', settings.maxTurns, 100),
@@ -111,7 +113,7 @@ export async function prepareRun(settings: RunSettings): Promise<{ options: Omit
     maxOutputTokens: 8192,
     maxTokens: positiveInt('--max-tokens', settings.maxTokens),
     maxCost: positiveNumber('--max-cost', settings.maxCost),
-    sessionTimeoutMs: durationMs('--session-timeout', settings.sessionTimeout),
+    sessionTimeoutMs: settings.sessionTimeout === undefined ? undefined : durationFlag('--session-timeout', settings.sessionTimeout, { positive: true }),
     workerMemoryMb: positiveInt('--worker-memory-mb', settings.workerMemoryMb, 512),
     autoApprove: !!settings.autoApprove,
     requireApproval: !!settings.requireApproval,
@@ -127,6 +129,19 @@ export async function prepareRun(settings: RunSettings): Promise<{ options: Omit
   }
   if (settings.unsafeNoSandbox) options.sandbox = 'none';
   ensureStateDir(workspace);
-  const provider = await createProvider(settings);
-  return { options: { ...options, provider }, policy };
+  const roles = role !== undefined ? reachableRoles(policy, role, maxDepth) : [...policy.roles];
+  const rolePrompts = await loadRolePrompts(workspace, policy, roles);
+  const endpoints = roles.map((r) => ({ role: r, ...roleEndpoint(policy, r, defaults) }));
+  const providers = await createProviders(endpoints, settings);
+  const unpriced = new Map<string, Role[]>();
+  for (const e of endpoints) if (e.provider !== 'script' && !isKnownModel(e.model)) unpriced.set(e.model, [...(unpriced.get(e.model) ?? []), e.role]);
+  const notices = [...unpriced].map(([model, users]) => unknownPriceNotice(model, users, options.maxCost !== undefined));
+  return { options: { ...options, defaults, providers, rolePrompts, notices }, policy };
+}
+
+/** One line for a model the price table does not know: how it is priced instead, and what that means for --max-cost. */
+export function unknownPriceNotice(model: string, roles: readonly Role[], maxCost: boolean): string {
+  const rate = `$${FALLBACK_PRICE.input} in / $${FALLBACK_PRICE.output} out per million tokens`;
+  return `no price is known for model "${model}" (${roles.length === 1 ? 'role' : 'roles'} ${roles.join(', ')}): its cost is estimated at the table's highest rate, ${rate}` +
+    (maxCost ? '; --max-cost counts that estimate' : '');
 }

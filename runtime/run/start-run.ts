@@ -2,7 +2,7 @@
 // run the tree with a progress view, handle Ctrl-C, and map the outcome to
 // an exit code.
 import type { BaseContext } from 'clipanion';
-import { ROLES, type Role } from '../../policy/types.js';
+import type { Role } from '../../policy/types.js';
 import { Broker, type RootRequest } from '../broker/broker.js';
 import { ExitCode, UsageError } from '../../policy/errors.js';
 import { ProgressView } from './progress-view.js';
@@ -23,17 +23,20 @@ export interface StartRequest {
 const EXIT_BY_STATUS = { completed: ExitCode.completed, failed: ExitCode.failed, budget_exceeded: ExitCode.budget, interrupted: ExitCode.interrupted } as const;
 
 export async function startRun(req: StartRequest, context: BaseContext): Promise<number> {
-  if (!(ROLES as readonly string[]).includes(req.role)) throw new UsageError(`unknown role "${req.role}" (expected control or impl)`);
-  const role = req.role as Role;
+  const role: Role = req.role;
   const message = req.message ?? defaultMessage(role, req.taskId, req.chainId);
   if (!message && !req.resume) throw new UsageError('say what the session should do: --message "…" (or give --task / --chain)');
-  const { options } = await prepareRun(req.settings);
+  // The role is checked against the policy here: an unknown one lists the roles it defines.
+  const { options } = await prepareRun(req.settings, role);
 
   if (req.dryRun) {
     const broker = await Broker.create({ ...options, ingest: false });
+    const { model, provider } = broker.endpointFor(role);
+    const spawns = options.policy.spawnsFor(role);
     const plan = {
-      workspace: options.workspace, role, model: options.model, provider: options.provider.name, sandbox: options.sandbox,
-      tools: broker.toolsFor(role), child_tools: broker.toolsFor('impl'),
+      workspace: options.workspace, role, model, provider, sandbox: options.sandbox,
+      tools: broker.toolsFor(role),
+      children: Object.fromEntries(spawns.map((r) => [r, { tools: broker.toolsFor(r), ...broker.endpointFor(r) }])),
       limits: { max_depth: options.maxDepth, max_parallel: options.maxParallel, max_turns: options.maxTurns, max_tokens: options.maxTokens ?? null, max_cost: options.maxCost ?? null },
       policy: { file: options.policy.file, hash: options.policy.hash },
     };

@@ -15,13 +15,15 @@ export interface SavedSession {
   tools: string[];
   envelope: string[];
   model: string;
+  /** The provider its model calls went to (absent in transcripts written before roles had providers). */
+  provider?: string;
   status: string;
   error: string | null;
   messages: Message[];
   saved_at: string;
 }
 
-type Header = Pick<SavedSession, 'identity' | 'tools' | 'envelope' | 'model'>;
+type Header = Pick<SavedSession, 'identity' | 'tools' | 'envelope' | 'model' | 'provider'>;
 
 export function transcriptFile(workspace: string, sessionId: string, ext: 'json' | 'jsonl' = 'json'): string {
   return path.join(workspacePaths(workspace).sessions, `${sessionId}.${ext}`);

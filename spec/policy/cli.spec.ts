@@ -4,10 +4,8 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DEFAULT_POLICY_YAML } from '../../policy/default-policy.js';
-
-const MAIN = fileURLToPath(new URL('../../runtime/cli/main.js', import.meta.url));
+import { CLI as MAIN } from '../support/cli.js';
 
 /** Run the CLI; resolves whatever the exit code (specs start several at once to keep the suite quick). */
 function choragen(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -88,7 +86,7 @@ describe('policy CLI', function () {
         choragen(outside, 'policy:check', '--role', 'impl', '--action', 'modify', 'x'),
       ]);
       expect(role.code).to.equal(2);
-      expect(role.stderr).to.equal('choragen: unknown role "admin" (expected control, impl)\n');
+      expect(role.stderr).to.equal('choragen: unknown role "admin" (defined: control, impl)\n');
       expect(action.code).to.equal(2);
       expect(action.stderr).to.contain('unknown action "rename"');
       expect(missing.code).to.equal(2);
@@ -170,6 +168,29 @@ describe('policy CLI', function () {
       expect(out.hash).to.match(/^[0-9a-f]{64}$/);
       expect(out.warnings).to.have.length(1);
       expect(out.warnings[0].rule).to.equal('mutations.deny[0]');
+    });
+
+    it('lints the init file\'s reviewer example clean once it is uncommented and its prompt file exists; warns about a role that changes files without rules', async () => {
+      const team = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'choragen-cli-team-')));
+      try {
+        const uncommented = DEFAULT_POLICY_YAML
+          .replace('    # spawns: [impl, reviewer]', '    spawns: [impl, reviewer]')
+          .replace(/^  # (reviewer:|  [a-z]+:)/gm, '  $1');
+        fs.writeFileSync(path.join(team, 'choragen.governance.yaml'), uncommented);
+        const missing = await choragen(team, 'policy:lint');
+        expect(missing.code).to.equal(2);
+        expect(missing.stderr).to.match(/^choragen: choragen\.governance\.yaml:\d+: roles\.reviewer\.prompt: prompt file docs\/roles\/reviewer\.md does not exist\n$/);
+        fs.mkdirSync(path.join(team, 'docs', 'roles'), { recursive: true });
+        fs.writeFileSync(path.join(team, 'docs', 'roles', 'reviewer.md'), 'You review.\n');
+        expect(await choragen(team, 'policy:lint')).to.include({ code: 0, stdout: 'ok: no warnings\n' });
+        const check = await choragen(team, 'policy:check', '--role', 'reviewer', '--action', 'modify', 'src/a.ts', '--json');
+        expect(JSON.parse(check.stdout)).to.include({ decision: 'deny', rule: 'roles.reviewer' });
+        fs.writeFileSync(path.join(team, 'choragen.governance.yaml'), uncommented.replace('tools: [read_file, list_files, search_files, git_diff, complete_task]', 'tools: [read_file, write_file]'));
+        const writer = await choragen(team, 'policy:lint');
+        expect(writer.stdout).to.contain('warning: roles.reviewer: no rules for reviewer: with a roles section, every mutation by reviewer is denied');
+      } finally {
+        fs.rmSync(team, { recursive: true, force: true });
+      }
     });
 
     it('exits 2 with file:line:key on an invalid file', async () => {

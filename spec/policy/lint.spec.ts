@@ -74,4 +74,46 @@ describe('policy/lint', () => {
       { rule: 'roles.control', message: 'no rules for control: with a roles section, every mutation by control is denied' },
     ]);
   });
+
+  describe('roles', () => {
+    // What the runtime tells lint about tools: listed tools, minus spawn_session without spawns.
+    const tools = (policy: ReturnType<typeof compilePolicy>) => ({
+      offered: (role: string) => (policy.toolsFor(role) ?? ['read_file', 'complete_task']).filter((t) => t !== 'spawn_session' || policy.spawnsFor(role).length > 0),
+      mutates: (tool: string) => tool === 'write_file',
+    });
+    const lintRoles = (source: GovernanceFile) => {
+      const policy = compilePolicy(source, 'test.yaml');
+      return lintPolicy(policy, tools(policy)).filter((w) => w.rule.startsWith('roles.'));
+    };
+    const ruled = { impl: { allow: [{ pattern: 'src/**' }] }, control: { allow: [{ pattern: 'docs/**' }] } };
+
+    it('warns about a defined role no role spawns: it runs only when started directly', () => {
+      expect(lintRoles({ roles: { ...ruled, auditor: {} } })).to.deep.equal([
+        { rule: 'roles.auditor', message: 'no role spawns auditor: it runs only when started directly (agent:start --role auditor)' },
+      ]);
+      expect(lintRoles({ roles: { ...ruled, control: { ...ruled.control, spawns: ['impl', 'auditor'] }, auditor: {} } })).to.deep.equal([]);
+    });
+
+    it('warns about spawns that limits.max_depth 0 rules out', () => {
+      const warnings = lintRoles({ roles: { ...ruled, control: { ...ruled.control, spawns: ['impl'] } }, limits: { max_depth: 0 } });
+      expect(warnings).to.deep.equal([{ rule: 'roles.control.spawns', message: 'never applies: limits.max_depth is 0, so no session may start another' }]);
+    });
+
+    it('warns about a listed tool the role is not offered (a spawn tool without spawns)', () => {
+      const warnings = lintRoles({ roles: { ...ruled, control: { ...ruled.control, spawns: ['impl', 'auditor'] }, auditor: { tools: ['read_file', 'spawn_session'] } } });
+      expect(warnings).to.deep.equal([{ rule: 'roles.auditor.tools', message: 'spawn_session is not offered: the spawn tools follow roles.auditor.spawns (none)' }]);
+    });
+
+    it('warns about a provider without a model', () => {
+      const warnings = lintRoles({ roles: { ...ruled, control: { ...ruled.control, spawns: ['impl', 'auditor'] }, auditor: { provider: 'openai' } } });
+      expect(warnings.map((w) => w.rule)).to.deep.equal(['roles.auditor.provider']);
+      expect(warnings[0].message).to.match(/^openai without a model: .* name one with roles\.auditor\.model$/);
+    });
+
+    it('warns about a role without rules only when it is offered a tool that changes files', () => {
+      const spawned = { control: { ...ruled.control, spawns: ['impl', 'reader', 'writer'] } };
+      const warnings = lintRoles({ roles: { ...ruled, ...spawned, reader: { tools: ['read_file'] }, writer: { tools: ['read_file', 'write_file'] } } });
+      expect(warnings).to.deep.equal([{ rule: 'roles.writer', message: 'no rules for writer: with a roles section, every mutation by writer is denied' }]);
+    });
+  });
 });

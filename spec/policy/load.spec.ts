@@ -153,11 +153,14 @@ describe('policy/load', () => {
       );
     });
 
-    it('unknown nested key and unknown role', () => {
+    it('unknown nested key and a role name that is not one', () => {
       expect(errorOf('mutations:\n  deny:\n    - pattern: x\n  alow: []\n').message).to.equal(
         `${FILE}:4: mutations.alow: unknown key "alow" (expected allow, approve, deny)`,
       );
-      expect(errorOf('roles:\n  admin:\n    allow: []\n').message).to.equal(`${FILE}:2: roles.admin: unknown key "admin" (expected control, impl)`);
+      expect(errorOf('roles:\n  impl: {}\n  Admin:\n    allow: []\n').message).to.equal(
+        `${FILE}:3: roles.Admin: invalid name "Admin": role name must start with a lowercase letter and hold only lowercase letters, digits and "-"`,
+      );
+      expect(errorOf('roles:\n  2nd: {}\n').key).to.equal('roles.2nd');
       expect(errorOf('reads:\n  deny:\n    - pattern: x\n      actions: [modify]\n').key).to.equal('reads.deny[0].actions');
     });
 
@@ -238,8 +241,92 @@ describe('policy/load', () => {
     });
   });
 
+  describe('roles defined in the file', () => {
+    const TEAM = `roles:
+  control:
+    allow: [{ pattern: "docs/**" }]
+    spawns: [impl, reviewer]
+  impl:
+    allow: [{ pattern: "src/**" }]
+    model: claude-haiku-4-5
+  reviewer:
+    description: Reads the change and reports
+    prompt: docs/roles/reviewer.md
+    tools: [read_file, git_diff, complete_task]
+    provider: openai
+    model: gpt-5-mini
+`;
+    const TOOLS = { knownTools: ['read_file', 'git_diff', 'write_file', 'complete_task', 'spawn_session', 'spawn_impl_session'] };
+
+    it('any role name with description, prompt, tools, model, provider and spawns; built-in roles take the fields too', () => {
+      const p = parsePolicy(TEAM, FILE, TOOLS);
+      expect(p.roles).to.deep.equal(['control', 'impl', 'reviewer']);
+      expect(p.hasRole('reviewer')).to.equal(true);
+      expect(p.hasRole('admin')).to.equal(false);
+      expect(p.section('reviewer')).to.include({ description: 'Reads the change and reports', prompt: 'docs/roles/reviewer.md', provider: 'openai', model: 'gpt-5-mini' });
+      expect(p.section('impl')).to.include({ model: 'claude-haiku-4-5' });
+      expect(p.spawnsFor('control')).to.deep.equal(['impl', 'reviewer']);
+      expect(p.spawnsFor('reviewer')).to.deep.equal([]);
+      expect(p.toolsFor('reviewer')).to.deep.equal(['read_file', 'git_diff', 'complete_task']);
+      expect(p.lineOf(['roles', 'reviewer', 'prompt'])).to.equal(10);
+      // A role without rules changes nothing.
+      expect(p.decide('reviewer', 'modify', 'src/a.ts')).to.include({ decision: 'deny', rule: 'roles.reviewer' });
+      expect(p.decide('reviewer', 'read', 'src/a.ts').decision).to.equal('allow');
+    });
+
+    it('control may start impl unless its section says otherwise; other roles start nothing unless told', () => {
+      const p = parsePolicy('roles:\n  impl: {}\n  helper: {}\n', FILE);
+      expect(p.spawnsFor('control')).to.deep.equal(['impl']);
+      expect(p.spawnsFor('impl')).to.deep.equal([]);
+      expect(p.spawnsFor('helper')).to.deep.equal([]);
+      expect(p.spawnsFor('nobody')).to.deep.equal([]);
+      // An explicit tools list is all a role gets unless spawns says more: spawn_impl_session in it means impl.
+      const listed = parsePolicy('roles:\n  control: { tools: [read_file] }\n  impl: { tools: [read_file, spawn_impl_session] }\n', FILE);
+      expect(listed.spawnsFor('control')).to.deep.equal([]);
+      expect(listed.spawnsFor('impl')).to.deep.equal(['impl']);
+    });
+
+    it('an unknown tool, provider or spawned role, or a bad field, is an error naming file, line and key', () => {
+      const bad = (text: string) => {
+        try {
+          parsePolicy(text, FILE, TOOLS);
+        } catch (err) {
+          expect(err).to.be.instanceOf(PolicyError);
+          return (err as PolicyError).message;
+        }
+        throw new Error('expected a PolicyError');
+      };
+      expect(bad(TEAM.replace('tools: [read_file, git_diff', 'tools: [read_file, git_dif'))).to.equal(
+        `${FILE}:11: roles.reviewer.tools[1]: unknown tool "git_dif" (expected read_file, git_diff, write_file, complete_task, spawn_session, spawn_impl_session)`,
+      );
+      expect(bad(TEAM.replace('provider: openai', 'provider: gemini'))).to.equal(
+        `${FILE}:12: roles.reviewer.provider: unknown provider "gemini" (expected anthropic, openai)`,
+      );
+      expect(bad(TEAM.replace('spawns: [impl, reviewer]', 'spawns: [impl, reviwer]'))).to.equal(
+        `${FILE}:4: roles.control.spawns[1]: unknown role "reviwer" (defined: control, impl, reviewer)`,
+      );
+      expect(bad(TEAM.replace('model: gpt-5-mini', 'model: ""'))).to.equal(`${FILE}:13: roles.reviewer.model: must not be empty`);
+      expect(bad(TEAM.replace('    model: gpt-5-mini', '    modle: gpt-5-mini'))).to.match(
+        new RegExp(`^${FILE}:13: roles.reviewer.modle: unknown key "modle" \\(expected description, prompt, tools, model, provider, spawns, allow, approve, deny, commands\\)$`),
+      );
+      expect(bad(TEAM.replace('spawns: [impl, reviewer]', 'spawns: [impl, Reviewer]'))).to.match(/:4: roles\.control\.spawns\[1\]: /);
+    });
+  });
+
   describe('the default policy (choragen init)', () => {
     const p = parsePolicy(DEFAULT_POLICY_YAML, FILE);
+
+    it('its commented reviewer example loads once uncommented', () => {
+      const uncommented = DEFAULT_POLICY_YAML
+        .replace('    # spawns: [impl, reviewer]', '    spawns: [impl, reviewer]')
+        .replace(/^  # (reviewer:|  [a-z]+:)/gm, '  $1');
+      expect(uncommented).to.not.equal(DEFAULT_POLICY_YAML);
+      const q = parsePolicy(uncommented, FILE, { knownTools: ['read_file', 'list_files', 'search_files', 'git_diff', 'complete_task'] });
+      expect(q.roles).to.deep.equal(['control', 'impl', 'reviewer']);
+      expect(q.section('reviewer')).to.include({ provider: 'openai', model: 'gpt-5-mini', prompt: 'docs/roles/reviewer.md' });
+      expect(q.spawnsFor('control')).to.deep.equal(['impl', 'reviewer']);
+      expect(lintPolicy(q)).to.deep.equal([]);
+    });
 
     it('loads with our loader and lints clean', () => {
       expect(lintPolicy(p)).to.deep.equal([]);

@@ -28,7 +28,9 @@ describe('capabilities:manifest', () => {
       const m = await runCli(['capabilities:manifest', '--role', role, '--json', '-w', ws]);
       expect(m.code, m.stderr).to.equal(0);
       const manifest = JSON.parse(m.stdout);
-      expect(manifest).to.have.all.keys('role', 'tools', 'limits', 'hash');
+      expect(manifest).to.have.all.keys('role', 'description', 'tools', 'spawns', 'model', 'provider', 'prompt', 'limits', 'hash');
+      expect(manifest).to.include({ model: 'claude-sonnet-5', provider: 'anthropic' });
+      expect(manifest.prompt.source).to.equal('built-in');
       const offered = server.requests.find((q) => q.role === role)!.body.tools;
       expect(manifest.tools.map((t: any) => ({ name: t.name, description: t.description, input_schema: t.input_schema })))
         .to.deep.equal(offered.map((t: any) => ({ name: t.name, description: t.description, input_schema: t.input_schema })));
@@ -63,7 +65,7 @@ describe('capabilities:manifest', () => {
     const m = await runCli(['capabilities:manifest', '--role', 'impl', '--json', '-w', ws]);
     expect(m.code, m.stderr).to.equal(0);
     const manifest = JSON.parse(m.stdout);
-    expect(manifest).to.have.all.keys('role', 'tools', 'limits', 'hash');
+    expect(manifest).to.have.all.keys('role', 'description', 'tools', 'spawns', 'model', 'provider', 'prompt', 'limits', 'hash');
     const run = manifest.tools.find((t: any) => t.name === 'run_command');
     expect(run.rules.commands).to.deep.equal({
       deny: [], approve: [], allow: [{ rule: 'roles.impl.commands.allow[0]', argv: ['node', '--test'], reason: 'tests' }], allow_from: 'roles.impl.commands', default: 'deny',
@@ -80,9 +82,12 @@ describe('capabilities:manifest', () => {
     const { roleManifest } = await import('../../runtime/manifest.js');
     const { parsePolicy } = await import('../../policy/load.js');
     const { DEFAULT_TOOL_LIMITS } = await import('../../capabilities/capability.js');
+    const { loadRolePrompts } = await import('../../runtime/broker/role-prompts.js');
+    const { runDefaults } = await import('../../runtime/run/setup.js');
     const policy = parsePolicy(withCommands, path.join(ws, 'choragen.governance.yaml'));
-    const here = roleManifest(policy, 'impl', DEFAULT_TOOL_LIMITS, 'available: bubblewrap 0.8.0', ws);
-    const there = roleManifest(policy, 'impl', DEFAULT_TOOL_LIMITS, 'unavailable: run_command needs bubblewrap', ws);
+    const settings = { toolLimits: DEFAULT_TOOL_LIMITS, defaults: runDefaults({}), prompts: await loadRolePrompts(ws, policy, ['impl']), workspace: ws };
+    const here = roleManifest(policy, 'impl', { ...settings, sandboxStatus: 'available: bubblewrap 0.8.0' });
+    const there = roleManifest(policy, 'impl', { ...settings, sandboxStatus: 'unavailable: run_command needs bubblewrap' });
     expect(here.hash).to.equal(there.hash).and.to.equal(manifest.hash);
     // control is not offered it; the readable manifest shows the rules and the promises.
     const control = JSON.parse((await runCli(['capabilities:manifest', '--role', 'control', '--json', '-w', ws])).stdout);

@@ -1,11 +1,12 @@
 // Run the real CLI as a child process, and make throwaway workspaces.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { distRoot } from '../../runtime/paths.js';
+import { packageRoot } from '../../runtime/paths.js';
 
-export const CLI = path.join(distRoot, 'runtime', 'cli', 'main.js');
+/** What users run: package.json's `bin`, the esbuild bundle (scripts/bundle.mjs). */
+export const CLI = path.join(packageRoot, JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).bin.choragen);
 
 export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 

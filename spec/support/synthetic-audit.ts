@@ -42,7 +42,7 @@ export class SyntheticRun {
     this.log = opts.log ?? AuditLog.open(workspace, rootId, HEADER(workspace, opts.pid));
   }
 
-  start(sessionId: string, parentId: string | null = null, role: 'control' | 'impl' = parentId ? 'impl' : 'control'): this {
+  start(sessionId: string, parentId: string | null = null, role: string = parentId ? 'impl' : 'control', provider = 'anthropic'): this {
     this.log.append({
       type: 'session_started',
       session_id: sessionId,
@@ -51,6 +51,7 @@ export class SyntheticRun {
       role,
       depth: parentId ? 1 : 0,
       model: 'claude-sonnet-4-5',
+      provider,
       task_id: parentId ? 'CHAIN-001/001' : null,
       chain_id: parentId ? 'CHAIN-001' : null,
       started_at: new Date().toISOString(),

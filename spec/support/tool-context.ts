@@ -70,6 +70,7 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
     limits: { ...DEFAULT_TOOL_LIMITS, ...options.limits },
     signal: new AbortController().signal,
     broker: {
+      checkSpawn: () => { throw new Error('no broker in unit specs'); },
       spawnChild: () => Promise.reject(new Error('no broker in unit specs')),
     },
     authorizations,

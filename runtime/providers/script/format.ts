@@ -14,6 +14,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { ContentBlock, Message } from '../../../capabilities/protocol.js';
 import { UsageError } from '../../../policy/errors.js';
 import { schemaErrors, type SchemaError } from '../../../policy/schema-errors.js';
+import { formatKey, lineOf, pointerSegments, schemaAt, type Segment, valueAt } from '../../../policy/error-location.js';
 
 // --- format -----------------------------------------------------------------
 
@@ -156,10 +157,10 @@ function lineAt(text: string, offset: number): number {
 /** One line: file, line (when it can be found), the key path, what is wrong. */
 function describeInvalid(data: unknown, text: string, fileName: string): string {
   const { pointer, message } = explainErrors(data);
-  const segments = pointer.split('/').slice(1).map(unescapePointer);
-  const line = lineOf(text, segments);
+  const segments = pointerSegments(data, pointer);
+  const line = lineIn(text, segments);
   const where = line ? `:${line}` : '';
-  const key = segments.length ? ` ${formatPath(segments)}:` : '';
+  const key = segments.length ? ` ${formatKey(segments)}:` : '';
   return `${fileName}${where}:${key} ${message}`;
 }
 
@@ -189,8 +190,8 @@ function unionOf(error: SchemaError): string {
 }
 
 function explainUnion(unionPath: string, pointer: string, errors: SchemaError[], data: unknown): { pointer: string; message: string } {
-  const schema = schemaAt(unionPath) as { anyOf?: Array<{ properties?: { type?: { const?: unknown } } }>; description?: string };
-  const value = valueAt(data, pointer) as { type?: unknown } | null;
+  const schema = (schemaAt(ScriptSchema, unionPath) ?? {}) as { anyOf?: Array<{ properties?: { type?: { const?: unknown } } }>; description?: string };
+  const value = valueAt(data, pointerSegments(data, pointer)) as { type?: unknown } | null;
   // A block that names its type is checked against that branch only.
   const branch = schema.anyOf?.findIndex((b) => b.properties?.type?.const !== undefined && b.properties.type.const === value?.type) ?? -1;
   if (branch >= 0) {
@@ -208,52 +209,24 @@ function plain(error: SchemaError): string {
     return `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
   }
   if (error.keyword === 'const') return `must be ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}`;
-  if (error.keyword === 'pattern') return `must be ${(schemaAt(error.schemaPath) as { description?: string }).description ?? error.message}`;
+  if (error.keyword === 'pattern') return `must be ${(schemaAt(ScriptSchema, error.schemaPath) as { description?: string }).description ?? error.message}`;
   return error.message;
-}
-
-function schemaAt(schemaPath: string): unknown {
-  let node: unknown = ScriptSchema;
-  for (const part of schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean)) {
-    node = (node as Record<string, unknown> | undefined)?.[unescapePointer(part)];
-  }
-  return node ?? {};
-}
-
-function valueAt(data: unknown, pointer: string): unknown {
-  let node = data;
-  for (const part of pointer.split('/').slice(1)) node = (node as Record<string, unknown> | null)?.[unescapePointer(part)];
-  return node;
 }
 
 function depth(pointer: string): number {
   return pointer === '' ? 0 : pointer.split('/').length;
 }
 
-function unescapePointer(segment: string): string {
-  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
-}
-
-function formatPath(segments: string[]): string {
-  return segments.map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
-}
-
 /** Line of the closest existing node on the path (JSON parses as YAML too). */
-function lineOf(text: string, segments: string[]): number | null {
+function lineIn(text: string, segments: Segment[]): number | undefined {
   try {
     const lineCounter = new LineCounter();
     const doc = parseDocument(text, { lineCounter });
-    if (doc.errors.length) return null;
-    for (let n = segments.length; n >= 0; n--) {
-      const path = segments.slice(0, n).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-      const node = n === 0 ? doc.contents : doc.getIn(path, true);
-      const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
-      if (range) return lineCounter.linePos(range[0]).line;
-    }
+    return doc.errors.length ? undefined : lineOf(doc, lineCounter, segments);
   } catch {
     // locating is a courtesy; the message stands without a line
+    return undefined;
   }
-  return null;
 }
 
 // --- replying ---------------------------------------------------------------

@@ -69,11 +69,18 @@ describe('metrics and audit commands (CLI)', function () {
       expect(s.top_tools[0]).to.include({ tool: 'read_file', calls: 2, errors: 1 });
       expect(s.slowest_tool_calls).to.have.length(5);
       expect(s.query_ms).to.be.a('number');
+      // Tokens and cost by role and by the model and provider it ran on: the rows add up to the totals.
+      expect(s.models.map((m: any) => [m.role, m.model, m.provider, m.sessions])).to.deep.equal([
+        ['control', 'claude-sonnet-4-5', 'anthropic', 1], ['impl', 'claude-sonnet-4-5', 'anthropic', 2],
+      ]);
+      expect(s.models.reduce((a: number, m: any) => a + m.input_tokens, 0)).to.equal(run.totals().input_tokens);
+      expect(s.models.reduce((a: number, m: any) => a + m.cost_usd, 0)).to.be.closeTo(s.totals.cost_usd, 1e-9);
 
       const t = await cli('metrics:summary', '--since', '1h');
       expect(t.code, t.stderr).to.equal(0);
       expect(t.stdout).to.match(/^Sessions since .*: 3 /);
       expect(t.stdout).to.contain('Denials by rule:').and.to.contain('roles.impl.deny[0]');
+      expect(t.stdout).to.match(/By role and model:\nrole\s+model\s+provider\s+sessions\s+in\s+out\s+cache_read\s+cache_write\s+cost\n.*\ncontrol\s+claude-sonnet-4-5\s+anthropic\s+1\s/);
 
       const future = await cli('metrics:summary', '--since', '2999-01-01', '--json');
       expect(JSON.parse(future.stdout).totals.sessions).to.equal(0);
@@ -125,6 +132,7 @@ describe('metrics and audit commands (CLI)', function () {
       const r = await cli('agent:show', 'cli-run');
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.match(/^session cli-run {2}control {2}completed/);
+      expect(r.stdout).to.match(/model: claude-sonnet-4-5 \(anthropic\)/);
       expect(r.stdout).to.match(/Children:\n.*\n.*\ncli-run-c1\s+impl\s+completed/);
       expect(r.stdout).to.match(/spawn_impl_session\s+allow\s+roles\.impl\.allow\[0\]/);
       expect(r.stdout).to.match(/Final output:\nall tasks done\n$/);

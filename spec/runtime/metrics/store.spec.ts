@@ -6,6 +6,7 @@ import path from 'node:path';
 import { AuditLog, auditLogPath } from '../../../runtime/audit/log.js';
 import { UsageError } from '../../../policy/errors.js';
 import { INTERRUPTED_ERROR } from '../../../runtime/metrics/ingest.js';
+import { SCHEMA_VERSION, SESSIONS } from '../../../runtime/metrics/schema.js';
 import { ingestWorkspace, queryMetrics } from '../../../runtime/metrics/store.js';
 import { packageRoot, workspacePaths } from '../../../runtime/paths.js';
 import { costOf, FALLBACK_PRICE, isKnownModel, priceOf } from '../../../runtime/providers/pricing.js';
@@ -279,7 +280,53 @@ describe('metrics store', function () {
       'command', 'exit_code',
     ]);
     expect(await one(ws, `SELECT count(*) AS n, count(*) FILTER (WHERE session_id = 'old') AS old FROM tool_calls`)).to.deep.equal({ n: 6, old: 0 });
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 4 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
+  });
+
+  it('schema version 4: a version 3 database gains sessions.provider as its last column; sessions of new logs record it', async () => {
+    typicalRun(ws, 'v3').close();
+    await ingestWorkspace(ws);
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(workspacePaths(ws).metrics);
+    const conn = await db.connect();
+    await conn.run('ALTER TABLE sessions DROP COLUMN provider; UPDATE schema_version SET version = 3');
+    conn.closeSync();
+    db.closeSync();
+    const run = new SyntheticRun(ws, 'v4', { seed: 9 });
+    run.start('v4').start('v4-r', 'v4', 'reviewer', 'openai').modelCall('v4-r').end('v4-r').end('v4');
+    run.close();
+    await ingestWorkspace(ws);
+    const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'sessions' ORDER BY column_index`)).rows;
+    expect(cols.map((c) => c.column_name)).to.deep.equal(SESSIONS.columns.map(([n]) => n));
+    expect(cols.at(-1)!.column_name).to.equal('provider');
+    const rows = (await queryMetrics(ws, `SELECT session_id, role, provider FROM sessions WHERE root_id = 'v4' ORDER BY session_id`)).rows;
+    expect(rows).to.deep.equal([
+      { session_id: 'v4', role: 'control', provider: 'anthropic' },
+      { session_id: 'v4-r', role: 'reviewer', provider: 'openai' },
+    ]);
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
+  });
+
+  it('schema version 5: a version 4 database gains tool_calls.command and exit_code at the end; calls of new logs record them', async () => {
+    typicalRun(ws, 'v4').close();
+    await ingestWorkspace(ws);
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(workspacePaths(ws).metrics);
+    const conn = await db.connect();
+    await conn.run('DROP VIEW tool_calls; ALTER TABLE tool_call_rows DROP COLUMN command; ALTER TABLE tool_call_rows DROP COLUMN exit_code; UPDATE schema_version SET version = 4');
+    conn.closeSync();
+    db.closeSync();
+    const run = new SyntheticRun(ws, 'v5');
+    run.start('v5', null, 'impl');
+    run.append({ type: 'tool_call', session_id: 'v5', seq: 1, tool: 'run_command', tool_use_id: 't', started_at: new Date().toISOString(), duration_ms: 3, decision: 'allow', rule: 'r', path: '.', is_error: false, error: null, command: 'npm test', exit_code: 0 });
+    run.end('v5');
+    run.close();
+    await ingestWorkspace(ws);
+    const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'tool_calls' ORDER BY column_index`)).rows;
+    expect(cols.slice(-2).map((c) => c.column_name)).to.deep.equal(['command', 'exit_code']);
+    expect(await one(ws, `SELECT command, exit_code FROM tool_calls WHERE session_id = 'v5'`)).to.deep.equal({ command: 'npm test', exit_code: 0 });
+    expect(await one(ws, `SELECT count(*) AS n FROM tool_calls WHERE command IS NOT NULL`)).to.deep.equal({ n: 1 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
   it('rebuilds a database whose calls are tables (version 2) into rows behind views, counting nothing twice', async () => {
@@ -307,7 +354,7 @@ describe('metrics store', function () {
       { name: 'model_call_rows', kind: 'BASE TABLE' }, { name: 'model_calls', kind: 'VIEW' },
       { name: 'tool_call_rows', kind: 'BASE TABLE' }, { name: 'tool_calls', kind: 'VIEW' },
     ]);
-    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: 4 });
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
   it('keeps a resumed run (a new log whose sessions name the old root) in the tree of the run it continues', async () => {

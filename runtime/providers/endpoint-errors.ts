@@ -1,0 +1,87 @@
+// What went wrong with a model endpoint, in one line that names it: the
+// errors every provider throws for a connection that failed, a key the
+// endpoint refused, and a 200 whose body is not an answer. Provider-neutral,
+// so the Anthropic and OpenAI-compatible providers word them alike.
+import { ProviderError, UsageError } from '../../policy/errors.js';
+
+/** Socket and DNS error codes, in words. */
+const CONNECTION_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'DNS lookup failed (no such host)',
+  EAI_AGAIN: 'DNS lookup failed (temporary failure)',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection reset',
+  UND_ERR_SOCKET: 'connection closed by the endpoint',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  CERT_HAS_EXPIRED: 'TLS certificate expired',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS certificate not trusted (self-signed)',
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLS certificate not trusted (self-signed)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate not trusted',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate is for another host',
+};
+
+/** The first error `code` along an error's `cause` chain (fetch wraps the socket's error). */
+function codeOf(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function innermostMessage(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err);
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; depth++) {
+    if (e.message) message = e.message;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return message.split('\n')[0]!;
+}
+
+/**
+ * A request that got no HTTP answer: retryable, and it names the endpoint
+ * (`connection refused: http://127.0.0.1:8`). A port that fetch will not
+ * connect to at all is a configuration error instead (exit 2): no retry helps.
+ */
+export function connectionError(err: unknown, endpoint: string): ProviderError | UsageError {
+  if (innermostMessage(err) === 'bad port') {
+    const port = /:(\d+)(?:\/|$)/.exec(endpoint)?.[1] ?? '?';
+    return new UsageError(`cannot connect to ${endpoint}: port ${port} is on the fetch standard's list of blocked ports, so Node will not connect to it; serve the endpoint on another port`);
+  }
+  const code = codeOf(err);
+  const words = code ? CONNECTION_CODES[code] : undefined;
+  const what = words ?? `connection failed (${code ? `${code}: ` : ''}${innermostMessage(err)})`;
+  return new ProviderError(`${what}: ${endpoint}`, true);
+}
+
+/** A 401/403: a configuration problem (exit 2), said with the variable that holds the key. */
+export function keyRefused(status: number, detail: string, endpoint: string, keyVariable: string): ProviderError {
+  const what = status === 401 ? 'refused the API key' : 'does not allow this API key to do that';
+  return new ProviderError(`the model endpoint ${endpoint} ${what} (${status} ${detail}): check ${keyVariable}`, false, status);
+}
+
+/** A 200 whose body is not an answer: retryable, and never written to a transcript. */
+export function notAMessage(detail: string): ProviderError {
+  return new ProviderError(`the model endpoint answered with something that is not a message: ${detail}`, true);
+}
+
+/** A short, one-line picture of an unexpected value for an error message. */
+export function glimpse(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  text = text.replace(/\s+/g, ' ').trim();
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+/** The base URL as a person wrote it, without a trailing slash. */
+export function endpointName(baseURL: string): string {
+  return baseURL.replace(/\/+$/, '');
+}
