@@ -1,4 +1,8 @@
-/** A greeting for `name`. */
-export function greet(name: string): string {
+/**
+ * A greeting for `name`.
+ * @param {string} name
+ * @returns {string}
+ */
+export function greet(name) {
   return `Hello, ${name}!`;
 }
