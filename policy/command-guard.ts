@@ -152,6 +152,18 @@ function guardByName(family: string, argv: readonly string[], realPath: string |
   if (INLINE_ALWAYS.has(family)) {
     return deny(GUARD_RULES.inlineCode, `${shown}${via} runs a program given inline; run a program file instead`);
   }
+  if (family === 'git') {
+    // Configuration given on the command line can define aliases, hooks, pagers and editors that run shell commands.
+    const option = argv.slice(1).find((a) => a === '-c' || a.startsWith('--config-env') || a.startsWith('--exec-path'));
+    if (option) return inlineCode(shown, option);
+    return null;
+  }
+  if (family === 'make' || family === 'gmake') {
+    // `--eval` reads makefile text, recipes (shell lines) included, from the argument.
+    const option = argv.slice(1).find((a) => a === '-E' || a === '--eval' || a.startsWith('--eval='));
+    if (option) return inlineCode(shown, option);
+    return null;
+  }
   if (family === 'find') {
     const exec = argv.find((a) => ['-exec', '-execdir', '-ok', '-okdir'].includes(a));
     if (exec) return deny(GUARD_RULES.wrapper, `find ${exec} runs other commands; give the program itself as argv[0]`);

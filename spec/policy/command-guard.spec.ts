@@ -24,6 +24,7 @@ describe('policy: the built-in command guard', () => {
       ['perl', '-MTest::More', 't/a.t'],
       ['ruby', '-Ilib', 'test/a.rb'],
       ['make', 'test'],
+      ['git', 'status'],
       ['find', '.', '-name', '*.ts'],
       ['busybox', 'ls'],
       ['./node_modules/.bin/mocha'],
@@ -85,6 +86,10 @@ describe('policy: the built-in command guard', () => {
       ['npm', 'test', '--script-shell=/bin/bash'],
       ['npx', 'node', '-e', 'x'],
       ['busybox', 'awk', 'x'],
+      ['git', '-c', 'alias.t=!sh -c id', 't'],
+      ['git', '--config-env=core.pager=X', 'log'],
+      ['make', '--eval=all:;@id'],
+      ['make', '-E', 'all:;@id'],
     ]) {
       expect(rule(argv), argv.join(' ')).to.equal('builtin.inline-code');
     }
