@@ -133,12 +133,21 @@ function notable(line: AuditLine): string | null {
     case 'session_started': return `▶ ${line.role} session ${who} started${line.parent_id ? ` (child of ${line.parent_id}, depth ${line.depth})` : ''}`;
     case 'session_ended': return `■ ${who} ${line.status}${line.error ? `: ${line.error}` : ''}`;
     case 'tool_call':
+      if (line.command !== undefined) return commandNote(who, line);
       if (line.decision === 'allow' || line.decision === 'approved') return line.is_error ? `  ${who} ${line.tool} failed: ${line.error}` : null;
       return `✗ ${who} ${line.tool} ${line.decision}${line.rule ? ` by ${line.rule}` : ''}${line.path ? ` on ${line.path}` : ''}`;
     case 'approval': return `? ${who} ${line.tool} on ${line.path}: approval ${line.answer} (${line.by})`;
     case 'notice': return `! ${line.message}`;
     default: return null;
   }
+}
+
+/** A command a session ran or was refused (run_command), on one line: the command is already shell-quoted with escapes. */
+function commandNote(who: string, line: Extract<AuditLine, { type: 'tool_call' }>): string {
+  const refused = line.decision !== 'allow' && line.decision !== 'approved';
+  if (line.is_error) return refused ? `✗ ${who} $ ${line.command} ${line.decision}${line.rule ? ` by ${line.rule}` : ''}` : `  ${who} $ ${line.command} failed: ${line.error}`;
+  const ended = line.exit_code === null || line.exit_code === undefined ? 'stopped' : `exit ${line.exit_code}`;
+  return `${refused ? '✗' : ' '} ${who} $ ${line.command} → ${ended}${refused ? ` · changes not kept (${line.rule}): ${line.path}` : ''}`;
 }
 
 export function finalLine(s: RunSummary): string {
