@@ -1,7 +1,9 @@
 // What running a command through run_command costs beyond running it: the
 // plan (one walk of the workspace), the listings of the writable areas before
 // and after, bubblewrap's namespaces and mounts, and the check of the changes,
-// for `true` in a small project (a src/ of 200 files, a node_modules of 2,000).
+// for `true` in a small project under the policy `choragen init` writes
+// (200 source files in src/, where impl may write; a node_modules of 2,000
+// files, where it may not).
 // Measured against spawning `true` directly. Not a goal of DESIGN.md §8: a
 // figure to keep an eye on (a test run is seconds; this is added to each).
 import { spawn } from 'node:child_process';
@@ -12,6 +14,8 @@ import { writableBases } from '../policy/command-areas.js';
 import { loadPolicy } from '../policy/load.js';
 import { decideGuarded, policyRelPath } from '../policy/protected-paths.js';
 import { makeBenchWorkspace, removeBenchWorkspace } from './bench-broker.js';
+import { defaultPolicyYaml, suggestCommands } from '../policy/default-policy.js';
+import { writeFileSync } from 'node:fs';
 import { summarize } from './stats.js';
 
 const RUNS = 30;
@@ -31,6 +35,7 @@ export async function benchRunCommand(): Promise<{ run_command_overhead_ms_p50: 
   for (let i = 0; i < 200; i++) files[`src/m${i}.ts`] = `export const v${i} = ${i};\n`;
   for (let i = 0; i < 2000; i++) files[`node_modules/p${i % 40}/f${i}.js`] = '';
   const ws = makeBenchWorkspace(files);
+  writeFileSync(`${ws}/choragen.governance.yaml`, defaultPolicyYaml(suggestCommands({}, false)));
   try {
     const policy = await loadPolicy(`${ws}/choragen.governance.yaml`);
     const policyRel = policyRelPath(ws, policy.file);
