@@ -16,6 +16,7 @@ import git from 'isomorphic-git';
 import { verifyAuditFile } from '../../../runtime/audit/verify.js';
 import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
 import { jsonEvents, runCli, type CliResult } from '../../support/cli.js';
+import { auditText, resultsOf } from '../../support/run-records.js';
 import { hostPidsRunning, hostProcessAlive, requireSandbox } from '../../capabilities/sandbox/fixture.js';
 
 const tag = Math.random().toString(36).slice(2, 10);
@@ -188,23 +189,6 @@ function snapshot(dir: string, out: Record<string, string> = {}, rel = ''): Reco
     } else out[r] = `file ${st.mode.toString(8)} ${st.nlink} ${fs.readFileSync(abs).toString('base64')}`;
   }
   return out;
-}
-
-/** The tool_result blocks the model got back, by tool_use id. */
-function resultsOf(server: FakeServer): Map<string, { content: string; is_error?: boolean }> {
-  const out = new Map();
-  for (const q of server.requests) {
-    for (const m of q.body?.messages ?? []) {
-      if (m.role !== 'user' || !Array.isArray(m.content)) continue;
-      for (const b of m.content) if (b.type === 'tool_result') out.set(b.tool_use_id, b);
-    }
-  }
-  return out;
-}
-
-function auditText(ws: string): string {
-  const dir = path.join(ws, '.choragen', 'audit');
-  return fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('');
 }
 
 function expectNoSecret(where: string, text: string): void {
