@@ -32,7 +32,7 @@ export const runCommand = defineCapability({
     'killed with everything it started at its timeout.',
   input: Type.Object(
     {
-      argv: Type.Array(Type.String({ maxLength: 8192 }), {
+      argv: Type.Array(Type.String({ maxLength: 4096 }), {
         minItems: 1,
         maxItems: 256,
         description: 'The program, then its arguments, each a separate string (no shell quoting, no pipes, no redirections)',

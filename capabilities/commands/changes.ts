@@ -25,8 +25,9 @@ export interface Change {
 
 export interface RefusedChange extends Change {
   decision: Decision;
-  /** Undone: removed or put back. Otherwise it stands although the policy refuses it, and `why` says why. */
+  /** Undone (`how`: removed, put back…). Otherwise it stands although the policy refuses it, and `why` says why. */
   undone: boolean;
+  how?: string;
   why?: string;
 }
 
@@ -39,6 +40,27 @@ export interface ChangeReport {
 }
 
 const GIT: Decision = Object.freeze({ decision: 'deny', rule: 'builtin.protected', reason: 'git internals change only through git' });
+const SETID: Decision = Object.freeze({
+  decision: 'deny',
+  rule: 'builtin.setid',
+  reason: 'a file a command leaves set-user-ID or set-group-ID would run as the broker\'s user or group',
+});
+const SETID_BITS = 0o6000;
+
+/** Clears set-user-ID / set-group-ID on a regular file the command left so (a root broker's command could plant a setuid-root program). */
+async function clearSetId(workspace: string, rel: string, mode: number): Promise<string | null> {
+  const parent = await realParent(workspace, rel);
+  if (parent === null) return 'its parent directory is gone or is a symlink';
+  const abs = path.join(parent, path.basename(rel));
+  try {
+    const st = await fsp.lstat(abs);
+    if (!st.isFile()) return null;
+    await fsp.chmod(abs, mode & 0o7777 & ~SETID_BITS);
+    return null;
+  } catch (err) {
+    return `the bits could not be cleared (${errnoCode(err)})`;
+  }
+}
 
 /** The decision on one change, as for a file tool; `approve` does not stand (nobody is asked after the fact). */
 function verdict(decide: Decide, action: 'create' | 'modify' | 'delete', rel: string): Decision {
@@ -143,8 +165,9 @@ export async function checkChanges(req: CheckRequest): Promise<ChangeReport> {
   }
   const entryAfter = (rel: string) => after.snapshot.entries.get(rel) as SnapshotEntry;
   const entryBefore = (rel: string) => before.entries.get(rel) as SnapshotEntry;
-  const refuse = (change: Change, decision: Decision, problem: string | null) =>
-    report.refused.push({ ...change, decision, undone: problem === null, ...(problem !== null ? { why: problem } : {}) });
+  const refuse = (change: Change, decision: Decision, problem: string | null, how = change.kind === 'created' ? 'removed' : 'put back') =>
+    report.refused.push({ ...change, decision, undone: problem === null, ...(problem !== null ? { why: problem } : { how }) });
+  const setIdCleared = 'its set-ID bits cleared';
 
   const removedDirs: string[] = [];
   for (const rel of diff.created) {
@@ -155,6 +178,7 @@ export async function checkChanges(req: CheckRequest): Promise<ChangeReport> {
     const change: Change = { rel, kind: 'created' };
     if (d.decision === 'allow') {
       if (entry.type !== 'dir') report.stood.push(change);
+      if (entry.type === 'file' && (entry.mode & SETID_BITS) !== 0) refuse(change, SETID, await clearSetId(workspace, rel, entry.mode), setIdCleared);
       continue;
     }
     const removed = await removeCreated(workspace, rel);
@@ -173,6 +197,7 @@ export async function checkChanges(req: CheckRequest): Promise<ChangeReport> {
       if (d.decision !== 'allow') refuse(change, d, await restoreDir(workspace, rel, old.mode));
     } else if (d.decision === 'allow') {
       report.stood.push(change);
+      if (now.type === 'file' && (now.mode & SETID_BITS) !== 0) refuse(change, SETID, await clearSetId(workspace, rel, now.mode), setIdCleared);
     } else {
       refuse(change, d, target !== undefined ? await restoreLink(workspace, rel, target) : 'there is no copy of the old content to put back');
     }

@@ -59,7 +59,7 @@ export function formatResult(facts: ResultFacts): string {
   if (report.stood.length > 0) notes.push(`files changed: ${report.stood.map((c) => `${c.rel} (${c.kind})`).join(', ')}`);
   for (const r of report.refused) {
     const what = `${r.rel} (${r.kind}) is against the policy (rule ${r.decision.rule}: ${r.decision.reason})`;
-    notes.push(r.undone ? `not kept: ${what}; ${r.kind === 'created' ? 'removed' : 'put back'}` : `NOT UNDONE: ${what}, but ${r.why}`);
+    notes.push(r.undone ? `not kept: ${what}; ${r.how}` : `NOT UNDONE: ${what}, but ${r.why}`);
   }
   notes.push(...report.unchecked, ...run.warnings.map((w) => relativeToWorkspace(w, workspace)));
   if (notes.length > 0) lines.push('---', ...notes);

@@ -105,6 +105,22 @@ describe('run_command: the check after the run', () => {
     expect(fs.readlinkSync(path.join(ws, 'src/keylink.key'))).to.equal('x.key');
   });
 
+  it('clears set-user-ID and set-group-ID bits a command left on a file, and says so', async () => {
+    ws = tempWorkspace({ 'src/a.sh': '#!/bin/sh\n' });
+    const report = await check((w) => {
+      fs.writeFileSync(path.join(w, 'src/new.sh'), '#!/bin/sh\n');
+      fs.chmodSync(path.join(w, 'src/new.sh'), 0o4755);
+      fs.chmodSync(path.join(w, 'src/a.sh'), 0o2755);
+    });
+    expect(report.refused.map((r) => `${r.kind} ${r.rel} ${r.decision.rule} ${r.undone}`).sort()).to.deep.equal([
+      'created src/new.sh builtin.setid true', 'modified src/a.sh builtin.setid true',
+    ]);
+    expect(fs.statSync(path.join(ws, 'src/new.sh')).mode & 0o7777).to.equal(0o755);
+    expect(fs.statSync(path.join(ws, 'src/a.sh')).mode & 0o7777).to.equal(0o755);
+    // The files themselves stand.
+    expect(report.stood.map((c) => c.rel).sort()).to.deep.equal(['src/a.sh', 'src/new.sh']);
+  });
+
   it('looks inside a directory the command made unreadable', async () => {
     ws = tempWorkspace({ 'src/a.ts': 'a' });
     const report = await check((w) => {

@@ -100,6 +100,7 @@ test('probe the sandbox', async () => {
   r.writeSrc = await attempt(() => fs.writeFileSync('src/generated.txt', 'made by a test'));
   r.writeKey = await attempt(() => fs.writeFileSync('src/leak.key', 'a key the role may not create'));
   r.linkOut = await attempt(() => fs.symlinkSync('/etc/passwd', 'src/passwd-link'));
+  r.setuid = await attempt(() => { fs.writeFileSync('src/suid', '#!/bin/sh\\n'); fs.chmodSync('src/suid', 0o4755); });
   // Only markers leave the sandbox: the spec checks for secrets itself.
   const leaked = Object.values(cfg.secrets).filter((s) => JSON.stringify(r).includes(s));
   r.leaked = leaked.length;
@@ -315,13 +316,13 @@ describe('run_command attacks, end to end (issue 14)', function () {
     expect(p.writeKey).to.equal('ok');
 
     // What the role may not change did not stand, and is recorded as a denial of that call.
-    expect(probed.content).to.include('files changed: src/generated.txt (created)');
+    expect(probed.content).to.include('files changed: src/generated.txt (created), src/suid (created)');
+    expect(probed.content).to.match(/not kept: src\/suid \(created\) is against the policy \(rule builtin\.setid: .*\); its set-ID bits cleared/);
     expect(probed.content).to.match(/not kept: src\/leak\.key \(created\) is against the policy \(rule mutations\.deny\[2\]: key files hold secrets\); removed/);
     expect(probed.content).to.match(/not kept: src\/passwd-link \(created\) is against the policy \(rule path: a link that leads outside the workspace\); removed/);
     const probeCall = calls.get(probe.id);
     expect(probeCall).to.include({ decision: 'deny', is_error: false, exit_code: 0, command: 'node --test test/probe.test.mjs' });
-    expect(probeCall.rule).to.equal('path');
-    expect(probeCall.path.split(', ').sort()).to.deep.equal(['src/leak.key', 'src/passwd-link']);
+    expect(probeCall.path.split(', ').sort()).to.deep.equal(['src/leak.key', 'src/passwd-link', 'src/suid']);
 
     // The hanging test was killed at its timeout, grandchild and all.
     const hung = results.get(hang.id)!;
@@ -349,12 +350,14 @@ describe('run_command attacks, end to end (issue 14)', function () {
 
     // The session's files changed are the ones that stood.
     const ended = jsonEvents(r.stdout).find((e) => e.event === 'session_ended');
-    expect(ended.files_changed).to.deep.equal(['src/generated.txt']);
+    expect(ended.files_changed).to.deep.equal(['src/generated.txt', 'src/suid']);
 
     // Disk: the same as before, except the file the role was allowed to create.
     const after = snapshot(lay.base);
     expect(after['ws/src/generated.txt']).to.equal(`file 100644 1 ${Buffer.from('made by a test').toString('base64')}`);
+    expect(after['ws/src/suid']).to.match(/^file 100755 1 /);
     delete after['ws/src/generated.txt'];
+    delete after['ws/src/suid'];
     expect(after).to.deep.equal(before);
     if (lay.homeSecret) {
       expect(fs.readFileSync(lay.homeSecret, 'utf8')).to.equal(homeBefore);
