@@ -406,9 +406,16 @@ describe('metrics store', function () {
     });
 
     it('runs every query of docs/metrics.md', async () => {
+      // A command too, for the run_command query.
+      const run = new SyntheticRun(ws, 'cmd');
+      run.start('cmd', null, 'impl').append({
+        type: 'tool_call', session_id: 'cmd', seq: 1, tool: 'run_command', tool_use_id: 't', started_at: new Date().toISOString(), duration_ms: 30,
+        decision: 'allow', rule: 'roles.impl.commands.allow[0]', path: '.', is_error: false, error: null, command: 'npm test', exit_code: 0,
+      }).end('cmd');
+      run.close();
       const doc = fs.readFileSync(path.join(packageRoot, 'docs', 'metrics.md'), 'utf8');
       const queries = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]);
-      expect(queries).to.have.length(5);
+      expect(queries).to.have.length(6);
       for (const sql of queries) {
         const r = await queryMetrics(ws, sql);
         expect(r.rows.length, sql).to.be.greaterThan(0);
