@@ -5,7 +5,7 @@
 
 import picomatch from 'picomatch';
 import { guardCommand } from './command-guard.js';
-import { RUN_COMMAND_TOOL, allCommandRules, commandRulesInForce, type CompiledCommandRule } from './commands.js';
+import { RUN_COMMAND_TOOL, allCommandRules, commandRulesInForce, isGlobElement as isGlob, type CompiledCommandRule } from './commands.js';
 import { ROLES, type GovernanceFile, type Role } from './types.js';
 
 export interface CommandLintWarning {
@@ -16,7 +16,6 @@ export interface CommandLintWarning {
 /** The roles offered run_command when their section lists no tools (DESIGN.md §3). */
 const DEFAULT_RUN_COMMAND_ROLES: readonly Role[] = ['impl'];
 
-const isGlob = (element: string) => element !== '' && (picomatch.scan(element).isGlob || element.includes('\\'));
 
 /** Whether every argv `inner` matches is also matched by `outer`. Sound, not complete. */
 function covers(outer: CompiledCommandRule, inner: CompiledCommandRule): boolean {
@@ -58,7 +57,8 @@ export function lintCommands(source: GovernanceFile, offered?: (role: Role) => r
       }
       continue;
     }
-    const literalPrefix = r.argv.slice(0, r.argv.findIndex(isGlob) >= 0 ? r.argv.findIndex(isGlob) : r.argv.length);
+    const firstGlob = r.argv.findIndex(isGlob);
+    const literalPrefix = firstGlob >= 0 ? r.argv.slice(0, firstGlob) : r.argv;
     const refusal = guardCommand(literalPrefix);
     if (refusal) warnings.push({ rule: r.id, message: `can never apply: run_command always refuses it (${refusal.rule}: ${refusal.reason})` });
   }

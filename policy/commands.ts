@@ -24,20 +24,21 @@ type ElementTest = (arg: string) => boolean;
 /** Why a rule element cannot be compiled, or null. An empty element is a literal empty argument. */
 export function elementProblem(element: string): string | null {
   if (element.includes('\0')) return 'argument contains a NUL byte';
-  if (element !== '' && isGlob(element) && picomatch.makeRe(element, GLOB_OPTIONS).source === '$^') {
+  if (isGlobElement(element) && picomatch.makeRe(element, GLOB_OPTIONS).source === '$^') {
     return `invalid glob "${element}"`;
   }
   return null;
 }
 
-function isGlob(element: string): boolean {
-  return picomatch.scan(element).isGlob || element.includes('\\');
+/** Whether a rule element is matched as a glob (an escape counts: `\\*` is a literal star, matched by the glob engine). */
+export function isGlobElement(element: string): boolean {
+  return element !== '' && (picomatch.scan(element).isGlob || element.includes('\\'));
 }
 
 function compileElement(element: string, key: string): ElementTest {
   const problem = elementProblem(element);
   if (problem) throw new PolicyError(`${key}: ${problem}`, undefined, undefined, key);
-  if (element === '' || !isGlob(element)) return (arg) => arg === element;
+  if (!isGlobElement(element)) return (arg) => arg === element;
   const re = picomatch.makeRe(element, GLOB_OPTIONS);
   return (arg) => re.test(arg);
 }
