@@ -116,7 +116,10 @@ export async function planCommand(req: PlanRequest): Promise<PlanResult> {
     try {
       entries = await fsp.readdir(dir.abs, { withFileTypes: true });
     } catch {
-      continue; // a directory this uid cannot list: neither can the command, which runs as the same uid
+      // Neither can the command, which runs as the same uid; but where it may write it could chmod the
+      // directory and look inside, at files this walk never saw: hide it whole there.
+      if (dir.writable && dir.abs !== ws) hidden.push({ path: dir.abs, kind: 'dir' });
+      continue;
     }
     for (const entry of entries) {
       if (++visited > MAX_SCAN_ENTRIES) {
