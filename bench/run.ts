@@ -13,12 +13,14 @@ import { benchStartup } from './startup.js';
 import type { SideBySideResult } from './side-by-side.js';
 import { machineLoad, round } from './stats.js';
 import { benchToolCall } from './tool-call.js';
+import { benchRunCommand } from './run-command.js';
 
 /** The JSON keys, in order (units in the names). */
 const KEYS = [
   'tool_call_overhead_us_p50', 'tool_call_overhead_us_p99', 'policy_decisions_per_s', 'policy_naive_decisions_per_s',
   'child_spawn_ms_p50', 'concurrent_sessions', 'rss_mb_at_max', 'ingest_events_per_s', 'summary_1m_ms', 'help_ms', 'startup_ratio_vs_bare_sdk', 'e2e_ratio_vs_bare_sdk',
   'cache_billed_ratio', 'compactions_120_turns_60k',
+  'run_command_overhead_ms_p50',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -72,6 +74,11 @@ const BENCHES: Array<{ name: string; run: () => Promise<Partial<Record<Key, numb
   { name: 'startup', run: async () => {
     const r = await benchStartup();
     return { startup_ratio_vs_bare_sdk: r.ratio, notes: { startup_ratio_vs_bare_sdk: pairNote(r) } };
+  } },
+  { name: 'run-command', run: async () => {
+    const r = await benchRunCommand();
+    return { run_command_overhead_ms_p50: r.run_command_overhead_ms_p50,
+      notes: { run_command_overhead_ms_p50: `sandboxed true p50 ${round(r.sandboxed.p50)} ms (p90 ${round(r.sandboxed.p90)}), bare spawn p50 ${round(r.bare.p50, 2)} ms; plan, listings, bubblewrap, check` } };
   } },
   { name: 'e2e', run: async () => {
     const r = await benchE2e();

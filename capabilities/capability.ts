@@ -5,7 +5,9 @@
 
 import type { BigIntStats } from 'node:fs';
 import type { Static, TSchema } from '@sinclair/typebox';
-import type { Action, Role } from '../policy/types.js';
+import type { ProgramFacts } from '../policy/command-guard.js';
+import type { Action, Decision, MutationAction, Role } from '../policy/types.js';
+import type { Sandbox } from './sandbox/index.js';
 
 export interface SessionIdentity {
   readonly id: string;
@@ -73,6 +75,31 @@ export interface BrokerServices {
   spawnChild(request: { role: Role; instructions: string; taskId?: string; chainId?: string }): Promise<ChildReport>;
 }
 
+/** What run_command asks of the broker, bound to the calling session and tool call. */
+export interface CommandServices {
+  /**
+   * The built-in guard, then the policy's `commands` rules for this role,
+   * then the sandbox's probe, then (for `approve`) a human shown the command
+   * line. Resolves with the sandbox to run in; throws ToolRefusal on any no,
+   * which is recorded as this call's decision.
+   */
+  authorize(argv: readonly string[], program: ProgramFacts, cwd: AuthorizedPath): Promise<Sandbox>;
+  /** The broker's decision for a workspace path (protected paths included), without asking anyone and without recording it. */
+  decide(action: MutationAction | 'read', rel: string): Decision;
+  /** The static bases of the role's allow rules (`.` is the whole workspace): where its commands may write. */
+  readonly writableBases: readonly string[];
+  /** limits.command_timeout_s: the default timeout, and the most a call may ask for. */
+  readonly timeoutLimitS: number;
+  /** Runs `effect` with the workspace to itself: file tools' writes and other commands wait for it. */
+  exclusive<T>(effect: () => Promise<T>): Promise<T>;
+  /** A change the command made that does not stand (or could not be undone): recorded as a denial of this call. */
+  refused(rel: string, decision: Decision): void;
+  /** Changes that stand: added to the session's files changed. */
+  changed(paths: readonly AuthorizedPath[]): Promise<void>;
+  /** For this call's audit line: the command (shell-quoted, one line) and its exit code. */
+  record(fields: { command?: string; exitCode?: number | null }): void;
+}
+
 export interface ToolContext {
   readonly session: SessionIdentity;
   /** absolute workspace root */
@@ -107,6 +134,8 @@ export interface ToolContext {
    * from, taken before reading; without it the path is stat'ed again.
    */
   observed(target: AuthorizedPath, stats?: BigIntStats): Promise<void>;
+  /** run_command's access to the broker. */
+  readonly commands: CommandServices;
 }
 
 export interface ToolResult {

@@ -17,12 +17,13 @@ import { taskList } from './task-list.js';
 import { taskStart } from './task-start.js';
 import { taskApprove } from './task-approve.js';
 import { taskRework } from './task-rework.js';
+import { runCommand } from './run-command.js';
 import { completeTask } from './complete-task.js';
 
 export const CAPABILITIES: readonly Capability[] = [
   readFile, listFiles, searchFiles, writeFile, editFile, deleteFile, moveFile,
   gitStatus, gitDiff, spawnImplSession, spawnSession, chainStatus, taskList,
-  taskStart, taskApprove, taskRework, completeTask,
+  taskStart, taskApprove, taskRework, runCommand, completeTask,
 ];
 
 export const REGISTRY: ReadonlyMap<string, Capability> = new Map(CAPABILITIES.map((c) => [c.name, c]));

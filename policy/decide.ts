@@ -7,6 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
+import { compileCommands } from './commands.js';
 import { PolicyError } from './errors.js';
 import {
   DEFAULT_SPAWNS,
@@ -25,7 +26,7 @@ import {
   type RoleSection,
 } from './types.js';
 
-export const DEFAULT_LIMITS: Readonly<Required<Limits>> = Object.freeze({ max_depth: 2, max_parallel: 4 });
+export const DEFAULT_LIMITS: Readonly<Required<Limits>> = Object.freeze({ max_depth: 2, max_parallel: 4, command_timeout_s: 120 });
 
 const GLOB_OPTIONS = { dot: true } as const;
 
@@ -224,6 +225,7 @@ export function compilePolicy(
 ): CompiledPolicy {
   const rules = collectRules(source);
   const roles = Object.freeze(definedRoles(source));
+  const commands = compileCommands(source, roles);
   const known = new Set<string>(roles);
   const tables = new Map<Role, Record<MutationAction, Table>>();
   for (const role of roles) {
@@ -268,6 +270,7 @@ export function compilePolicy(
         allow_from: inForce.allowFrom,
         default: 'deny' as const,
       },
+      commands: commands.rulesFor(role),
     };
   }
 
@@ -280,6 +283,8 @@ export function compilePolicy(
     hasRole: (name: string) => known.has(name),
     section: (role: Role) => (known.has(role) ? source.roles?.[role] : undefined),
     decide,
+    decideCommand: commands.decide,
+    allowsCommands: commands.allowsAny,
     toolsFor: (role: Role) => (known.has(role) ? source.roles?.[role]?.tools : undefined),
     spawnsFor: (role: Role) => spawns.get(role) ?? [],
     rulesFor,

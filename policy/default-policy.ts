@@ -1,7 +1,71 @@
 // The governance file `choragen init` writes. It must load with our own
 // loader and lint without warnings (spec/policy/load.spec.ts checks both).
+// impl's `commands` come from the project (suggestCommands): the usual test,
+// lint and type-check commands of a Node project, and nothing else.
 
-export const DEFAULT_POLICY_YAML = `# choragen.governance.yaml: what agent sessions may read and change.
+/** A command `init` lets impl run, with why. */
+export interface SuggestedCommand {
+  argv: string[];
+  reason: string;
+}
+
+/** What `init` reads of package.json. */
+export interface NodeProject {
+  scripts?: Record<string, unknown>;
+  dependencies?: Record<string, unknown>;
+  devDependencies?: Record<string, unknown>;
+}
+
+/** npm's placeholder for a project without tests. */
+const NO_TEST_SCRIPT = /no test specified/;
+/** Scripts that check the code without changing anything outside it: tests, linters, type checkers. */
+const CHECK_SCRIPT = /^(test|lint|typecheck|type-check|check-types|types|tsc)(:[\w:-]+)?$/;
+const MAX_SCRIPTS = 8;
+
+/** The test, lint and type-check commands of a Node project (null: no package.json). */
+export function suggestCommands(project: NodeProject | null, hasTsconfig: boolean): SuggestedCommand[] {
+  if (project === null) return [];
+  const scripts = Object.entries(project.scripts ?? {}).filter(([, v]) => typeof v === 'string') as [string, string][];
+  const out: SuggestedCommand[] = [];
+  const test = scripts.find(([name]) => name === 'test');
+  if (test && !NO_TEST_SCRIPT.test(test[1])) out.push({ argv: ['npm', 'test'], reason: "the project's tests (package.json scripts.test)" });
+  else out.push({ argv: ['node', '--test'], reason: "Node's built-in test runner" });
+  for (const [name] of scripts.filter(([n]) => n !== 'test' && CHECK_SCRIPT.test(n)).slice(0, MAX_SCRIPTS)) {
+    out.push({ argv: ['npm', 'run', name], reason: `package.json scripts.${name}` });
+  }
+  const deps = { ...project.dependencies, ...project.devDependencies };
+  if ('typescript' in deps || hasTsconfig) out.push({ argv: ['npx', 'tsc', '--noEmit'], reason: 'type-check with the project\'s TypeScript' });
+  return out;
+}
+
+function commandsSection(commands: readonly SuggestedCommand[]): string {
+  const intro = `    # Commands impl may run with run_command: each argv is a prefix of the command
+    # (more arguments may follow; add exact: true to forbid them), run directly,
+    # never through a shell, in a sandbox that writes only where impl may change
+    # files, with no network and no environment.`;
+  if (commands.length === 0) {
+    return `${intro} None yet (no package.json was found), so impl
+    # is not offered run_command. For example:
+    # commands:
+    #   allow:
+    #     - argv: ["npm", "test"]
+    #     - argv: ["node", "--test"]
+`;
+  }
+  const rules = commands.map((c) => `        - argv: [${c.argv.map((a) => JSON.stringify(a)).join(', ')}]\n          reason: ${JSON.stringify(c.reason)}`).join('\n');
+  return `${intro} Found in this project:
+    commands:
+      allow:
+${rules}
+`;
+}
+
+/** The default governance file, with `commands` for impl (suggestCommands). */
+export function defaultPolicyYaml(commands: readonly SuggestedCommand[] = []): string {
+  return DEFAULT_POLICY_TEMPLATE.replace('__IMPL_COMMANDS__\n', commandsSection(commands));
+}
+
+const DEFAULT_POLICY_TEMPLATE = `# choragen.governance.yaml: what agent sessions may read and change.
 #
 # Every path is relative to the workspace root, with symlinks resolved,
 # before a rule sees it. Patterns are globs (picomatch, dotfiles included):
@@ -36,6 +100,16 @@ mutations:
     - pattern: "package.json"
       actions: [modify]
       reason: "review dependency changes"
+
+# Commands (run_command): which programs a role may run, as argv prefixes, each
+# element a literal or a glob. Order: any deny (here or the role's) -> approve
+# -> the role's allow -> otherwise denied. Shells, env, xargs and code given
+# inline (node -e, python -c) are always refused.
+# Check one:  choragen policy:check --role impl --command "npm test"
+commands:
+  deny:
+    - argv: ["npm", "publish"]
+      reason: "publishing is a human's decision"
 
 # Reads are allowed except where a rule below denies them.
 reads:
@@ -81,8 +155,9 @@ roles:
       - pattern: "docs/tasks/**"
         actions: [delete]
         reason: "task files are never deleted by impl"
+__IMPL_COMMANDS__
     # tools: [read_file, list_files, search_files, write_file, edit_file, delete_file,
-    #         move_file, git_status, git_diff, chain_status, task_list, complete_task]
+    #         move_file, git_status, git_diff, chain_status, task_list, run_command, complete_task]
 
   control:
     allow:
@@ -101,8 +176,12 @@ roles:
   #   provider: openai
   #   model: gpt-5-mini
 
-# Session tree limits: how deep sessions may spawn children, and how many run at once.
+# Session tree limits: how deep sessions may spawn children, how many run at
+# once, and how long a command may run (seconds, at most 3600).
 limits:
   max_depth: 2
   max_parallel: 4
+  command_timeout_s: 120
 `;
+
+export const DEFAULT_POLICY_YAML = defaultPolicyYaml();

@@ -8,6 +8,7 @@
 //   UsageError          2   bad flags or arguments, missing configuration
 //   PolicyError         2   the governance file is missing or invalid (names file:line key)
 //   SandboxUnavailable  2   no permission model for session workers (--unsafe-no-sandbox not given)
+//   SandboxPlanError    1   run_command's sandbox plan cannot become bubblewrap arguments (a derivation bug, or a plan too big)
 //   ToolRefusal         2   the policy (or a bound) refused a tool call: `decision` deny|invalid|rejected
 //   ToolFailure         2   a permitted tool call could not be done (missing file, no match, too large)
 //   ProviderError     1/2   the model endpoint failed; `retryable` ones are retried; 401/403 exit 2
@@ -53,6 +54,15 @@ export class PolicyError extends UsageError {
 
 /** Node's permission model is not available and --unsafe-no-sandbox was not given. */
 export class SandboxUnavailableError extends UsageError {}
+
+/**
+ * A sandbox plan that cannot be turned into bubblewrap arguments: malformed
+ * (a bug in the code that derived it) or too big for bubblewrap. run_command
+ * reports it as the tool's failure.
+ */
+export class SandboxPlanError extends ChoragenError {
+  override readonly name = 'SandboxPlanError';
+}
 
 /** SIGINT / SIGTERM, or an abort from the broker. */
 export class InterruptedError extends ChoragenError {

@@ -5,6 +5,7 @@
 // and what the caller says about tools.
 
 import picomatch from 'picomatch';
+import { lintCommands } from './command-lint.js';
 import { collectRules, rulesInForce, type CompiledRule, type PolicyRules } from './decide.js';
 import { isBuiltinRole, type CompiledPolicy, type MutationAction, type Role } from './types.js';
 
@@ -64,6 +65,7 @@ export function lintPolicy(policy: CompiledPolicy, tools?: LintTools): LintWarni
     for (const r of [...rules.roles[role].approve, ...rules.roles[role].allow]) shadowed(r, denies, warnings);
   }
   warnings.push(...roleWarnings(policy, tools));
+  warnings.push(...lintCommands(policy.source, tools && ((role) => tools.offered(role))));
   return warnings;
 }
 

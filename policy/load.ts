@@ -10,6 +10,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { LineCounter, parseDocument } from 'yaml';
 import { PolicyError } from './errors.js';
 import { schemaErrors, type SchemaError } from './schema-errors.js';
+import { commandElementsOf, elementProblem } from './commands.js';
 import { formatKey, lineOf, pointerSegments, schemaAt, type Segment, valueAt } from './error-location.js';
 import { compilePolicy, globProblem } from './decide.js';
 import { governanceSchema } from './schema.js';
@@ -94,7 +95,7 @@ function parseGovernance(text: string, file: string, shown: string, options: Loa
 
   const data = withoutNullValues(doc.toJS({ maxAliasCount: 1000 }) ?? {});
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    fail(1, undefined, 'the governance file must be a mapping (mutations:, reads:, roles:, limits:)');
+    fail(1, undefined, 'the governance file must be a mapping (mutations:, reads:, commands:, roles:, limits:)');
   }
 
   const locate = (segments: Segment[], atKey = false) => lineOf(doc, lineCounter, segments, atKey);
@@ -108,6 +109,10 @@ function parseGovernance(text: string, file: string, shown: string, options: Loa
 
   for (const { segments, pattern } of patternsOf(source)) {
     const problem = globProblem(pattern);
+    if (problem) fail(locate(segments), formatKey(segments), problem);
+  }
+  for (const { segments, element } of commandElementsOf(source)) {
+    const problem = elementProblem(element);
     if (problem) fail(locate(segments), formatKey(segments), problem);
   }
   const spawnProblem = undefinedSpawn(source);

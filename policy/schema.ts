@@ -9,6 +9,9 @@
 import { Kind, Type, TypeRegistry, type TSchema, type TUnsafe } from '@sinclair/typebox';
 import { MUTATION_ACTIONS, ROLE_NAME_PATTERN, ROLE_PROVIDERS } from './types.js';
 
+/** The longest run_command timeout a policy may set. */
+export const MAX_COMMAND_TIMEOUT_S = 3600;
+
 // A JSON Schema `enum`. TypeBox's own Type.Enum is a union of literals, which
 // fails as one error per literal; an `enum` fails as one error the loader names.
 const ENUM_KIND = 'choragen:Enum';
@@ -44,6 +47,23 @@ export const ReadRuleSchema = Type.Object({ pattern: Pattern, reason: Type.Optio
 
 const MutationRules = Type.Array(MutationRuleSchema);
 
+/** A command rule: an argv prefix (literals or globs), run directly by run_command. */
+export const CommandRuleSchema = Type.Object(
+  {
+    argv: Type.Array(Type.String({ maxLength: 4096, description: 'a literal argument or a picomatch glob' }), { minItems: 1, maxItems: 64 }),
+    exact: Type.Optional(Type.Boolean({ description: 'the command must have exactly these arguments, no more' })),
+    reason: Type.Optional(Reason),
+  },
+  { additionalProperties: false },
+);
+
+const CommandRules = Type.Array(CommandRuleSchema);
+
+export const CommandsSchema = Type.Object(
+  { allow: Type.Optional(CommandRules), approve: Type.Optional(CommandRules), deny: Type.Optional(CommandRules) },
+  { additionalProperties: false },
+);
+
 export const MutationsSchema = Type.Object(
   { allow: Type.Optional(MutationRules), approve: Type.Optional(MutationRules), deny: Type.Optional(MutationRules) },
   { additionalProperties: false },
@@ -70,6 +90,7 @@ function roleSectionSchema(tools: TSchema = Type.String({ minLength: 1 })) {
       allow: Type.Optional(MutationRules),
       approve: Type.Optional(MutationRules),
       deny: Type.Optional(MutationRules),
+      commands: Type.Optional(CommandsSchema),
     },
     { additionalProperties: false },
   );
@@ -89,6 +110,8 @@ export const LimitsSchema = Type.Object(
   {
     max_depth: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
     max_parallel: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+    // An hour at most: a command that needs longer is not one a session should wait on.
+    command_timeout_s: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_COMMAND_TIMEOUT_S })),
   },
   { additionalProperties: false },
 );
@@ -112,6 +135,7 @@ export function governanceSchema(knownTools?: readonly string[]) {
     {
       mutations: Type.Optional(MutationsSchema),
       reads: Type.Optional(ReadsSchema),
+      commands: Type.Optional(CommandsSchema),
       roles: Type.Optional(rolesSchema(tools ? roleSectionSchema(tools) : RoleSectionSchema)),
       limits: Type.Optional(LimitsSchema),
       collision_detection: Type.Optional(CollisionDetectionSchema),

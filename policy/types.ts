@@ -45,6 +45,23 @@ export interface Rule {
   reason?: string;
 }
 
+/**
+ * A `commands` rule (run_command): `argv` is a prefix of the command's argv,
+ * element by element, each a literal or a picomatch glob; `exact` requires
+ * the same length.
+ */
+export interface CommandRule {
+  argv: string[];
+  exact?: boolean;
+  reason?: string;
+}
+
+export interface CommandRules {
+  allow?: CommandRule[];
+  approve?: CommandRule[];
+  deny?: CommandRule[];
+}
+
 export interface RoleSection {
   /** One line saying what the role is for (shown to a parent that may start it). */
   description?: string;
@@ -58,17 +75,22 @@ export interface RoleSection {
   allow?: Rule[];
   approve?: Rule[];
   deny?: Rule[];
+  /** When present, its `allow` replaces the global `commands.allow` for this role. */
+  commands?: CommandRules;
 }
 
 export interface Limits {
   max_depth?: number;
   max_parallel?: number;
+  /** run_command's timeout, and the most a tool call may ask for. */
+  command_timeout_s?: number;
 }
 
 /** The parsed file, as written (after validation). */
 export interface GovernanceFile {
   mutations?: { allow?: Rule[]; approve?: Rule[]; deny?: Rule[] };
   reads?: { deny?: Rule[] };
+  commands?: CommandRules;
   roles?: Record<Role, RoleSection>;
   limits?: Limits;
   [compat: string]: unknown;
@@ -99,6 +121,10 @@ export interface CompiledPolicy {
   /** The role's section of the file as written (undefined when it has none). */
   section(role: Role): Readonly<RoleSection> | undefined;
   decide(role: Role, action: Action, path: string): Decision;
+  /** The `commands` rules' decision for an argv (no built-in refusals: see policy/command-guard.ts). */
+  decideCommand(role: Role, argv: readonly string[]): Decision;
+  /** Whether any `commands` allow or approve rule is in force for the role (run_command is offered only then). */
+  allowsCommands(role: Role): boolean;
   /** Tools granted by `roles.<role>.tools`, or undefined to use the defaults. */
   toolsFor(role: Role): readonly string[] | undefined;
   /**
@@ -110,5 +136,5 @@ export interface CompiledPolicy {
   /** The line of a key of the file (`['roles', 'reviewer', 'prompt']`), for problems found after loading. */
   lineOf(key: readonly (string | number)[]): number | undefined;
   /** The rules that can affect a path for this role, for the manifest. */
-  rulesFor(role: Role): { reads: unknown; mutations: unknown };
+  rulesFor(role: Role): { reads: unknown; mutations: unknown; commands: unknown };
 }

@@ -5,6 +5,7 @@
 // both sides.
 
 import path from 'node:path';
+import { SandboxPlanError } from '../../policy/errors.js';
 
 /** An existing path whose content the command must not see. */
 export interface HiddenPath {
@@ -62,10 +63,8 @@ export function defaultPathDirs(workspace: string, nodeBinDir: string = path.dir
   return dirs;
 }
 
-/** A plan that cannot be turned into a sandbox: a bug in the code that derived it, not a user error. */
-export class SandboxPlanError extends Error {
-  override readonly name = 'SandboxPlanError';
-}
+// A plan that cannot be turned into a sandbox: one of the error table's classes (policy/errors.ts).
+export { SandboxPlanError };
 
 /** `child` is `parent` or below it. */
 export function isWithin(child: string, parent: string): boolean {

@@ -70,12 +70,16 @@ export interface ToolCallEvent {
   path: string | null; // resolved, workspace-relative ("a -> b" for moves)
   is_error: boolean;
   error: string | null;
+  /** run_command only: the argv, shell-quoted on one line (capped), and the exit code (null when it never ran or was stopped). */
+  command?: string;
+  exit_code?: number | null;
 }
 
 export interface ApprovalEvent {
   type: 'approval';
   session_id: string;
   tool: string;
+  /** The path the approval was about; for run_command, the command line. */
   path: string;
   rule: string;
   answer: 'yes' | 'no';
@@ -104,7 +108,9 @@ export interface NoticeEvent {
     /** the endpoint refused the key: the tree stops, the run exits 2 */
     | 'config_error'
     /** something the provider left out of an answer */
-    | 'provider';
+    | 'provider'
+    /** a session holds run_command but the sandbox is unavailable: every command is refused */
+    | 'commands_unavailable';
   message: string;
   /** On 'resume': the process that writes the log from here on (AuditLog.resume sets it). */
   pid?: number;

@@ -29,6 +29,8 @@ import { continuation, markResumed } from '../sessions/resume.js';
 import { version } from '../version.js';
 import { termLine } from '../terminal/text.js';
 import { WriteRegistry } from './write-locks.js';
+import { probeSandbox, type SandboxVerdict } from '../../capabilities/sandbox/index.js';
+import { RUN_COMMAND_TOOL } from '../../policy/commands.js';
 
 export interface BrokerOptions {
   workspace: string; // real path
@@ -69,6 +71,8 @@ export interface BrokerOptions {
   promptHost?: PromptHost;
   /** A streamed model answer is arriving (live view): output tokens so far. */
   onProgress?: (sessionId: string, outputTokens: number) => void;
+  /** The command sandbox's verdict (default: probeSandbox(), cached); specs inject one to test a machine without bubblewrap. */
+  commandSandbox?: () => Promise<SandboxVerdict>;
   /** A pool to share (bench); otherwise the broker makes and owns one. */
   pool?: SessionPool;
   /**
@@ -132,6 +136,7 @@ export class Broker {
   private firstSessionRef: Promise<boolean> | null = null;
   private refsExplained = false;
   private configError = false;
+  private readonly commandSandbox: () => Promise<SandboxVerdict>;
 
   private constructor(
     private readonly opts: BrokerOptions,
@@ -141,6 +146,9 @@ export class Broker {
   ) {
     this.budget = new TreeBudget(opts.maxTokens, opts.maxCost);
     const writes = new WriteRegistry();
+    this.commandSandbox = opts.commandSandbox ?? (() => probeSandbox());
+    // Probe early when a role may run commands: the verdict is ready (and cached) by the first call.
+    if (opts.policy.roles.some((r) => roleTools(opts.policy, r, REGISTRY).includes(RUN_COMMAND_TOOL))) void this.commandSandbox();
     const approver = new Approver({ autoApprove: opts.autoApprove, interactive: opts.interactive, timeoutMs: opts.approvalTimeoutMs, host: opts.promptHost });
     this.dispatcher = new ToolDispatcher(REGISTRY, {
       workspace: opts.workspace,
@@ -155,6 +163,7 @@ export class Broker {
         checkSpawn: (role) => this.checkSpawn(session, role),
         spawnChild: (req) => this.spawnChild(session, req),
       }),
+      sandbox: () => this.commandSandbox(),
     }, (event) => this.record(event), (session, result) => this.journals.get(session.id)?.toolResult(result));
     this.gateway = new ModelGateway({
       maxRetries: opts.maxRetries,
@@ -294,6 +303,10 @@ export class Broker {
     });
     const journal = new TranscriptWriter(this.opts.workspace, { identity, tools: [...grant.tools], envelope: [...grant.envelope], model: session.model, provider: endpoint.provider },
       (err) => this.failRecords(err));
+    if (grant.tools.includes(RUN_COMMAND_TOOL)) {
+      const verdict = await this.commandSandbox();
+      if (!verdict.ok) this.record({ type: 'notice', session_id: session.id, kind: 'commands_unavailable', message: `run_command will refuse every command: ${verdict.reason}` });
+    }
     const setup: SessionModelSetup = {
       system: systemPrompt(identity.role, prompt.text, this.opts.policy),
       tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!, offer)),

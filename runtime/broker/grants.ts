@@ -14,6 +14,7 @@
 import { BUILTIN_ROLE_DESCRIPTIONS, SPAWN_IMPL_TOOL, isBuiltinRole, type CompiledPolicy, type Role } from '../../policy/types.js';
 import type { Capability, ToolOffer } from '../../capabilities/capability.js';
 import { UsageError } from '../../policy/errors.js';
+import { RUN_COMMAND_TOOL } from '../../policy/commands.js';
 
 export const SPAWN_TOOL = SPAWN_IMPL_TOOL;
 export const SPAWN_SESSION_TOOL = 'spawn_session';
@@ -25,7 +26,11 @@ export const READ_ONLY_DEFAULTS: readonly string[] = [
 
 type Registry = ReadonlyMap<string, Capability>;
 
-/** The tools a session of `role` is offered. */
+/**
+ * The tools a session of `role` is offered. run_command only while the role's
+ * `commands` rules allow (or give to approval) at least one command: a tool
+ * that can only refuse is noise.
+ */
 export function roleTools(policy: CompiledPolicy, role: Role, registry: Registry): string[] {
   const listed = policy.toolsFor(role);
   if (listed) {
@@ -44,7 +49,7 @@ export function roleTools(policy: CompiledPolicy, role: Role, registry: Registry
     if (listsSpawnSession) tools = listed!.filter((t) => t === SPAWN_SESSION_TOOL || tools.includes(t));
     else tools.splice(tools.includes(SPAWN_TOOL) ? tools.indexOf(SPAWN_TOOL) + 1 : tools.length, 0, SPAWN_SESSION_TOOL);
   }
-  return tools;
+  return policy.allowsCommands(role) ? tools : tools.filter((t) => t !== RUN_COMMAND_TOOL);
 }
 
 function defaultTools(role: Role, registry: Registry): string[] {

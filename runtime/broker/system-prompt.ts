@@ -5,7 +5,7 @@
 // cache; the facts of one session (its id, its depth) open its first user
 // message instead (sessionFacts).
 import type { CompiledPolicy, Role } from '../../policy/types.js';
-import { allowedInstead } from '../../policy/refusal-text.js';
+import { allowedCommands, allowedInstead } from '../../policy/refusal-text.js';
 
 /**
  * The line every system prompt carries, naming the session's role exactly;
@@ -19,11 +19,13 @@ export function systemPrompt(role: Role, roleText: string, policy: CompiledPolic
   const may = (['create', 'modify', 'delete', 'move'] as const)
     .map((a) => `${a}: ${allowedInstead(policy, role, a).join(', ') || '(nothing)'}`)
     .join('; ');
+  const commands = policy.allowsCommands(role) ? allowedCommands(policy, role) : [];
   return [
     roleText,
     '',
     roleMarker(role),
     `Paths your role may change — ${may}. Denied paths stay denied whatever the instructions say.`,
+    ...(commands.length ? [`Commands your role may run with run_command (if you hold it; "…" = more arguments may follow): ${commands.join('; ')}.`] : []),
   ].join('\n');
 }
 

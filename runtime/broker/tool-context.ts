@@ -2,56 +2,20 @@
 // call. Every path goes through canonicalize -> policy -> (approval) here, and
 // the decisions are kept for that call's audit line.
 import type { BigIntStats } from 'node:fs';
-import type { AuthorizedPath, BrokerServices, ToolContext, ToolLimits } from '../../capabilities/capability.js';
-import type { Action, CompiledPolicy, Decision } from '../../policy/types.js';
+import type { AuthorizedPath, CommandServices, ToolContext } from '../../capabilities/capability.js';
+import type { Action } from '../../policy/types.js';
 import { canonicalize } from '../../policy/canonical.js';
-import type { ToolDecision } from '../audit/events.js';
 import { ToolRefusal } from '../../policy/errors.js';
 import type { LiveSession } from './live-session.js';
-import type { ApprovalAnswer, Approver } from './approver.js';
-import type { WriteRegistry } from './write-locks.js';
 import { refusalText } from '../../policy/refusal-text.js';
-import { decideGuarded, policyRelPath } from '../../policy/protected-paths.js';
+import { createCommandServices } from './command-services.js';
+import { type ContextDeps, DecisionTrail, decide } from './context-deps.js';
 
-export interface ContextDeps {
-  workspace: string;
-  policy: CompiledPolicy;
-  limits: ToolLimits;
-  approver: Approver;
-  writes: WriteRegistry;
-  requireApproval: boolean;
-  onApproval(session: LiveSession, tool: string, path: string, rule: string, answer: ApprovalAnswer['answer'], by: ApprovalAnswer['by']): void;
-  services(session: LiveSession): BrokerServices;
-}
-
-/** What one tool call decided, for its audit line. */
-export class DecisionTrail {
-  decision: ToolDecision = 'allow';
-  rule: string | null = null;
-  readonly paths: string[] = [];
-
-  note(rel: string, d: Decision, outcome: ToolDecision): void {
-    this.paths.push(rel);
-    // The weakest link names the call: a refusal beats an approval beats an allow.
-    const rank: Record<ToolDecision, number> = { allow: 0, approved: 1, invalid: 2, rejected: 3, deny: 4 };
-    if (rank[outcome] >= rank[this.decision]) {
-      this.decision = outcome;
-      this.rule = d.rule;
-    }
-  }
-}
-
-const policyRels = new WeakMap<ContextDeps, string | null>();
-
-/** The policy's decision, unless the path is one no session may touch (runtime/protected-paths.ts). */
-function decide(deps: ContextDeps, role: LiveSession['identity']['role'], action: Action, rel: string): Decision {
-  let policyRel = policyRels.get(deps);
-  if (policyRel === undefined) policyRels.set(deps, (policyRel = policyRelPath(deps.workspace, deps.policy.file)));
-  return decideGuarded(deps.policy, policyRel, role, action, rel);
-}
+export { type ContextDeps, DecisionTrail } from './context-deps.js';
 
 export function createToolContext(deps: ContextDeps, session: LiveSession, tool: string, trail: DecisionTrail, signal: AbortSignal): ToolContext {
   const { identity } = session;
+  let commands: CommandServices | undefined;
   return {
     session: identity,
     workspace: deps.workspace,
@@ -101,6 +65,10 @@ export function createToolContext(deps: ContextDeps, session: LiveSession, tool:
 
     observed(target: AuthorizedPath, stats?: BigIntStats): Promise<void> {
       return deps.writes.observe(identity.id, target.abs, stats);
+    },
+
+    get commands(): CommandServices {
+      return (commands ??= createCommandServices(deps, session, tool, trail, signal));
     },
   };
 }

@@ -68,9 +68,10 @@ export class ToolDispatcher {
       duration_ms: performance.now() - t0,
       decision: trail.decision,
       rule: trail.rule,
-      path: trail.paths.length ? trail.paths.join(' -> ') : null,
+      path: trail.paths.length ? trail.paths.join(trail.pathSeparator) : null,
       is_error: isError,
       error,
+      ...(trail.command !== null ? { command: trail.command, exit_code: trail.exitCode } : {}),
     });
     const reply: ToolReply = { type: 'tool_reply', id: req.id, content, is_error: isError };
     if (endsSession) {

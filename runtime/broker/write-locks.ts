@@ -2,6 +2,8 @@
 // whose base is stale: the file changed since the writing session last saw it
 // (read or wrote it), or another session of this run wrote it after the
 // writing session started and the writer has not looked at it since.
+// A command (run_command) takes the whole workspace: it waits for the writes
+// in progress, and writes and other commands wait for it.
 import type { BigIntStats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { ToolRefusal } from '../../policy/errors.js';
@@ -25,6 +27,10 @@ export class WriteRegistry {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly seen = new Map<string, Map<string, Version>>(); // session -> abs -> version
   private readonly lastWriter = new Map<string, { session: string; atMs: number }>();
+  /** Set while a command holds the workspace: every write waits for it. */
+  private gate: Promise<void> | null = null;
+  /** The commands holding or waiting for the workspace, in order. */
+  private commands: Promise<unknown> = Promise.resolve();
 
   /**
    * Note the version of `abs` this session has seen. `known`: stats the caller
@@ -41,6 +47,7 @@ export class WriteRegistry {
 
   /** Run `effect` holding the lock of `abs`; refuses if the caller's base is stale. */
   async write<T>(session: string, sessionStartMs: number, rel: string, abs: string, effect: () => Promise<T>): Promise<T> {
+    while (this.gate) await this.gate;
     const previous = this.locks.get(abs) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
@@ -65,6 +72,38 @@ export class WriteRegistry {
       release();
       if (this.locks.get(abs) === chained) this.locks.delete(abs);
     }
+  }
+
+  /**
+   * Run `effect` with the workspace to itself: after every write in progress,
+   * before any write or command asked for later.
+   */
+  exclusive<T>(effect: () => Promise<T>): Promise<T> {
+    const turn = this.commands.then(async () => {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      this.gate = gate;
+      try {
+        // Writes that passed the gate registered their lock in the same tick.
+        await Promise.all([...this.locks.values()].map((p) => p.catch(() => undefined)));
+        return await effect();
+      } finally {
+        this.gate = null;
+        open();
+      }
+    });
+    this.commands = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /**
+   * A file changed by a session other than through write(): a command it ran.
+   * Its version becomes what the session has seen, and other sessions see the
+   * session as its last writer.
+   */
+  async changedBy(session: string, abs: string): Promise<void> {
+    this.viewOf(session).set(abs, await versionOf(abs));
+    this.lastWriter.set(abs, { session, atMs: performance.now() });
   }
 
   private viewOf(session: string): Map<string, Version> {

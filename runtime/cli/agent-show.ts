@@ -13,7 +13,8 @@ export class AgentShowCommand extends ChoragenCommand {
     details: `
       ID is a session id or a unique prefix of one (see agent:list). Shows the
       session's metrics row, the sessions it spawned, each tool call with its
-      decision, rule and path, and the session's final text. A session that
+      decision, rule and path, the commands it ran (run_command) with their exit
+      codes, and the session's final text. A session that
       agent:resume carried on names the session that resumed it (resumed by),
       and a resumed one the session it continues (resumed from). An unknown id
       exits with 2. \`--json\` prints {session, children, tool_calls, model_calls}.
@@ -63,6 +64,11 @@ export class AgentShowCommand extends ChoragenCommand {
         ? fmt.formatTable(['seq', 'tool', 'decision', 'rule', 'path', 'is_error', 'duration_ms'], detail.tool_calls).trimEnd()
         : '  (none)',
     );
+    const commands = detail.tool_calls.filter((c) => c.tool === 'run_command');
+    if (commands.length > 0) {
+      out.push('', 'Commands:');
+      out.push(fmt.formatTable(['seq', 'exit_code', 'decision', 'command'], commands.map((c) => ({ ...c, exit_code: c.exit_code ?? '-' }))).trimEnd());
+    }
     out.push('', 'Final output:');
     out.push(typeof s.final_text === 'string' && s.final_text !== '' ? termText(s.final_text) : '  (none)');
     this.context.stdout.write(`${out.join('\n')}\n`);

@@ -14,6 +14,9 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
       its prompt, a limit or an output cap changes.
       The text names everything the JSON holds (per role: the rule sets with the tools that ask them, limits,
       output caps, each tool's fields and description, the full hashes), so signing either signs the same thing.
+      For run_command it shows the \`commands\` rules and what the sandbox promises (writable, read-only and
+      hidden paths, no network, no environment), and whether the sandbox works on this machine
+      ("unavailable: <reason>" says what to install); that status is not part of the hash.
     `,
     examples: [
       ['Everything, readable', '$0 capabilities:manifest'],
@@ -44,6 +47,8 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
       toolLimits: DEFAULT_TOOL_LIMITS,
       defaults: runDefaults({ provider: this.provider, model: this.model }),
       prompts: await loadRolePrompts(workspace, policy, role !== undefined ? [role] : policy.roles),
+      workspace,
+      sandboxStatus: await this.sandboxStatus(policy),
     };
     const manifest = role !== undefined ? roleManifest(policy, role, settings) : fullManifest(policy, settings);
     if (this.json) {
@@ -53,5 +58,15 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
     const { manifestText } = await import('../manifest-text.js');
     this.context.stdout.write(manifestText(manifest, policy));
     return 0;
+  }
+
+  /** The command sandbox on this machine, when any role is offered run_command. */
+  private async sandboxStatus(policy: import('../../policy/types.js').CompiledPolicy): Promise<string | undefined> {
+    const { roleTools } = await import('../broker/grants.js');
+    const { REGISTRY } = await import('../../capabilities/index.js');
+    if (!policy.roles.some((r) => roleTools(policy, r, REGISTRY).includes('run_command'))) return undefined;
+    const { probeSandbox } = await import('../../capabilities/sandbox/index.js');
+    const verdict = await probeSandbox();
+    return verdict.ok ? `available: ${verdict.sandbox.version}` : `unavailable: ${verdict.reason}`;
   }
 }

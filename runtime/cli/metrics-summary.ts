@@ -13,9 +13,10 @@ export class MetricsSummaryCommand extends ChoragenCommand {
       Ingests the audit logs, then shows: sessions by role and status with their
       tokens and cost; tokens (in, out, cache read, cache write) and cost by role
       and by the model and provider its sessions ran on; totals (with the cache hit rate: the share of prompt tokens
-      read from the prompt cache, and the number of context-window compactions); the most used tools with error counts and p50/p95
-      latency (approximate: a t-digest); denied, rejected and invalid tool calls by rule; the slowest tool
-      calls. \`--since\` keeps what started within a duration (30m, 12h, 7d, 2w)
+      read from the prompt cache, and the number of context-window compactions); the most used tools with error counts
+      and p50/p95 latency (approximate: a t-digest); denied, rejected and invalid tool calls by rule; run_command calls
+      per role (exit 0, another exit code, refused, stopped or not started); the slowest tool calls. \`--since\` keeps
+      what started within a duration (30m, 12h, 7d, 2w)
       or at or after an ISO date. \`--json\` prints one JSON object.
     `,
     examples: [
@@ -58,6 +59,7 @@ export class MetricsSummaryCommand extends ChoragenCommand {
     }));
     section('Top tools', summary.top_tools, ['tool', 'calls', 'errors', 'p50', 'p95'], (r) => ({ ...r, p50: fmt.ms(r.p50_ms), p95: fmt.ms(r.p95_ms) }));
     section('Denials by rule', summary.denials, ['rule', 'decision', 'calls']);
+    section('Commands by role (run_command)', summary.commands, ['role', 'commands', 'passed', 'failed', 'refused', 'not_finished']);
     section('Slowest tool calls', summary.slowest_tool_calls, ['session_id', 'seq', 'tool', 'path', 'decision', 'duration'], (r) => ({ ...r, duration: fmt.ms(r.duration_ms) }));
     this.context.stdout.write(`${out.join('\n')}\n`);
     return 0;

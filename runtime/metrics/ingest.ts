@@ -84,6 +84,9 @@ const EVENT_FIELDS: Record<string, string> = {
   path: 'VARCHAR',
   is_error: 'BOOLEAN',
   error: 'VARCHAR',
+  // tool_call of run_command
+  command: 'VARCHAR',
+  exit_code: 'INTEGER',
   // session_ended
   status: 'VARCHAR',
   ended_at: 'TIMESTAMP',
@@ -138,6 +141,8 @@ const TOOL_CALL_ROW: Record<string, string> = {
   path: 'path',
   is_error: 'coalesce(is_error, false)',
   error: 'error',
+  command: 'command',
+  exit_code: 'exit_code',
   log_no: 'log_no',
 };
 

@@ -19,6 +19,8 @@ export interface Summary {
   models: Row[];
   top_tools: Row[];
   denials: Row[];
+  /** run_command calls by the role of the session that made them: run, refused, and how the ones that ran ended. */
+  commands: Row[];
   slowest_tool_calls: Row[];
   /** Time spent in the summary's queries. */
   query_ms: number;
@@ -73,6 +75,17 @@ export async function summarize(conn: DuckDBConnection, since: Date | null): Pro
      FROM tool_calls WHERE decision IN ('deny', 'rejected', 'invalid') ${and()}
      GROUP BY ALL ORDER BY calls DESC, rule LIMIT 10`,
   );
+  const commands = await rowsOf(
+    conn,
+    `SELECT coalesce(s.role, '?') AS role, count(*)::BIGINT AS commands,
+            count(*) FILTER (WHERE t.decision IN ('deny', 'rejected', 'invalid') AND t.exit_code IS NULL)::BIGINT AS refused,
+            count(*) FILTER (WHERE t.exit_code = 0)::BIGINT AS passed,
+            count(*) FILTER (WHERE t.exit_code <> 0)::BIGINT AS failed,
+            count(*) FILTER (WHERE t.exit_code IS NULL AND t.decision IN ('allow', 'approved'))::BIGINT AS not_finished
+     FROM tool_calls t LEFT JOIN sessions s USING (session_id)
+     WHERE t.tool = 'run_command' ${and('t.started_at')}
+     GROUP BY ALL ORDER BY commands DESC, role`,
+  );
   const slowest = await rowsOf(
     conn,
     `SELECT session_id, seq, tool, path, decision, round(duration_ms, 3) AS duration_ms, started_at
@@ -85,6 +98,7 @@ export async function summarize(conn: DuckDBConnection, since: Date | null): Pro
     models,
     top_tools: topTools,
     denials,
+    commands,
     slowest_tool_calls: slowest,
     query_ms: Math.round((performance.now() - t0) * 10) / 10,
   };
@@ -129,7 +143,7 @@ export async function sessionDetail(conn: DuckDBConnection, id: string): Promise
   );
   const toolCalls = await rowsOf(
     conn,
-    `SELECT seq, tool, decision, rule, path, is_error, round(duration_ms, 3) AS duration_ms, error
+    `SELECT seq, tool, decision, rule, path, is_error, round(duration_ms, 3) AS duration_ms, error, command, exit_code
      FROM tool_calls WHERE session_id = $sid ORDER BY seq, started_at`,
     { sid },
   );

@@ -98,6 +98,9 @@ export const TOOL_CALLS: TableDef = {
     // added to DESIGN.md's list:
     ['root_id', 'VARCHAR'],
     ['log_id', 'VARCHAR'],
+    // DESIGN.md §5, set for run_command only (schema version 7):
+    ['command', 'VARCHAR'],
+    ['exit_code', 'INTEGER'],
   ],
 };
 
@@ -165,8 +168,9 @@ export const PUBLIC_TABLES: readonly TableDef[] = [SESSIONS, MODEL_CALLS, TOOL_C
  * 4: sessions.provider (NULL for sessions of logs written before it).
  * 5: sessions.compactions (0 for sessions of logs written before it).
  * 6: sessions.resumed_by, and logs ingested only as far as their hash chain verifies.
+ * 7: tool_calls.command and tool_calls.exit_code (run_command).
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /**
  * A file older than this holds rows in a layout this version no longer

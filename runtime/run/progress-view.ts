@@ -235,6 +235,7 @@ function notable(line: AuditLine): string | null {
     case 'session_started': return `▶ ${termLine(line.role)} session ${who} started${line.parent_id ? ` by ${termLine(line.parent_id)}` : ''}`;
     case 'session_ended': return `■ ${who} ${line.status}${line.error ? `: ${termLine(line.error)}` : ''}`;
     case 'tool_call':
+      if (line.command !== undefined) return commandNote(who, line);
       if (line.decision === 'allow' || line.decision === 'approved') return line.is_error ? `  ${who} ${termLine(line.tool)} failed: ${termLine(line.error)}` : null;
       // A refusal with the reason the model was given, which names the rule (a tool the session lacks: just that).
       if (line.rule === 'grants') return `✗ ${who} ${termLine(line.tool)}: not granted to this session`;
@@ -244,6 +245,16 @@ function notable(line: AuditLine): string | null {
     case 'notice': return `! ${termLine(line.message)}`;
     default: return null;
   }
+}
+
+/** A command a session ran or was refused (run_command), on one line: the command is already shell-quoted with escapes. */
+function commandNote(who: string, line: Extract<AuditLine, { type: 'tool_call' }>): string {
+  const refused = line.decision !== 'allow' && line.decision !== 'approved';
+  const command = termLine(line.command ?? '');
+  const rule = line.rule ? termLine(line.rule) : null;
+  if (line.is_error) return refused ? `✗ ${who} $ ${command} ${line.decision}${rule ? ` by ${rule}` : ''}` : `  ${who} $ ${command} failed: ${termLine(line.error)}`;
+  const ended = line.exit_code === null || line.exit_code === undefined ? 'stopped' : `exit ${line.exit_code}`;
+  return `${refused ? '✗' : ' '} ${who} $ ${command} → ${ended}${refused ? ` · changes not kept (${rule}): ${termLine(line.path)}` : ''}`;
 }
 
 export function finalLine(s: RunSummary): string {

@@ -94,6 +94,63 @@ describe('policy CLI', function () {
     });
   });
 
+  describe('policy:check for a command', () => {
+    it('answers as run_command would: the built-in guard first, then the commands rules', async () => {
+      const [publish, shell, test, argv] = await Promise.all([
+        choragen(ws, 'policy:check', '--role', 'impl', '--command', 'npm publish --tag next', '--json'),
+        choragen(ws, 'policy:check', '--role', 'impl', '--json', '--', 'sh', '-c', 'cat .env'),
+        choragen(ws, 'policy:check', '--role', 'impl', '--command', "node --test 'my test.js'"),
+        choragen(ws, 'policy:check', '--role', 'impl', '--', 'node', '-e', 'x'),
+      ]);
+      expect(JSON.parse(publish.stdout)).to.deep.equal({
+        decision: 'deny', rule: 'commands.deny[0]', reason: "publishing is a human's decision", command: 'npm publish --tag next', argv: ['npm', 'publish', '--tag', 'next'],
+      });
+      expect(JSON.parse(shell.stdout)).to.include({ decision: 'deny', rule: 'builtin.shell', command: "sh -c 'cat .env'" });
+      expect(test.stdout).to.equal("deny: impl runs node --test 'my test.js'\n  rule:   default\n  reason: no commands allow rule for impl matches node --test 'my test.js'\n");
+      expect(argv.stdout).to.match(/^deny: impl runs node -e x\n  rule:   builtin\.inline-code\n/);
+      expect([publish.code, shell.code, test.code, argv.code]).to.deep.equal([0, 0, 0, 0]);
+    });
+
+    it('exits 2 on a command line it cannot read, or on nothing to check', async () => {
+      const [quote, nothing, both] = await Promise.all([
+        choragen(ws, 'policy:check', '--role', 'impl', '--command', "npm 'test"),
+        choragen(ws, 'policy:check', '--role', 'impl'),
+        choragen(ws, 'policy:check', '--role', 'impl', '--command', 'npm test', '--', 'npm', 'test'),
+      ]);
+      expect(quote).to.include({ code: 2, stderr: 'choragen: --command: unterminated quote in "npm \'test"\n' });
+      expect(nothing.code).to.equal(2);
+      expect(nothing.stderr).to.match(/say what to check: --action ACTION PATH, --command "npm test", or -- ARGV/);
+      expect(both.code).to.equal(2);
+    });
+
+    it('policy:lint warns about a command rule the guard always refuses', async () => {
+      fs.writeFileSync(path.join(ws, 'shell.yaml'), 'roles:\n  control:\n    allow: [{ pattern: "docs/**" }]\n  impl:\n    allow: [{ pattern: "src/**" }]\n    commands:\n      allow:\n        - argv: ["bash", "-c"]\n');
+      const r = await choragen(ws, 'policy:lint', 'shell.yaml');
+      expect(r.code).to.equal(0);
+      expect(r.stdout).to.match(/^warning: roles\.impl\.commands\.allow\[0\]: can never apply: run_command always refuses it \(builtin\.shell: bash is a shell/);
+    });
+  });
+
+  describe('init', () => {
+    it('allows impl the test, lint and type-check commands of the project, and says which', async () => {
+      const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'choragen-init-')));
+      try {
+        fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ scripts: { test: 'mocha', lint: 'eslint .', start: 'node .' }, devDependencies: { typescript: '5' } }));
+        const r = await choragen(dir, 'init');
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stdout).to.include('impl may run: npm test, npm run lint, npx tsc --noEmit\n');
+        const [check, lint] = await Promise.all([
+          choragen(dir, 'policy:check', '--role', 'impl', '--command', 'npm run start', '--json'),
+          choragen(dir, 'policy:lint'),
+        ]);
+        expect(JSON.parse(check.stdout)).to.include({ decision: 'deny', rule: 'default' });
+        expect(lint.stdout).to.equal('ok: no warnings\n');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
   describe('policy:lint', () => {
     it('prints "ok: no warnings" for the default policy', async () => {
       const r = await choragen(ws, 'policy:lint');

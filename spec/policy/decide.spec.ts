@@ -299,8 +299,8 @@ describe('policy/decide', () => {
     });
 
     it('fills limits with defaults', () => {
-      expect(compile(source).limits).to.deep.equal({ max_depth: 2, max_parallel: 8 });
-      expect(compile({}).limits).to.deep.equal({ max_depth: 2, max_parallel: 4 });
+      expect(compile(source).limits).to.deep.equal({ max_depth: 2, max_parallel: 8, command_timeout_s: 120 });
+      expect(compile({}).limits).to.deep.equal({ max_depth: 2, max_parallel: 4, command_timeout_s: 120 });
     });
 
     it('returns the role tools, or undefined for the defaults', () => {
@@ -320,6 +320,7 @@ describe('policy/decide', () => {
           allow_from: 'roles.impl',
           default: 'deny',
         },
+        commands: { deny: [], approve: [], allow: [], allow_from: 'commands', default: 'deny' },
       });
       const control = p.rulesFor('control') as { mutations: { allow: unknown[]; allow_from: string } };
       expect(control.mutations.allow).to.deep.equal([]);

@@ -149,7 +149,7 @@ describe('policy/load', () => {
 
     it('unknown top-level key', () => {
       expect(errorOf('mutations: {}\n\nmutation:\n  deny: []\n').message).to.equal(
-        `${FILE}:3: mutation: unknown key "mutation" (expected mutations, reads, roles, limits, collision_detection, validation)`,
+        `${FILE}:3: mutation: unknown key "mutation" (expected mutations, reads, commands, roles, limits, collision_detection, validation)`,
       );
     });
 
@@ -307,7 +307,7 @@ describe('policy/load', () => {
       );
       expect(bad(TEAM.replace('model: gpt-5-mini', 'model: ""'))).to.equal(`${FILE}:13: roles.reviewer.model: must not be empty`);
       expect(bad(TEAM.replace('    model: gpt-5-mini', '    modle: gpt-5-mini'))).to.match(
-        new RegExp(`^${FILE}:13: roles.reviewer.modle: unknown key "modle" \\(expected description, prompt, tools, model, provider, spawns, allow, approve, deny\\)$`),
+        new RegExp(`^${FILE}:13: roles.reviewer.modle: unknown key "modle" \\(expected description, prompt, tools, model, provider, spawns, allow, approve, deny, commands\\)$`),
       );
       expect(bad(TEAM.replace('spawns: [impl, reviewer]', 'spawns: [impl, Reviewer]'))).to.match(/:4: roles\.control\.spawns\[1\]: /);
     });
@@ -330,7 +330,7 @@ describe('policy/load', () => {
 
     it('loads with our loader and lints clean', () => {
       expect(lintPolicy(p)).to.deep.equal([]);
-      expect(p.limits).to.deep.equal({ max_depth: 2, max_parallel: 4 });
+      expect(p.limits).to.deep.equal({ max_depth: 2, max_parallel: 4, command_timeout_s: 120 });
       expect(p.toolsFor('impl')).to.equal(undefined);
       expect(p.toolsFor('control')).to.equal(undefined);
     });

@@ -59,6 +59,44 @@ describe('capabilities:manifest', () => {
     expect(ruleChanged.hash).to.not.equal(before.hash);
   });
 
+  it('shows run_command\'s command rules and the sandbox\'s promises; the machine\'s sandbox status is shown, not hashed', async () => {
+    const withCommands = TEST_POLICY.replace('  impl:\n', '  impl:\n    commands:\n      allow: [{ argv: ["node", "--test"], reason: "tests" }]\n');
+    writeFileSync(path.join(ws, 'choragen.governance.yaml'), withCommands);
+    const m = await runCli(['capabilities:manifest', '--role', 'impl', '--json', '-w', ws]);
+    expect(m.code, m.stderr).to.equal(0);
+    const manifest = JSON.parse(m.stdout);
+    expect(manifest).to.have.all.keys('role', 'description', 'tools', 'spawns', 'model', 'provider', 'prompt', 'limits', 'hash');
+    const run = manifest.tools.find((t: any) => t.name === 'run_command');
+    expect(run.rules.commands).to.deep.equal({
+      deny: [], approve: [], allow: [{ rule: 'roles.impl.commands.allow[0]', argv: ['node', '--test'], reason: 'tests' }], allow_from: 'roles.impl.commands', default: 'deny',
+    });
+    expect(run.rules.mutations.allow.map((r: any) => r.pattern)).to.deep.equal(['src/**', 'test/**']);
+    expect(run.rules.sandbox.writable).to.deep.equal(['src', 'test']);
+    expect(run.rules.sandbox.hidden).to.include('**/.env* (reads.deny)').and.include('/root').and.include('.choragen/');
+    expect(run.rules.sandbox.read_only).to.include('every .git directory').and.include('choragen.governance.yaml (the policy in force)');
+    expect(run.rules.sandbox.network).to.match(/^none/);
+    expect(run.rules.sandbox.environment).to.match(/^PATH, HOME and TMPDIR/);
+    expect(run.rules.sandbox.status).to.match(/^(available: bubblewrap \d|unavailable: )/);
+    expect(manifest.limits.command_timeout_s).to.equal(120);
+    // The same grant hashes the same whatever the machine says about its sandbox.
+    const { roleManifest } = await import('../../runtime/manifest.js');
+    const { parsePolicy } = await import('../../policy/load.js');
+    const { DEFAULT_TOOL_LIMITS } = await import('../../capabilities/capability.js');
+    const { loadRolePrompts } = await import('../../runtime/broker/role-prompts.js');
+    const { runDefaults } = await import('../../runtime/run/setup.js');
+    const policy = parsePolicy(withCommands, path.join(ws, 'choragen.governance.yaml'));
+    const settings = { toolLimits: DEFAULT_TOOL_LIMITS, defaults: runDefaults({}), prompts: await loadRolePrompts(ws, policy, ['impl']), workspace: ws };
+    const here = roleManifest(policy, 'impl', { ...settings, sandboxStatus: 'available: bubblewrap 0.8.0' });
+    const there = roleManifest(policy, 'impl', { ...settings, sandboxStatus: 'unavailable: run_command needs bubblewrap' });
+    expect(here.hash).to.equal(there.hash).and.to.equal(manifest.hash);
+    // control is not offered it; the readable manifest shows the rules and the promises.
+    const control = JSON.parse((await runCli(['capabilities:manifest', '--role', 'control', '--json', '-w', ws])).stdout);
+    expect(control.tools.map((t: any) => t.name)).to.not.include('run_command');
+    const text = await runCli(['capabilities:manifest', '-w', ws]);
+    expect(text.stdout).to.match(/commands rules \(asked by run_command\):\n(?:.*\n)*?\s+allow\s+\["node","--test"\]\s+reason "tests"\s+\(roles\.impl\.commands\.allow\[0\]\)/);
+    expect(text.stdout).to.match(/\n\s+status: (available|unavailable)/);
+  });
+
   it('refuses an unknown role (exit 2)', async () => {
     const r = await runCli(['capabilities:manifest', '--role', 'root', '-w', ws]);
     expect(r.code).to.equal(2);

@@ -109,6 +109,9 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
       observations.push(target.rel);
       observedStats.push(stats);
     },
+    get commands(): never {
+      throw new Error('run_command needs the real broker: spec/capabilities/run-command.spec.ts builds one');
+    },
   };
 }
 

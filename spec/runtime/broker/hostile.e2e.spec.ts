@@ -13,6 +13,7 @@ import git from 'isomorphic-git';
 import { verifyAuditFile } from '../../../runtime/audit/verify.js';
 import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
 import { jsonEvents, makeWorkspace, removeWorkspace, runCli } from '../../support/cli.js';
+import { auditText, resultsOf } from '../../support/run-records.js';
 import { REGISTRY } from '../../../capabilities/index.js';
 import { parsePolicy } from '../../../policy/load.js';
 import { roleTools } from '../../../runtime/broker/grants.js';
@@ -273,23 +274,6 @@ function benign(tag: string, writes: boolean) {
 }
 
 const useBlock = (x: Hostile) => ({ type: 'tool_use', id: x.id, name: x.name, input: x.input });
-
-/** The tool_result blocks a session got back, by tool_use id (from the requests the fake server saw). */
-function resultsOf(server: FakeServer): Map<string, any> {
-  const out = new Map<string, any>();
-  for (const q of server.requests) {
-    for (const m of q.body?.messages ?? []) {
-      if (m.role !== 'user' || !Array.isArray(m.content)) continue;
-      for (const b of m.content) if (b.type === 'tool_result') out.set(b.tool_use_id, b);
-    }
-  }
-  return out;
-}
-
-function auditText(ws: string): string {
-  const dir = path.join(ws, '.choragen', 'audit');
-  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(path.join(dir, f), 'utf8')).join('');
-}
 
 function expectNoSecret(where: string, text: string): void {
   for (const [name, secret] of Object.entries(SECRETS)) {

@@ -103,6 +103,23 @@ describe('metrics store', function () {
     expect(denial).to.include({ tool: 'read_file', rule: 'roles.impl.deny[0]', path: '.env', is_error: true, seq: 1 });
   });
 
+  it('records run_command\'s command line and exit code in tool_calls, and nothing there for other tools', async () => {
+    const run = new SyntheticRun(ws, 'cmd');
+    run.start('cmd', null, 'impl').toolCall('cmd', 'read_file');
+    const base = { type: 'tool_call' as const, session_id: 'cmd', tool: 'run_command', started_at: new Date().toISOString(), duration_ms: 40, is_error: false, error: null };
+    run.append({ ...base, seq: 2, tool_use_id: 'toolu_c2', decision: 'allow', rule: 'roles.impl.commands.allow[0]', path: '.', command: "node --test 'a b'", exit_code: 1 });
+    run.append({ ...base, seq: 3, tool_use_id: 'toolu_c3', decision: 'deny', rule: 'builtin.shell', path: '.', is_error: true, error: 'denied', command: 'sh -c id', exit_code: null });
+    run.end('cmd');
+    run.close();
+    await ingestWorkspace(ws);
+    const rows = (await queryMetrics(ws, 'SELECT seq, tool, command, exit_code FROM tool_calls ORDER BY seq')).rows;
+    expect(rows).to.deep.equal([
+      { seq: 1, tool: 'read_file', command: null, exit_code: null },
+      { seq: 2, tool: 'run_command', command: "node --test 'a b'", exit_code: 1 },
+      { seq: 3, tool: 'run_command', command: 'sh -c id', exit_code: null },
+    ]);
+  });
+
   it('is idempotent, continues a log that grew, and counts nothing twice', async () => {
     const run = new SyntheticRun(ws, 'grow', { seed: 3 });
     run.start('grow').modelCall('grow').toolCall('grow');
@@ -259,6 +276,7 @@ describe('metrics store', function () {
     const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'tool_calls' ORDER BY column_index`)).rows;
     expect(cols.map((c) => c.column_name)).to.deep.equal([
       'session_id', 'seq', 'tool', 'started_at', 'duration_ms', 'decision', 'rule', 'path', 'is_error', 'error', 'root_id', 'log_id',
+      'command', 'exit_code',
     ]);
     expect(await one(ws, `SELECT count(*) AS n, count(*) FILTER (WHERE session_id = 'old') AS old FROM tool_calls`)).to.deep.equal({ n: 6, old: 0 });
     expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
@@ -289,6 +307,28 @@ describe('metrics store', function () {
     const old = await one(ws, `SELECT count(*) AS n, count(*) FILTER (WHERE compactions = 0) AS zero FROM sessions WHERE root_id = 'v3'`);
     expect(old.n).to.be.greaterThan(0);
     expect(old.zero).to.equal(old.n);
+    expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
+  });
+
+  it('schema version 5: a version 4 database gains tool_calls.command and exit_code at the end; calls of new logs record them', async () => {
+    typicalRun(ws, 'v4').close();
+    await ingestWorkspace(ws);
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(workspacePaths(ws).metrics);
+    const conn = await db.connect();
+    await conn.run('DROP VIEW tool_calls; ALTER TABLE tool_call_rows DROP COLUMN command; ALTER TABLE tool_call_rows DROP COLUMN exit_code; UPDATE schema_version SET version = 4');
+    conn.closeSync();
+    db.closeSync();
+    const run = new SyntheticRun(ws, 'v5');
+    run.start('v5', null, 'impl');
+    run.append({ type: 'tool_call', session_id: 'v5', seq: 1, tool: 'run_command', tool_use_id: 't', started_at: new Date().toISOString(), duration_ms: 3, decision: 'allow', rule: 'r', path: '.', is_error: false, error: null, command: 'npm test', exit_code: 0 });
+    run.end('v5');
+    run.close();
+    await ingestWorkspace(ws);
+    const cols = (await queryMetrics(ws, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'tool_calls' ORDER BY column_index`)).rows;
+    expect(cols.slice(-2).map((c) => c.column_name)).to.deep.equal(['command', 'exit_code']);
+    expect(await one(ws, `SELECT command, exit_code FROM tool_calls WHERE session_id = 'v5'`)).to.deep.equal({ command: 'npm test', exit_code: 0 });
+    expect(await one(ws, `SELECT count(*) AS n FROM tool_calls WHERE command IS NOT NULL`)).to.deep.equal({ n: 1 });
     expect(await one(ws, 'SELECT version FROM schema_version')).to.deep.equal({ version: SCHEMA_VERSION });
   });
 
@@ -407,9 +447,16 @@ describe('metrics store', function () {
     });
 
     it('runs every query of docs/metrics.md', async () => {
+      // A command too, for the run_command query.
+      const run = new SyntheticRun(ws, 'cmd');
+      run.start('cmd', null, 'impl').append({
+        type: 'tool_call', session_id: 'cmd', seq: 1, tool: 'run_command', tool_use_id: 't', started_at: new Date().toISOString(), duration_ms: 30,
+        decision: 'allow', rule: 'roles.impl.commands.allow[0]', path: '.', is_error: false, error: null, command: 'npm test', exit_code: 0,
+      }).end('cmd');
+      run.close();
       const doc = fs.readFileSync(path.join(packageRoot, 'docs', 'metrics.md'), 'utf8');
       const queries = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]);
-      expect(queries).to.have.length(5);
+      expect(queries).to.have.length(6);
       for (const sql of queries) {
         const r = await queryMetrics(ws, sql);
         expect(r.rows.length, sql).to.be.greaterThan(0);

@@ -1,0 +1,159 @@
+// The sandbox plan derived from the policy and the disk: what run_command's
+// sandbox makes writable, read-only and hidden (real files, no bubblewrap).
+import { expect } from 'chai';
+import fs from 'node:fs';
+import path from 'node:path';
+import { planCommand, MAX_PROTECTED_PATHS, type Decide } from '../../../capabilities/commands/plan.js';
+import { defaultPathDirs } from '../../../capabilities/sandbox/plan.js';
+import { writableBases } from '../../../policy/command-areas.js';
+import { parsePolicy } from '../../../policy/load.js';
+import { decideGuarded, policyRelPath } from '../../../policy/protected-paths.js';
+import { tempWorkspace, removeWorkspace } from '../sandbox/fixture.js';
+
+const BASE_POLICY = `
+mutations:
+  deny:
+    - { pattern: "**/.env*" }
+    - { pattern: ".git/**" }
+    - { pattern: "**/*.key" }
+  approve:
+    - { pattern: "package.json", actions: [modify] }
+reads:
+  deny:
+    - { pattern: "**/.env*" }
+    - { pattern: "**/*.key" }
+    - { pattern: ".git/**" }
+roles:
+  impl:
+    allow:
+      - { pattern: "src/**" }
+      - { pattern: "test/**" }
+      - { pattern: "missing/**" }
+  control:
+    allow: [{ pattern: "docs/**" }]
+`;
+
+async function planFor(ws: string, policyText: string, role: 'impl' | 'control' = 'impl') {
+  fs.writeFileSync(path.join(ws, 'choragen.governance.yaml'), policyText);
+  const policy = parsePolicy(policyText, path.join(ws, 'choragen.governance.yaml'));
+  const policyRel = policyRelPath(ws, policy.file);
+  const decide: Decide = (action, rel) => decideGuarded(policy, policyRel, role, action, rel);
+  const result = await planCommand({ workspace: ws, cwd: ws, argv: ['node', '--test'], pathDirs: defaultPathDirs(ws), writableBases: writableBases(policy, role), decide });
+  if (!result.ok) throw new Error(result.reason);
+  const rel = (p: string) => path.relative(ws, p) || '.';
+  const { plan, links } = result.value;
+  return {
+    writable: plan.writable.map(rel).sort(),
+    readOnly: plan.readOnly.map(rel).sort(),
+    hidden: plan.hidden.map((h) => `${rel(h.path)} ${h.kind}`).sort(),
+    links: [...links.keys()].sort(),
+  };
+}
+
+describe('run_command: the sandbox plan from the policy', () => {
+  let ws: string | undefined;
+  let outside: string | undefined;
+  afterEach(() => {
+    removeWorkspace(ws);
+    removeWorkspace(outside);
+    ws = outside = undefined;
+  });
+
+  it('writes only in the existing bases of the allow rules; hides read-denied paths anywhere; protects hard links', async () => {
+    ws = tempWorkspace({
+      'src/a.ts': 'a',
+      'src/b.key': 'k',
+      'src/.env.local': 'e',
+      'src/deep/c.ts': 'c',
+      'test/': '',
+      '.env': 'SECRET',
+      '.git/config': 'x',
+      '.choragen/audit/run.jsonl': '{}',
+      'package.json': '{}',
+      'node_modules/x/index.js': '',
+      'node_modules/x/.env': 'pkg secret',
+      'docs/readme.md': '',
+    });
+    outside = tempWorkspace({ 'secret.txt': 'outside' });
+    fs.linkSync(path.join(outside, 'secret.txt'), path.join(ws, 'src/hard.ts'));
+    fs.symlinkSync('../docs', path.join(ws, 'src/docs-link'));
+    const got = await planFor(ws, BASE_POLICY);
+    expect(got.writable).to.deep.equal(['src', 'test']);
+    expect(got.hidden).to.deep.equal([
+      '.choragen dir', '.env file', '.git dir', 'node_modules/x/.env file', 'src/.env.local file', 'src/b.key file',
+    ]);
+    expect(got.readOnly).to.deep.equal(['src/hard.ts']);
+    expect(got.links).to.deep.equal([]);
+  });
+
+  it('with the whole workspace writable: protects .git anywhere, the policy file, approve paths and denied trees', async () => {
+    ws = tempWorkspace({
+      'src/a.ts': 'a',
+      'package.json': '{}',
+      'vendor/lib/.git/HEAD': 'ref',
+      'gen/out.js': '',
+      'gen/deeper/x.js': '',
+      '.git/HEAD': 'ref',
+      'README.md': '',
+    });
+    fs.symlinkSync('README.md', path.join(ws, 'readme-link'));
+    fs.symlinkSync('src/a.ts', path.join(ws, 'a.key'));
+    const got = await planFor(ws, `
+mutations:
+  deny:
+    - { pattern: "**/.env*" }
+    - { pattern: ".git/**" }
+    - { pattern: "**/*.key" }
+  approve:
+    - { pattern: "package.json", actions: [modify] }
+reads:
+  deny:
+    - { pattern: ".git/**" }
+roles:
+  impl:
+    allow: [{ pattern: "**" }]
+    deny: [{ pattern: "gen/**" }]
+`);
+    expect(got.writable).to.deep.equal(['.']);
+    expect(got.readOnly).to.deep.equal(['choragen.governance.yaml', 'gen', 'package.json', 'vendor/lib/.git']);
+    expect(got.hidden).to.deep.equal(['.git dir']);
+    // A link the role may not change (its own path matches a deny) is put back if the command changes it.
+    expect(got.links).to.deep.equal(['a.key']);
+  });
+
+  it('drops bases that are missing, symlinks, or inside protected or hidden paths', async () => {
+    ws = tempWorkspace({ 'real/a.ts': '', '.git/hooks/x': '', 'secrets/.env.d/': '' });
+    fs.symlinkSync('real', path.join(ws, 'src'));
+    const got = await planFor(ws, `
+mutations:
+  deny: [{ pattern: ".git/**" }]
+reads:
+  deny: [{ pattern: "secrets/**" }]
+roles:
+  impl:
+    allow:
+      - { pattern: "src/**" }
+      - { pattern: ".git/hooks/**" }
+      - { pattern: "secrets/out/**" }
+      - { pattern: "nowhere/**" }
+`);
+    expect(got.writable).to.deep.equal([]);
+    expect(got.hidden).to.deep.equal(['secrets dir']);
+  });
+
+  it('protects files file by file where only narrower allow globs apply', async () => {
+    ws = tempWorkspace({ 'src/a.ts': '', 'src/assets/logo.png': '', 'src/assets/b.ts': '' });
+    const got = await planFor(ws, 'roles:\n  impl:\n    allow: [{ pattern: "src/**/*.ts" }]\n');
+    expect(got.writable).to.deep.equal(['src']);
+    expect(got.readOnly).to.deep.equal(['src/assets/logo.png']);
+  });
+
+  it('refuses to plan when the policy would protect too many paths one by one', async () => {
+    ws = tempWorkspace({ 'src/': '' });
+    for (let i = 0; i <= MAX_PROTECTED_PATHS; i++) fs.writeFileSync(path.join(ws, 'src', `f${i}.key`), '');
+    const policy = 'mutations:\n  deny: [{ pattern: "**/*.key" }]\nroles:\n  impl:\n    allow: [{ pattern: "src/**" }]\n';
+    const err = await planFor(ws, policy).catch((e: Error) => e);
+    expect((err as Error).message).to.match(/protects 1,501 paths one by one .* cover directories whole with deny rules/);
+  });
+
+});

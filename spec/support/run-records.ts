@@ -1,0 +1,23 @@
+// What an end-to-end run left for a spec to check: the tool results the model
+// was sent (from the requests a fake server saw) and the run's audit logs.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { RecordedRequest } from './fake-http.js';
+
+/** The tool_result blocks the sessions got back, by tool_use id (`{tool_use_id, content, is_error?}`, as sent). */
+export function resultsOf(server: { requests: readonly RecordedRequest[] }): Map<string, any> {
+  const out = new Map<string, any>();
+  for (const q of server.requests) {
+    for (const m of q.body?.messages ?? []) {
+      if (m.role !== 'user' || !Array.isArray(m.content)) continue;
+      for (const b of m.content) if (b.type === 'tool_result') out.set(b.tool_use_id, b);
+    }
+  }
+  return out;
+}
+
+/** Every audit log of the workspace, as one text. */
+export function auditText(ws: string): string {
+  const dir = path.join(ws, '.choragen', 'audit');
+  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(path.join(dir, f), 'utf8')).join('');
+}
