@@ -7,6 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
+import { foldCase, foldPath } from './case-folding.js';
 import { PolicyError } from './errors.js';
 import {
   MUTATION_ACTIONS,
@@ -39,15 +40,20 @@ export function globProblem(pattern: string): string | null {
   return null;
 }
 
-/** A matcher for one pattern: string equality for literal paths, else the compiled regex. */
-export function compileGlob(pattern: string): Matcher {
+/**
+ * A matcher for one pattern: string equality for literal paths, else the
+ * compiled regex. `fold`: for a case-folding workspace, the pattern is
+ * folded here and the path is folded by the caller (see foldPath).
+ */
+export function compileGlob(pattern: string, fold = false): Matcher {
   const problem = globProblem(pattern);
   if (problem) throw new PolicyError(problem);
-  if (!picomatch.scan(pattern).isGlob && !pattern.includes('\\')) {
-    const literal = pattern.startsWith('./') ? pattern.slice(2) : pattern;
+  const source = fold ? foldCase(pattern) : pattern;
+  if (!picomatch.scan(source).isGlob && !source.includes('\\')) {
+    const literal = source.startsWith('./') ? source.slice(2) : source;
     return (path) => path === literal;
   }
-  const re = picomatch.makeRe(pattern, GLOB_OPTIONS);
+  const re = picomatch.makeRe(source, GLOB_OPTIONS);
   return (path) => re.test(path);
 }
 
@@ -80,12 +86,12 @@ function freeze(decision: Decision): Decision {
   return Object.freeze(decision);
 }
 
-function compileRules(rules: readonly Rule[] | undefined, base: string): CompiledRule[] {
+function compileRules(rules: readonly Rule[] | undefined, base: string, fold: boolean): CompiledRule[] {
   return (rules ?? []).map((rule, i) => {
     const id = `${base}[${i}]`;
     let test: Matcher;
     try {
-      test = compileGlob(rule.pattern);
+      test = compileGlob(rule.pattern, fold);
     } catch (err) {
       throw new PolicyError(`${id}.pattern: ${(err as Error).message}`, undefined, undefined, `${id}.pattern`);
     }
@@ -114,22 +120,22 @@ export interface PolicyRules {
   readonly roles: Readonly<Record<Role, { deny: CompiledRule[]; approve: CompiledRule[]; allow: CompiledRule[]; hasRules: boolean }>>;
 }
 
-export function collectRules(source: GovernanceFile): PolicyRules {
+export function collectRules(source: GovernanceFile, fold = false): PolicyRules {
   const roles = {} as Record<Role, { deny: CompiledRule[]; approve: CompiledRule[]; allow: CompiledRule[]; hasRules: boolean }>;
   for (const role of ROLES) {
     const section = source.roles?.[role];
     roles[role] = {
-      deny: compileRules(section?.deny, `roles.${role}.deny`),
-      approve: compileRules(section?.approve, `roles.${role}.approve`),
-      allow: compileRules(section?.allow, `roles.${role}.allow`),
+      deny: compileRules(section?.deny, `roles.${role}.deny`, fold),
+      approve: compileRules(section?.approve, `roles.${role}.approve`, fold),
+      allow: compileRules(section?.allow, `roles.${role}.allow`, fold),
       hasRules: hasRules(section),
     };
   }
   return {
-    globalDeny: compileRules(source.mutations?.deny, 'mutations.deny'),
-    globalApprove: compileRules(source.mutations?.approve, 'mutations.approve'),
-    globalAllow: compileRules(source.mutations?.allow, 'mutations.allow'),
-    readDeny: compileRules(source.reads?.deny, 'reads.deny'),
+    globalDeny: compileRules(source.mutations?.deny, 'mutations.deny', fold),
+    globalApprove: compileRules(source.mutations?.approve, 'mutations.approve', fold),
+    globalAllow: compileRules(source.mutations?.allow, 'mutations.allow', fold),
+    readDeny: compileRules(source.reads?.deny, 'reads.deny', fold),
     hasRoles: source.roles !== undefined,
     roles,
   };
@@ -197,9 +203,13 @@ function describeRule(r: CompiledRule, withActions: boolean) {
   };
 }
 
-/** Compile a validated governance file. Throws PolicyError (with `key`) on a glob that cannot compile. */
-export function compilePolicy(source: GovernanceFile, file: string): CompiledPolicy {
-  const rules = collectRules(source);
+/**
+ * Compile a validated governance file. Throws PolicyError (with `key`) on a
+ * glob that cannot compile. `fold`: decide on case-folded paths against
+ * case-folded patterns (a case-folding workspace; see CompiledPolicy.folded).
+ */
+export function compilePolicy(source: GovernanceFile, file: string, fold = false): CompiledPolicy {
+  const rules = collectRules(source, fold);
   const tables = {} as Record<Role, Record<MutationAction, Table>>;
   for (const role of ROLES) {
     tables[role] = {} as Record<MutationAction, Table>;
@@ -212,7 +222,8 @@ export function compilePolicy(source: GovernanceFile, file: string): CompiledPol
   const limits = Object.freeze({ ...DEFAULT_LIMITS, ...definedOnly(source.limits ?? {}) }) as Required<Limits>;
   const hash = createHash('sha256').update(canonicalJson(source)).digest('hex');
 
-  function decide(role: Role, action: Action, path: string): Decision {
+  function decide(role: Role, action: Action, given: string): Decision {
+    const path = fold ? foldPath(given) : given;
     if (action === 'read') {
       for (let i = 0; i < readDeny.length; i++) if (readDeny[i].test(path)) return readDeny[i].decision;
       return READ_ALLOWED;
@@ -227,8 +238,10 @@ export function compilePolicy(source: GovernanceFile, file: string): CompiledPol
     if (table.noRules !== null) return table.noRules;
     for (let i = 0; i < approve.length; i++) if (approve[i].test(path)) return approve[i].decision;
     for (let i = 0; i < allow.length; i++) if (allow[i].test(path)) return allow[i].decision;
-    return { decision: 'deny', rule: 'default', reason: `no allow rule for ${role} covers ${action} of ${path}` };
+    return { decision: 'deny', rule: 'default', reason: `no allow rule for ${role} covers ${action} of ${given}` };
   }
+
+  let foldedPolicy: CompiledPolicy | undefined;
 
   function rulesFor(role: Role) {
     const inForce = rulesInForce(rules, role);
@@ -244,15 +257,17 @@ export function compilePolicy(source: GovernanceFile, file: string): CompiledPol
     };
   }
 
-  return Object.freeze({
+  const policy: CompiledPolicy = Object.freeze({
     file,
     source,
     hash,
     limits,
     decide,
+    folded: () => (fold ? policy : (foldedPolicy ??= compilePolicy(source, file, true))),
     toolsFor: (role: Role) => source.roles?.[role]?.tools,
     rulesFor,
   });
+  return policy;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -55,6 +55,8 @@ export interface CompiledPolicy {
   readonly hash: string;
   readonly limits: Required<Limits>;
   decide(role: Role, action: Action, path: string): Decision;
+  /** The same policy deciding on case-folded paths, for a case-folding workspace (policy/case-folding.ts). */
+  folded(): CompiledPolicy;
   /** Tools granted by `roles.<role>.tools`, or undefined to use the defaults. */
   toolsFor(role: Role): readonly string[] | undefined;
   /** The rules that can affect a path for this role, for the manifest. */

@@ -12,6 +12,7 @@ import type { Approver } from './approver.js';
 import type { WriteRegistry } from './write-locks.js';
 import { refusalText } from '../../policy/refusal-text.js';
 import { decideGuarded, policyRelPath } from '../../policy/protected-paths.js';
+import { workspaceFoldsCase } from '../../policy/case-folding.js';
 
 export interface ContextDeps {
   workspace: string;
@@ -43,11 +44,14 @@ export class DecisionTrail {
 
 const policyRels = new WeakMap<ContextDeps, string | null>();
 
-/** The policy's decision, unless the path is one no session may touch (runtime/protected-paths.ts). */
+/**
+ * The policy's decision, unless the path is one no session may touch
+ * (policy/protected-paths.ts); on a case-folding workspace, made on the folded path.
+ */
 function decide(deps: ContextDeps, role: LiveSession['identity']['role'], action: Action, rel: string): Decision {
   let policyRel = policyRels.get(deps);
   if (policyRel === undefined) policyRels.set(deps, (policyRel = policyRelPath(deps.workspace, deps.policy.file)));
-  return decideGuarded(deps.policy, policyRel, role, action, rel);
+  return decideGuarded(deps.policy, policyRel, role, action, rel, workspaceFoldsCase(deps.workspace));
 }
 
 export function createToolContext(deps: ContextDeps, session: LiveSession, tool: string, trail: DecisionTrail, signal: AbortSignal): ToolContext {

@@ -50,6 +50,7 @@ export class PolicyCheckCommand extends ChoragenCommand {
     const { loadPolicy } = await import('../../policy/load.js');
     const { canonicalize } = await import('../../policy/canonical.js');
     const { decideGuarded, policyRelPath } = await import('../../policy/protected-paths.js');
+    const { workspaceFoldsCase } = await import('../../policy/case-folding.js');
     const policy = await loadPolicy(this.policyFile ? path.resolve(this.policyFile) : path.join(workspace, 'choragen.governance.yaml'));
 
     let decision: Decision;
@@ -58,7 +59,7 @@ export class PolicyCheckCommand extends ChoragenCommand {
       const canonical = await canonicalize(workspace, this.target);
       shownPath = canonical.rel;
       // The broker's answer: built-in protections first, then the policy.
-      decision = decideGuarded(policy, policyRelPath(workspace, policy.file), role, action, canonical.rel);
+      decision = decideGuarded(policy, policyRelPath(workspace, policy.file), role, action, canonical.rel, workspaceFoldsCase(workspace));
     } catch (err) {
       if (!(err instanceof ToolRefusal)) throw err;
       decision = { decision: 'deny', rule: err.rule ?? 'path', reason: err.message };
