@@ -4,7 +4,7 @@
 // and budget limits for the tree, and records every event in the audit log.
 import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import type { Capability, ChildReport, ToolLimits } from '../../capabilities/capability.js';
-import type { Message, ModelRequest, SessionOutcome, ToolRequest } from '../../capabilities/protocol.js';
+import type { Message, ModelPortIn, ModelRequest, SessionOutcome, ToolReply, ToolRequest } from '../../capabilities/protocol.js';
 import { REGISTRY } from '../../capabilities/index.js';
 import type { CompiledPolicy, Role } from '../../policy/types.js';
 import { Approver } from './approver.js';
@@ -133,9 +133,9 @@ export class Broker {
       afterCall: (session, answer, cost) => {
         let refused: Record<string, string> | undefined;
         for (const block of answer.content) {
-          if (block.type === 'tool_use' && !session.tools.includes(block.name)) {
-            (refused ??= {})[block.id] = this.dispatcher.recordUngranted(session, block);
-          }
+          if (block.type !== 'tool_use') continue;
+          const refusal = this.dispatcher.refuseAtArrival(session, block);
+          if (refusal !== null) (refused ??= Object.create(null) as Record<string, string>)[block.id] = refusal;
         }
         const { warn, spent } = this.budget.add(answer.usage, cost);
         if (warn) this.record({ type: 'notice', session_id: session.id, kind: 'budget_warning', message: `80% of the budget is spent (${this.budget.describe()})` });
@@ -240,11 +240,25 @@ export class Broker {
     const model = new MessageChannel();
     brokerPorts.push(model.port1);
     transfer.push(model.port2);
+    const kill = new AbortController();
+    this.kills.add(kill);
+    // Every port handler ends in a reply or in stopping this one session:
+    // nothing a model sends can reject a promise nobody handles.
+    const stopSession = (reason: string) => {
+      if (session.abort.signal.aborted) return;
+      session.abort.abort(reason);
+      setTimeout(() => kill.abort(reason), HARD_STOP_GRACE_MS).unref();
+    };
     model.port1.on('message', (req: ModelRequest) => {
-      void this.gateway.answer(session, setup, req).then((reply) => {
-        model.port1.postMessage(reply);
-        journal.sync(session.transcript);
-      });
+      this.gateway
+        .answer(session, setup, req)
+        .catch((err: unknown): ModelPortIn => ({ type: 'model_stop', id: req?.id, status: 'failed', reason: `the broker could not answer: ${errorKind(err)}` }))
+        .then((reply) => {
+          const fallback: ModelPortIn = { type: 'model_stop', id: req?.id, status: 'failed', reason: 'the model reply could not be passed to the session' };
+          if (!post(model.port1, reply, fallback)) stopSession('the model reply could not be passed to the session');
+          journal.sync(session.transcript);
+        })
+        .catch((err: unknown) => stopSession(`the session transcript could not be written: ${errorKind(err)}`));
     });
     const toolPorts: Record<string, MessagePort> = {};
     for (const tool of grant.tools) {
@@ -253,12 +267,17 @@ export class Broker {
       transfer.push(channel.port2);
       toolPorts[tool] = channel.port2;
       channel.port1.on('message', (req: ToolRequest) => {
-        void this.dispatcher.handle(session, tool, req, session.abort.signal).then((reply) => channel.port1.postMessage(reply));
+        this.dispatcher
+          .handle(session, tool, req, session.abort.signal)
+          .catch((err: unknown): ToolReply => ({ type: 'tool_reply', id: req?.id, content: `${tool} failed: ${errorKind(err)}`, is_error: true }))
+          .then((reply) => {
+            const fallback: ToolReply = { type: 'tool_reply', id: req?.id, content: `${tool} failed: its result could not be passed to the session`, is_error: true };
+            if (!post(channel.port1, reply, fallback)) stopSession(`the ${tool} result could not be passed to the session`);
+          })
+          .catch((err: unknown) => stopSession(`the ${tool} call failed in the broker: ${errorKind(err)}`));
       });
     }
 
-    const kill = new AbortController();
-    this.kills.add(kill);
     let timer: NodeJS.Timeout | undefined;
     if (this.opts.sessionTimeoutMs) {
       timer = setTimeout(() => {
@@ -404,6 +423,30 @@ export class Broker {
       process.stderr.write(`choragen: metrics not updated yet (${(err as Error).message.split('\n')[0]}); the audit log will be ingested next time\n`);
     }
   }
+}
+
+/**
+ * Post `message`, or `fallback` when the message cannot be cloned (too deep,
+ * uncloneable); false when neither could be posted (the port is gone).
+ */
+function post(port: MessagePort, message: unknown, fallback: unknown): boolean {
+  try {
+    port.postMessage(message);
+    return true;
+  } catch {
+    try {
+      port.postMessage(fallback);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** What went wrong, for a reason a session or a model reads: the kind only (a message may name host paths). */
+function errorKind(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return `internal error (${typeof code === 'string' ? code : err instanceof Error ? err.name : 'unknown'})`;
 }
 
 function toolSpec(c: Capability): ToolSpec {

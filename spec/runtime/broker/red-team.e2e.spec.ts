@@ -169,4 +169,42 @@ describe('red team, round 2 (issue 15)', function () {
     expect(after).to.deep.equal(before);
     expectClean(r);
   });
+
+  it('a deeply nested tool input is refused as one tool error, audited, and the run goes on (class 3)', async () => {
+    lay = await makeLayout(POLICY);
+    const deep = JSON.parse(`${'['.repeat(3500)}${']'.repeat(3500)}`);
+    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [
+      { content: [
+        use('read_file', { path: deep }, 'toolu_deep'),
+        use('search_files', { pattern: 'x', glob: deep }, 'toolu_deep2'),
+        { type: 'tool_use', id: 'toolu_deep_name', name: deep, input: {} },
+      ] },
+      { content: [use('read_file', { path: 'src/index.ts' }, 'toolu_after')] },
+      { content: [{ type: 'text', text: 'survived' }] },
+    ] }] } as any);
+    const r = await runCli(args('impl'), { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.not.match(/RangeError|\n\s+at /);
+    const results = resultsOf(server);
+    for (const id of ['toolu_deep', 'toolu_deep2']) {
+      expect(results.get(id).is_error, results.get(id).content).to.equal(true);
+      expect(results.get(id).content).to.match(/nested/);
+    }
+    expect(results.get('toolu_deep_name')).to.include({ is_error: true, content: 'invalid tool call: the tool name must be a string' });
+    expect(results.get('toolu_after').is_error ?? false).to.equal(false);
+    const events = jsonEvents(r.stdout);
+    const calls = events.filter((e) => e.event === 'tool_call');
+    expect(calls.find((e) => e.tool_use_id === 'toolu_deep')).to.include({ is_error: true, decision: 'invalid' });
+    expect(events.find((e) => e.event === 'session_ended')).to.include({ status: 'completed', final_text: 'survived' });
+    expectClean(r);
+    // And in the metrics: the refused calls are rows of tool_calls.
+    const q = await runCli(['metrics:query', '--format', 'json', '-w', lay.ws, 'SELECT tool, decision, rule, is_error FROM tool_calls ORDER BY seq']);
+    expect(q.code, q.stderr).to.equal(0);
+    expect(JSON.parse(q.stdout)).to.deep.equal([
+      { tool: 'read_file', decision: 'invalid', rule: 'input-bounds', is_error: true },
+      { tool: 'search_files', decision: 'invalid', rule: 'input-bounds', is_error: true },
+      { tool: '(not a string)', decision: 'invalid', rule: 'input-bounds', is_error: true },
+      { tool: 'read_file', decision: 'allow', rule: 'reads.default', is_error: false },
+    ]);
+  });
 });
