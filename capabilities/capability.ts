@@ -5,6 +5,7 @@
 
 import type { BigIntStats } from 'node:fs';
 import type { Static, TSchema } from '@sinclair/typebox';
+import type { CheckedPath } from '../policy/canonical.js';
 import type { Action, Role } from '../policy/types.js';
 
 export interface SessionIdentity {
@@ -36,15 +37,12 @@ export const DEFAULT_TOOL_LIMITS: ToolLimits = {
   writeBytes: 1024 * 1024,
 };
 
-/** A path the broker has canonicalized and the policy has allowed. */
-export interface AuthorizedPath {
-  /** workspace-relative, `/`-separated, symlinks resolved */
-  readonly rel: string;
-  /** absolute path on disk */
-  readonly abs: string;
-  /** whether it existed when it was checked */
-  readonly exists: boolean;
-}
+/**
+ * A path the broker has canonicalized and the policy has allowed: a
+ * CheckedPath, which only policy/canonical can make (a plain object with the
+ * same fields does not type-check, and the filesystem authority refuses it).
+ */
+export type AuthorizedPath = CheckedPath;
 
 /** What a child session reports back to its parent. */
 export interface ChildReport {

@@ -11,7 +11,13 @@ import { CHANGED_FILES_INPUT, changedFiles, type ChangedFile } from './git-statu
 const MAX_DIFF_FILE_BYTES = 1024 * 1024;
 const BINARY_SAMPLE = 8000;
 
-type Side = { kind: 'absent' } | { kind: 'text'; text: string } | { kind: 'binary' } | { kind: 'large'; bytes: number } | { kind: 'symlink' };
+type Side =
+  | { kind: 'absent' }
+  | { kind: 'text'; text: string }
+  | { kind: 'binary' }
+  | { kind: 'large'; bytes: number }
+  | { kind: 'symlink' }
+  | { kind: 'unread'; reason: string };
 
 function sideOf(bytes: Uint8Array): Side {
   if (bytes.length > MAX_DIFF_FILE_BYTES) return { kind: 'large', bytes: bytes.length };
@@ -30,6 +36,7 @@ export function fileDiff(rel: string, before: Side, after: Side, context = 3): s
     if (side.kind === 'binary') return [...header, `Binary files ${oldLabel} and ${newLabel} differ`];
     if (side.kind === 'large') return [...header, `(not diffed: ${side.bytes} bytes is over the ${MAX_DIFF_FILE_BYTES}-byte diff limit)`];
     if (side.kind === 'symlink') return [...header, 'symlink (its target is not shown)'];
+    if (side.kind === 'unread') return [...header, `(not shown: ${side.reason})`];
   }
   const oldText = before.kind === 'text' ? before.text : '';
   const newText = after.kind === 'text' ? after.text : '';
@@ -47,30 +54,46 @@ export const gitDiff = defineCapability({
   input: CHANGED_FILES_INPUT,
   defaultRoles: ['control', 'impl'],
   async run(ctx, input) {
-    const { repo, files } = await changedFiles(ctx, input.path);
-    const [{ default: git }, fs, repoTools] = await Promise.all([
+    const { repo, files, workspace, fs } = await changedFiles(ctx, input.path);
+    const [{ default: git }, repoTools, authority, { ToolFailure, ToolRefusal }] = await Promise.all([
       import('isomorphic-git'),
-      import('node:fs'),
       import('./git/repo.js'),
+      import('./fs/authority.js'),
+      import('../policy/errors.js'),
     ]);
     const head = await repoTools.headCommit(repo);
+    const headEntry = head === null ? null : repoTools.headEntries(repo, head);
     const cache = {};
 
+    // A committed symlink is a symlink: its target (maybe a host path) is not shown.
     const headSide = async (f: ChangedFile): Promise<Side> => {
-      if (f.head === 0 || head === null) return { kind: 'absent' };
-      const { blob } = await git.readBlob({ fs: fs.default, dir: repo.root, oid: head, filepath: f.repoPath, cache });
+      if (f.head === 0 || head === null || headEntry === null) return { kind: 'absent' };
+      const entry = await headEntry(f.repoPath);
+      if (entry === null) return { kind: 'absent' };
+      if (entry.mode === '120000') return { kind: 'symlink' };
+      const { blob } = await git.readBlob({ fs, dir: repo.root, oid: entry.oid, cache });
       return sideOf(blob);
     };
-    // The working tree file as git sees it, never followed. A symlink's target is not
-    // shown: it may name a host path outside the workspace (tools never reveal those).
+    // The working tree file as git sees it, through the authority: never followed, no hard link read.
     const workdirSide = async (f: ChangedFile): Promise<Side> => {
-      const abs = `${repo.root}/${f.repoPath}`;
-      const stat = await fs.promises.lstat(abs).catch(() => null);
-      if (stat === null) return { kind: 'absent' };
-      if (stat.isSymbolicLink()) return { kind: 'symlink' };
-      if (!stat.isFile()) return { kind: 'absent' };
-      if (stat.size > MAX_DIFF_FILE_BYTES) return { kind: 'large', bytes: stat.size };
-      return sideOf(await fs.promises.readFile(abs));
+      let file;
+      let stats;
+      try {
+        file = workspace.descend(f.rel);
+        stats = authority.entryStats(file);
+      } catch {
+        return { kind: 'absent' }; // a folder on the way is a symlink now: git does not enter it either
+      }
+      if (stats === null) return { kind: 'absent' };
+      if (stats.isSymbolicLink()) return { kind: 'symlink' };
+      if (!stats.isFile()) return { kind: 'absent' };
+      if (stats.size > MAX_DIFF_FILE_BYTES) return { kind: 'large', bytes: Number(stats.size) };
+      try {
+        return sideOf(await authority.readWhole(file));
+      } catch (err) {
+        if (err instanceof ToolRefusal || err instanceof ToolFailure) return { kind: 'unread', reason: err.message };
+        throw err;
+      }
     };
 
     const changes = files.filter((f) => !(f.head === 0 && f.workdir === 0) && !(f.head === 1 && f.workdir === 1));

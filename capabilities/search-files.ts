@@ -3,9 +3,10 @@
 import picomatch from 'picomatch';
 import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../policy/errors.js';
-import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type ToolContext } from './capability.js';
+import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath, type ToolContext } from './capability.js';
+import { openFile } from './fs/authority.js';
 import { OutputBudget, cutLine, displayPath, plural, withNotes } from './fs/output.js';
-import { existingEntry, looksBinary, openForRead, readSample, scanLines } from './fs/read.js';
+import { existingEntry, looksBinary, readSample, scanLines } from './fs/read.js';
 import { walk } from './fs/walk.js';
 
 /** Bigger files are not searched (named in a note): they are data, not source. */
@@ -40,17 +41,17 @@ export const searchFiles = defineCapability({
     const matchesGlob = input.glob === undefined ? () => true : compileGlob(input.glob);
     const target = await ctx.authorize(input.path ?? '.', 'read');
     const shown = displayPath(target.rel);
-    const stats = await existingEntry(target, 'searching', `no such file or directory: ${shown}`);
+    const stats = existingEntry(target, 'searching', `no such file or directory: ${shown}`);
 
     const search = new Search(ctx, regex);
     if (stats.isDirectory()) {
-      const files = walk(target.abs, target.rel, { recursive: true, canRead: (rel) => ctx.canRead(rel), signal: ctx.signal });
+      const files = walk(target, { recursive: true, canRead: (rel) => ctx.canRead(rel), signal: ctx.signal });
       for await (const entry of files) {
         if (entry.kind !== 'file' || !matchesGlob(entry.rel)) continue;
-        if (!(await search.file(entry.rel, entry.abs))) break;
+        if (!(await search.file(entry.path))) break;
       }
     } else if (matchesGlob(target.rel)) {
-      await search.file(target.rel, target.abs);
+      await search.file(target);
     }
 
     const notes = search.notes();
@@ -98,11 +99,12 @@ class Search {
   }
 
   /** Search one file; false once a cap is reached and the search should stop. */
-  async file(rel: string, abs: string): Promise<boolean> {
+  async file(path: AuthorizedPath): Promise<boolean> {
     const { lineLength, searchMatches } = this.ctx.limits;
+    const { rel } = path;
     let opened;
     try {
-      opened = await openForRead({ rel, abs, exists: true });
+      opened = await openFile(path);
     } catch {
       return true; // vanished, or not a regular file: nothing to search
     }

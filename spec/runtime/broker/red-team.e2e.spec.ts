@@ -128,6 +128,72 @@ describe('red team, round 2 (issue 15)', function () {
     for (const f of readdirSync(dir)) expect(verifyAuditFile(path.join(dir, f)).ok, f).to.equal(true);
   }
 
+  it('reads never follow a hard link or a swapped folder out, and git_diff shows a committed symlink as a symlink (classes 4, 5)', async () => {
+    lay = await makeLayout(POLICY);
+    const calls = {
+      read: use('read_file', { path: 'src/hard.txt' }),
+      searchAll: use('search_files', { pattern: 'SECRET' }),
+      searchOne: use('search_files', { pattern: 'SECRET', path: 'src/hard.txt' }),
+      searchGlob: use('search_files', { pattern: 'SECRET', glob: '**/hard.txt' }),
+      diff: use('git_diff', {}),
+      diffLib: use('git_diff', { path: 'src' }),
+      status: use('git_status', {}),
+      list: use('list_files', { recursive: true }),
+      readLib: use('read_file', { path: 'lib/a.txt' }),
+      benign: use('read_file', { path: 'src/index.ts' }),
+    };
+    server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [
+      { content: Object.values(calls) },
+      { content: [{ type: 'text', text: 'done' }] },
+    ] }] } as any);
+    const before = snapshot(lay.base);
+    const r = await runCli(args('impl'), { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    const results = resultsOf(server);
+    const res = (c: { id: string }) => results.get(c.id);
+    expect(res(calls.read).is_error, res(calls.read).content).to.equal(true);
+    expect(res(calls.read).content).to.match(/hard link/);
+    expect(res(calls.readLib).is_error).to.equal(true);
+    expect(res(calls.benign).is_error ?? false).to.equal(false);
+    for (const c of [calls.searchAll, calls.diff, calls.status, calls.list]) {
+      expect(res(c).is_error ?? false, `${c.name}: ${res(c).content}`).to.equal(false);
+    }
+    // The deleted committed symlink is shown as one, its target (a host path) is not.
+    expect(res(calls.diff).content).to.include('diff --git a/headlink b/headlink');
+    expect(res(calls.diff).content).to.match(/symlink/);
+    // The swapped folder: git sees lib/a.txt gone and lib a symlink; no content from outside.
+    expect(res(calls.status).content).to.include(' D lib/a.txt');
+    expectClean(r);
+    expect(snapshot(lay.base)).to.deep.equal(before);
+  });
+
+  it('a task folder symlinked out of the workspace is never read, and nothing of it reaches the child (class 6)', async () => {
+    lay = await makeLayout(POLICY);
+    server = await startFakeAnthropic({ sessions: [
+      { role: 'control', turns: [
+        { content: [
+          use('spawn_impl_session', { instructions: 'STEAL-CHILD: do the task', task_id: 'CHAIN-001-steal/001-steal' }, 'toolu_steal'),
+          use('task_list', { chain_id: 'CHAIN-001-steal' }, 'toolu_steal_list'),
+          use('chain_status', {}, 'toolu_steal_status'),
+        ] },
+        { content: [{ type: 'text', text: 'done' }] },
+      ] },
+      { role: 'impl', match: 'STEAL-CHILD', turns: [{ content: [{ type: 'text', text: 'child done' }] }] },
+    ] } as any);
+    const before = snapshot(lay.base);
+    const r = await runCli(args('control'), { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    const spawned = resultsOf(server).get('toolu_steal');
+    expect(spawned.is_error ?? false, spawned.content).to.equal(false);
+    const child = server.requests.find((q) => q.role === 'impl');
+    expect(JSON.stringify(child!.body.messages[0])).to.include('A benign task.');
+    expectClean(r);
+    // The only change: the task moved from todo to in-progress (started by control).
+    const after = snapshot(lay.base);
+    expect(Object.keys(after).filter((k) => !(k in before))).to.deep.equal(['ws/docs/tasks/in-progress', 'ws/docs/tasks/in-progress/CHAIN-001-steal', 'ws/docs/tasks/in-progress/CHAIN-001-steal/001-steal.md']);
+    expect(Object.keys(before).filter((k) => !(k in after))).to.deep.equal(['ws/docs/tasks/todo/CHAIN-001-steal/001-steal.md']);
+  });
+
   it('the default policy keeps nested git repositories and code-running config out of reach (class 8)', async () => {
     lay = await makeLayout(DEFAULT_POLICY_YAML);
     const attacks = [
