@@ -27,6 +27,8 @@ export interface TestToolContextOptions {
   canRead?: (rel: string) => boolean;
   limits?: Partial<ToolLimits>;
   session?: Partial<SessionIdentity>;
+  /** The call's abort signal (default: never aborted). */
+  signal?: AbortSignal;
   /** Runs after the check, before the tool acts: where a spec plants a race. */
   afterAuthorize?: (target: AuthorizedPath) => void;
 }
@@ -69,7 +71,7 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
     },
     workspace: root,
     limits: { ...DEFAULT_TOOL_LIMITS, ...options.limits },
-    signal: new AbortController().signal,
+    signal: options.signal ?? new AbortController().signal,
     broker: {
       spawnChild: () => Promise.reject(new Error('no broker in unit specs')),
     },

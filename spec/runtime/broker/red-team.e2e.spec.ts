@@ -273,4 +273,49 @@ describe('red team, round 2 (issue 15)', function () {
       { tool: 'read_file', decision: 'allow', rule: 'reads.default', is_error: false },
     ]);
   });
+
+  it('a backtracking regex or glob hits the search deadline: what was found comes back with a note (class 2)', async () => {
+    lay = await makeLayout(POLICY);
+    server = await startFakeAnthropic({ sessions: [{ role: 'control', turns: [
+      { content: [
+        use('search_files', { pattern: '(a+)+$', path: 'docs' }, 'toolu_redos'),
+        use('search_files', { pattern: 'long', glob: `${'*a'.repeat(14)}c` }, 'toolu_glob'),
+        use('read_file', { path: `${'a/'.repeat(30_000)}x` }, 'toolu_deep_path'),
+      ] },
+      { content: [{ type: 'text', text: 'done' }] },
+    ] }] } as any);
+    const r = await runCli(args('control'), { env: env() });
+    expect(r.code, r.stderr).to.equal(0);
+    const results = resultsOf(server);
+    const redos = results.get('toolu_redos');
+    expect(redos.is_error ?? false, redos.content).to.equal(false);
+    expect(redos.content).to.include('docs/a-first.md:1: aaaa');
+    expect(redos.content).to.match(/stopped/);
+    const glob = results.get('toolu_glob');
+    expect(glob.is_error ?? false, glob.content).to.equal(false);
+    expect(glob.content).to.match(/stopped/);
+    const deepPath = results.get('toolu_deep_path');
+    expect(deepPath.is_error, deepPath.content).to.equal(true);
+    expect(deepPath.content).to.match(/too long|components/);
+    expectClean(r);
+  });
+
+  for (const [name, input] of [
+    ['a backtracking regex', use('search_files', { pattern: '(a+)+$', path: 'docs/redos.txt' })],
+    ['a backtracking glob', use('search_files', { pattern: 'x', glob: `${'*a'.repeat(14)}c` })],
+    ['a path of 30,000 components', use('list_files', { path: `${'a/'.repeat(30_000)}` })],
+  ] as const) {
+    it(`Ctrl-C stops the run within a second while ${name} runs (class 2)`, async () => {
+      lay = await makeLayout(POLICY);
+      // The model then "thinks" for a while, so the run is still going when a refused call came back at once.
+      server = await startFakeAnthropic({ sessions: [{ role: 'control', turns: [
+        { content: [input] },
+        { delay_ms: 5000, content: [{ type: 'text', text: 'done' }] },
+      ] }] } as any);
+      const r = await interruptDuring(args('control'), env(), (e) => e.event === 'model_call', { afterMs: 200 });
+      expect(r.code, r.stderr).to.equal(130);
+      expect(r.exitMs, `exit took ${r.exitMs} ms`).to.be.below(1000);
+      expectClean(r);
+    });
+  }
 });
