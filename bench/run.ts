@@ -8,6 +8,7 @@ import { benchE2e } from './e2e.js';
 import { benchHelp } from './help.js';
 import { benchMetrics } from './metrics.js';
 import { benchPolicy } from './policy.js';
+import { benchStall } from './stall.js';
 import { machineLoad, round } from './stats.js';
 import { benchToolCall } from './tool-call.js';
 
@@ -15,6 +16,7 @@ import { benchToolCall } from './tool-call.js';
 const KEYS = [
   'tool_call_overhead_us_p50', 'tool_call_overhead_us_p99', 'policy_decisions_per_s', 'policy_naive_decisions_per_s',
   'child_spawn_ms_p50', 'concurrent_sessions', 'rss_mb_at_max', 'ingest_events_per_s', 'summary_1m_ms', 'help_ms', 'e2e_ratio_vs_bare_sdk',
+  'broker_max_stall_ms',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -29,6 +31,7 @@ const GOALS: Partial<Record<Key, [string, (v: number) => boolean]>> = {
   summary_1m_ms: ['< 200', (v) => v < 200],
   help_ms: ['< 300', (v) => v < 300],
   e2e_ratio_vs_bare_sdk: ['<= 1.5', (v) => v <= 1.5],
+  broker_max_stall_ms: ['< 100', (v) => v < 100],
 };
 
 const BENCHES: Array<{ name: string; run: () => Promise<Partial<Record<Key, number>> & { notes?: Partial<Record<Key, string>> }> }> = [
@@ -62,6 +65,11 @@ const BENCHES: Array<{ name: string; run: () => Promise<Partial<Record<Key, numb
   { name: 'help', run: async () => {
     const r = await benchHelp();
     return { help_ms: r.help_ms, notes: { help_ms: `node -e 0 alone: ${round(r.node_startup_ms)} ms` } };
+  } },
+  { name: 'stall', run: async () => {
+    const r = await benchStall();
+    const each = Object.entries(r.perCall).map(([name, ms]) => `${name} ${round(ms, 1)}`).join(', ');
+    return { broker_max_stall_ms: r.broker_max_stall_ms, notes: { broker_max_stall_ms: `longest event-loop stall per call (ms): ${each}` } };
   } },
   { name: 'e2e', run: async () => {
     const r = await benchE2e();
