@@ -4,6 +4,7 @@
 
 import { defineCapability } from './capability.js';
 import { unifiedDiff } from './fs/diff.js';
+import { DIFF_DEADLINE_MS, diffOffThread } from './offload/diff.js';
 import { OutputBudget, cutLine, plural, withNotes } from './fs/output.js';
 import { CHANGED_FILES_INPUT, changedFiles, type ChangedFile } from './git-status.js';
 
@@ -25,24 +26,43 @@ function sideOf(bytes: Uint8Array): Side {
   return { kind: 'text', text: Buffer.from(bytes).toString('utf8') };
 }
 
-/** The diff of one file, as lines (header included). Empty when the texts are equal. */
-export function fileDiff(rel: string, before: Side, after: Side, context = 3): string[] {
+/** A file's diff before its body: the header, and either the finished diff or the two texts to diff. */
+function frame(rel: string, before: Side, after: Side) {
   const header = [`diff --git a/${rel} b/${rel}`];
   if (before.kind === 'absent') header.push('new file');
   if (after.kind === 'absent') header.push('deleted file');
   const oldLabel = before.kind === 'absent' ? '/dev/null' : `a/${rel}`;
   const newLabel = after.kind === 'absent' ? '/dev/null' : `b/${rel}`;
   for (const side of [before, after]) {
-    if (side.kind === 'binary') return [...header, `Binary files ${oldLabel} and ${newLabel} differ`];
-    if (side.kind === 'large') return [...header, `(not diffed: ${side.bytes} bytes is over the ${MAX_DIFF_FILE_BYTES}-byte diff limit)`];
-    if (side.kind === 'symlink') return [...header, 'symlink (its target is not shown)'];
-    if (side.kind === 'unread') return [...header, `(not shown: ${side.reason})`];
+    if (side.kind === 'binary') return { done: [...header, `Binary files ${oldLabel} and ${newLabel} differ`] };
+    if (side.kind === 'large') return { done: [...header, `(not diffed: ${side.bytes} bytes is over the ${MAX_DIFF_FILE_BYTES}-byte diff limit)`] };
+    if (side.kind === 'symlink') return { done: [...header, 'symlink (its target is not shown)'] };
+    if (side.kind === 'unread') return { done: [...header, `(not shown: ${side.reason})`] };
   }
   const oldText = before.kind === 'text' ? before.text : '';
   const newText = after.kind === 'text' ? after.text : '';
-  const body = unifiedDiff(oldText, newText, { oldLabel, newLabel, context });
-  if (!body) return before.kind === after.kind ? [] : header; // an empty file created or deleted
-  return [...header, ...body.split('\n')];
+  // An empty file created or deleted has no body, but is a change.
+  const finish = (body: string) => (body ? [...header, ...body.split('\n')] : before.kind === after.kind ? [] : header);
+  return { oldText, newText, labels: { oldLabel, newLabel }, header, finish };
+}
+
+/**
+ * The diff of one file, as lines (header included). Empty when the texts are
+ * equal. `maxLines` bounds the rendering (the caller cannot show more anyway).
+ */
+export function fileDiff(rel: string, before: Side, after: Side, context = 3, maxLines?: number): string[] {
+  const f = frame(rel, before, after);
+  if (f.done) return f.done;
+  return f.finish(unifiedDiff(f.oldText, f.newText, { ...f.labels, context, maxLines }));
+}
+
+/** fileDiff off the broker's thread (offload/diff.ts): a diff shaped to be slow is named, not shown. */
+async function fileDiffOffThread(rel: string, before: Side, after: Side, maxLines: number, signal: AbortSignal): Promise<string[]> {
+  const f = frame(rel, before, after);
+  if (f.done) return f.done;
+  const body = await diffOffThread(f.oldText, f.newText, { ...f.labels, context: 3, maxLines }, signal);
+  if (body === null) return [...f.header, `(not diffed: the diff took over ${DIFF_DEADLINE_MS / 1000} s)`];
+  return f.finish(body);
 }
 
 export const gitDiff = defineCapability({
@@ -106,7 +126,8 @@ export const gitDiff = defineCapability({
         skipped.push(f.rel);
         continue;
       }
-      const lines = fileDiff(f.rel, await headSide(f), await workdirSide(f));
+      // Every rendered line takes at least 2 bytes of the output budget: render no more than fits.
+      const lines = await fileDiffOffThread(f.rel, await headSide(f), await workdirSide(f), Math.ceil(ctx.limits.outputBytes / 2), ctx.signal);
       if (lines.length === 0) continue;
       for (const line of lines) if (!budget.add(cutLine(line, ctx.limits.lineLength).text)) break;
       if (budget.full) skipped.push(f.rel);

@@ -6,13 +6,13 @@ import { openFile } from './fs/authority.js';
 import { OutputBudget, cutLine, displayPath, plural, withNotes } from './fs/output.js';
 import { existingEntry, looksBinary, readSample, scanLines } from './fs/read.js';
 import { walk } from './fs/walk.js';
-import { PATTERN_STALL_MS, PatternMatcher, PatternTimeout } from './patterns/runner.js';
+import { PATTERN_STALL_MS, PatternMatcher, PatternTimeout } from './offload/patterns.js';
 
 /** Bigger files are not searched (named in a note): they are data, not source. */
 export const SEARCH_MAX_FILE_BYTES = 10 * 1024 * 1024;
 /**
  * A whole search stops after this long. The pattern and glob run on a worker
- * (patterns/runner.ts), so a slow one never blocks the broker: it only ends
+ * (offload/patterns.ts), so a slow one never blocks the broker: it only ends
  * the search early, with what was found.
  */
 export const SEARCH_TIME_BUDGET_MS = 10_000;

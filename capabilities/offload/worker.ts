@@ -1,10 +1,13 @@
-// The thread model-supplied patterns run on (see runner.ts): a regex or a
-// glob can backtrack for longer than anyone will wait, and here that only
-// costs a thread the broker terminates, never the broker's own event loop.
-// It holds strings only: no filesystem, no ports but its own.
+// The thread that computation a model controls runs on (see pool.ts): a
+// regex or a glob can backtrack and a diff can be shaped for the worst case,
+// for longer than anyone will wait; here that only costs a thread the broker
+// terminates, never the broker's own event loop. It holds strings only: no
+// filesystem, no ports but its own.
 import { parentPort } from 'node:worker_threads';
 import picomatch from 'picomatch';
-import type { PatternJob, PatternReply } from './runner.js';
+import { unifiedDiff } from '../fs/diff.js';
+import { occurrences } from '../fs/occurrences.js';
+import type { OffloadJob, OffloadReply } from './pool.js';
 
 let regex: RegExp | null = null;
 let glob: ((name: string) => boolean) | null = null;
@@ -23,13 +26,13 @@ function report(id: number, items: readonly string[], test: (item: string) => bo
     const hit = test(items[i]!);
     const now = performance.now();
     if (hit || now - last >= PROGRESS_MS) {
-      parentPort!.postMessage({ id, progress: i + 1, matches: hit ? [i] : [] } satisfies PatternReply);
+      parentPort!.postMessage({ id, progress: i + 1, matches: hit ? [i] : [] } satisfies OffloadReply);
       last = now;
     }
   }
 }
 
-function run(job: PatternJob): PatternReply {
+function run(job: OffloadJob): OffloadReply {
   switch (job.kind) {
     case 'compile': {
       try {
@@ -54,11 +57,17 @@ function run(job: PatternJob): PatternReply {
       if (!glob) return { id: job.id, matches: job.items.map((_, i) => i) };
       report(job.id, job.items, glob);
       return { id: job.id, matches: [] };
+    case 'diff':
+      return { id: job.id, matches: [], text: unifiedDiff(job.oldText, job.newText, job.options) };
+    case 'occurrences': {
+      const { count, first } = occurrences(job.text, job.needle);
+      return { id: job.id, matches: [count, first] };
+    }
   }
 }
 
-parentPort!.on('message', (job: PatternJob) => {
-  let reply: PatternReply;
+parentPort!.on('message', (job: OffloadJob) => {
+  let reply: OffloadReply;
   try {
     reply = run(job);
   } catch (err) {

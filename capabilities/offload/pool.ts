@@ -1,42 +1,45 @@
-// Model-supplied regexes and globs (search_files `pattern` and `glob`) run on
-// a worker thread with a deadline the broker enforces: JavaScript regexes
-// backtrack, and `(a+)+$` on a long line, or a glob of many `*a` against a
-// long name, would otherwise hold the broker's only thread for minutes (no
-// Ctrl-C, no session timeout, no other session). The tool keeps JavaScript
-// regex semantics (what its description promises and models write); the
-// price is a thread hop per batch of lines, and a batch that takes longer
-// than the stall limit means a pattern that backtracks: the worker is
-// terminated and the search returns what it found.
+// Computation whose cost a model controls runs here, on worker threads with a
+// deadline the broker enforces, never on the broker's own thread (DESIGN.md
+// §1): a regex or a glob that backtracks, a diff shaped against the line
+// diff, a substring search over the largest file an edit allows. A job past its deadline, or whose call is aborted (Ctrl-C, session
+// timeout), terminates its worker; the broker's event loop never waits on it.
+// A small pool of idle workers is kept warm; a worker is held by one caller
+// at a time (a lease), so terminating it stops no one else.
 import { Worker } from 'node:worker_threads';
 import { ToolFailure } from '../../policy/errors.js';
+import type { UnifiedDiffOptions } from '../fs/diff.js';
 
-export type PatternJob =
+export type OffloadJob =
   | { id: number; kind: 'compile'; pattern?: string; glob?: string }
-  | { id: number; kind: 'lines' | 'names'; items: string[] };
-/** `progress`: a partial reply, the matches among the items before that index (more replies follow). */
-export type PatternReply = { id: number; matches: number[]; progress?: number } | { id: number; error: string };
+  | { id: number; kind: 'lines' | 'names'; items: string[] }
+  | { id: number; kind: 'diff'; oldText: string; newText: string; options: UnifiedDiffOptions }
+  | { id: number; kind: 'occurrences'; text: string; needle: string };
+/**
+ * A reply to job `id`. `progress`: a partial reply (matches among the items
+ * before that index; more replies follow). `text`: a diff job's result. An
+ * occurrences job answers `matches: [count, first]`.
+ */
+export type OffloadReply = { id: number; matches: number[]; progress?: number; text?: string } | { id: number; error: string };
 type Unsent<T> = T extends unknown ? Omit<T, 'id'> : never;
 
-/** One batch of lines (or names) taking longer than this means the pattern backtracks. */
-export const PATTERN_STALL_MS = 1000;
-/** The worker's heap: a pattern that allocates past it ends the worker, not the broker. */
+/** The worker's heap: a job that allocates past it ends the worker, not the broker. */
 const WORKER_HEAP_MB = 128;
-/** Idle workers kept warm for the next search. */
+/** Idle workers kept warm for the next caller. */
 const IDLE_WORKERS = 2;
 
-/** The pattern did not finish in time: the search stops and says why. */
-export class PatternTimeout extends Error {
+/** A job did not finish in time (`stall`: its own limit; `budget`: the caller's deadline). */
+export class OffloadTimeout extends Error {
   constructor(
     readonly reason: 'stall' | 'budget',
     /** matches among the items the worker got through before it was stopped */
     readonly partial: number[] = [],
   ) {
-    super(reason === 'stall' ? `matching took over ${PATTERN_STALL_MS} ms` : 'the search time budget ran out');
+    super(reason === 'stall' ? 'the job ran past its limit' : 'the time budget ran out');
   }
 }
 
 const idle: Worker[] = [];
-/** Resolves when a worker is up: its start-up (slow on a loaded machine) is not the pattern's time. */
+/** Resolves when a worker is up: its start-up (slow on a loaded machine) is not the job's time. */
 const online = new WeakMap<Worker, Promise<void>>();
 
 function spawn(): Worker {
@@ -72,11 +75,11 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
 }
 
 /**
- * A compiled pattern and/or glob on a worker this matcher holds alone. Every
- * call has a deadline (the stall limit, and `until`, the caller's overall
- * budget); a call past it, or aborted by `signal`, terminates the worker.
+ * A worker held by one caller until `close` (back to the pool) or `kill`.
+ * Every job has a deadline: its own stall limit, and `until`, the caller's
+ * overall budget; past it, or when `signal` aborts, the worker is terminated.
  */
-export class PatternMatcher {
+export class Lease {
   private nextId = 1;
   private dead = false;
 
@@ -86,34 +89,19 @@ export class PatternMatcher {
     private readonly signal?: AbortSignal,
   ) {}
 
-  /** Compile `pattern` (a JavaScript regex) and `glob` (picomatch): ToolFailure when either is invalid. */
-  static async open(spec: { pattern?: string; glob?: string }, until: number, signal?: AbortSignal): Promise<PatternMatcher> {
+  static async open(until: number, signal?: AbortSignal): Promise<Lease> {
     const worker = idle.pop() ?? spawn();
-    const matcher = new PatternMatcher(worker, until, signal);
+    const lease = new Lease(worker, until, signal);
     try {
       await abortable(online.get(worker)!, signal);
-      await matcher.ask({ kind: 'compile', ...spec });
     } catch (err) {
-      matcher.kill();
-      if (err instanceof PatternTimeout) {
-        throw new ToolFailure(`the pattern or glob took over ${PATTERN_STALL_MS / 1000} s to compile; simplify it`);
-      }
+      lease.kill();
       throw err;
     }
-    return matcher;
+    return lease;
   }
 
-  /** Indices of the lines the regex matches. */
-  lines(items: string[]): Promise<number[]> {
-    return this.ask({ kind: 'lines', items });
-  }
-
-  /** Indices of the names the glob matches (all of them without a glob). */
-  names(items: string[]): Promise<number[]> {
-    return this.ask({ kind: 'names', items });
-  }
-
-  /** Give the worker back for the next search (or end it, if it is stuck or gone). */
+  /** Give the worker back for the next caller (or end it, if it is gone). */
   close(): void {
     if (this.dead) return;
     this.dead = true;
@@ -127,13 +115,14 @@ export class PatternMatcher {
     this.dead = true;
   }
 
-  private ask(job: Unsent<PatternJob>): Promise<number[]> {
-    if (this.dead) return Promise.reject(new PatternTimeout('stall'));
+  /** Run `job`; its matches (partial replies included) and text. ToolFailure for a job's own error. */
+  ask(job: Unsent<OffloadJob>, stallMs: number): Promise<{ matches: number[]; text?: string }> {
+    if (this.dead) return Promise.reject(new OffloadTimeout('stall'));
     const id = this.nextId++;
     const left = this.until - Date.now();
-    if (left <= 0) return Promise.reject(new PatternTimeout('budget'));
-    const reason: PatternTimeout['reason'] = left < PATTERN_STALL_MS ? 'budget' : 'stall';
-    return new Promise<number[]>((resolve, reject) => {
+    if (left <= 0) return Promise.reject(new OffloadTimeout('budget'));
+    const reason: OffloadTimeout['reason'] = left < stallMs ? 'budget' : 'stall';
+    return new Promise((resolve, reject) => {
       const partial: number[] = [];
       const done = () => {
         clearTimeout(timer);
@@ -147,7 +136,7 @@ export class PatternMatcher {
         this.kill();
         reject(err);
       };
-      const onMessage = (reply: PatternReply) => {
+      const onMessage = (reply: OffloadReply) => {
         if (reply.id !== id) return;
         if ('error' in reply) {
           done();
@@ -157,13 +146,13 @@ export class PatternMatcher {
         partial.push(...reply.matches);
         if (reply.progress !== undefined) return;
         done();
-        resolve(partial);
+        resolve({ matches: partial, text: reply.text });
       };
-      // A pattern that exhausts the worker's heap or stack ends it: as good as a timeout.
-      const onError = () => fail(new PatternTimeout('stall', partial));
-      const onExit = () => fail(new PatternTimeout('stall', partial));
+      // A job that exhausts the worker's heap or stack ends it: as good as a timeout.
+      const onError = () => fail(new OffloadTimeout('stall', partial));
+      const onExit = () => fail(new OffloadTimeout('stall', partial));
       const onAbort = () => fail(this.signal!.reason instanceof Error ? this.signal!.reason : new Error(String(this.signal!.reason ?? 'aborted')));
-      const timer = setTimeout(() => fail(new PatternTimeout(reason, partial)), Math.min(left, PATTERN_STALL_MS));
+      const timer = setTimeout(() => fail(new OffloadTimeout(reason, partial)), Math.min(left, stallMs));
       if (this.signal?.aborted) return onAbort();
       this.worker.on('message', onMessage);
       this.worker.on('error', onError);
