@@ -1,6 +1,7 @@
 // search_files: lines matching a JavaScript regular expression, as `path:line: text`.
 
 import { Type } from '@sinclair/typebox';
+import { ToolFailure } from '../policy/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath, type ToolContext } from './capability.js';
 import { openFile } from './fs/authority.js';
 import { OutputBudget, cutLine, displayPath, plural, withNotes } from './fs/output.js';
@@ -42,7 +43,13 @@ export const searchFiles = defineCapability({
 
   async run(ctx, input) {
     const deadline = Date.now() + SEARCH_TIME_BUDGET_MS;
-    const matcher = await PatternMatcher.open({ pattern: input.pattern, glob: input.glob }, deadline, ctx.signal);
+    let matcher: PatternMatcher;
+    try {
+      matcher = await PatternMatcher.open({ pattern: input.pattern, glob: input.glob }, deadline, ctx.signal);
+    } catch (err) {
+      if (!(err instanceof PatternTimeout)) throw err;
+      throw new ToolFailure(`search not started: other searches held every pattern worker for ${SEARCH_TIME_BUDGET_MS / 1000} s; try again`);
+    }
     const search = new Search(ctx, matcher, deadline);
     try {
       const target = await ctx.authorize(input.path ?? '.', 'read');

@@ -18,17 +18,21 @@ export { OffloadTimeout as PatternTimeout };
 export class PatternMatcher {
   private constructor(private readonly lease: Lease) {}
 
-  /** Compile `pattern` and `glob`: a ToolFailure when either is invalid. */
+  /**
+   * Compile `pattern` and `glob` on a worker (waiting for one while the pool
+   * is busy): a ToolFailure when either is invalid or too slow to compile,
+   * a PatternTimeout('budget') when `until` passed first.
+   */
   static async open(spec: { pattern?: string; glob?: string }, until: number, signal?: AbortSignal): Promise<PatternMatcher> {
     const lease = await Lease.open(until, signal);
     try {
       await lease.ask({ kind: 'compile', ...spec }, PATTERN_STALL_MS);
     } catch (err) {
       lease.kill();
-      if (err instanceof OffloadTimeout) {
+      if (err instanceof OffloadTimeout && err.reason === 'stall') {
         throw new ToolFailure(`the pattern or glob took over ${PATTERN_STALL_MS / 1000} s to compile; simplify it`);
       }
-      throw err;
+      throw err; // a budget spent waiting for a worker: the caller says so
     }
     return new PatternMatcher(lease);
   }

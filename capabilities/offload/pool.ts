@@ -5,6 +5,8 @@
 // timeout), terminates its worker; the broker's event loop never waits on it.
 // A small pool of idle workers is kept warm; a worker is held by one caller
 // at a time (a lease), so terminating it stops no one else.
+import { setMaxListeners } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ToolFailure } from '../../policy/errors.js';
 import type { UnifiedDiffOptions } from '../fs/diff.js';
@@ -26,6 +28,11 @@ type Unsent<T> = T extends unknown ? Omit<T, 'id'> : never;
 const WORKER_HEAP_MB = 128;
 /** Idle workers kept warm for the next caller. */
 const IDLE_WORKERS = 2;
+/**
+ * Workers alive at once: a model reply holding a thousand search_files calls
+ * queues them here instead of starting a thousand threads.
+ */
+const MAX_WORKERS = Math.max(2, Math.min(4, availableParallelism()));
 
 /** A job did not finish in time (`stall`: its own limit; `budget`: the caller's deadline). */
 export class OffloadTimeout extends Error {
@@ -41,14 +48,54 @@ export class OffloadTimeout extends Error {
 const idle: Worker[] = [];
 /** Resolves when a worker is up: its start-up (slow on a loaded machine) is not the job's time. */
 const online = new WeakMap<Worker, Promise<void>>();
+/**
+ * The id of the last job each worker finished, written by the worker before it
+ * replies: a deadline that passes while the reply waits behind other work on
+ * a busy broker thread is not the job's fault, and does not kill it.
+ */
+const finished = new WeakMap<Worker, Int32Array>();
+let alive = 0;
+/** Job ids grow across leases, so a worker's `finished` id is never mistaken for a later job's. */
+let lastJobId = 0;
+/** Callers waiting for a worker, first come first served; false from one that gave up (aborted). */
+const waiting: Array<() => boolean> = [];
+
+function wakeOne(): void {
+  while (waiting.length > 0 && !waiting.shift()!()) {
+    // that caller was aborted: wake the next
+  }
+}
+
+/** An idle worker, a new one while fewer than MAX_WORKERS are alive, or the next one freed. */
+async function acquire(signal?: AbortSignal): Promise<Worker> {
+  for (;;) {
+    signal?.throwIfAborted();
+    const worker = idle.pop();
+    if (worker) return worker;
+    if (alive < MAX_WORKERS) return spawn();
+    await new Promise<void>((resolve, reject) => {
+      const stop = signal ? onAbortOf(signal, () => reject(signal.reason)) : () => {};
+      waiting.push(() => {
+        stop();
+        if (signal?.aborted) return false;
+        resolve();
+        return true;
+      });
+    });
+  }
+}
 
 function spawn(): Worker {
+  alive += 1;
+  const done = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(new URL('./worker.js', import.meta.url), {
     resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
     env: {},
     stdout: true,
     stderr: true,
+    workerData: { finished: done },
   });
+  finished.set(worker, done);
   online.set(worker, new Promise<void>((resolve) => {
     worker.once('online', resolve);
     worker.once('exit', () => resolve());
@@ -59,8 +106,26 @@ function spawn(): Worker {
   worker.once('exit', () => {
     const at = idle.indexOf(worker);
     if (at !== -1) idle.splice(at, 1);
+    alive -= 1;
+    wakeOne();
   });
   return worker;
+}
+
+const unlimited = new WeakSet<AbortSignal>();
+
+/**
+ * Call `onAbort` when `signal` aborts. A session's signal is shared by all of
+ * its concurrent tool calls: each adds a listener, so Node's warning about
+ * "more than 10 listeners" would be noise here.
+ */
+function onAbortOf(signal: AbortSignal, onAbort: () => void): () => void {
+  if (!unlimited.has(signal)) {
+    setMaxListeners(0, signal);
+    unlimited.add(signal);
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
 }
 
 /** `promise`, or the abort reason once `signal` aborts. */
@@ -68,11 +133,12 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
   signal.throwIfAborted();
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    const stop = onAbortOf(signal, () => reject(signal.reason));
+    promise.then(resolve, reject).finally(stop);
   });
 }
+
+
 
 /**
  * A worker held by one caller until `close` (back to the pool) or `kill`.
@@ -80,7 +146,6 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
  * overall budget; past it, or when `signal` aborts, the worker is terminated.
  */
 export class Lease {
-  private nextId = 1;
   private dead = false;
 
   private constructor(
@@ -90,7 +155,7 @@ export class Lease {
   ) {}
 
   static async open(until: number, signal?: AbortSignal): Promise<Lease> {
-    const worker = idle.pop() ?? spawn();
+    const worker = await acquire(signal);
     const lease = new Lease(worker, until, signal);
     try {
       await abortable(online.get(worker)!, signal);
@@ -105,8 +170,10 @@ export class Lease {
   close(): void {
     if (this.dead) return;
     this.dead = true;
-    if (idle.length < IDLE_WORKERS) idle.push(this.worker);
-    else void this.worker.terminate();
+    if (idle.length < IDLE_WORKERS) {
+      idle.push(this.worker);
+      wakeOne();
+    } else void this.worker.terminate(); // its exit wakes the next caller
   }
 
   /** End the worker: it may be stuck, or hold state no one should reuse. */
@@ -118,18 +185,19 @@ export class Lease {
   /** Run `job`; its matches (partial replies included) and text. ToolFailure for a job's own error. */
   ask(job: Unsent<OffloadJob>, stallMs: number): Promise<{ matches: number[]; text?: string }> {
     if (this.dead) return Promise.reject(new OffloadTimeout('stall'));
-    const id = this.nextId++;
+    const id = ++lastJobId;
     const left = this.until - Date.now();
     if (left <= 0) return Promise.reject(new OffloadTimeout('budget'));
     const reason: OffloadTimeout['reason'] = left < stallMs ? 'budget' : 'stall';
     return new Promise((resolve, reject) => {
       const partial: number[] = [];
+      let stopListening = () => {};
       const done = () => {
         clearTimeout(timer);
         this.worker.off('message', onMessage);
         this.worker.off('error', onError);
         this.worker.off('exit', onExit);
-        this.signal?.removeEventListener('abort', onAbort);
+        stopListening();
       };
       const fail = (err: Error) => {
         done();
@@ -152,12 +220,17 @@ export class Lease {
       const onError = () => fail(new OffloadTimeout('stall', partial));
       const onExit = () => fail(new OffloadTimeout('stall', partial));
       const onAbort = () => fail(this.signal!.reason instanceof Error ? this.signal!.reason : new Error(String(this.signal!.reason ?? 'aborted')));
-      const timer = setTimeout(() => fail(new OffloadTimeout(reason, partial)), Math.min(left, stallMs));
+      // Past the deadline, a job the worker already finished only waits for its reply to be read.
+      const expire = () => {
+        if (Atomics.load(finished.get(this.worker)!, 0) >= id) timer = setTimeout(expire, 10);
+        else fail(new OffloadTimeout(reason, partial));
+      };
+      let timer = setTimeout(expire, Math.min(left, stallMs));
       if (this.signal?.aborted) return onAbort();
       this.worker.on('message', onMessage);
       this.worker.on('error', onError);
       this.worker.on('exit', onExit);
-      this.signal?.addEventListener('abort', onAbort, { once: true });
+      if (this.signal) stopListening = onAbortOf(this.signal, onAbort);
       try {
         this.worker.postMessage({ ...job, id });
       } catch (err) {

@@ -3,7 +3,7 @@
 // for longer than anyone will wait; here that only costs a thread the broker
 // terminates, never the broker's own event loop. It holds strings only: no
 // filesystem, no ports but its own.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import picomatch from 'picomatch';
 import { unifiedDiff } from '../fs/diff.js';
 import { occurrences } from '../fs/occurrences.js';
@@ -66,6 +66,9 @@ function run(job: OffloadJob): OffloadReply {
   }
 }
 
+/** Where the broker reads which job was finished last (see pool.ts). */
+const finished = (workerData as { finished: Int32Array }).finished;
+
 parentPort!.on('message', (job: OffloadJob) => {
   let reply: OffloadReply;
   try {
@@ -73,5 +76,6 @@ parentPort!.on('message', (job: OffloadJob) => {
   } catch (err) {
     reply = { id: job.id, error: (err as Error).message ?? String(err) };
   }
+  Atomics.store(finished, 0, job.id);
   parentPort!.postMessage(reply);
 });

@@ -141,6 +141,16 @@ describe('search_files', () => {
     expect(out).to.match(/^no matches for \/long\/ in \. \(glob .*\)\n\[search stopped: the pattern or glob took over 1 s/);
   });
 
+  it('queues many searches on a few workers: each one still ends, stuck ones with a note (issue 15)', async () => {
+    ws = tempWorkspace({ 'a.txt': 'hello\n', 'evil.txt': `${'a'.repeat(1990)}b\n` });
+    const ctx = testToolContext(ws);
+    const outs = await Promise.all(Array.from({ length: 12 }, (_, i) => runTool(searchFiles, ctx, { pattern: i % 3 === 0 ? '(a+)+$' : 'hello' })));
+    outs.forEach((out, i) => {
+      if (i % 3 === 0) expect(out, `search ${i}`).to.match(/search stopped: the pattern or glob took over 1 s/);
+      else expect(out, `search ${i}`).to.equal('a.txt:1: hello');
+    });
+  });
+
   it('ends a running search when the call is aborted (Ctrl-C, session timeout)', async () => {
     ws = tempWorkspace({ 'evil.txt': `${'a'.repeat(1990)}b\n` });
     const controller = new AbortController();
