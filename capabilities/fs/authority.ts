@@ -282,18 +282,28 @@ export async function readWhole(p: CheckedPath): Promise<Buffer> {
   if (small !== null) return small.whole;
   const { handle, size } = await openFile(p);
   try {
-    const buffer = Buffer.allocUnsafe(size); // only the bytes read are returned
-    let read = 0;
-    while (read < size) {
-      const { bytesRead } = await handle.read(buffer, read, size - read, read);
-      if (bytesRead === 0) break;
-      read += bytesRead;
-    }
-    return buffer.subarray(0, read);
+    return await readAll(handle, size);
   } finally {
     await handle.close();
   }
 }
+
+/**
+ * Up to `size` bytes of an open file from its start, in as few reads as the OS
+ * allows. Shorter if the file shrank since `size` was taken; bytes appended
+ * since are not read, so the content matches the stats `size` came from.
+ */
+export async function readAll(handle: FileHandle, size: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(size); // only the bytes read are returned
+  let read = 0;
+  while (read < size) {
+    const { bytesRead } = await handle.read(buffer, read, size - read, read);
+    if (bytesRead === 0) break;
+    read += bytesRead;
+  }
+  return buffer.subarray(0, read);
+}
+
 
 /** The target text of a symlink (git stores it as the link's content); never followed. */
 export async function readLinkText(p: CheckedPath): Promise<string> {

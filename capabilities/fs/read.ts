@@ -6,7 +6,7 @@ import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ToolFailure } from '../../policy/errors.js';
 import type { AuthorizedPath } from '../capability.js';
-import { entryStats, openFile, type OpenedFile } from './authority.js';
+import { entryStats, openFile, readAll, type OpenedFile } from './authority.js';
 import { fsError, symlinkRefusal } from './errors.js';
 
 /** How much of a file decides whether it is text. */
@@ -183,22 +183,6 @@ export async function countLines(handle: FileHandle, signal?: AbortSignal): Prom
 export function countLinesIn(bytes: Uint8Array): number {
   const lines = newlinesIn(bytes);
   return bytes.length === 0 || bytes[bytes.length - 1] === 0x0a ? lines : lines + 1;
-}
-
-/**
- * Up to `size` bytes of an open file from its start, in as few reads as the OS
- * allows. Shorter if the file shrank since `size` was taken; bytes appended
- * since are not read, so the content matches the stats `size` came from.
- */
-export async function readAll(handle: FileHandle, size: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(size); // only the bytes read are returned
-  let read = 0;
-  while (read < size) {
-    const { bytesRead } = await handle.read(buffer, read, size - read, read);
-    if (bytesRead === 0) break;
-    read += bytesRead;
-  }
-  return buffer.subarray(0, read);
 }
 
 export async function readUtf8(handle: FileHandle, size: number): Promise<string | null> {

@@ -2,7 +2,7 @@
 // was sent back, what was audited, secrets that must never show, and a run
 // interrupted with SIGINT while a hostile tool call is in flight.
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { FakeServer } from './fake-anthropic.js';
 import { type CliResult, runCli } from './cli.js';
@@ -23,6 +23,25 @@ export function resultsOf(server: FakeServer): Map<string, any> {
 export function auditText(ws: string): string {
   const dir = path.join(ws, '.choragen', 'audit');
   return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(path.join(dir, f), 'utf8')).join('');
+}
+
+/**
+ * Every entry below `dir`: type, content or link target, for "nothing on disk
+ * changed" assertions. `ws/.choragen` (the broker's records) is left out.
+ */
+export function snapshot(dir: string, out: Record<string, string> = {}, rel = ''): Record<string, string> {
+  for (const name of readdirSync(dir).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    if (r === 'ws/.choragen') continue;
+    const abs = path.join(dir, name);
+    const st = lstatSync(abs);
+    if (st.isSymbolicLink()) out[r] = `link -> ${readlinkSync(abs)}`;
+    else if (st.isDirectory()) {
+      out[r] = 'dir';
+      snapshot(abs, out, r);
+    } else out[r] = `file ${st.mode.toString(8)} ${readFileSync(abs).toString('base64')}`;
+  }
+  return out;
 }
 
 export function expectNoSecret(secrets: Record<string, string>, where: string, text: string): void {

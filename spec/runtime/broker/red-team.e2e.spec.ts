@@ -4,7 +4,7 @@
 // one in .env) reaches a tool result, the output or the audit log, the run
 // goes on, and Ctrl-C stops a run within a second whatever call is running.
 import { expect } from 'chai';
-import fs, { linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import fs, { linkSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import git from 'isomorphic-git';
@@ -12,7 +12,7 @@ import { DEFAULT_POLICY_YAML } from '../../../policy/default-policy.js';
 import { verifyAuditFile } from '../../../runtime/audit/verify.js';
 import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
 import { jsonEvents, runCli } from '../../support/cli.js';
-import { auditText, expectNoSecret, interruptDuring, resultsOf } from '../../support/red-team.js';
+import { auditText, expectNoSecret, interruptDuring, resultsOf, snapshot } from '../../support/red-team.js';
 
 const SECRETS = {
   outside: 'OUTSIDE-SECRET-4c1d9e77a2',
@@ -91,22 +91,6 @@ async function makeLayout(policy: string, { shaped = false } = {}): Promise<Layo
   mkdirSync(path.join(ws, 'docs/tasks/done'), { recursive: true });
   symlinkSync(path.join(outside, 'chain'), path.join(ws, 'docs/tasks/done/CHAIN-001-steal'));
   return { base, ws, outside };
-}
-
-/** Every entry below `dir`: type, content or link target. `ws/.choragen` (the broker's records) is left out. */
-function snapshot(dir: string, out: Record<string, string> = {}, rel = ''): Record<string, string> {
-  for (const name of readdirSync(dir).sort()) {
-    const r = rel ? `${rel}/${name}` : name;
-    if (r === 'ws/.choragen') continue;
-    const abs = path.join(dir, name);
-    const st = lstatSync(abs);
-    if (st.isSymbolicLink()) out[r] = `link -> ${readlinkSync(abs)}`;
-    else if (st.isDirectory()) {
-      out[r] = 'dir';
-      snapshot(abs, out, r);
-    } else out[r] = `file ${st.mode.toString(8)} ${readFileSync(abs).toString('base64')}`;
-  }
-  return out;
 }
 
 let counter = 0;
