@@ -28,9 +28,10 @@ export const searchFiles = defineCapability({
     'Search text files of the workspace for a JavaScript regular expression (no flags), e.g. function \\w+\\( . ' +
     'Returns matching lines as "path:line: text", files in sorted order. `path` limits the search to a directory ' +
     'or file; `glob` keeps only files whose workspace-relative path matches it (e.g. "**/*.ts", or "*.md" for any ' +
-    'directory). Binary files, symlinks, .git, node_modules and .choragen are skipped. At most ' +
+    'directory). Binary files, symlinks, hard-linked files, .git, node_modules and .choragen are skipped. At most ' +
     `${LIMITS.searchMatches} matches; each line is searched and shown up to ${LIMITS.lineLength} characters; ` +
-    'a note says what was cut.',
+    'a note says what was cut. A pattern or glob that backtracks (over 1 s on a batch of lines) stops the search, ' +
+    'with the matches found before it.',
   input: Type.Object(
     {
       pattern: Type.String({ maxLength: 4096, description: 'JavaScript regular expression, matched against each line' }),
@@ -157,6 +158,11 @@ class Search {
           this.pendingChars += line.text.length;
         },
         this.ctx.signal,
+        // Matched as it is read: a big file of short lines is never all queued at once.
+        async () => {
+          if (this.pendingChars >= BATCH_CHARS || this.pending.length >= BATCH_ITEMS) await this.flush();
+          return !this.stopped;
+        },
       );
     } finally {
       await handle.close();
@@ -166,12 +172,15 @@ class Search {
   /** Match the queued lines, a batch at a time, and keep the matches in order. */
   private async flush(): Promise<void> {
     const { lineLength, searchMatches } = this.ctx.limits;
-    while (this.pending.length > 0 && !this.stopped) {
+    const pending = this.pending;
+    this.pending = [];
+    this.pendingChars = 0;
+    for (let at = 0; at < pending.length && !this.stopped; ) {
       let chars = 0;
       let n = 0;
-      while (n < this.pending.length && n < BATCH_ITEMS && chars < BATCH_CHARS) chars += this.pending[n++]!.text.length;
-      const batch = this.pending.splice(0, n);
-      this.pendingChars -= chars;
+      while (at + n < pending.length && n < BATCH_ITEMS && chars < BATCH_CHARS) chars += pending[at + n++]!.text.length;
+      const batch = pending.slice(at, at + n);
+      at += n;
       const hits = await this.guard(() => this.matcher.lines(batch.map((l) => l.text)));
       for (const i of hits) {
         const line = batch[i]!;
@@ -184,8 +193,6 @@ class Search {
         this.matches += 1;
       }
     }
-    this.pending = [];
-    this.pendingChars = 0;
   }
 
   /** A worker call. When it runs out of time the search stops, with the matches found before that. */

@@ -23,6 +23,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fsp, readlinkSync, readSync, realpathSync, statSync, type BigIntStats, type Dirent } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { CheckedPath } from '../../policy/canonical.js';
+import { foldCase, workspaceFoldsCase } from '../../policy/case-folding.js';
 import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import { errnoCode, fsError, symlinkRefusal } from './errors.js';
 import { displayPath } from './output.js';
@@ -101,20 +102,30 @@ function recheck(fd: number, p: CheckedPath, want: Want, before: BigIntStats | n
   if (stats.dev !== rootDevice(p.root)) {
     throw new ToolRefusal(`${displayPath(p.rel)} is on another filesystem mounted inside the workspace; it is not followed`, 'deny', null, p.rel);
   }
-  if (!pinned && !isWhereExpected(fd, p.abs, stats)) throw movedRefusal(p.rel);
+  if (!pinned && !isWhereExpected(fd, p, stats)) throw movedRefusal(p.rel);
   return stats;
 }
 
-function isWhereExpected(fd: number, abs: string, stats: BigIntStats): boolean {
+/**
+ * The same path, as the filesystem compares names: on a case-folding
+ * workspace the kernel names an entry as it was created (`src`), where the
+ * checked path keeps the model's spelling (`SRC`).
+ */
+function samePath(actual: string, expected: string, root: string): boolean {
+  return actual === expected || (workspaceFoldsCase(root) && foldCase(actual) === foldCase(expected));
+}
+
+function isWhereExpected(fd: number, p: CheckedPath, stats: BigIntStats): boolean {
+  const abs = p.abs;
   if (PROC_FD) {
     try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === abs;
+      return samePath(readlinkSync(`/proc/self/fd/${fd}`), abs, p.root);
     } catch {
       return false;
     }
   }
   try {
-    if (realpathSync.native(abs) !== abs) return false;
+    if (!samePath(realpathSync.native(abs), abs, p.root)) return false;
     const now = lstatSync(abs, { bigint: true });
     return now.dev === stats.dev && now.ino === stats.ino;
   } catch {

@@ -115,6 +115,8 @@ export async function scanLines(
   keepChars: number,
   visit: (line: ScannedLine) => boolean | void,
   signal?: AbortSignal,
+  /** Awaited after each chunk read (search_files matches what it queued there); false stops the scan. */
+  afterChunk?: () => Promise<boolean>,
 ): Promise<number> {
   const decoder = new TextDecoder('utf-8');
   const buffer = Buffer.alloc(READ_CHUNK_BYTES);
@@ -126,6 +128,7 @@ export async function scanLines(
     if (bytesRead === 0) break;
     position += bytesRead;
     lines.feed(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }));
+    if (afterChunk && !lines.stopped && !(await afterChunk())) lines.stopped = true;
   }
   if (!lines.stopped) {
     lines.feed(decoder.decode());

@@ -100,7 +100,7 @@ function spawn(): Worker {
     worker.once('online', resolve);
     worker.once('exit', () => resolve());
   }));
-  worker.unref(); // never what keeps the process alive
+  worker.unref(); // an idle worker never keeps the process alive
   // Always listened to: an unheard 'error' event would end the broker.
   worker.on('error', () => {});
   worker.once('exit', () => {
@@ -156,6 +156,7 @@ export class Lease {
 
   static async open(until: number, signal?: AbortSignal): Promise<Lease> {
     const worker = await acquire(signal);
+    worker.ref(); // held: the process waits for it (idle, it is unref'd again)
     const lease = new Lease(worker, until, signal);
     try {
       await abortable(online.get(worker)!, signal);
@@ -171,6 +172,7 @@ export class Lease {
     if (this.dead) return;
     this.dead = true;
     if (idle.length < IDLE_WORKERS) {
+      this.worker.unref();
       idle.push(this.worker);
       wakeOne();
     } else void this.worker.terminate(); // its exit wakes the next caller
