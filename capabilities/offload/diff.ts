@@ -9,13 +9,14 @@ export const DIFF_DEADLINE_MS = 2000;
 
 /** unifiedDiff(oldText, newText, options) off the broker's thread; null when it ran past the deadline. */
 export async function diffOffThread(oldText: string, newText: string, options: UnifiedDiffOptions, signal?: AbortSignal): Promise<string | null> {
-  const lease = await Lease.open(Date.now() + DIFF_DEADLINE_MS, signal);
+  let lease: Lease | undefined;
   try {
+    lease = await Lease.open(Date.now() + DIFF_DEADLINE_MS, signal);
     const { text } = await lease.ask({ kind: 'diff', oldText, newText, options }, DIFF_DEADLINE_MS);
     lease.close();
     return text ?? '';
   } catch (err) {
-    lease.kill();
+    lease?.kill();
     if (err instanceof OffloadTimeout) return null;
     throw err;
   }

@@ -9,13 +9,14 @@ const SEARCH_DEADLINE_MS = 2000;
 
 /** Overlapping occurrences of `needle` in `text` and the first one's index (fs/occurrences.ts). */
 export async function occurrencesOffThread(text: string, needle: string, signal?: AbortSignal): Promise<{ count: number; first: number }> {
-  const lease = await Lease.open(Date.now() + SEARCH_DEADLINE_MS, signal);
+  let lease: Lease | undefined;
   try {
+    lease = await Lease.open(Date.now() + SEARCH_DEADLINE_MS, signal);
     const { matches } = await lease.ask({ kind: 'occurrences', text, needle }, SEARCH_DEADLINE_MS);
     lease.close();
     return { count: matches[0]!, first: matches[1]! };
   } catch (err) {
-    lease.kill();
+    lease?.kill();
     if (err instanceof OffloadTimeout) throw new ToolFailure(`searching for old_string took over ${SEARCH_DEADLINE_MS / 1000} s; give a shorter old_string`);
     throw err;
   }

@@ -66,18 +66,32 @@ function wakeOne(): void {
   }
 }
 
-/** An idle worker, a new one while fewer than MAX_WORKERS are alive, or the next one freed. */
-async function acquire(signal?: AbortSignal): Promise<Worker> {
+/**
+ * An idle worker, a new one while fewer than MAX_WORKERS are alive, or the
+ * next one freed; OffloadTimeout('budget') when `until` passes first.
+ */
+async function acquire(until: number, signal?: AbortSignal): Promise<Worker> {
   for (;;) {
     signal?.throwIfAborted();
     const worker = idle.pop();
     if (worker) return worker;
     if (alive < MAX_WORKERS) return spawn();
+    const left = until - Date.now();
+    if (left <= 0) throw new OffloadTimeout('budget');
     await new Promise<void>((resolve, reject) => {
-      const stop = signal ? onAbortOf(signal, () => reject(signal.reason)) : () => {};
-      waiting.push(() => {
+      let gone = false;
+      const stop = signal ? onAbortOf(signal, () => give(signal.reason)) : () => {};
+      const timer = setTimeout(() => give(new OffloadTimeout('budget')), left);
+      function give(reason: unknown): void {
+        gone = true;
+        clearTimeout(timer);
         stop();
-        if (signal?.aborted) return false;
+        reject(reason);
+      }
+      waiting.push(() => {
+        if (gone) return false;
+        clearTimeout(timer);
+        stop();
         resolve();
         return true;
       });
@@ -155,7 +169,7 @@ export class Lease {
   ) {}
 
   static async open(until: number, signal?: AbortSignal): Promise<Lease> {
-    const worker = await acquire(signal);
+    const worker = await acquire(until, signal);
     worker.ref(); // held: the process waits for it (idle, it is unref'd again)
     const lease = new Lease(worker, until, signal);
     try {
