@@ -11,6 +11,7 @@ import { benchMetrics } from './metrics.js';
 import { benchPolicy } from './policy.js';
 import { benchStartup } from './startup.js';
 import type { SideBySideResult } from './side-by-side.js';
+import { benchStall } from './stall.js';
 import { machineLoad, round } from './stats.js';
 import { benchToolCall } from './tool-call.js';
 import { benchRunCommand } from './run-command.js';
@@ -21,6 +22,7 @@ const KEYS = [
   'child_spawn_ms_p50', 'concurrent_sessions', 'rss_mb_at_max', 'ingest_events_per_s', 'summary_1m_ms', 'help_ms', 'startup_ratio_vs_bare_sdk', 'e2e_ratio_vs_bare_sdk',
   'cache_billed_ratio', 'compactions_120_turns_60k',
   'run_command_overhead_ms_p50',
+  'broker_max_stall_ms',
 ] as const;
 type Key = (typeof KEYS)[number];
 
@@ -37,6 +39,7 @@ const GOALS: Partial<Record<Key, [string, (v: number) => boolean]>> = {
   startup_ratio_vs_bare_sdk: ['<= 1.3', (v) => v <= 1.3],
   e2e_ratio_vs_bare_sdk: ['<= 1.5', (v) => v <= 1.5],
   cache_billed_ratio: ['<= 0.15', (v) => v <= 0.15],
+  broker_max_stall_ms: ['< 100', (v) => v < 100],
 };
 
 const BENCHES: Array<{ name: string; run: () => Promise<Partial<Record<Key, number>> & { notes?: Partial<Record<Key, string>> }> }> = [
@@ -79,6 +82,11 @@ const BENCHES: Array<{ name: string; run: () => Promise<Partial<Record<Key, numb
     const r = await benchRunCommand();
     return { run_command_overhead_ms_p50: r.run_command_overhead_ms_p50,
       notes: { run_command_overhead_ms_p50: `sandboxed true p50 ${round(r.sandboxed.p50)} ms (p90 ${round(r.sandboxed.p90)}), bare spawn p50 ${round(r.bare.p50, 2)} ms; plan, listings, bubblewrap, check` } };
+  } },
+  { name: 'stall', run: async () => {
+    const r = await benchStall();
+    const each = Object.entries(r.perCall).map(([name, ms]) => `${name} ${round(ms, 1)}`).join(', ');
+    return { broker_max_stall_ms: r.broker_max_stall_ms, notes: { broker_max_stall_ms: `longest event-loop stall per call (ms): ${each}` } };
   } },
   { name: 'e2e', run: async () => {
     const r = await benchE2e();

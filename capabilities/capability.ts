@@ -6,6 +6,7 @@
 import type { BigIntStats } from 'node:fs';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { ProgramFacts } from '../policy/command-guard.js';
+import type { CheckedPath } from '../policy/canonical.js';
 import type { Action, Decision, MutationAction, Role } from '../policy/types.js';
 import type { Sandbox } from './sandbox/index.js';
 
@@ -38,15 +39,12 @@ export const DEFAULT_TOOL_LIMITS: ToolLimits = {
   writeBytes: 1024 * 1024,
 };
 
-/** A path the broker has canonicalized and the policy has allowed. */
-export interface AuthorizedPath {
-  /** workspace-relative, `/`-separated, symlinks resolved */
-  readonly rel: string;
-  /** absolute path on disk */
-  readonly abs: string;
-  /** whether it existed when it was checked */
-  readonly exists: boolean;
-}
+/**
+ * A path the broker has canonicalized and the policy has allowed: a
+ * CheckedPath, which only policy/canonical can make (a plain object with the
+ * same fields does not type-check, and the filesystem authority refuses it).
+ */
+export type AuthorizedPath = CheckedPath;
 
 /** What a child session reports back to its parent. */
 export interface ChildReport {
@@ -94,8 +92,8 @@ export interface CommandServices {
   exclusive<T>(effect: () => Promise<T>): Promise<T>;
   /** A change the command made that does not stand (or could not be undone): recorded as a denial of this call. */
   refused(rel: string, decision: Decision): void;
-  /** Changes that stand: added to the session's files changed. */
-  changed(paths: readonly AuthorizedPath[]): Promise<void>;
+  /** Changes that stand (workspace-relative paths): added to the session's files changed. */
+  changed(rels: readonly string[]): Promise<void>;
   /** For this call's audit line: the command (shell-quoted, one line) and its exit code. */
   record(fields: { command?: string; exitCode?: number | null }): void;
 }

@@ -7,12 +7,11 @@
 // refused, naming the real path; a symlink that appears at the real path after
 // the check is refused too.
 
-import { promises as fsp } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../policy/errors.js';
 import { defineCapability } from './capability.js';
+import { entryStats, removeFile } from './fs/authority.js';
 import { fsError, refuseThroughSymlink, symlinkRefusal } from './fs/errors.js';
-import { lstatOrNull } from './fs/read.js';
 
 export const deleteFile = defineCapability({
   name: 'delete_file',
@@ -31,15 +30,16 @@ export const deleteFile = defineCapability({
     refuseThroughSymlink(input.path, target, 'delete_file deletes');
     if (!target.exists) throw new ToolFailure(`no such file: ${target.rel}`);
     await ctx.mutate(target, async () => {
+      let stats;
       try {
-        const stats = await lstatOrNull(target.abs);
-        if (stats === null) throw new ToolFailure(`no such file: ${target.rel}`);
-        if (stats.isSymbolicLink()) throw symlinkRefusal(target.rel);
-        if (stats.isDirectory()) throw new ToolFailure(`${target.rel} is a directory; delete_file deletes files only`);
-        await fsp.unlink(target.abs); // unlink never follows a symlink
+        stats = entryStats(target);
       } catch (err) {
         throw fsError(err, target.rel, 'deleting');
       }
+      if (stats === null) throw new ToolFailure(`no such file: ${target.rel}`);
+      if (stats.isSymbolicLink()) throw symlinkRefusal(target.rel);
+      if (stats.isDirectory()) throw new ToolFailure(`${target.rel} is a directory; delete_file deletes files only`);
+      await removeFile(target);
     });
     return `deleted ${target.rel}`;
   },

@@ -3,7 +3,8 @@
 import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../policy/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath } from './capability.js';
-import { filePreview } from './fs/diff.js';
+import { previewOffThread } from './offload/diff.js';
+import { occurrencesOffThread } from './offload/occurrences.js';
 import { byteLength, plural } from './fs/output.js';
 import { readCurrentText, readUtf8 } from './fs/read.js';
 import { openForEdit, rewrite } from './fs/write.js';
@@ -46,7 +47,7 @@ export const editFile = defineCapability({
         if (text === null || text.includes('\0')) {
           throw new ToolFailure(`${target.rel} is not UTF-8 text; edit_file cannot edit it`);
         }
-        const edit = planEdit(text, input.old_string, input.new_string, target.rel);
+        const edit = await planEdit(text, input.old_string, input.new_string, target.rel, ctx.signal);
         const newSize = byteLength(edit.text);
         if (newSize > limit) throw new ToolFailure(`the edit would make ${target.rel} ${newSize} bytes; the limit is ${limit}`);
         return { line: edit.line, bytes: await rewrite(handle, edit.text) };
@@ -66,18 +67,18 @@ export interface PlannedEdit {
 
 /**
  * The file's text after the edit, or a ToolFailure saying why it cannot be
- * made. Occurrences are counted overlapping ("aa" occurs twice in "aaa"):
+ * made. The search runs off the broker's thread (offload/occurrences.ts). Occurrences are counted overlapping ("aa" occurs twice in "aaa"):
  * either one would be a guess. A file with CRLF line endings also matches an
  * `old_string` written with LF, and then `new_string` gets CRLF too.
  */
-export function planEdit(text: string, oldString: string, newString: string, rel: string): PlannedEdit {
+export async function planEdit(text: string, oldString: string, newString: string, rel: string, signal?: AbortSignal): Promise<PlannedEdit> {
   let find = oldString;
   let replace = newString;
-  let found = occurrences(text, find);
+  let found = await occurrencesOffThread(text, find, signal);
   if (found.count === 0 && text.includes('\r\n') && oldString.includes('\n') && !oldString.includes('\r')) {
     find = oldString.replace(/\n/g, '\r\n');
     replace = newString.replace(/\r?\n/g, '\r\n');
-    found = occurrences(text, find);
+    found = await occurrencesOffThread(text, find, signal);
   }
   if (found.count === 0) throw new ToolFailure(`old_string not found in ${rel}`);
   if (found.count > 1) {
@@ -91,13 +92,6 @@ export function planEdit(text: string, oldString: string, newString: string, rel
   };
 }
 
-function occurrences(text: string, needle: string): { count: number; first: number } {
-  const first = text.indexOf(needle);
-  let count = 0;
-  for (let i = first; i !== -1; i = text.indexOf(needle, i + 1)) count += 1;
-  return { count, first };
-}
-
 function lineAt(text: string, index: number): number {
   let line = 1;
   for (let i = text.indexOf('\n'); i !== -1 && i < index; i = text.indexOf('\n', i + 1)) line += 1;
@@ -109,7 +103,8 @@ async function editPreview(target: AuthorizedPath, oldString: string, newString:
   if (current.kind === 'missing') return `${target.rel}: no such file (the edit will fail)`;
   if (current.kind === 'unshown') return `${target.rel}: ${current.reason} (the edit will fail)`;
   try {
-    return filePreview(target.rel, current.text, planEdit(current.text, oldString, newString, target.rel).text);
+    const edited = (await planEdit(current.text, oldString, newString, target.rel)).text;
+    return await previewOffThread(target.rel, current.text, edited);
   } catch (err) {
     return `${target.rel}: ${(err as Error).message} (the edit will fail)`;
   }

@@ -4,6 +4,7 @@
 
 import { defineCapability } from './capability.js';
 import { unifiedDiff } from './fs/diff.js';
+import { DIFF_DEADLINE_MS, diffOffThread } from './offload/diff.js';
 import { OutputBudget, cutLine, plural, withNotes } from './fs/output.js';
 import { CHANGED_FILES_INPUT, changedFiles, type ChangedFile } from './git-status.js';
 
@@ -11,7 +12,13 @@ import { CHANGED_FILES_INPUT, changedFiles, type ChangedFile } from './git-statu
 const MAX_DIFF_FILE_BYTES = 1024 * 1024;
 const BINARY_SAMPLE = 8000;
 
-type Side = { kind: 'absent' } | { kind: 'text'; text: string } | { kind: 'binary' } | { kind: 'large'; bytes: number } | { kind: 'symlink' };
+type Side =
+  | { kind: 'absent' }
+  | { kind: 'text'; text: string }
+  | { kind: 'binary' }
+  | { kind: 'large'; bytes: number }
+  | { kind: 'symlink' }
+  | { kind: 'unread'; reason: string };
 
 function sideOf(bytes: Uint8Array): Side {
   if (bytes.length > MAX_DIFF_FILE_BYTES) return { kind: 'large', bytes: bytes.length };
@@ -19,23 +26,43 @@ function sideOf(bytes: Uint8Array): Side {
   return { kind: 'text', text: Buffer.from(bytes).toString('utf8') };
 }
 
-/** The diff of one file, as lines (header included). Empty when the texts are equal. */
-export function fileDiff(rel: string, before: Side, after: Side, context = 3): string[] {
+/** A file's diff before its body: the header, and either the finished diff or the two texts to diff. */
+function frame(rel: string, before: Side, after: Side) {
   const header = [`diff --git a/${rel} b/${rel}`];
   if (before.kind === 'absent') header.push('new file');
   if (after.kind === 'absent') header.push('deleted file');
   const oldLabel = before.kind === 'absent' ? '/dev/null' : `a/${rel}`;
   const newLabel = after.kind === 'absent' ? '/dev/null' : `b/${rel}`;
   for (const side of [before, after]) {
-    if (side.kind === 'binary') return [...header, `Binary files ${oldLabel} and ${newLabel} differ`];
-    if (side.kind === 'large') return [...header, `(not diffed: ${side.bytes} bytes is over the ${MAX_DIFF_FILE_BYTES}-byte diff limit)`];
-    if (side.kind === 'symlink') return [...header, 'symlink (its target is not shown)'];
+    if (side.kind === 'binary') return { done: [...header, `Binary files ${oldLabel} and ${newLabel} differ`] };
+    if (side.kind === 'large') return { done: [...header, `(not diffed: ${side.bytes} bytes is over the ${MAX_DIFF_FILE_BYTES}-byte diff limit)`] };
+    if (side.kind === 'symlink') return { done: [...header, 'symlink (its target is not shown)'] };
+    if (side.kind === 'unread') return { done: [...header, `(not shown: ${side.reason})`] };
   }
   const oldText = before.kind === 'text' ? before.text : '';
   const newText = after.kind === 'text' ? after.text : '';
-  const body = unifiedDiff(oldText, newText, { oldLabel, newLabel, context });
-  if (!body) return before.kind === after.kind ? [] : header; // an empty file created or deleted
-  return [...header, ...body.split('\n')];
+  // An empty file created or deleted has no body, but is a change.
+  const finish = (body: string) => (body ? [...header, ...body.split('\n')] : before.kind === after.kind ? [] : header);
+  return { oldText, newText, labels: { oldLabel, newLabel }, header, finish };
+}
+
+/**
+ * The diff of one file, as lines (header included). Empty when the texts are
+ * equal. `maxLines` bounds the rendering (the caller cannot show more anyway).
+ */
+export function fileDiff(rel: string, before: Side, after: Side, context = 3, maxLines?: number): string[] {
+  const f = frame(rel, before, after);
+  if (f.done) return f.done;
+  return f.finish(unifiedDiff(f.oldText, f.newText, { ...f.labels, context, maxLines }));
+}
+
+/** fileDiff off the broker's thread (offload/diff.ts): a diff shaped to be slow is named, not shown. */
+async function fileDiffOffThread(rel: string, before: Side, after: Side, maxLines: number, signal: AbortSignal): Promise<string[]> {
+  const f = frame(rel, before, after);
+  if (f.done) return f.done;
+  const body = await diffOffThread(f.oldText, f.newText, { ...f.labels, context: 3, maxLines }, signal);
+  if (body === null) return [...f.header, `(not diffed: the diff took over ${DIFF_DEADLINE_MS / 1000} s)`];
+  return f.finish(body);
 }
 
 export const gitDiff = defineCapability({
@@ -48,30 +75,46 @@ export const gitDiff = defineCapability({
   defaultRoles: ['control', 'impl'],
   actions: ['read'],
   async run(ctx, input) {
-    const { repo, files } = await changedFiles(ctx, input.path);
-    const [{ default: git }, fs, repoTools] = await Promise.all([
+    const { repo, files, workspace, fs } = await changedFiles(ctx, input.path);
+    const [{ default: git }, repoTools, authority, { ToolFailure, ToolRefusal }] = await Promise.all([
       import('isomorphic-git'),
-      import('node:fs'),
       import('./git/repo.js'),
+      import('./fs/authority.js'),
+      import('../policy/errors.js'),
     ]);
     const head = await repoTools.headCommit(repo);
+    const headEntry = head === null ? null : repoTools.headEntries(repo, head);
     const cache = {};
 
+    // A committed symlink is a symlink: its target (maybe a host path) is not shown.
     const headSide = async (f: ChangedFile): Promise<Side> => {
-      if (f.head === 0 || head === null) return { kind: 'absent' };
-      const { blob } = await git.readBlob({ fs: fs.default, dir: repo.root, oid: head, filepath: f.repoPath, cache });
+      if (f.head === 0 || head === null || headEntry === null) return { kind: 'absent' };
+      const entry = await headEntry(f.repoPath);
+      if (entry === null) return { kind: 'absent' };
+      if (entry.mode === '120000') return { kind: 'symlink' };
+      const { blob } = await git.readBlob({ fs, dir: repo.root, oid: entry.oid, cache });
       return sideOf(blob);
     };
-    // The working tree file as git sees it, never followed. A symlink's target is not
-    // shown: it may name a host path outside the workspace (tools never reveal those).
+    // The working tree file as git sees it, through the authority: never followed, no hard link read.
     const workdirSide = async (f: ChangedFile): Promise<Side> => {
-      const abs = `${repo.root}/${f.repoPath}`;
-      const stat = await fs.promises.lstat(abs).catch(() => null);
-      if (stat === null) return { kind: 'absent' };
-      if (stat.isSymbolicLink()) return { kind: 'symlink' };
-      if (!stat.isFile()) return { kind: 'absent' };
-      if (stat.size > MAX_DIFF_FILE_BYTES) return { kind: 'large', bytes: stat.size };
-      return sideOf(await fs.promises.readFile(abs));
+      let file;
+      let stats;
+      try {
+        file = workspace.descend(f.rel);
+        stats = authority.entryStats(file);
+      } catch {
+        return { kind: 'absent' }; // a folder on the way is a symlink now: git does not enter it either
+      }
+      if (stats === null) return { kind: 'absent' };
+      if (stats.isSymbolicLink()) return { kind: 'symlink' };
+      if (!stats.isFile()) return { kind: 'absent' };
+      if (stats.size > MAX_DIFF_FILE_BYTES) return { kind: 'large', bytes: Number(stats.size) };
+      try {
+        return sideOf(await authority.readWhole(file));
+      } catch (err) {
+        if (err instanceof ToolRefusal || err instanceof ToolFailure) return { kind: 'unread', reason: err.message };
+        throw err;
+      }
     };
 
     const changes = files.filter((f) => !(f.head === 0 && f.workdir === 0) && !(f.head === 1 && f.workdir === 1));
@@ -84,7 +127,8 @@ export const gitDiff = defineCapability({
         skipped.push(f.rel);
         continue;
       }
-      const lines = fileDiff(f.rel, await headSide(f), await workdirSide(f));
+      // Every rendered line takes at least 2 bytes of the output budget: render no more than fits.
+      const lines = await fileDiffOffThread(f.rel, await headSide(f), await workdirSide(f), Math.ceil(ctx.limits.outputBytes / 2), ctx.signal);
       if (lines.length === 0) continue;
       for (const line of lines) if (!budget.add(cutLine(line, ctx.limits.lineLength).text)) break;
       if (budget.full) skipped.push(f.rel);

@@ -49,17 +49,20 @@ export const CHANGED_FILES_INPUT = Type.Object(
  * when given, sorted. Shared by git_status and git_diff.
  */
 export async function changedFiles(ctx: ToolContext, path: string | undefined) {
-  const [{ default: git }, fs, repoTools] = await Promise.all([
+  const [{ default: git }, repoTools, { worktreeFs }, { workspaceRoot }] = await Promise.all([
     import('isomorphic-git'),
-    import('node:fs'),
     import('./git/repo.js'),
+    import('./git/worktree-fs.js'),
+    import('../policy/canonical.js'),
   ]);
   const repo = await repoTools.requireRepo(ctx.workspace);
   const scope = path === undefined ? '' : (await ctx.authorize(path, 'read')).rel;
-  const target = repoTools.toRepoPath(repo, scope);
+  const target = repoTools.toRepoPath(repo, scope === '.' ? '' : scope);
+  const workspace = await workspaceRoot(ctx.workspace);
+  const fs = worktreeFs(repo, workspace);
   // refresh: false — a status query must not rewrite .git/index.
   const matrix = (await git.statusMatrix({
-    fs: fs.default,
+    fs,
     dir: repo.root,
     filepaths: target ? [target] : undefined,
     refresh: false,
@@ -72,7 +75,7 @@ export async function changedFiles(ctx: ToolContext, path: string | undefined) {
     files.push({ rel, repoPath, head, workdir, stage });
   }
   files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-  return { repo, files, scope };
+  return { repo, files, scope, workspace, fs };
 }
 
 export const gitStatus = defineCapability({
@@ -85,9 +88,9 @@ export const gitStatus = defineCapability({
   defaultRoles: ['control', 'impl'],
   actions: ['read'],
   async run(ctx, input) {
-    const { files, repo } = await changedFiles(ctx, input.path);
-    const [{ default: git }, fs] = await Promise.all([import('isomorphic-git'), import('node:fs')]);
-    const branch = await git.currentBranch({ fs: fs.default, dir: repo.root, fullname: false }).catch(() => undefined);
+    const { files, repo, fs } = await changedFiles(ctx, input.path);
+    const { default: git } = await import('isomorphic-git');
+    const branch = await git.currentBranch({ fs, dir: repo.root, fullname: false }).catch(() => undefined);
     const lines = files.flatMap((f) => porcelainCodes(f.head, f.workdir, f.stage).map((code) => `${code} ${f.rel}`));
     const budget = new OutputBudget(ctx.limits.outputBytes);
     budget.add(`## ${branch ?? 'HEAD (no branch)'}`);

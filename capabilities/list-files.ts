@@ -36,7 +36,7 @@ export const listFiles = defineCapability({
     const cap = ctx.limits.listEntries;
     const budget = new OutputBudget(ctx.limits.outputBytes);
     let more = false;
-    const entries = walk(target.abs, target.rel, {
+    const entries = walk(target, {
       recursive,
       canRead: (rel) => ctx.canRead(rel),
       signal: ctx.signal,

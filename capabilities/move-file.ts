@@ -5,13 +5,11 @@
 // through a symlink is refused: moving the canonical path would move the
 // link's target, which is not what the path named.
 
-import { promises as fsp } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../policy/errors.js';
 import { defineCapability } from './capability.js';
+import { entryStats, makeParentDirectories, renameFile } from './fs/authority.js';
 import { fsError, refuseThroughSymlink, symlinkRefusal } from './fs/errors.js';
-import { lstatOrNull } from './fs/read.js';
-import { ensureParentDirs } from './fs/write.js';
 
 export const moveFile = defineCapability({
   name: 'move_file',
@@ -42,18 +40,18 @@ export const moveFile = defineCapability({
     const [first, second] = source.rel < dest.rel ? [source, dest] : [dest, source];
     await ctx.mutate(first, () =>
       ctx.mutate(second, async () => {
+        let stats;
         try {
-          const stats = await lstatOrNull(source.abs);
-          if (stats === null) throw new ToolFailure(`no such file: ${source.rel}`);
-          if (stats.isSymbolicLink()) throw symlinkRefusal(source.rel);
-          if (stats.isDirectory()) throw new ToolFailure(`${source.rel} is a directory; move_file moves files only`);
-          if ((await lstatOrNull(dest.abs)) !== null) throw exists();
-          await ensureParentDirs(dest);
-          // rename acts on the entries themselves: it never follows a symlink at either end.
-          await fsp.rename(source.abs, dest.abs);
+          stats = entryStats(source);
         } catch (err) {
           throw fsError(err, source.rel, 'moving');
         }
+        if (stats === null) throw new ToolFailure(`no such file: ${source.rel}`);
+        if (stats.isSymbolicLink()) throw symlinkRefusal(source.rel);
+        if (stats.isDirectory()) throw new ToolFailure(`${source.rel} is a directory; move_file moves files only`);
+        if (entryStats(dest) !== null) throw exists();
+        await makeParentDirectories(dest);
+        await renameFile(source, dest);
       }),
     );
     return `moved ${source.rel} to ${dest.rel}`;

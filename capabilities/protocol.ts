@@ -58,9 +58,10 @@ export interface ModelReply {
   content: ContentBlock[];
   stop_reason: string | null;
   /**
-   * tool_use id -> the one-line refusal for a tool this session holds no port
-   * for. The broker audited the call when it saw the reply; the worker only
-   * passes the sentence back as that call's tool_result.
+   * tool_use id -> the one-line refusal of a call refused on arrival: a tool
+   * this session holds no port for, or an input out of bounds (its input is
+   * replaced by `{}`). The broker audited the call when it saw the reply; the
+   * worker only passes the sentence back as that call's tool_result.
    */
   refused?: Record<string, string>;
 }

@@ -5,7 +5,8 @@ import { ToolFailure } from '../policy/errors.js';
 import type { FileHandle } from 'node:fs/promises';
 import { DEFAULT_TOOL_LIMITS as LIMITS, type ToolContext, defineCapability } from './capability.js';
 import { OutputBudget, cutLine, plural, withNotes } from './fs/output.js';
-import { BINARY_SAMPLE_BYTES, countLines, countLinesIn, looksBinary, openForRead, readSmallSync, readSample, scanLines, scanLinesIn, type ScannedLine } from './fs/read.js';
+import { openFile, readSmallSync } from './fs/authority.js';
+import { BINARY_SAMPLE_BYTES, countLines, countLinesIn, looksBinary, readSample, scanLines, scanLinesIn, type ScannedLine } from './fs/read.js';
 
 /**
  * Files up to this size are read in one call and windowed in memory (one read
@@ -41,7 +42,7 @@ export const readFile = defineCapability({
       await ctx.observed(target, small.stats);
       return render(ctx, input, target.rel, small.whole.length, { whole: small.whole });
     }
-    const { handle, size, stats } = await openForRead(target);
+    const { handle, size, stats } = await openFile(target);
     try {
       await ctx.observed(target, stats);
       return await render(ctx, input, target.rel, size, { handle });

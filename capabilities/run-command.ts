@@ -97,7 +97,7 @@ export const runCommand = defineCapability({
         links,
       });
       for (const r of report.refused) commands.refused(r.rel, r.decision);
-      await commands.changed(report.stood.map((c) => ({ rel: c.rel, abs: `${ws}/${c.rel}`, exists: c.kind !== 'deleted' })));
+      await commands.changed(report.stood.map((c) => c.rel));
       return { run, report };
     });
     commands.record({ exitCode: run.exitCode });

@@ -3,7 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import { ToolFailure } from '../policy/errors.js';
 import { DEFAULT_TOOL_LIMITS as LIMITS, defineCapability, type AuthorizedPath } from './capability.js';
-import { filePreview } from './fs/diff.js';
+import { previewOffThread } from './offload/diff.js';
 import { byteLength, plural } from './fs/output.js';
 import { readCurrentText } from './fs/read.js';
 import { ensureParentDirs, writeFileNoFollow } from './fs/write.js';
@@ -45,10 +45,10 @@ export async function writePreview(target: AuthorizedPath, content: string): Pro
   const current = await readCurrentText(target, PREVIEW_MAX_BYTES);
   switch (current.kind) {
     case 'missing':
-      return filePreview(target.rel, null, content);
+      return previewOffThread(target.rel, null, content);
     case 'text':
-      return filePreview(target.rel, current.text, content);
+      return previewOffThread(target.rel, current.text, content);
     case 'unshown':
-      return `${target.rel}: current content not shown (${current.reason}); new content:\n${filePreview(target.rel, '', content)}`;
+      return `${target.rel}: current content not shown (${current.reason}); new content:\n${await previewOffThread(target.rel, '', content)}`;
   }
 }

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
 import { compileCommands } from './commands.js';
+import { foldCase, foldPath } from './case-folding.js';
 import { PolicyError } from './errors.js';
 import {
   DEFAULT_SPAWNS,
@@ -43,15 +44,20 @@ export function globProblem(pattern: string): string | null {
   return null;
 }
 
-/** A matcher for one pattern: string equality for literal paths, else the compiled regex. */
-export function compileGlob(pattern: string): Matcher {
+/**
+ * A matcher for one pattern: string equality for literal paths, else the
+ * compiled regex. `fold`: for a case-folding workspace, the pattern is
+ * folded here and the path is folded by the caller (see foldPath).
+ */
+export function compileGlob(pattern: string, fold = false): Matcher {
   const problem = globProblem(pattern);
   if (problem) throw new PolicyError(problem);
-  if (!picomatch.scan(pattern).isGlob && !pattern.includes('\\')) {
-    const literal = pattern.startsWith('./') ? pattern.slice(2) : pattern;
+  const source = fold ? foldCase(pattern) : pattern;
+  if (!picomatch.scan(source).isGlob && !source.includes('\\')) {
+    const literal = source.startsWith('./') ? source.slice(2) : source;
     return (path) => path === literal;
   }
-  const re = picomatch.makeRe(pattern, GLOB_OPTIONS);
+  const re = picomatch.makeRe(source, GLOB_OPTIONS);
   return (path) => re.test(path);
 }
 
@@ -84,12 +90,12 @@ function freeze(decision: Decision): Decision {
   return Object.freeze(decision);
 }
 
-function compileRules(rules: readonly Rule[] | undefined, base: string): CompiledRule[] {
+function compileRules(rules: readonly Rule[] | undefined, base: string, fold: boolean): CompiledRule[] {
   return (rules ?? []).map((rule, i) => {
     const id = `${base}[${i}]`;
     let test: Matcher;
     try {
-      test = compileGlob(rule.pattern);
+      test = compileGlob(rule.pattern, fold);
     } catch (err) {
       throw new PolicyError(`${id}.pattern: ${(err as Error).message}`, undefined, undefined, `${id}.pattern`);
     }
@@ -123,22 +129,22 @@ export function definedRoles(source: GovernanceFile): Role[] {
   return [...new Set([...ROLES, ...Object.keys(source.roles ?? {})])];
 }
 
-export function collectRules(source: GovernanceFile): PolicyRules {
+export function collectRules(source: GovernanceFile, fold = false): PolicyRules {
   const roles = {} as Record<Role, { deny: CompiledRule[]; approve: CompiledRule[]; allow: CompiledRule[]; hasRules: boolean }>;
   for (const role of definedRoles(source)) {
     const section = source.roles?.[role];
     roles[role] = {
-      deny: compileRules(section?.deny, `roles.${role}.deny`),
-      approve: compileRules(section?.approve, `roles.${role}.approve`),
-      allow: compileRules(section?.allow, `roles.${role}.allow`),
+      deny: compileRules(section?.deny, `roles.${role}.deny`, fold),
+      approve: compileRules(section?.approve, `roles.${role}.approve`, fold),
+      allow: compileRules(section?.allow, `roles.${role}.allow`, fold),
       hasRules: hasRules(section),
     };
   }
   return {
-    globalDeny: compileRules(source.mutations?.deny, 'mutations.deny'),
-    globalApprove: compileRules(source.mutations?.approve, 'mutations.approve'),
-    globalAllow: compileRules(source.mutations?.allow, 'mutations.allow'),
-    readDeny: compileRules(source.reads?.deny, 'reads.deny'),
+    globalDeny: compileRules(source.mutations?.deny, 'mutations.deny', fold),
+    globalApprove: compileRules(source.mutations?.approve, 'mutations.approve', fold),
+    globalAllow: compileRules(source.mutations?.allow, 'mutations.allow', fold),
+    readDeny: compileRules(source.reads?.deny, 'reads.deny', fold),
     hasRoles: source.roles !== undefined,
     roles,
   };
@@ -216,14 +222,17 @@ function spawnsOf(section: RoleSection | undefined, role: Role): Role[] {
 /**
  * Compile a validated governance file. Throws PolicyError (with `key`) on a
  * glob that cannot compile. `lineOf` locates a key in the file's text (the
- * loader passes it; a policy compiled from an object has no lines).
+ * loader passes it; a policy compiled from an object has no lines). `fold`:
+ * decide on case-folded paths against case-folded patterns (a case-folding
+ * workspace; see CompiledPolicy.folded).
  */
 export function compilePolicy(
   source: GovernanceFile,
   file: string,
   lineOf: (key: readonly (string | number)[]) => number | undefined = () => undefined,
+  fold = false,
 ): CompiledPolicy {
-  const rules = collectRules(source);
+  const rules = collectRules(source, fold);
   const roles = Object.freeze(definedRoles(source));
   const commands = compileCommands(source, roles);
   const known = new Set<string>(roles);
@@ -241,7 +250,8 @@ export function compilePolicy(
   const limits = Object.freeze({ ...DEFAULT_LIMITS, ...definedOnly(source.limits ?? {}) }) as Required<Limits>;
   const hash = createHash('sha256').update(canonicalJson(source)).digest('hex');
 
-  function decide(role: Role, action: Action, path: string): Decision {
+  function decide(role: Role, action: Action, given: string): Decision {
+    const path = fold ? foldPath(given) : given;
     if (action === 'read') {
       for (let i = 0; i < readDeny.length; i++) if (readDeny[i].test(path)) return readDeny[i].decision;
       return READ_ALLOWED;
@@ -256,8 +266,10 @@ export function compilePolicy(
     if (table.noRules !== null) return table.noRules;
     for (let i = 0; i < approve.length; i++) if (approve[i].test(path)) return approve[i].decision;
     for (let i = 0; i < allow.length; i++) if (allow[i].test(path)) return allow[i].decision;
-    return { decision: 'deny', rule: 'default', reason: `no allow rule for ${role} covers ${action} of ${path}` };
+    return { decision: 'deny', rule: 'default', reason: `no allow rule for ${role} covers ${action} of ${given}` };
   }
+
+  let foldedPolicy: CompiledPolicy | undefined;
 
   function rulesFor(role: Role) {
     const inForce = rulesInForce(rules, role);
@@ -274,7 +286,7 @@ export function compilePolicy(
     };
   }
 
-  return Object.freeze({
+  const policy: CompiledPolicy = Object.freeze({
     file,
     source,
     hash,
@@ -287,9 +299,11 @@ export function compilePolicy(
     allowsCommands: commands.allowsAny,
     toolsFor: (role: Role) => (known.has(role) ? source.roles?.[role]?.tools : undefined),
     spawnsFor: (role: Role) => spawns.get(role) ?? [],
+    folded: () => (fold ? policy : (foldedPolicy ??= compilePolicy(source, file, lineOf, true))),
     rulesFor,
     lineOf,
   });
+  return policy;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

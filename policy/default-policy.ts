@@ -83,23 +83,37 @@ mutations:
   # Never changed by any session, whatever a role allows.
   deny:
     - pattern: "**/.env*"
-      reason: "environment files hold secrets"
+      reason: "environment files hold secrets (and direnv runs .envrc on cd)"
     - pattern: "**/*.key"
       reason: "key files hold secrets"
     - pattern: "**/*.pem"
       reason: "certificate and key files hold secrets"
-    - pattern: ".git/**"
-      reason: "git internals change only through git"
+    - pattern: "**/.git/**"
+      reason: "git internals (hooks, config, or a .git file naming another repository) run code on the next git command"
     - pattern: "choragen.governance.yaml"
       reason: "a session may not edit its own policy"
     - pattern: ".choragen/**"
       reason: "metrics, audit log and transcripts are written by choragen only"
+    - pattern: "**/{.npmrc,.yarnrc,.yarnrc.yml,.pnpmfile.cjs}"
+      reason: "package manager settings run code on the next install (node-options, yarnPath, hooks) and hold tokens"
+    - pattern: "**/{.husky,.githooks,.lefthook}/**"
+      reason: "git hooks run on the next commit or push"
+    - pattern: "**/{lefthook,.lefthook,lefthook-local}.{yml,yaml,json,toml}"
+      reason: "git hooks run on the next commit or push"
+    - pattern: "**/.pre-commit-config.yaml"
+      reason: "git hooks run on the next commit or push"
 
   # Allowed only after a human says yes (shown the diff; --auto-approve says yes).
   approve:
     - pattern: "package.json"
       actions: [modify]
       reason: "review dependency changes"
+    - pattern: "**/{.github/workflows/**,.gitlab-ci.yml,.circleci/**}"
+      reason: "CI runs it with the repository's secrets on the next push"
+    - pattern: "**/{.gitattributes,.gitmodules}"
+      reason: "names filter and diff drivers that run commands, or repositories git fetches"
+    - pattern: "**/{.vscode/tasks.json,.vscode/settings.json,.devcontainer/**}"
+      reason: "the editor runs these when the folder is opened"
 
 # Commands (run_command): which programs a role may run, as argv prefixes, each
 # element a literal or a glob. Order: any deny (here or the role's) -> approve
@@ -117,8 +131,10 @@ reads:
     - pattern: "**/.env*"
     - pattern: "**/*.key"
     - pattern: "**/*.pem"
-    - pattern: ".git/**"
+    - pattern: "**/.git/**"
     - pattern: ".choragen/**"
+    - pattern: "**/.npmrc"
+      reason: "npm settings hold registry tokens"
 
 # Roles: control (plans, delegates, reviews) and impl (edits files) are built
 # in; define more below. A role's section says what it may change (allow /

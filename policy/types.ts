@@ -125,6 +125,8 @@ export interface CompiledPolicy {
   decideCommand(role: Role, argv: readonly string[]): Decision;
   /** Whether any `commands` allow or approve rule is in force for the role (run_command is offered only then). */
   allowsCommands(role: Role): boolean;
+  /** The same policy deciding on case-folded paths, for a case-folding workspace (policy/case-folding.ts). */
+  folded(): CompiledPolicy;
   /** Tools granted by `roles.<role>.tools`, or undefined to use the defaults. */
   toolsFor(role: Role): readonly string[] | undefined;
   /**

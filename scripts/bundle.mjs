@@ -45,6 +45,8 @@ export async function bundle(outdir = path.join(root, 'dist', 'bundle')) {
       banner: { js: "import { createRequire as __choragenCreateRequire } from 'node:module'; const require = __choragenCreateRequire(import.meta.url);" },
     }),
     build({ ...bundleOptions, outdir, entryPoints: { 'session-worker': at('workers/session-worker.ts') }, format: 'esm' }),
+    // The broker's offload worker (model-supplied regexes and globs, diffs, searches under a deadline).
+    build({ ...bundleOptions, outdir, entryPoints: { 'offload-worker': at('capabilities/offload/worker.ts') }, format: 'esm' }),
     build({ ...bundleOptions, outdir, entryPoints: { 'pool-entry': at('workers/pool-entry.cts') }, format: 'cjs', outExtension: { '.js': '.cjs' } }),
   ]);
 }

@@ -94,6 +94,39 @@ describe('architecture (DESIGN.md §7)', () => {
     expect(bad).to.deep.equal([]);
   });
 
+  // DESIGN.md §1, "One authority path": every byte of the workspace goes through capabilities/fs/authority.ts.
+  it('capabilities/ reach the filesystem only through fs/authority.ts (and git/ its own directory)', () => {
+    const allowed = new Set(['capabilities/fs/authority.ts', 'capabilities/git/repo.ts', 'capabilities/git/worktree-fs.ts',
+      // Being routed through the authority (run_command's plan, snapshot and after-run check): see the merge note.
+      'capabilities/commands/changes.ts', 'capabilities/commands/plan.ts', 'capabilities/commands/program.ts',
+      'capabilities/sandbox/host.ts', 'capabilities/sandbox/plan-on-disk.ts', 'capabilities/sandbox/probe.ts', 'capabilities/sandbox/remove.ts',
+      'capabilities/sandbox/run.ts', 'capabilities/sandbox/scratch.ts', 'capabilities/sandbox/snapshot.ts']);
+    const bad = files.filter((f) => f.layer === 'capabilities' && !allowed.has(f.rel)).flatMap((f) => {
+      const text = fs.readFileSync(path.join(packageRoot, f.rel), 'utf8');
+      const valueImports = [
+        ...text.matchAll(/^\s*import\s+(?!type\b)([^;]*?)\s+from\s*['"](?:node:)?fs(?:\/promises)?['"]/gm),
+      ].filter((m) => !/^\{[^}]*\}$/.test(m[1]!.trim()) || m[1]!.replace(/[{}\s]/g, '').split(',').some((n) => n && !n.startsWith('type')));
+      const dynamic = [...text.matchAll(/\bimport\s*\(\s*['"](?:node:)?fs(?:\/promises)?['"]\s*\)/g)];
+      return [...valueImports, ...dynamic].map(() => f.rel);
+    });
+    expect(bad).to.deep.equal([]);
+  });
+
+  it('only policy/canonical makes checked paths, and only these modules ask it for one', () => {
+    const callers = new Set([
+      'policy/canonical.ts', 'runtime/broker/tool-context.ts', 'runtime/cli/policy-check.ts',
+      'capabilities/tasks/store.ts', 'capabilities/git-status.ts', 'runtime/sessions/commits.ts',
+      // a role's prompt file is read like read_file reads: canonicalized, asked of the policy, opened by the authority
+      'runtime/broker/role-prompts.ts',
+      'capabilities/commands/changes.ts',
+    ]);
+    const bad = files.filter((f) => !callers.has(f.rel)).flatMap((f) => {
+      const text = fs.readFileSync(path.join(packageRoot, f.rel), 'utf8');
+      return /\b(canonicalize|workspaceRoot)\s*\(/.test(text) ? [f.rel] : [];
+    });
+    expect(bad).to.deep.equal([]);
+  });
+
   it('runtime/ keeps at most a dozen files at its top', () => {
     const top = fs.readdirSync(path.join(packageRoot, 'runtime'), { withFileTypes: true }).filter((e) => e.isFile());
     expect(top.map((e) => e.name)).to.have.length.at.most(12);

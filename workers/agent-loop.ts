@@ -46,9 +46,10 @@ export async function runAgentLoop(task: SessionTask): Promise<SessionOutcome> {
 
   async function runTool(use: ToolUseBlock, refused: Record<string, string> | undefined): Promise<ToolRun> {
     const client = tools.get(use.name);
-    if (!client) {
-      // The broker has already audited this as a denial when it saw the reply.
-      const content = refused?.[use.id] ?? `tool "${String(use.name)}" is not available to this session`;
+    const refusal = refused && Object.hasOwn(refused, use.id) ? refused[use.id] : undefined;
+    if (!client || typeof refusal === 'string') {
+      // The broker has already audited this refusal when it saw the reply.
+      const content = typeof refusal === 'string' ? refusal : `tool "${String(use.name)}" is not available to this session`;
       return { block: { type: 'tool_result', tool_use_id: use.id, content, is_error: true } };
     }
     const reply = await client.request({ type: 'tool_request', tool_use_id: use.id, input: use.input });

@@ -1,6 +1,7 @@
 // A small line diff (Myers, O((N+M)·D)) and a unified-style rendering, for
-// the previews a human approves. Past a bound on the edit distance it falls
-// back to "replace the changed middle", which is still a correct diff.
+// the previews a human approves and for git_diff. Past a bound on the edit
+// distance or on the work it falls back to "replace the changed middle",
+// which is still a correct diff.
 
 export type DiffOp = { kind: 'equal' | 'delete' | 'insert'; line: string };
 
@@ -15,36 +16,119 @@ export interface UnifiedDiffOptions {
 
 /** Beyond this many inserted + deleted lines in the middle, skip the search. */
 const MAX_EDIT_DISTANCE = 1000;
+/**
+ * Beyond this many comparisons, skip the search too: within the edit
+ * distance bound the work is still O((N+M)·D), and a file shaped for it
+ * (alternating lines against lines in thirds) would hold the broker's
+ * thread for seconds.
+ */
+const MAX_DIFF_STEPS = 2_000_000;
 
 /** Lines with their terminator, so "no newline at end" is a difference too. */
 export function splitLines(text: string): string[] {
-  return text === '' ? [] : text.split(/(?<=\n)/);
+  const lines: string[] = [];
+  let start = 0;
+  for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+    lines.push(text.slice(start, nl + 1));
+    start = nl + 1;
+  }
+  if (start < text.length) lines.push(text.slice(start));
+  return lines;
+}
+
+/**
+ * An edit script held lazily: the common prefix and suffix as counts, and the
+ * changed middle either as Myers' ops or, past the search bounds, as "delete
+ * the old middle, insert the new one" by index. A 1 MB file diffed against
+ * another is never turned into a million op objects unless someone asks.
+ */
+class Script {
+  readonly a: string[];
+  readonly b: string[];
+  readonly prefix: number;
+  readonly suffix: number;
+  /** null: the middle is replaced whole */
+  private readonly middle: DiffOp[] | null;
+  private readonly oldMiddle: number;
+  private readonly middleLength: number;
+
+  constructor(oldText: string, newText: string) {
+    const a = (this.a = splitLines(oldText));
+    const b = (this.b = splitLines(newText));
+    let prefix = 0;
+    while (prefix < a.length && prefix < b.length && a[prefix] === b[prefix]) prefix += 1;
+    let suffix = 0;
+    while (suffix < a.length - prefix && suffix < b.length - prefix && a[a.length - 1 - suffix] === b[b.length - 1 - suffix]) suffix += 1;
+    this.prefix = prefix;
+    this.suffix = suffix;
+    this.oldMiddle = a.length - prefix - suffix;
+    const newMiddle = b.length - prefix - suffix;
+    this.middle = myers(a.slice(prefix, a.length - suffix), b.slice(prefix, b.length - suffix));
+    this.middleLength = this.middle ? this.middle.length : this.oldMiddle + newMiddle;
+  }
+
+  get length(): number {
+    return this.prefix + this.middleLength + this.suffix;
+  }
+
+  /** The line of op `i` (no object made: counting a million lines stays cheap). */
+  lineAt(i: number): string {
+    if (i < this.prefix) return this.a[i]!;
+    const j = i - this.prefix;
+    if (j < this.middleLength) {
+      if (this.middle) return this.middle[j]!.line;
+      return j < this.oldMiddle ? this.a[i]! : this.b[this.prefix + j - this.oldMiddle]!;
+    }
+    return this.a[this.a.length - this.suffix + (j - this.middleLength)]!;
+  }
+
+  at(i: number): DiffOp {
+    if (i < this.prefix) return { kind: 'equal', line: this.a[i]! };
+    const j = i - this.prefix;
+    if (j < this.middleLength) {
+      if (this.middle) return this.middle[j]!;
+      return j < this.oldMiddle ? { kind: 'delete', line: this.a[i]! } : { kind: 'insert', line: this.b[this.prefix + j - this.oldMiddle]! };
+    }
+    return { kind: 'equal', line: this.a[this.a.length - this.suffix + (j - this.middleLength)]! };
+  }
+
+  /** Indexes of the ops that change something, in order, as [first, end) runs. */
+  *changes(): Generator<[number, number]> {
+    if (!this.middle) {
+      if (this.middleLength > 0) yield [this.prefix, this.prefix + this.middleLength];
+      return;
+    }
+    for (let j = 0; j < this.middle.length; j += 1) {
+      if (this.middle[j]!.kind === 'equal') continue;
+      const first = j;
+      while (j + 1 < this.middle.length && this.middle[j + 1]!.kind !== 'equal') j += 1;
+      yield [this.prefix + first, this.prefix + j + 1];
+    }
+  }
+
+  /** Line numbers (1-based) on the old and the new side before op `i`. */
+  linesBefore(i: number): [number, number] {
+    if (i <= this.prefix) return [i + 1, i + 1];
+    const j = Math.min(i - this.prefix, this.middleLength);
+    let old = this.prefix + 1;
+    let neu = this.prefix + 1;
+    if (this.middle) {
+      for (let k = 0; k < j; k += 1) {
+        if (this.middle[k]!.kind !== 'insert') old += 1;
+        if (this.middle[k]!.kind !== 'delete') neu += 1;
+      }
+    } else {
+      old += Math.min(j, this.oldMiddle);
+      neu += Math.max(0, j - this.oldMiddle);
+    }
+    const after = i - this.prefix - j; // ops into the suffix
+    return [old + after, neu + after];
+  }
 }
 
 export function diffLines(oldText: string, newText: string): DiffOp[] {
-  const a = splitLines(oldText);
-  const b = splitLines(newText);
-  let prefix = 0;
-  while (prefix < a.length && prefix < b.length && a[prefix] === b[prefix]) prefix += 1;
-  let suffix = 0;
-  while (
-    suffix < a.length - prefix &&
-    suffix < b.length - prefix &&
-    a[a.length - 1 - suffix] === b[b.length - 1 - suffix]
-  ) {
-    suffix += 1;
-  }
-  const middleA = a.slice(prefix, a.length - suffix);
-  const middleB = b.slice(prefix, b.length - suffix);
-  const middle = myers(middleA, middleB) ?? [
-    ...middleA.map((line): DiffOp => ({ kind: 'delete', line })),
-    ...middleB.map((line): DiffOp => ({ kind: 'insert', line })),
-  ];
-  return [
-    ...a.slice(0, prefix).map((line): DiffOp => ({ kind: 'equal', line })),
-    ...middle,
-    ...a.slice(a.length - suffix).map((line): DiffOp => ({ kind: 'equal', line })),
-  ];
+  const script = new Script(oldText, newText);
+  return Array.from({ length: script.length }, (_, i) => script.at(i));
 }
 
 /** Shortest edit script, or null when it is longer than MAX_EDIT_DISTANCE. */
@@ -57,16 +141,20 @@ function myers(a: string[], b: string[]): DiffOp[] | null {
   const v = new Int32Array(2 * max + 3);
   // trace[d] holds v[-d-1 .. d+1] as it was before step d.
   const trace: Int32Array[] = [];
+  let steps = 0;
   for (let d = 0; d <= max; d += 1) {
     trace.push(v.slice(offset - d - 1, offset + d + 2));
     for (let k = -d; k <= d; k += 2) {
       let x =
         k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!) ? v[offset + k + 1]! : v[offset + k - 1]! + 1;
       let y = x - k;
+      const from = x;
       while (x < n && y < m && a[x] === b[y]) {
         x += 1;
         y += 1;
       }
+      steps += 1 + x - from;
+      if (steps > MAX_DIFF_STEPS) return null;
       v[offset + k] = x;
       if (x >= n && y >= m) return backtrack(a, b, trace, d);
     }
@@ -116,66 +204,76 @@ function renderLine(op: DiffOp): string[] {
   return rendered;
 }
 
+/** The lines an op renders as: one, plus a marker when its line has no final newline. */
+function renderedCount(line: string): number {
+  return line.endsWith('\n') ? 1 : 2;
+}
+
 /**
  * `--- old` / `+++ new` / `@@ -l,s +l,s @@` hunks. Identical texts give ''.
  * A created file is labelled `/dev/null` on the old side by the caller.
+ * With `maxLines`, rendering stops there and a note counts the rest.
  */
 export function unifiedDiff(oldText: string, newText: string, options: UnifiedDiffOptions = {}): string {
   const context = options.context ?? 3;
-  const ops = diffLines(oldText, newText);
-  const changed = ops.map((op, i) => (op.kind === 'equal' ? -1 : i)).filter((i) => i >= 0);
-  if (changed.length === 0) return '';
+  const script = new Script(oldText, newText);
 
   // Group changes whose context overlaps into hunks of op indexes [start, end).
   const hunks: Array<[number, number]> = [];
-  for (const i of changed) {
-    const start = Math.max(0, i - context);
-    const end = Math.min(ops.length, i + 1 + context);
+  for (const [first, end] of script.changes()) {
+    const start = Math.max(0, first - context);
+    const stop = Math.min(script.length, end + context);
     const last = hunks[hunks.length - 1];
-    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
-    else hunks.push([start, end]);
+    if (last && start <= last[1]) last[1] = Math.max(last[1], stop);
+    else hunks.push([start, stop]);
   }
+  if (hunks.length === 0) return '';
 
+  const maxLines = options.maxLines ?? Infinity;
   const out = [`--- ${options.oldLabel ?? 'a'}`, `+++ ${options.newLabel ?? 'b'}`];
-  // Line numbers before each op, on both sides.
-  let oldLine = 1;
-  let newLine = 1;
-  const oldAt: number[] = [];
-  const newAt: number[] = [];
-  for (const op of ops) {
-    oldAt.push(oldLine);
-    newAt.push(newLine);
-    if (op.kind !== 'insert') oldLine += 1;
-    if (op.kind !== 'delete') newLine += 1;
-  }
+  let left = 0; // lines not rendered for lack of room
   for (const [start, end] of hunks) {
-    const slice = ops.slice(start, end);
-    const oldCount = slice.filter((op) => op.kind !== 'insert').length;
-    const newCount = slice.filter((op) => op.kind !== 'delete').length;
+    if (out.length >= maxLines) {
+      left += 1;
+      for (let i = start; i < end; i += 1) left += renderedCount(script.lineAt(i));
+      continue;
+    }
+    const [oldBefore, newBefore] = script.linesBefore(start);
+    const [oldAfter, newAfter] = script.linesBefore(end);
+    const oldCount = oldAfter - oldBefore;
+    const newCount = newAfter - newBefore;
     // Unified format: an empty side is numbered by the line before it.
-    const oldStart = oldCount === 0 ? oldAt[start]! - 1 : oldAt[start]!;
-    const newStart = newCount === 0 ? newAt[start]! - 1 : newAt[start]!;
-    out.push(`@@ -${oldStart},${oldCount} +${newStart},${newCount} @@`);
-    for (const op of slice) out.push(...renderLine(op));
+    out.push(`@@ -${oldCount === 0 ? oldBefore - 1 : oldBefore},${oldCount} +${newCount === 0 ? newBefore - 1 : newBefore},${newCount} @@`);
+    for (let i = start; i < end; i += 1) {
+      if (out.length >= maxLines) {
+        left += renderedCount(script.lineAt(i));
+        continue;
+      }
+      out.push(...renderLine(script.at(i)));
+    }
   }
-
-  const maxLines = options.maxLines;
-  if (maxLines !== undefined && out.length > maxLines) {
-    const left = out.length - maxLines;
-    return [...out.slice(0, maxLines), `[… ${left} more diff lines not shown]`].join('\n');
+  if (out.length > maxLines) {
+    left += out.length - maxLines;
+    out.length = maxLines;
   }
+  if (left > 0) out.push(`[… ${left} more diff lines not shown]`);
   return out.join('\n');
 }
 
 /** Rendered lines in an approval preview before the rest is summarized. */
 export const PREVIEW_MAX_LINES = 500;
 
+/** The options of the preview a human approves: a diff of `rel`, from nothing when `before` is null (a new file). */
+export function previewOptions(rel: string, before: string | null): UnifiedDiffOptions {
+  return { oldLabel: before === null ? '/dev/null' : `a/${rel}`, newLabel: `b/${rel}`, maxLines: PREVIEW_MAX_LINES };
+}
+
+/** The preview a human approves, from the diff `previewOptions` asks for. */
+export function previewText(rel: string, diff: string): string {
+  return diff === '' ? `${rel}: no change` : diff;
+}
+
 /** The preview a human approves: a diff of `rel`, from nothing when `before` is null (a new file). */
 export function filePreview(rel: string, before: string | null, after: string): string {
-  const diff = unifiedDiff(before ?? '', after, {
-    oldLabel: before === null ? '/dev/null' : `a/${rel}`,
-    newLabel: `b/${rel}`,
-    maxLines: PREVIEW_MAX_LINES,
-  });
-  return diff === '' ? `${rel}: no change` : diff;
+  return previewText(rel, unifiedDiff(before ?? '', after, previewOptions(rel, before)));
 }

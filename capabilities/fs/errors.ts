@@ -47,8 +47,10 @@ export function symlinkRefusal(rel: string): ToolRefusal {
  * symlink on the way (or a case-insensitive filesystem).
  */
 function normalizedRequest(requested: string): string {
-  const normal = path.posix.normalize(requested.replace(/\/+$/, '') || '.');
-  return normal.replace(/^\.\//, '');
+  // normalize first: it folds runs of slashes, so at most one is left at the end.
+  const normal = path.posix.normalize(requested || '.');
+  const trimmed = normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
+  return trimmed.replace(/^\.\//, '');
 }
 
 /**

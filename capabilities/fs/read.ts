@@ -1,121 +1,32 @@
-// Reading for the file tools, on paths that came back from ctx.authorize
-// only. The broker decided on the canonical path; these helpers make sure the
-// read lands on that same object: nothing here follows a symlink that appeared
-// after the check or blocks on a FIFO.
-//
-// Residual risk, on purpose: Node has no openat(), so a parent directory
-// swapped for a symlink by another process between our lstat and the open
-// cannot be excluded. Sessions cannot do that (they have no filesystem); only
-// a process outside choragen could.
+// Reading helpers for the file tools: text detection, line scanning and
+// counting, on handles the authority opened (capabilities/fs/authority.ts:
+// no symlink followed, no FIFO waited on, no hard link read through).
 
-import { closeSync, constants, fstatSync, openSync, promises as fsp, readSync, type BigIntStats, type Stats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ToolFailure } from '../../policy/errors.js';
 import type { AuthorizedPath } from '../capability.js';
-import { errnoCode, fsError, symlinkRefusal } from './errors.js';
-import { displayPath } from './output.js';
-
-const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = constants;
+import { entryStats, openFile, readAll, type OpenedFile } from './authority.js';
+import { fsError, symlinkRefusal } from './errors.js';
 
 /** How much of a file decides whether it is text. */
 export const BINARY_SAMPLE_BYTES = 8192;
 const READ_CHUNK_BYTES = 64 * 1024;
 
-export async function lstatOrNull(abs: string): Promise<Stats | null> {
-  try {
-    return await fsp.lstat(abs);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return null;
-    throw err;
-  }
-}
-
 /**
  * The entry at an authorized path, not followed: a missing one is a
  * ToolFailure saying `missing`, a symlink is refused.
  */
-export async function existingEntry(target: AuthorizedPath, doing: string, missing: string): Promise<Stats> {
-  let stats: Stats | null;
+export function existingEntry(target: AuthorizedPath, doing: string, missing: string): BigIntStats {
+  let stats: BigIntStats | null;
   try {
-    stats = await lstatOrNull(target.abs);
+    stats = entryStats(target);
   } catch (err) {
     throw fsError(err, target.rel, doing);
   }
   if (stats === null) throw new ToolFailure(missing);
   if (stats.isSymbolicLink()) throw symlinkRefusal(target.rel);
   return stats;
-}
-
-// --- reading ----------------------------------------------------------------
-
-export interface OpenFile {
-  handle: FileHandle;
-  size: number;
-}
-
-export interface OpenedForRead extends OpenFile {
-  /** fstat of the handle, taken at open: the version of what will be read (see ToolContext.observed) */
-  stats: BigIntStats;
-}
-
-/**
- * Open an authorized file for reading: no symlink at the last component, no
- * waiting on a FIFO, regular files only. The caller closes the handle.
- */
-export async function openForRead(target: AuthorizedPath): Promise<OpenedForRead> {
-  let handle: FileHandle;
-  try {
-    handle = await fsp.open(target.abs, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  } catch (err) {
-    throw fsError(err, target.rel, 'reading');
-  }
-  try {
-    const stats = await handle.stat({ bigint: true });
-    requireRegularFile(stats, target);
-    return { handle, size: Number(stats.size), stats };
-  } catch (err) {
-    await handle.close();
-    throw fsError(err, target.rel, 'reading');
-  }
-}
-
-/** The checks `openForRead` makes on what it opened: a regular file, not a directory. */
-function requireRegularFile(stats: BigIntStats, target: AuthorizedPath): void {
-  if (stats.isDirectory()) throw new ToolFailure(`${displayPath(target.rel)} is a directory; use list_files to see its entries`);
-  if (!stats.isFile()) throw new ToolFailure(`${displayPath(target.rel)} is not a regular file`);
-}
-
-/**
- * A small file, whole, read synchronously with the same no-follow open and the
- * same checks as `openForRead`: a few microseconds on the broker's thread
- * instead of a thread-pool round trip per call. Null when the file is larger
- * than `maxBytes` (stream it with `openForRead`).
- */
-export function readSmallSync(target: AuthorizedPath, maxBytes: number): { whole: Buffer; stats: BigIntStats } | null {
-  let fd: number;
-  try {
-    fd = openSync(target.abs, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  } catch (err) {
-    throw fsError(err, target.rel, 'reading');
-  }
-  try {
-    const stats = fstatSync(fd, { bigint: true });
-    requireRegularFile(stats, target);
-    const size = Number(stats.size);
-    if (size > maxBytes) return null;
-    const buffer = Buffer.allocUnsafe(size); // only the bytes read are returned
-    let read = 0;
-    while (read < size) {
-      const n = readSync(fd, buffer, read, size - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return { whole: buffer.subarray(0, read), stats };
-  } catch (err) {
-    throw fsError(err, target.rel, 'reading');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export async function readSample(handle: FileHandle): Promise<Uint8Array> {
@@ -204,6 +115,8 @@ export async function scanLines(
   keepChars: number,
   visit: (line: ScannedLine) => boolean | void,
   signal?: AbortSignal,
+  /** Awaited after each chunk read (search_files matches what it queued there); false stops the scan. */
+  afterChunk?: () => Promise<boolean>,
 ): Promise<number> {
   const decoder = new TextDecoder('utf-8');
   const buffer = Buffer.alloc(READ_CHUNK_BYTES);
@@ -215,6 +128,7 @@ export async function scanLines(
     if (bytesRead === 0) break;
     position += bytesRead;
     lines.feed(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }));
+    if (afterChunk && !lines.stopped && !(await afterChunk())) lines.stopped = true;
   }
   if (!lines.stopped) {
     lines.feed(decoder.decode());
@@ -274,22 +188,6 @@ export function countLinesIn(bytes: Uint8Array): number {
   return bytes.length === 0 || bytes[bytes.length - 1] === 0x0a ? lines : lines + 1;
 }
 
-/**
- * Up to `size` bytes of an open file from its start, in as few reads as the OS
- * allows. Shorter if the file shrank since `size` was taken; bytes appended
- * since are not read, so the content matches the stats `size` came from.
- */
-export async function readAll(handle: FileHandle, size: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(size); // only the bytes read are returned
-  let read = 0;
-  while (read < size) {
-    const { bytesRead } = await handle.read(buffer, read, size - read, read);
-    if (bytesRead === 0) break;
-    read += bytesRead;
-  }
-  return buffer.subarray(0, read);
-}
-
 export async function readUtf8(handle: FileHandle, size: number): Promise<string | null> {
   const bytes = await readAll(handle, size);
   try {
@@ -303,10 +201,10 @@ export async function readUtf8(handle: FileHandle, size: number): Promise<string
 export type CurrentContent = { kind: 'missing' } | { kind: 'text'; text: string } | { kind: 'unshown'; reason: string };
 
 export async function readCurrentText(target: AuthorizedPath, maxBytes: number): Promise<CurrentContent> {
-  let opened: OpenFile;
+  let opened: OpenedFile;
   try {
-    if ((await lstatOrNull(target.abs)) === null) return { kind: 'missing' };
-    opened = await openForRead(target);
+    if (entryStats(target) === null) return { kind: 'missing' };
+    opened = await openFile(target);
   } catch (err) {
     return { kind: 'unshown', reason: fsError(err, target.rel, 'reading').message };
   }

@@ -1,19 +1,21 @@
 // Directory walk shared by list_files and search_files: sorted, depth first,
 // never through a symlink, without the tool-private and vendored trees, and
 // without entries the session may not read (their names are not revealed).
+// Every directory is listed through the authority (capabilities/fs/authority.ts).
 
-import { promises as fsp, type Dirent } from 'node:fs';
-import path from 'node:path';
+import { MAX_PATH_BYTES, MAX_PATH_COMPONENTS } from '../../policy/canonical.js';
+import type { AuthorizedPath } from '../capability.js';
+import { listDirectory, type EntryKind } from './authority.js';
 
 /** Never listed or searched: VCS internals, dependencies, choragen's own records. */
 export const SKIPPED_NAMES: ReadonlySet<string> = new Set(['.git', 'node_modules', '.choragen']);
 
-export type EntryKind = 'dir' | 'file' | 'symlink' | 'other';
+export type { EntryKind };
 
 export interface WalkEntry {
   /** workspace-relative, `/`-separated */
   rel: string;
-  abs: string;
+  path: AuthorizedPath;
   kind: EntryKind;
 }
 
@@ -27,34 +29,30 @@ export function joinRel(base: string, name: string): string {
   return base === '' || base === '.' ? name : `${base}/${name}`;
 }
 
-function kindOf(entry: Dirent): EntryKind {
-  if (entry.isSymbolicLink()) return 'symlink';
-  if (entry.isDirectory()) return 'dir';
-  if (entry.isFile()) return 'file';
-  return 'other';
+/** Deeper or longer than any path a tool accepts: not walked into (a tool could not name it anyway). */
+function tooDeep(rel: string): boolean {
+  return rel.length > MAX_PATH_BYTES || rel.split('/').length >= MAX_PATH_COMPONENTS;
 }
 
 /**
- * Entries below the directory `abs` (whose canonical relative path is `rel`),
- * siblings in code-unit order, each directory followed by its content when
- * recursive. An unreadable subdirectory is skipped.
+ * Entries below the directory `dir`, siblings in code-unit order, each
+ * directory followed by its content when recursive. An unreadable
+ * subdirectory is skipped.
  */
-export async function* walk(abs: string, rel: string, options: WalkOptions): AsyncGenerator<WalkEntry> {
+export async function* walk(dir: AuthorizedPath, options: WalkOptions): AsyncGenerator<WalkEntry> {
   options.signal?.throwIfAborted();
-  let entries: Dirent[];
+  let entries;
   try {
-    entries = await fsp.readdir(abs, { withFileTypes: true });
+    entries = await listDirectory(dir);
   } catch {
     return;
   }
-  entries.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   for (const entry of entries) {
     if (SKIPPED_NAMES.has(entry.name)) continue;
-    const childRel = joinRel(rel, entry.name);
-    if (!options.canRead(childRel)) continue;
-    const child: WalkEntry = { rel: childRel, abs: path.join(abs, entry.name), kind: kindOf(entry) };
-    yield child;
-    // Dirent kinds come from lstat semantics: a symlink to a directory is 'symlink', never descended.
-    if (options.recursive && child.kind === 'dir') yield* walk(child.abs, child.rel, options);
+    const child = dir.child(entry.name);
+    if (!options.canRead(child.rel)) continue;
+    yield { rel: child.rel, path: child, kind: entry.kind };
+    // Kinds come from lstat semantics: a symlink to a directory is 'symlink', never descended.
+    if (options.recursive && entry.kind === 'dir' && !tooDeep(child.rel)) yield* walk(child, options);
   }
 }

@@ -53,6 +53,36 @@ export async function headCommit(repo: GitRepo): Promise<string | null> {
   }
 }
 
+/** A HEAD tree entry: its mode says what it is (`120000` a symlink, `160000` a submodule). */
+export interface HeadEntry {
+  mode: string;
+  oid: string;
+}
+
+/**
+ * Looks up entries of the commit `head` by repository path, reading each
+ * tree once. Null for a path that is not in that commit.
+ */
+export function headEntries(repo: GitRepo, head: string): (repoPath: string) => Promise<HeadEntry | null> {
+  const trees = new Map<string, Promise<Map<string, HeadEntry> | null>>();
+  const treeOf = (dir: string) => {
+    let tree = trees.get(dir);
+    if (!tree) {
+      tree = git
+        .readTree({ fs, dir: repo.root, oid: head, filepath: dir || undefined })
+        .then(({ tree }) => new Map(tree.map((e) => [e.path, { mode: e.mode, oid: e.oid }] as const)))
+        .catch(() => null);
+      trees.set(dir, tree);
+    }
+    return tree;
+  };
+  return async (repoPath) => {
+    const cut = repoPath.lastIndexOf('/');
+    const tree = await treeOf(cut === -1 ? '' : repoPath.slice(0, cut));
+    return tree?.get(repoPath.slice(cut + 1)) ?? null;
+  };
+}
+
 /** Files that hold the runtime's own records, not the work: left out of status and diff. */
 export function isStatePath(rel: string): boolean {
   return rel === '.choragen' || rel.startsWith('.choragen/');

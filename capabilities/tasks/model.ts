@@ -205,7 +205,54 @@ export interface ParsedTaskFile {
   sections: { heading: string; body: string }[];
 }
 
-const FIELD_LINE = /^\*\*([A-Za-z][A-Za-z ]*)\*\*:[ \t]*(.*?)[ \t]*$/;
+// Task files are written by sessions: they are parsed without a regex that
+// backtracks (a lazy group before a `\s*$` tail is quadratic in the line).
+const FIELD_KEY = /^\*\*([A-Za-z][A-Za-z ]*)\*\*:/;
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+
+/** `rest` without its trailing `trim` characters, or null when what is left holds a line break. */
+function lineValue(rest: string, trim: (s: string) => string): string | null {
+  const value = trim(rest);
+  return LINE_BREAK.test(value) ? null : value;
+}
+
+const trimSpacesAndTabs = (s: string): string => {
+  let start = 0;
+  let end = s.length;
+  while (start < end && (s[start] === ' ' || s[start] === '\t')) start += 1;
+  while (end > start && (s[end - 1] === ' ' || s[end - 1] === '\t')) end -= 1;
+  return s.slice(start, end);
+};
+
+/** After `prefix` and at least one space: the rest, right-trimmed (`/^prefix +(.*?)\s*$/`). */
+function afterMarker(line: string, prefix: string): string | null {
+  if (!line.startsWith(`${prefix} `)) return null;
+  let i = prefix.length + 1;
+  while (line[i] === ' ') i += 1;
+  return line.slice(i);
+}
+
+/** `# Title` or `# Task: Title`: the title. */
+function titleOf(line: string): string | null {
+  const rest = afterMarker(line, '#');
+  if (rest === null) return null;
+  const named = rest.startsWith('Task:') ? lineValue(rest.slice(5).trimStart(), (x) => x.trimEnd()) : null;
+  return named ?? lineValue(rest, (x) => x.trimEnd());
+}
+
+/** `## Heading`: the heading. */
+function headingOf(line: string): string | null {
+  const rest = afterMarker(line, '##');
+  return rest === null ? null : lineValue(rest, (x) => x.trimEnd());
+}
+
+/** `**Key**: value`: the key and the value. */
+function fieldOf(line: string): [string, string] | null {
+  const key = FIELD_KEY.exec(line);
+  if (!key) return null;
+  const value = lineValue(line.slice(key[0].length), trimSpacesAndTabs);
+  return value === null ? null : [key[1]!, value];
+}
 
 export function parseTaskFile(text: string): ParsedTaskFile {
   const lines = text.split(/\r?\n/);
@@ -217,23 +264,23 @@ export function parseTaskFile(text: string): ParsedTaskFile {
     if (current) sections.push({ heading: current.heading, body: trimSection(current.lines) });
   };
   for (const line of lines) {
-    const heading = /^## +(.*?)\s*$/.exec(line);
-    if (heading) {
+    const heading = headingOf(line);
+    if (heading !== null) {
       close();
-      current = { heading: heading[1]!, lines: [] };
+      current = { heading, lines: [] };
       continue;
     }
     if (current) {
       current.lines.push(line);
       continue;
     }
-    const h1 = /^# +(?:Task:\s*)?(.*?)\s*$/.exec(line);
-    if (h1 && !title) {
-      title = h1[1]!;
+    const h1 = titleOf(line);
+    if (h1 !== null && !title) {
+      title = h1;
       continue;
     }
-    const field = FIELD_LINE.exec(line);
-    if (field && !(field[1]! in fields)) fields[field[1]!] = field[2]!;
+    const field = fieldOf(line);
+    if (field && !(field[0] in fields)) fields[field[0]] = field[1];
   }
   close();
   return { title, fields, sections };
@@ -241,11 +288,12 @@ export function parseTaskFile(text: string): ParsedTaskFile {
 
 /** Drop blank edges and the `---` separator that ends a section. */
 function trimSection(lines: string[]): string {
-  const out = [...lines];
-  const blank = (s: string | undefined) => s !== undefined && s.trim() === '';
-  while (blank(out[0])) out.shift();
-  while (out.length && (blank(out[out.length - 1]) || out[out.length - 1]!.trim() === RULE)) out.pop();
-  return out.join('\n');
+  const blank = (s: string) => s.trim() === '';
+  let start = 0;
+  let end = lines.length;
+  while (start < end && blank(lines[start]!)) start += 1;
+  while (end > start && (blank(lines[end - 1]!) || lines[end - 1]!.trim() === RULE)) end -= 1;
+  return lines.slice(start, end).join('\n');
 }
 
 /** Set the header's **Status** line (added after **Task** or the title if missing). */
@@ -278,7 +326,7 @@ export interface SectionMeta {
 
 /** Append `## heading` (after a rule), with the session and date that wrote it. */
 export function appendSectionText(text: string, heading: string, body: string, meta: SectionMeta = {}): string {
-  const base = text.replace(/\s*$/, '');
+  const base = text.trimEnd();
   const metaLines = [
     meta.session ? `**Session**: ${meta.session}` : null,
     meta.date ? `**Date**: ${meta.date}` : null,

@@ -1,18 +1,30 @@
 // The task store: chains and task files under docs/tasks (choragen's layout).
 // The broker is the only code that uses it. The store is written once against
-// a small TaskIO; two IOs exist:
-//   - fsTaskIO(workspace): plain fs, for the CLI and for the broker's own needs
-//     (the context injected into a child's first message);
+// a small TaskIO; two IOs exist, and both reach the disk only through the
+// filesystem authority (capabilities/fs/authority.ts: no symlink followed at
+// any component, no hard link read through):
+//   - fsTaskIO(workspace): for the CLI and for the broker's own needs (the
+//     context injected into a child's first message);
 //   - ctxTaskIO(ctx): every path goes through ctx.authorize and every change
 //     through ctx.mutate, so the governance policy covers task moves exactly as
 //     it covers write_file and move_file.
 // New tasks start in `backlog` (as in choragen) unless `todo` is asked for; a
 // task can be started from either.
 
-import fs from 'node:fs/promises';
-import path from 'node:path';
+import { workspaceRoot } from '../../policy/canonical.js';
 import type { AuthorizedPath, ToolContext } from '../capability.js';
 import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
+import {
+  createFile,
+  entryStats,
+  listDirectory,
+  makeDirectory,
+  makeParentDirectories,
+  openForChange,
+  readWhole,
+  removeFile,
+  rewrite,
+} from '../fs/authority.js';
 import {
   CHAINS_DIR,
   TASKS_DIR,
@@ -69,62 +81,67 @@ export interface TaskIO {
   ensureDir(rel: string): Promise<void>;
 }
 
-const isMissing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT' || (err as NodeJS.ErrnoException)?.code === 'ENOTDIR';
-const isExisting = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'EEXIST';
-
-async function listAbs(abs: string): Promise<DirEntry[]> {
+/** Directories and regular files of `dir`; [] when it is missing or leads through a symlink. */
+async function listAt(dir: AuthorizedPath): Promise<DirEntry[]> {
+  let entries;
   try {
-    const entries = await fs.readdir(abs, { withFileTypes: true });
-    // Dirent kinds come from lstat: a symlink is neither, so it is skipped.
-    return entries
-      .filter((e) => e.isDirectory() || e.isFile())
-      .map((e) => ({ name: e.name, kind: e.isDirectory() ? ('dir' as const) : ('file' as const) }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    entries = await listDirectory(dir);
   } catch (err) {
-    if (isMissing(err)) return [];
+    if (err instanceof ToolFailure || err instanceof ToolRefusal) return [];
     throw err;
+  }
+  // Kinds come from lstat: a symlink is neither, so it is skipped.
+  return entries.filter((e): e is DirEntry => e.kind === 'dir' || e.kind === 'file');
+}
+
+/** A task or chain file's text; null when it is missing, or is not a regular file (a symlink included). */
+async function readAt(file: AuthorizedPath): Promise<string | null> {
+  let stats;
+  try {
+    stats = entryStats(file);
+  } catch (err) {
+    if (err instanceof ToolRefusal) return null; // a symlink on the way: not followed
+    throw err;
+  }
+  if (stats === null || !stats.isFile()) return null;
+  return (await readWhole(file)).toString('utf8');
+}
+
+async function createAt(file: AuthorizedPath, content: string): Promise<boolean> {
+  await makeParentDirectories(file);
+  return createFile(file, Buffer.from(content, 'utf8'));
+}
+
+async function writeAt(file: AuthorizedPath, content: string): Promise<void> {
+  const { handle } = await openForChange(file, 'write');
+  try {
+    await rewrite(handle, Buffer.from(content, 'utf8'));
+  } finally {
+    await handle.close();
   }
 }
 
-async function readAbs(abs: string): Promise<string | null> {
-  try {
-    const stat = await fs.lstat(abs);
-    if (!stat.isFile()) return null;
-    return await fs.readFile(abs, 'utf8');
-  } catch (err) {
-    if (isMissing(err)) return null;
-    throw err;
-  }
+async function moveAt(from: AuthorizedPath, to: AuthorizedPath, content: string): Promise<void> {
+  if (!(await createAt(to, content))) throw new ToolFailure(`cannot move the task: ${to.name} already exists there`);
+  await removeFile(from);
 }
 
-async function createAbs(abs: string, content: string): Promise<boolean> {
-  await fs.mkdir(path.dirname(abs), { recursive: true });
-  try {
-    await fs.writeFile(abs, content, { flag: 'wx' });
-    return true;
-  } catch (err) {
-    if (isExisting(err)) return false;
-    throw err;
-  }
+async function ensureDirAt(dir: AuthorizedPath): Promise<void> {
+  await makeParentDirectories(dir);
+  await makeDirectory(dir);
 }
 
-async function moveAbs(fromAbs: string, toAbs: string, content: string): Promise<void> {
-  if (!(await createAbs(toAbs, content))) throw new ToolFailure(`cannot move the task: ${path.basename(toAbs)} already exists there`);
-  await fs.unlink(fromAbs);
-}
-
-/** Plain fs under `workspace` (the CLI, and broker-side reads). */
+/** Under `workspace`, without a policy (the CLI, and broker-side reads): contained by the authority alone. */
 export function fsTaskIO(workspace: string): TaskIO {
-  const abs = (rel: string) => path.join(workspace, ...rel.split('/'));
+  let root: Promise<AuthorizedPath> | undefined;
+  const at = async (rel: string) => (await (root ??= workspaceRoot(workspace))).descend(rel);
   return {
-    list: (rel) => listAbs(abs(rel)),
-    read: (rel) => readAbs(abs(rel)),
-    create: (rel, content) => createAbs(abs(rel), content),
-    write: (rel, content) => fs.writeFile(abs(rel), content),
-    move: (fromRel, toRel, content) => moveAbs(abs(fromRel), abs(toRel), content),
-    ensureDir: async (rel) => {
-      await fs.mkdir(abs(rel), { recursive: true });
-    },
+    list: async (rel) => listAt(await at(rel)),
+    read: async (rel) => readAt(await at(rel)),
+    create: async (rel, content) => createAt(await at(rel), content),
+    write: async (rel, content) => writeAt(await at(rel), content),
+    move: async (fromRel, toRel, content) => moveAt(await at(fromRel), await at(toRel), content),
+    ensureDir: async (rel) => ensureDirAt(await at(rel)),
   };
 }
 
@@ -144,7 +161,7 @@ export function ctxTaskIO(ctx: ToolContext): TaskIO {
         throw err;
       }
       if (!dir.exists) return [];
-      const entries = await listAbs(dir.abs);
+      const entries = await listAt(dir);
       return entries.filter((e) => e.kind === 'dir' || ctx.canRead(`${dir.rel}/${e.name}`));
     },
     async read(rel) {
@@ -152,28 +169,28 @@ export function ctxTaskIO(ctx: ToolContext): TaskIO {
       if (!file.exists) return null;
       // Recorded before reading, so a later move only fails if the file changes after this.
       await ctx.observed(file);
-      return readAbs(file.abs);
+      return readAt(file);
     },
     async create(rel, content) {
       const file = await ctx.authorize(rel, 'create');
       if (file.exists) return false;
-      return ctx.mutate(file, () => createAbs(file.abs, content));
+      return ctx.mutate(file, () => createAt(file, content));
     },
     async write(rel, content) {
       const file = await ctx.authorize(rel, 'write');
-      await ctx.mutate(file, () => fs.writeFile(file.abs, content));
+      await ctx.mutate(file, () => writeAt(file, content));
     },
     async move(fromRel, toRel, content) {
       const from = await ctx.authorize(fromRel, 'move');
       const to = await ctx.authorize(toRel, 'create');
       // Take the two per-path locks in one global order so two moves never deadlock.
       const [first, second] = from.rel < to.rel ? [from, to] : [to, from];
-      await ctx.mutate(first, () => ctx.mutate(second, () => moveAbs(from.abs, to.abs, content)));
+      await ctx.mutate(first, () => ctx.mutate(second, () => moveAt(from, to, content)));
     },
     async ensureDir(rel) {
       // An empty folder holds no content to lock or version: authorizing it is enough.
       const dir = await ctx.authorize(rel, 'create');
-      await fs.mkdir(dir.abs, { recursive: true });
+      await ensureDirAt(dir);
     },
   };
 }

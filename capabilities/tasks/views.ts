@@ -59,7 +59,7 @@ export function formatTaskForChild(task: TaskRecord, chainTitle: string): string
     `Task file: ${task.rel}`,
     '',
     '----- task file -----',
-    task.text.replace(/\s*$/, ''),
+    task.text.trimEnd(),
     '----- end of task file -----',
     '',
     'Do the work this task describes. When it is done, call complete_task with a summary of what you changed and how you checked it.',

@@ -4,7 +4,7 @@
 // and budget limits for the tree, and records every event in the audit log.
 import { MessageChannel, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import { type Capability, type ChildReport, type ToolLimits, type ToolOffer, offeredInput } from '../../capabilities/capability.js';
-import type { Message, ModelRequest, SessionOutcome, ToolRequest } from '../../capabilities/protocol.js';
+import type { Message, ModelPortIn, ModelRequest, SessionOutcome, ToolReply, ToolRequest } from '../../capabilities/protocol.js';
 import { REGISTRY } from '../../capabilities/index.js';
 import type { CompiledPolicy, Role } from '../../policy/types.js';
 import { Approver, type PromptHost } from './approver.js';
@@ -178,9 +178,9 @@ export class Broker {
       afterCall: (session, answer, cost) => {
         let refused: Record<string, string> | undefined;
         for (const block of answer.content) {
-          if (block.type === 'tool_use' && !session.tools.includes(block.name)) {
-            (refused ??= {})[block.id] = this.dispatcher.recordUngranted(session, block);
-          }
+          if (block.type !== 'tool_use') continue;
+          const refusal = this.dispatcher.refuseAtArrival(session, block);
+          if (refusal !== null) (refused ??= Object.create(null) as Record<string, string>)[block.id] = refusal;
         }
         const model = answer.model || session.model;
         const estimated = session.provider.name !== 'script' && !isKnownModel(model) ? model : undefined;
@@ -319,15 +319,29 @@ export class Broker {
     const model = new MessageChannel();
     brokerPorts.push(model.port1);
     transfer.push(model.port2);
+    const kill = new AbortController();
+    this.kills.add(kill);
+    // Every port handler ends in a reply or in stopping this one session:
+    // nothing a model sends can reject a promise nobody handles.
+    const stopSession = (reason: string) => {
+      if (session.abort.signal.aborted) return;
+      session.abort.abort(reason);
+      setTimeout(() => kill.abort(reason), HARD_STOP_GRACE_MS).unref();
+    };
     model.port1.on('message', (req: ModelRequest) => {
-      void this.gateway.answer(session, setup, req).then((reply) => {
-        // Journaled before the reply leaves: the session acts on it at once.
-        journal.sync(session.transcript);
-        if (reply.type === 'model_reply' && reply.refused) {
-          for (const [id, content] of Object.entries(reply.refused)) journal.toolResult({ type: 'tool_result', tool_use_id: id, content, is_error: true });
-        }
-        model.port1.postMessage(reply);
-      });
+      this.gateway
+        .answer(session, setup, req)
+        .catch((err: unknown): ModelPortIn => ({ type: 'model_stop', id: req?.id, status: 'failed', reason: `the broker could not answer: ${errorKind(err)}` }))
+        .then((reply) => {
+          // Journaled before the reply leaves: the session acts on it at once.
+          journal.sync(session.transcript);
+          if (reply.type === 'model_reply' && reply.refused) {
+            for (const [id, content] of Object.entries(reply.refused)) journal.toolResult({ type: 'tool_result', tool_use_id: id, content, is_error: true });
+          }
+          const fallback: ModelPortIn = { type: 'model_stop', id: req?.id, status: 'failed', reason: 'the model reply could not be passed to the session' };
+          if (!post(model.port1, reply, fallback)) stopSession('the model reply could not be passed to the session');
+        })
+        .catch((err: unknown) => stopSession(`the session transcript could not be written: ${errorKind(err)}`));
     });
     const toolPorts: Record<string, MessagePort> = {};
     for (const tool of grant.tools) {
@@ -336,16 +350,19 @@ export class Broker {
       transfer.push(channel.port2);
       toolPorts[tool] = channel.port2;
       channel.port1.on('message', (req: ToolRequest) => {
-        void this.dispatcher.handle(session, tool, req, session.abort.signal).then((reply) => {
-          // A result that could not be recorded is not reported as done: the run is stopping.
-          if (this.recordFailure) channel.port1.postMessage({ ...reply, content: `the run is stopping: ${this.recordFailure}`, is_error: true, ends_session: undefined });
-          else channel.port1.postMessage(reply);
-        });
+        this.dispatcher
+          .handle(session, tool, req, session.abort.signal)
+          .catch((err: unknown): ToolReply => ({ type: 'tool_reply', id: req?.id, content: `${tool} failed: ${errorKind(err)}`, is_error: true }))
+          .then((reply) => {
+            // A result that could not be recorded is not reported as done: the run is stopping.
+            const sent: ToolReply = this.recordFailure ? { ...reply, content: `the run is stopping: ${this.recordFailure}`, is_error: true, ends_session: undefined } : reply;
+            const fallback: ToolReply = { type: 'tool_reply', id: req?.id, content: `${tool} failed: its result could not be passed to the session`, is_error: true };
+            if (!post(channel.port1, sent, fallback)) stopSession(`the ${tool} result could not be passed to the session`);
+          })
+          .catch((err: unknown) => stopSession(`the ${tool} call failed in the broker: ${errorKind(err)}`));
       });
     }
 
-    const kill = new AbortController();
-    this.kills.add(kill);
     let timer: NodeJS.Timeout | undefined;
     if (this.opts.sessionTimeoutMs) {
       timer = setTimeout(() => {
@@ -540,6 +557,30 @@ export class Broker {
       process.stderr.write(`choragen: metrics not updated yet (${termLine((err as Error).message.split('\n')[0])}); the audit log will be ingested next time\n`);
     }
   }
+}
+
+/**
+ * Post `message`, or `fallback` when the message cannot be cloned (too deep,
+ * uncloneable); false when neither could be posted (the port is gone).
+ */
+function post(port: MessagePort, message: unknown, fallback: unknown): boolean {
+  try {
+    port.postMessage(message);
+    return true;
+  } catch {
+    try {
+      port.postMessage(fallback);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** What went wrong, for a reason a session or a model reads: the kind only (a message may name host paths). */
+function errorKind(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return `internal error (${typeof code === 'string' ? code : err instanceof Error ? err.name : 'unknown'})`;
 }
 
 /** A tool as one session is offered it: its schema may depend on the session (spawn_session's roles). */

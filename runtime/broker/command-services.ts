@@ -2,6 +2,7 @@
 // the decision on the argv (built-in guard, then the policy's `commands`
 // rules, then the sandbox's probe, then a human for `approve`), the
 // workspace lock, and the record of what the command changed.
+import path from 'node:path';
 import type { AuthorizedPath, CommandServices } from '../../capabilities/capability.js';
 import { quoteCommand } from '../../policy/command-line.js';
 import { guardCommand, type ProgramFacts } from '../../policy/command-guard.js';
@@ -88,10 +89,10 @@ export function createCommandServices(deps: ContextDeps, session: LiveSession, t
       trail.note(rel, d, 'deny');
     },
 
-    async changed(paths) {
-      for (const p of paths) {
-        session.filesChanged.add(p.rel);
-        await deps.writes.changedBy(identity.id, p.abs);
+    async changed(rels) {
+      for (const rel of rels) {
+        session.filesChanged.add(rel);
+        await deps.writes.changedBy(identity.id, path.join(deps.workspace, ...rel.split('/')));
       }
     },
 

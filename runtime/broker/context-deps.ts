@@ -9,6 +9,7 @@ import type { LiveSession } from './live-session.js';
 import type { ApprovalAnswer, Approver } from './approver.js';
 import type { WriteRegistry } from './write-locks.js';
 import { decideGuarded, policyRelPath } from '../../policy/protected-paths.js';
+import { workspaceFoldsCase } from '../../policy/case-folding.js';
 
 export interface ContextDeps {
   workspace: string;
@@ -47,10 +48,13 @@ export class DecisionTrail {
 
 const policyRels = new WeakMap<ContextDeps, string | null>();
 
-/** The policy's decision, unless the path is one no session may touch (runtime/protected-paths.ts). */
+/**
+ * The policy's decision, unless the path is one no session may touch
+ * (policy/protected-paths.ts); on a case-folding workspace, made on the folded path.
+ */
 export function decide(deps: ContextDeps, role: LiveSession['identity']['role'], action: Action, rel: string): Decision {
   let policyRel = policyRels.get(deps);
   if (policyRel === undefined) policyRels.set(deps, (policyRel = policyRelPath(deps.workspace, deps.policy.file)));
-  return decideGuarded(deps.policy, policyRel, role, action, rel);
+  return decideGuarded(deps.policy, policyRel, role, action, rel, workspaceFoldsCase(deps.workspace));
 }
 

@@ -15,7 +15,8 @@ import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import { policyKeyError } from '../../policy/load.js';
 import { decideGuarded, policyRelPath } from '../../policy/protected-paths.js';
 import { isBuiltinRole, type CompiledPolicy, type Role } from '../../policy/types.js';
-import { readSmallSync } from '../../capabilities/fs/read.js';
+import { readSmallSync } from '../../capabilities/fs/authority.js';
+import { workspaceFoldsCase } from '../../policy/case-folding.js';
 import { packageRoot } from '../paths.js';
 import { roleDescription } from './grants.js';
 
@@ -57,7 +58,7 @@ async function readPromptFile(workspace: string, policy: CompiledPolicy, role: R
   let bytes: Buffer | null;
   try {
     const target = await canonicalize(workspace, file);
-    const d = decideGuarded(policy, policyRelPath(workspace, policy.file), role, 'read', target.rel);
+    const d = decideGuarded(policy, policyRelPath(workspace, policy.file), role, 'read', target.rel, workspaceFoldsCase(workspace));
     if (d.decision === 'deny') throw fail(`prompt file ${file} may not be read (${d.rule}: ${d.reason})`);
     if (!target.exists) throw fail(`prompt file ${file} does not exist`);
     bytes = readSmallSync(target, MAX_PROMPT_BYTES)?.whole ?? null;

@@ -1,8 +1,8 @@
 // Decides and performs one tool call arriving on a session's tool port:
-// schema check -> capability (which authorizes each path) -> journal line ->
-// audit line -> reply. A refusal or failure becomes is_error with one line;
-// the result is journaled (agent:resume never runs the call again) and the
-// audit line written before the reply leaves the broker.
+// input bounds -> schema check -> capability (which authorizes each path) ->
+// journal line -> audit line -> reply. A refusal or failure becomes is_error
+// with one line; the result is journaled (agent:resume never runs the call
+// again) and the audit line written before the reply leaves the broker.
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { Capability } from '../../capabilities/capability.js';
@@ -12,6 +12,7 @@ import { ChoragenError, ToolFailure, ToolRefusal } from '../../policy/errors.js'
 import type { LiveSession } from './live-session.js';
 import { schemaErrors } from '../../policy/schema-errors.js';
 import { type ContextDeps, DecisionTrail, createToolContext } from './tool-context.js';
+import { inputProblem } from './input-bounds.js';
 
 export class ToolDispatcher {
   private readonly validators = new Map<string, TypeCheck<TSchema>>();
@@ -36,6 +37,9 @@ export class ToolDispatcher {
     try {
       const capability = this.registry.get(tool);
       if (!capability) throw new ToolRefusal(unknownToolMessage(tool, session.tools), 'deny', 'grants');
+      // Before anything recursive looks at it (the schema check included).
+      const problem = inputProblem(req.input);
+      if (problem) throw new ToolRefusal(boundsMessage(tool, problem), 'invalid', INPUT_BOUNDS_RULE);
       const input = this.validate(capability, req.input);
       const ctx = createToolContext(this.deps, session, tool, trail, signal);
       const result = await capability.run(ctx, input);
@@ -81,21 +85,40 @@ export class ToolDispatcher {
     return reply;
   }
 
-  /** A tool_use for a tool the session holds no port for: audited as a denial; returns the refusal the model reads. */
-  recordUngranted(session: LiveSession, use: ToolUseBlock): string {
+  /**
+   * A tool_use refused when the model's reply arrives, before any port sees
+   * it: a tool the session holds no port for (a denial), or an input out of
+   * bounds (invalid). Audited; returns the refusal the model reads.
+   */
+  refuseAtArrival(session: LiveSession, use: ToolUseBlock): string | null {
+    // The model's JSON may put anything where a string belongs; String() of a deep array recurses.
+    if (typeof use.id !== 'string') use.id = `toolu_invalid_${session.toolCalls + 1}`;
+    if (typeof use.name !== 'string') {
+      use.name = '(not a string)';
+      use.input = {};
+      return this.recordRefused(session, use, 'invalid', INPUT_BOUNDS_RULE, 'invalid tool call: the tool name must be a string');
+    }
+    const problem = inputProblem(use.input);
+    if (problem !== null) {
+      use.input = {}; // the refused input is neither posted to the worker nor kept in the transcript
+      return this.recordRefused(session, use, 'invalid', INPUT_BOUNDS_RULE, boundsMessage(use.name, problem));
+    }
+    if (!session.tools.includes(use.name)) return this.recordRefused(session, use, 'deny', 'grants', unknownToolMessage(use.name, session.tools));
+    return null;
+  }
+
+  private recordRefused(session: LiveSession, use: ToolUseBlock, decision: ToolDecision, rule: string, error: string): string {
     session.toolCalls++;
-    const decision: ToolDecision = 'deny';
-    const error = unknownToolMessage(String(use.name), session.tools);
     this.record({
       type: 'tool_call',
       session_id: session.id,
       seq: session.nextToolSeq(),
-      tool: String(use.name).slice(0, 200),
-      tool_use_id: String(use.id),
+      tool: use.name.slice(0, 200),
+      tool_use_id: use.id.slice(0, 200),
       started_at: new Date().toISOString(),
       duration_ms: 0,
       decision,
-      rule: 'grants',
+      rule,
       path: null,
       is_error: true,
       error,
@@ -121,6 +144,13 @@ export class ToolDispatcher {
     const detail = extra ? `unexpected field(s) ${extra.join(', ')}` : `${where} ${first?.message ?? 'is invalid'}`;
     throw new ToolRefusal(`invalid input for ${capability.name}: ${detail}`, 'invalid', 'schema');
   }
+}
+
+/** The audit rule of an input refused for its size or shape (runtime/broker/input-bounds.ts). */
+export const INPUT_BOUNDS_RULE = 'input-bounds';
+
+function boundsMessage(tool: string, problem: string): string {
+  return `invalid input for ${tool.slice(0, 200)}: ${problem}; send a smaller, flatter input`;
 }
 
 function unknownToolMessage(name: string, granted: readonly string[]): string {

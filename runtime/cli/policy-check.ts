@@ -72,13 +72,14 @@ export class PolicyCheckCommand extends ChoragenCommand {
   private async checkPath(policy: CompiledPolicy, workspace: string, role: Role, action: Action, target: string): Promise<number> {
     const { canonicalize } = await import('../../policy/canonical.js');
     const { decideGuarded, policyRelPath } = await import('../../policy/protected-paths.js');
+    const { workspaceFoldsCase } = await import('../../policy/case-folding.js');
     let decision: Decision;
     let shownPath = target;
     try {
       const canonical = await canonicalize(workspace, target);
       shownPath = canonical.rel;
       // The broker's answer: built-in protections first, then the policy.
-      decision = decideGuarded(policy, policyRelPath(workspace, policy.file), role, action, canonical.rel);
+      decision = decideGuarded(policy, policyRelPath(workspace, policy.file), role, action, canonical.rel, workspaceFoldsCase(workspace));
     } catch (err) {
       if (!(err instanceof ToolRefusal)) throw err;
       decision = { decision: 'deny', rule: err.rule ?? 'path', reason: err.message };

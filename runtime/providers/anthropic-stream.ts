@@ -101,16 +101,18 @@ export class MessageAssembler {
     switch (block?.type) {
       case 'text':
         this.chars += block.text?.length ?? 0;
-        return { block: { type: 'text', text: String(block.text ?? '') } };
+        return { block: { type: 'text', text: str(block.text) } };
       case 'tool_use': {
         // The input streams as JSON text; a non-empty input given at the start is the whole of it.
         const given = block.input && typeof block.input === 'object' && Object.keys(block.input).length > 0 ? JSON.stringify(block.input) : '';
-        return { block: { type: 'tool_use', id: String(block.id), name: String(block.name), input: {} }, json: given };
+        // id and name go on as they came: the broker refuses a call whose id or name is not a string
+        // (String() of a deeply nested array would overflow the stack here).
+        return { block: { type: 'tool_use', id: block.id, name: block.name, input: {} }, json: given };
       }
       case 'thinking':
-        return { block: { type: 'thinking', thinking: String(block.thinking ?? ''), signature: String(block.signature ?? '') } };
+        return { block: { type: 'thinking', thinking: str(block.thinking), signature: str(block.signature) } };
       case 'redacted_thinking':
-        return { block: { type: 'redacted_thinking', data: String(block.data ?? '') } };
+        return { block: { type: 'redacted_thinking', data: str(block.data) } };
       default:
         this.notices.push(`dropped a content block of a kind choragen does not handle: ${glimpse(block?.type)}`);
         return null;
@@ -124,19 +126,19 @@ export class MessageAssembler {
     const { block } = pending;
     switch (delta?.type) {
       case 'text_delta':
-        if (block.type === 'text') block.text += delta.text;
-        this.chars += delta.text?.length ?? 0;
+        if (block.type === 'text') block.text += str(delta.text);
+        this.chars += str(delta.text).length;
         return;
       case 'input_json_delta':
-        if (block.type === 'tool_use') pending.json = (pending.json ?? '') + delta.partial_json;
-        this.chars += delta.partial_json?.length ?? 0;
+        if (block.type === 'tool_use') pending.json = (pending.json ?? '') + str(delta.partial_json);
+        this.chars += str(delta.partial_json).length;
         return;
       case 'thinking_delta':
-        if (block.type === 'thinking') block.thinking += delta.thinking;
-        this.chars += delta.thinking?.length ?? 0;
+        if (block.type === 'thinking') block.thinking += str(delta.thinking);
+        this.chars += str(delta.thinking).length;
         return;
       case 'signature_delta':
-        if (block.type === 'thinking') block.signature += delta.signature;
+        if (block.type === 'thinking') block.signature += str(delta.signature);
         return;
       default:
         return; // citations and kinds added later: not kept
@@ -158,4 +160,13 @@ function finished(pending: NonNullable<Pending>): ContentBlock {
     // The model's input is not JSON: the raw text goes on, and the broker refuses it as invalid input.
     return { ...block, input: json };
   }
+}
+
+/**
+ * The text of a field the API sends as a string; anything else (a hostile or
+ * broken endpoint) reads as empty. Never String(): a deeply nested array would
+ * overflow the stack converting itself.
+ */
+function str(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }

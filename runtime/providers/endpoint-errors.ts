@@ -83,7 +83,7 @@ export function glimpse(value: unknown): string {
   try {
     text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    text = '(a value too deep or odd to show)'; // String() of such a value throws too
   }
   text = text.replace(/\s+/g, ' ').trim();
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;

@@ -8,7 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import git from 'isomorphic-git';
 import type { TreeEntry } from 'isomorphic-git';
-import { findRepo, headCommit, toRepoPath, type GitRepo } from '../../capabilities/git/repo.js';
+import { entryStats, readLinkText, readWhole } from '../../capabilities/fs/authority.js';
+import { findRepo, fromRepoPath, headCommit, toRepoPath, type GitRepo } from '../../capabilities/git/repo.js';
+import { type CheckedPath, workspaceRoot } from '../../policy/canonical.js';
+import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 
 export interface SessionCommitRequest {
   sessionId: string;
@@ -65,9 +68,12 @@ export async function recordSessionCommit(workspace: string, request: SessionCom
   const baseTree = parent ? (await git.readCommit({ fs, dir, oid: parent })).commit.tree : null;
 
   const changes = new Map<string, FileChange>();
+  const root = await workspaceRoot(workspace);
   for (const rel of request.files) {
     const repoPath = repoPathOf(repo, rel);
-    if (repoPath !== null && !changes.has(repoPath)) changes.set(repoPath, await snapshot(repo, repoPath));
+    if (repoPath === null || changes.has(repoPath)) continue;
+    const change = await snapshot(repo, root, repoPath);
+    if (change !== 'unread') changes.set(repoPath, change);
   }
   if (changes.size === 0) return null;
 
@@ -121,19 +127,39 @@ function repoPathOf(repo: GitRepo, rel: string): string | null {
   return repoPath;
 }
 
-/** The file as git would store it: a symlink is its target, never followed; a directory is not a file change. */
-async function snapshot(repo: GitRepo, repoPath: string): Promise<FileChange> {
-  const abs = path.join(repo.root, ...repoPath.split('/'));
-  const stat = await fs.promises.lstat(abs).catch(() => null);
-  if (stat === null) return null;
+/**
+ * The file as git would store it, read through the filesystem authority: a
+ * symlink is its target, never followed; a file under a folder that became a
+ * symlink is gone (git would not enter it either); a directory is not a file
+ * change; a hard-linked file is not read ('unread': its last version stays).
+ */
+async function snapshot(repo: GitRepo, root: CheckedPath, repoPath: string): Promise<FileChange | 'unread'> {
+  const rel = fromRepoPath(repo, repoPath);
+  if (rel === null) return 'unread';
   const dir = repo.root;
+  let file: CheckedPath;
+  let stat;
+  try {
+    file = root.descend(rel);
+    stat = entryStats(file);
+  } catch (err) {
+    if (err instanceof ToolRefusal) return null;
+    throw err;
+  }
+  if (stat === null) return null;
   if (stat.isSymbolicLink()) {
-    const target = await fs.promises.readlink(abs);
+    const target = await readLinkText(file);
     return { oid: await git.writeBlob({ fs, dir, blob: Buffer.from(target) }), mode: '120000' };
   }
   if (!stat.isFile()) return null;
-  const blob = await fs.promises.readFile(abs);
-  return { oid: await git.writeBlob({ fs, dir, blob }), mode: stat.mode & 0o111 ? '100755' : '100644' };
+  let blob: Buffer;
+  try {
+    blob = await readWhole(file);
+  } catch (err) {
+    if (err instanceof ToolRefusal || err instanceof ToolFailure) return 'unread';
+    throw err;
+  }
+  return { oid: await git.writeBlob({ fs, dir, blob }), mode: stat.mode & 0o111n ? '100755' : '100644' };
 }
 
 /**

@@ -117,6 +117,48 @@ describe('search_files', () => {
     expect(out).to.match(/^no matches for/);
   });
 
+  it('stops a backtracking regex at the deadline, off the event loop, and keeps what it found before (issue 15, class 2)', async () => {
+    ws = tempWorkspace({ 'a-first.txt': 'aaaa\nbaab\n', 'b-evil.txt': `aa\n${'a'.repeat(1990)}b\nlast aaa\n` });
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    try {
+      const out = await runTool(searchFiles, testToolContext(ws), { pattern: '(a+)+$' });
+      expect(out.split('\n')).to.deep.equal([
+        'a-first.txt:1: aaaa',
+        'b-evil.txt:1: aa',
+        '[search stopped: the pattern or glob took over 1 s on one batch (it backtracks); the matches before that are shown; simplify it]',
+      ]);
+      // The broker's thread kept turning while the pattern ran.
+      expect(ticks).to.be.greaterThan(10);
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+
+  it('stops a backtracking glob at the deadline', async () => {
+    ws = tempWorkspace({ [`${'a'.repeat(200)}`]: 'long name\n', 'b.txt': 'long\n' });
+    const out = await runTool(searchFiles, testToolContext(ws), { pattern: 'long', glob: `${'*a'.repeat(14)}c` });
+    expect(out).to.match(/^no matches for \/long\/ in \. \(glob .*\)\n\[search stopped: the pattern or glob took over 1 s/);
+  });
+
+  it('queues many searches on a few workers: each one still ends, stuck ones with a note (issue 15)', async () => {
+    ws = tempWorkspace({ 'a.txt': 'hello\n', 'evil.txt': `${'a'.repeat(1990)}b\n` });
+    const ctx = testToolContext(ws);
+    const outs = await Promise.all(Array.from({ length: 12 }, (_, i) => runTool(searchFiles, ctx, { pattern: i % 3 === 0 ? '(a+)+$' : 'hello' })));
+    outs.forEach((out, i) => {
+      if (i % 3 === 0) expect(out, `search ${i}`).to.match(/search stopped: the pattern or glob took over 1 s/);
+      else expect(out, `search ${i}`).to.equal('a.txt:1: hello');
+    });
+  });
+
+  it('ends a running search when the call is aborted (Ctrl-C, session timeout)', async () => {
+    ws = tempWorkspace({ 'evil.txt': `${'a'.repeat(1990)}b\n` });
+    const controller = new AbortController();
+    const search = runTool(searchFiles, testToolContext(ws, { signal: controller.signal }), { pattern: '(a+)+$' });
+    setTimeout(() => controller.abort(new Error('interrupted by SIGINT')), 100);
+    expect((await rejection(search)).message).to.equal('interrupted by SIGINT');
+  });
+
   it('finds unicode text', async () => {
     ws = tempWorkspace({ 'u.txt': 'plain\nhéllo 🌍\n' });
     expect(await runTool(searchFiles, testToolContext(ws), { pattern: '🌍' })).to.equal('u.txt:2: héllo 🌍');

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { canonicalize, isInside } from '../../policy/canonical.js';
+import { CheckedPath, MAX_PATH_BYTES, MAX_PATH_COMPONENTS, canonicalize, isInside, workspaceRoot } from '../../policy/canonical.js';
 import { ToolRefusal } from '../../policy/errors.js';
 
 async function refusal(root: string, input: unknown): Promise<ToolRefusal> {
@@ -76,6 +76,9 @@ describe('policy/canonical', () => {
     expect((await refusal(ws, 'dir-out/token')).message).to.contain('resolves outside the workspace');
     expect((await refusal(ws, 'dir-out/new/file.txt')).message).to.contain('resolves outside the workspace');
     expect((await refusal(ws, 'relative-out/token')).message).to.contain('resolves outside the workspace');
+    // `..` back out of a missing folder still meets the symlink after it.
+    expect((await refusal(ws, 'nope/../dir-out/token')).message).to.contain('resolves outside the workspace');
+    expect((await refusal(ws, 'nope/deeper/../../dir-out/new.txt')).message).to.contain('resolves outside the workspace');
   });
 
   it('refuses a dangling symlink whose target is outside, directly or through a chain', async () => {
@@ -117,6 +120,54 @@ describe('policy/canonical', () => {
       const err = await refusal(ws, input);
       expect(err.message).to.not.contain(base);
     }
+  });
+
+  it('refuses a path over the length or component bounds before resolving anything', async () => {
+    expect((await refusal(ws, 'a'.repeat(MAX_PATH_BYTES + 1))).message).to.equal(`path is too long (${MAX_PATH_BYTES + 1} bytes; at most ${MAX_PATH_BYTES})`);
+    expect((await refusal(ws, '\u00e9'.repeat(MAX_PATH_BYTES / 2 + 1))).message).to.match(/^path is too long/);
+    expect((await refusal(ws, 'a/'.repeat(MAX_PATH_COMPONENTS + 1))).message).to.equal(`path has too many components (at most ${MAX_PATH_COMPONENTS})`);
+    // The red team's path: tens of thousands of components (canonicalization was quadratic in them).
+    const err = await refusal(ws, `${'a/'.repeat(30_000)}x`);
+    expect(err.message).to.match(/^path is too long/);
+    expect(err.path!.length).to.be.at.most(200); // the audit line does not carry 60 KB
+    expect((await canonicalize(ws, `src/${'d/'.repeat(MAX_PATH_COMPONENTS - 2)}x`)).exists).to.equal(false);
+  });
+
+  it('refuses a chain of symlinks that expands past the bounds', async () => {
+    // Each link points at 200 components of the next: the walk stops instead of expanding 40 x 200 x ... components.
+    const dir = path.join(ws, 'expand');
+    fs.mkdirSync(dir);
+    try {
+      for (let i = 0; i < 30; i++) fs.symlinkSync(`${'./'.repeat(10)}${'x/../'.repeat(190)}l${i + 1}/${'y/'.repeat(5)}`, path.join(dir, `l${i}`));
+      const err = await refusal(ws, 'expand/l0/z');
+      expect(err.message).to.match(/too many (components|levels)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('makes CheckedPaths nothing else can forge', async () => {
+    const real = await canonicalize(ws, 'src/a.ts');
+    expect(CheckedPath.is(real)).to.equal(true);
+    expect(real.root).to.equal(ws);
+    expect(CheckedPath.is({ rel: 'src/a.ts', abs: path.join(ws, 'src/a.ts'), exists: true })).to.equal(false);
+    expect(CheckedPath.is(Object.create(CheckedPath.prototype))).to.equal(false);
+    expect(CheckedPath.is({ ...real })).to.equal(false);
+    expect(() => (CheckedPath as any).mint(Symbol('CheckedPath.mint'), '/', 'etc/passwd', true)).to.throw(TypeError);
+    expect(() => new (CheckedPath as any)(undefined, '/', 'etc/passwd', true)).to.throw(TypeError);
+    expect(Object.isFrozen(real)).to.equal(true);
+  });
+
+  it('derives entries below a checked directory lexically, refusing anything but a name', async () => {
+    const root = await workspaceRoot(ws);
+    expect(root.rel).to.equal('.');
+    expect(root.parent()).to.equal(null);
+    const file = root.descend('src/deep/x.ts');
+    expect([file.rel, file.abs, file.name]).to.deep.equal(['src/deep/x.ts', path.join(ws, 'src/deep/x.ts'), 'x.ts']);
+    expect(file.parent()!.rel).to.equal('src/deep');
+    expect(root.child('src').child('a.ts').rel).to.equal('src/a.ts');
+    for (const name of ['', '.', '..', 'a/b', 'a\0b']) expect(() => root.child(name), JSON.stringify(name)).to.throw(ToolRefusal);
+    expect(() => root.descend('src/../..')).to.throw(ToolRefusal);
   });
 
   it('isInside compares whole components', () => {

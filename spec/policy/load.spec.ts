@@ -365,6 +365,34 @@ describe('policy/load', () => {
       expect(p.decide('control', 'modify', 'src/a.ts').decision).to.equal('deny');
     });
 
+    it('keeps nested git repositories and files that make a machine run code out of reach, each with a reason', () => {
+      const denied = [
+        'src/.git/hooks/pre-commit', 'src/.git/config', 'src/.git', 'src/vendor/lib/.git/HEAD', 'src/.envrc',
+        'src/.npmrc', 'src/.yarnrc.yml', 'src/.pnpmfile.cjs', 'src/.husky/pre-commit', 'src/.githooks/pre-push',
+        'src/lefthook.yml', 'src/.lefthook.toml', 'src/lefthook-local.yaml', 'src/.lefthook/pre-commit/x.sh', 'src/.pre-commit-config.yaml',
+      ];
+      for (const target of denied) {
+        for (const action of ['create', 'modify', 'move', 'delete'] as const) {
+          const d = p.decide('impl', action, target);
+          expect(d.decision, `${action} ${target}`).to.equal('deny');
+          expect(d.rule, `${action} ${target}`).to.match(/^mutations\.deny\[\d+\]$/);
+          expect(d.reason, target).to.match(/run|secret|git/);
+        }
+      }
+      const approved = ['src/.github/workflows/ci.yml', '.github/workflows/ci.yml', 'src/.gitlab-ci.yml', 'src/.circleci/config.yml',
+        'src/.gitattributes', '.gitmodules', 'src/.vscode/tasks.json', '.vscode/settings.json', '.devcontainer/devcontainer.json'];
+      for (const target of approved) {
+        const d = p.decide('impl', 'create', target);
+        expect(d.decision, target).to.equal('approve');
+        expect(d.reason, target).to.match(/run|command|fetch/);
+      }
+      for (const target of ['src/.git/config', 'a/.git/HEAD', '.npmrc', 'src/.npmrc']) expect(p.decide('impl', 'read', target).decision, target).to.equal('deny');
+      for (const target of ['src/.gitignore', 'src/.github/README.md', '.vscode/extensions.json', 'src/husky.ts']) {
+        expect(p.decide('impl', 'read', target).decision, target).to.equal('allow');
+      }
+      expect(p.decide('impl', 'create', 'src/.gitignore').decision).to.equal('allow');
+    });
+
     it('asks a human before package.json changes', () => {
       expect(p.decide('impl', 'modify', 'package.json')).to.deep.equal({
         decision: 'approve',

@@ -1,10 +1,11 @@
-// The broker's own protection of .choragen/ and the governance file in force:
-// it holds whatever the governance file says.
+// The broker's own protection of .choragen/, of git internals at any depth
+// and of the governance file in force: it holds whatever the governance file says.
 import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROTECTED_RULE, policyRelPath, protectedDecision } from '../../policy/protected-paths.js';
+import { parsePolicy } from '../../policy/load.js';
+import { PROTECTED_RULE, decideGuarded, policyRelPath, protectedDecision } from '../../policy/protected-paths.js';
 
 describe('protected paths', () => {
   it('.choragen/ is refused for every action, reads included', () => {
@@ -13,6 +14,29 @@ describe('protected paths', () => {
         expect(protectedDecision(rel, action, 'choragen.governance.yaml'), `${action} ${rel}`).to.include({ decision: 'deny', rule: PROTECTED_RULE });
       }
     }
+  });
+
+  it('a .git at any depth is refused for every action, reads included; look-alikes are left to the policy', () => {
+    for (const action of ['read', 'create', 'modify', 'delete', 'move'] as const) {
+      for (const rel of ['.git', '.git/config', 'src/.git', 'src/.git/hooks/pre-commit', 'a/b/.git/HEAD', 'vendor/x/.git']) {
+        expect(protectedDecision(rel, action, null), `${action} ${rel}`).to.include({ decision: 'deny', rule: PROTECTED_RULE });
+      }
+    }
+    for (const rel of ['.gitignore', 'src/.github/x', '.git2/x', 'src/x.git', 'src/.gitkeep']) {
+      expect(protectedDecision(rel, 'modify', null), rel).to.equal(null);
+    }
+  });
+
+  it('holds under a policy that allows everything; on a case-folding workspace, for every spelling of .git', () => {
+    const open = parsePolicy('roles:\n  impl:\n    allow: [{ pattern: "**" }]\n', 'p.yaml');
+    expect(decideGuarded(open, null, 'impl', 'create', 'src/.git/hooks/pre-commit')).to.include({ decision: 'deny', rule: PROTECTED_RULE });
+    // A case-sensitive filesystem: `.GIT` is just another folder, git never reads it.
+    expect(decideGuarded(open, null, 'impl', 'create', 'src/.GIT/hooks/pre-commit')).to.include({ decision: 'allow' });
+    for (const rel of ['.GIT/hooks/x', 'src/.Git/config', '.git./config', '.git /config', '.g\u200cit/config', '.CHORAGEN/audit/x.jsonl']) {
+      expect(decideGuarded(open, null, 'impl', 'create', rel, true), rel).to.include({ decision: 'deny', rule: PROTECTED_RULE });
+    }
+    expect(decideGuarded(open, 'choragen.governance.yaml', 'impl', 'modify', 'Choragen.Governance.YAML', true)).to.include({ rule: PROTECTED_RULE });
+    expect(decideGuarded(open, null, 'impl', 'create', 'SRC/a.ts', true)).to.include({ decision: 'allow' });
   });
 
   it('the governance file in force may be read, never changed; look-alikes are left to the policy', () => {

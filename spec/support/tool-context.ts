@@ -1,11 +1,12 @@
-// A ToolContext for capability unit specs. It canonicalizes the way the
-// broker must (inside the workspace, symlinks resolved on the longest existing
-// prefix) with an injectable decision, and records what the tool asked for.
+// A ToolContext for capability unit specs. It canonicalizes with the real
+// canonicalizer (policy/canonical: a copy here once hid a class of bugs), with
+// an injectable decision, and records what the tool asked for.
 // Locks, stale-base checks and the audit belong to the real broker and are
 // tested end to end elsewhere: mutate here just runs the effect.
 
 import fs, { type BigIntStats } from 'node:fs';
 import path from 'node:path';
+import { canonicalize } from '../../policy/canonical.js';
 import { ToolRefusal } from '../../policy/errors.js';
 import type { Action, Verdict } from '../../policy/types.js';
 import {
@@ -26,6 +27,8 @@ export interface TestToolContextOptions {
   canRead?: (rel: string) => boolean;
   limits?: Partial<ToolLimits>;
   session?: Partial<SessionIdentity>;
+  /** The call's abort signal (default: never aborted). */
+  signal?: AbortSignal;
   /** Runs after the check, before the tool acts: where a spec plants a race. */
   afterAuthorize?: (target: AuthorizedPath) => void;
 }
@@ -68,7 +71,7 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
     },
     workspace: root,
     limits: { ...DEFAULT_TOOL_LIMITS, ...options.limits },
-    signal: new AbortController().signal,
+    signal: options.signal ?? new AbortController().signal,
     broker: {
       checkSpawn: () => { throw new Error('no broker in unit specs'); },
       spawnChild: () => Promise.reject(new Error('no broker in unit specs')),
@@ -80,18 +83,11 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
     observedStats,
 
     async authorize(requested, action, preview) {
-      if (requested.includes('\0')) throw refuse('path contains a NUL byte');
-      if (path.isAbsolute(requested)) throw refuse(`absolute paths are not allowed: ${requested}`);
-      const { abs, exists } = canonicalize(root, requested);
-      // Like the broker's canonicalize: the root is ".".
-      const rel = path.relative(root, abs).split(path.sep).join('/') || '.';
-      if (rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) {
-        throw refuse(`${requested} is outside the workspace`);
-      }
-      const resolved: Action = action === 'write' ? (exists ? 'modify' : 'create') : action;
+      const target = await canonicalize(root, requested);
+      const { rel } = target;
+      const resolved: Action = action === 'write' ? (target.exists ? 'modify' : 'create') : action;
       const decision = options.decide?.(rel, resolved) ?? 'allow';
       authorizations.push({ path: requested, action: resolved, rel, decision });
-      const target: AuthorizedPath = { rel, abs, exists };
       if (decision === 'deny') throw refuse(`${resolved} ${rel} is denied by policy`, rel);
       if (decision === 'approve') {
         if (preview) previews.push(await preview(target));
@@ -113,21 +109,6 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
       throw new Error('run_command needs the real broker: spec/capabilities/run-command.spec.ts builds one');
     },
   };
-}
-
-/** Real path of the longest existing prefix, plus the rest as written. */
-function canonicalize(root: string, requested: string): { abs: string; exists: boolean } {
-  let existing = path.resolve(root, requested);
-  const rest: string[] = [];
-  for (;;) {
-    try {
-      const real = fs.realpathSync(existing);
-      return { abs: path.join(real, ...rest.reverse()), exists: rest.length === 0 };
-    } catch {
-      rest.push(path.basename(existing));
-      existing = path.dirname(existing);
-    }
-  }
 }
 
 // One way to make and remove throwaway workspaces across the specs.

@@ -115,8 +115,9 @@ roles:
     deny: [{ pattern: "gen/**" }]
 `);
     expect(got.writable).to.deep.equal(['.']);
-    expect(got.readOnly).to.deep.equal(['choragen.governance.yaml', 'gen', 'package.json', 'vendor/lib/.git']);
-    expect(got.hidden).to.deep.equal(['.git dir']);
+    expect(got.readOnly).to.deep.equal(['choragen.governance.yaml', 'gen', 'package.json']);
+    // A .git at any depth is the runtime's (policy/protected-paths.ts): not even read, so hidden.
+    expect(got.hidden).to.deep.equal(['.git dir', 'vendor/lib/.git dir']);
     // A link the role may not change (its own path matches a deny) is put back if the command changes it.
     expect(got.links).to.deep.equal(['a.key']);
   });
@@ -138,7 +139,7 @@ roles:
       - { pattern: "nowhere/**" }
 `);
     expect(got.writable).to.deep.equal([]);
-    expect(got.hidden).to.deep.equal(['secrets dir']);
+    expect(got.hidden).to.deep.equal(['.git dir', 'secrets dir']);
   });
 
   it('protects files file by file where only narrower allow globs apply', async () => {

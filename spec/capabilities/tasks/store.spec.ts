@@ -259,6 +259,31 @@ describe('task chains: the store (plain fs)', () => {
     expect((await failure(chainContextForControl(ws, 'CHAIN-002-x'))).message).to.contain('unknown chain');
   });
 
+  it('never follows a task folder or file symlinked out of the workspace, nor reads a hard-linked one (issue 15, class 6)', async () => {
+    const chain = (await store.createChain('Add login')).id;
+    await store.addTask(chain, 'Create the form', { status: 'todo' });
+    const outside = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'choragen-tasks-out-')));
+    try {
+      fs.writeFileSync(path.join(outside, '001-create-the-form.md'), '# Task: stolen\n\nOUTSIDE-SECRET-77\n');
+      fs.writeFileSync(path.join(outside, '002-other.md'), '# Task: other\n\nOUTSIDE-SECRET-77\n');
+      // A later status folder of the same chain leads out (it would win over todo), and a task file links out.
+      fs.mkdirSync(path.join(ws, 'docs/tasks/done'), { recursive: true });
+      fs.symlinkSync(outside, path.join(ws, `docs/tasks/done/${chain}`));
+      fs.symlinkSync(path.join(outside, '002-other.md'), path.join(ws, `docs/tasks/todo/${chain}/002-other.md`));
+      const text = await taskContextForChild(ws, `${chain}/001-create-the-form`);
+      expect(text).to.contain('Status: todo').and.not.contain('OUTSIDE-SECRET');
+      expect((await failure(taskContextForChild(ws, `${chain}/002-other`))).message).to.contain('unknown task');
+      const listed = await store.listTasks(chain);
+      expect(listed.map((t) => t.id)).to.deep.equal([`${chain}/001-create-the-form`]);
+      expect(JSON.stringify(await store.chainStatus())).to.not.contain('OUTSIDE-SECRET');
+
+      fs.linkSync(path.join(outside, '002-other.md'), path.join(ws, `docs/tasks/todo/${chain}/003-hard.md`));
+      expect((await failure(taskContextForChild(ws, `${chain}/003-hard`))).message).to.match(/hard links/);
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
   it('formats the chain:status table with last session and pluggable tokens', async () => {
     const chain = (await store.createChain('C')).id;
     const a = await store.addTask(chain, 'A', { status: 'todo' });

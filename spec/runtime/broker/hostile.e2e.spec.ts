@@ -5,7 +5,7 @@
 // secret (nor the host's temp path) may reach the model, the CLI output or
 // the audit log. Real CLI, real workers, fake Anthropic server.
 import { expect } from 'chai';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import git from 'isomorphic-git';
 import { verifyAuditFile } from '../../../runtime/audit/verify.js';
 import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
 import { jsonEvents, makeWorkspace, removeWorkspace, runCli } from '../../support/cli.js';
-import { auditText, resultsOf } from '../../support/run-records.js';
+import { auditText, expectNoSecret, resultsOf, snapshot } from '../../support/red-team.js';
 import { REGISTRY } from '../../../capabilities/index.js';
 import { parsePolicy } from '../../../policy/load.js';
 import { roleTools } from '../../../runtime/broker/grants.js';
@@ -109,22 +109,6 @@ async function makeLayout(policy: string): Promise<Layout> {
   await git.commit({ fs, dir: ws, message: 'init', author: { name: 't', email: 't@example.com' } });
   fs.appendFileSync(path.join(ws, '.git/config'), `[remote "origin"]\n\turl = https://bot:${SECRETS.git}@example.com/x.git\n`);
   return { base, ws, sibling, prefixDir };
-}
-
-/** Every entry below `dir`: type, content or link target. `.choragen/` (the broker's records) is left out. */
-function snapshot(dir: string, out: Record<string, string> = {}, rel = ''): Record<string, string> {
-  for (const name of readdirSync(dir).sort()) {
-    const r = rel ? `${rel}/${name}` : name;
-    if (r === 'ws/.choragen') continue;
-    const abs = path.join(dir, name);
-    const st = lstatSync(abs);
-    if (st.isSymbolicLink()) out[r] = `link -> ${readlinkSync(abs)}`;
-    else if (st.isDirectory()) {
-      out[r] = 'dir';
-      snapshot(abs, out, r);
-    } else out[r] = `file ${st.mode.toString(8)} ${readFileSync(abs).toString('base64')}`;
-  }
-  return out;
 }
 
 type Expect = 'deny' | 'invalid' | 'error';
@@ -275,12 +259,6 @@ function benign(tag: string, writes: boolean) {
 
 const useBlock = (x: Hostile) => ({ type: 'tool_use', id: x.id, name: x.name, input: x.input });
 
-function expectNoSecret(where: string, text: string): void {
-  for (const [name, secret] of Object.entries(SECRETS)) {
-    expect(text.includes(secret), `${name} secret appears in ${where}`).to.equal(false);
-  }
-}
-
 /** The checks every hostile run ends with. */
 function checkRun(opts: {
   lay: Layout; server: FakeServer; r: { code: number | null; stdout: string; stderr: string };
@@ -320,10 +298,10 @@ function checkRun(opts: {
   }
 
   // Nothing the model saw, printed or audited carries a secret.
-  expectNoSecret('the requests to the model', JSON.stringify(server.requests.map((q) => q.body)));
-  expectNoSecret('stdout', r.stdout);
-  expectNoSecret('stderr', r.stderr);
-  expectNoSecret('the audit log', auditText(lay.ws));
+  expectNoSecret(SECRETS, 'the requests to the model', JSON.stringify(server.requests.map((q) => q.body)));
+  expectNoSecret(SECRETS, 'stdout', r.stdout);
+  expectNoSecret(SECRETS, 'stderr', r.stderr);
+  expectNoSecret(SECRETS, 'the audit log', auditText(lay.ws));
   for (const res of results.values()) expect(String(res.content).includes(lay.base), res.content).to.equal(false);
   for (const f of readdirSync(path.join(lay.ws, '.choragen', 'audit'))) {
     expect(verifyAuditFile(path.join(lay.ws, '.choragen', 'audit', f)).ok, f).to.equal(true);
