@@ -6,6 +6,7 @@ import path from 'node:path';
 import { planCommand, MAX_PROTECTED_PATHS, type Decide } from '../../../capabilities/commands/plan.js';
 import { defaultPathDirs } from '../../../capabilities/sandbox/plan.js';
 import { writableBases } from '../../../policy/command-areas.js';
+import { workspaceRoot } from '../../../policy/canonical.js';
 import { parsePolicy } from '../../../policy/load.js';
 import { decideGuarded, policyRelPath } from '../../../policy/protected-paths.js';
 import { tempWorkspace, removeWorkspace } from '../sandbox/fixture.js';
@@ -38,7 +39,8 @@ async function planFor(ws: string, policyText: string, role: 'impl' | 'control' 
   const policy = parsePolicy(policyText, path.join(ws, 'choragen.governance.yaml'));
   const policyRel = policyRelPath(ws, policy.file);
   const decide: Decide = (action, rel) => decideGuarded(policy, policyRel, role, action, rel);
-  const result = await planCommand({ workspace: ws, cwd: ws, argv: ['node', '--test'], pathDirs: defaultPathDirs(ws), writableBases: writableBases(policy, role), decide });
+  const root = await workspaceRoot(ws);
+  const result = await planCommand({ root, cwd: root, argv: ['node', '--test'], pathDirs: defaultPathDirs(ws), writableBases: writableBases(policy, role), decide });
   if (!result.ok) throw new Error(result.reason);
   const rel = (p: string) => path.relative(ws, p) || '.';
   const { plan, links } = result.value;
