@@ -24,28 +24,37 @@ export interface ScratchLayout {
   emptyFile: string;
 }
 
+/** A new directory under `base` named `prefix…`, filled by `fill`; removed again if that fails. */
+async function freshDirectory(base: string, prefix: string, fill: (root: string) => Promise<void>): Promise<string> {
+  const root = await fsp.realpath(await fsp.mkdtemp(path.join(base, prefix)));
+  try {
+    await fill(root);
+  } catch (err) {
+    await removeScratchTree(root);
+    throw err;
+  }
+  return root;
+}
+
 /** A fresh scratch directory outside `workspace` (the host's temp dir, or /tmp when that lies inside it). */
 export async function createScratch(workspace: string): Promise<ScratchLayout> {
   let base = await fsp.realpath(os.tmpdir());
   // The plan's shape check keeps the workspace off /tmp itself, so this fallback is outside it.
   if (isWithin(base, workspace)) base = '/tmp';
-  const root = await fsp.mkdtemp(path.join(base, 'choragen-sandbox-'));
-  const layout: ScratchLayout = {
+  const layout = (root: string): ScratchLayout => ({
     root,
     home: path.join(root, 'home'),
     tmp: path.join(root, 'tmp'),
     emptyFile: path.join(root, 'empty'),
-  };
-  try {
-    await fsp.chmod(root, 0o700);
-    await fsp.mkdir(layout.home, { mode: 0o700 });
-    await fsp.mkdir(layout.tmp, { mode: 0o700 });
-    await fsp.writeFile(layout.emptyFile, '', { mode: 0o444, flag: 'wx' });
-  } catch (err) {
-    await removeScratchTree(root);
-    throw err;
-  }
-  return layout;
+  });
+  const root = await freshDirectory(base, 'choragen-sandbox-', async (dir) => {
+    const { home, tmp, emptyFile } = layout(dir);
+    await fsp.chmod(dir, 0o700);
+    await fsp.mkdir(home, { mode: 0o700 });
+    await fsp.mkdir(tmp, { mode: 0o700 });
+    await fsp.writeFile(emptyFile, '', { mode: 0o444, flag: 'wx' });
+  });
+  return layout(root);
 }
 
 export async function removeScratch(scratch: ScratchLayout): Promise<void> {
@@ -67,25 +76,22 @@ export interface ProbeWorkspace {
 
 /** A throwaway workspace under the OS temp dir with each kind of path a plan can hold. */
 export async function createProbeWorkspace(): Promise<ProbeWorkspace> {
-  const root = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), 'choragen-probe-')));
-  const ws: ProbeWorkspace = {
+  const layout = (root: string): ProbeWorkspace => ({
     root,
     written: path.join(root, 'written'),
     protectedDir: path.join(root, 'protected'),
     leaked: path.join(root, 'protected', 'x'),
     secret: path.join(root, 'secret'),
     privateDir: path.join(root, 'private'),
-  };
-  try {
+  });
+  const root = await freshDirectory(os.tmpdir(), 'choragen-probe-', async (dir) => {
+    const ws = layout(dir);
     await fsp.mkdir(ws.protectedDir);
     await fsp.mkdir(ws.privateDir);
     await fsp.writeFile(path.join(ws.privateDir, 'inner'), 'probe');
     await fsp.writeFile(ws.secret, 'probe');
-  } catch (err) {
-    await removeScratchTree(root);
-    throw err;
-  }
-  return ws;
+  });
+  return layout(root);
 }
 
 export async function removeProbeWorkspace(ws: ProbeWorkspace): Promise<void> {

@@ -57,20 +57,34 @@ function tree(dir: string): Record<string, string> {
   return out;
 }
 
-/** A victim outside the workspace: entries under the names the command plants (set-ID files, keys, directories). */
-function makeVictim(names: { setId: string[]; keys: string[]; locked: string[]; kept?: string[] }): string {
-  const outside = tempWorkspace();
-  for (const n of names.kept ?? []) fs.mkdirSync(path.join(outside, n), { mode: 0o700 });
+interface Planted {
+  setId: string[];
+  keys: string[];
+  /** Directories left mode 000, with a file inside. */
+  locked: string[];
+  /** Directories the role may not change. */
+  kept?: string[];
+}
+
+/** What a command leaves in `dir`: set-ID files, keys, locked directories. */
+function plant(dir: string, names: Planted): void {
   for (const n of names.setId) {
-    fs.writeFileSync(path.join(outside, n), '#!/bin/sh\n');
-    fs.chmodSync(path.join(outside, n), 0o4755);
+    fs.writeFileSync(path.join(dir, n), '#!/bin/sh\n');
+    fs.chmodSync(path.join(dir, n), 0o4755);
   }
-  for (const n of names.keys) fs.writeFileSync(path.join(outside, n), 'victim key');
+  for (const n of names.keys) fs.writeFileSync(path.join(dir, n), 'k');
   for (const n of names.locked) {
-    fs.mkdirSync(path.join(outside, n));
-    fs.writeFileSync(path.join(outside, n, 'inner'), 'victim');
-    fs.chmodSync(path.join(outside, n), 0o000);
+    fs.mkdirSync(path.join(dir, n));
+    fs.writeFileSync(path.join(dir, n, 'inner'), 'k');
+    fs.chmodSync(path.join(dir, n), 0o000);
   }
+}
+
+/** A victim outside the workspace: entries under the names the command plants. */
+function makeVictim(names: Planted): string {
+  const outside = tempWorkspace();
+  plant(outside, names);
+  for (const n of names.kept ?? []) fs.mkdirSync(path.join(outside, n), { mode: 0o700 });
   return outside;
 }
 
@@ -158,11 +172,7 @@ describe('run_command: the check after a hostile command', function () {
     const victim = tree(outside);
     const report = await checkAfter(
       (w) => {
-        fs.writeFileSync(path.join(w, 'src/d/suid'), '#!/bin/sh\n');
-        fs.chmodSync(path.join(w, 'src/d/suid'), 0o4755);
-        fs.writeFileSync(path.join(w, 'src/d/stolen.key'), 'k');
-        fs.mkdirSync(path.join(w, 'src/d/locked'));
-        fs.chmodSync(path.join(w, 'src/d/locked'), 0o000);
+        plant(path.join(w, 'src/d'), names);
         fs.writeFileSync(path.join(w, 'src/e.key'), 'k');
         fs.chmodSync(path.join(w, 'src/d/keep'), 0o777); // a directory the role may not change: put back
       },
@@ -207,15 +217,7 @@ describe('run_command: the check after a hostile command', function () {
         try {
           await checkAfter(
             () => {
-              for (const n of names.setId) {
-                fs.writeFileSync(path.join(d, n), '#!/bin/sh\n');
-                fs.chmodSync(path.join(d, n), 0o4755);
-              }
-              for (const n of names.keys) fs.writeFileSync(path.join(d, n), 'k');
-              for (const n of names.locked) {
-                fs.mkdirSync(path.join(d, n));
-                fs.chmodSync(path.join(d, n), 0o000);
-              }
+              plant(d, names);
               for (const n of names.kept) fs.chmodSync(path.join(d, n), 0o777);
             },
             () => swapper.start(),

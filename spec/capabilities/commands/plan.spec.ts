@@ -11,6 +11,7 @@ import { workspaceRoot } from '../../../policy/canonical.js';
 import { parsePolicy } from '../../../policy/load.js';
 import { decideGuarded, policyRelPath } from '../../../policy/protected-paths.js';
 import { tempWorkspace, removeWorkspace } from '../sandbox/fixture.js';
+import { mountTmpfs } from '../../support/tmpfs.js';
 
 const BASE_POLICY = `
 mutations:
@@ -189,18 +190,14 @@ roles:
     const deep = ['docs', ...Array(255).fill('a')].join('/'); // 256 components: no tool could name what is below
     expect((await planFor(ws, BASE_POLICY)).hidden).to.deep.equal([`${deep} dir`]);
 
-    const mnt = path.join(ws, 'src', 'mnt');
-    fs.mkdirSync(mnt);
+    fs.mkdirSync(path.join(ws, 'src', 'mnt'));
+    const mounted = mountTmpfs(64, path.join(ws, 'src', 'mnt'));
+    if (mounted === null) this.skip(); // not root: nothing to mount
     try {
-      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mnt], { stdio: 'pipe' });
-    } catch {
-      this.skip(); // not root: nothing to mount
-    }
-    try {
-      fs.writeFileSync(path.join(mnt, '.env'), 'SECRET');
+      fs.writeFileSync(path.join(mounted.dir, '.env'), 'SECRET');
       expect((await planFor(ws, BASE_POLICY)).hidden).to.deep.equal([`${deep} dir`, 'src/mnt dir']);
     } finally {
-      execFileSync('umount', [mnt]);
+      mounted.unmount();
     }
   });
 });

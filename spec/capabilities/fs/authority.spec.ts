@@ -12,6 +12,7 @@ import {
 } from '../../../capabilities/fs/authority.js';
 import { type CheckedPath, canonicalize } from '../../../policy/canonical.js';
 import { ToolFailure, ToolRefusal } from '../../../policy/errors.js';
+import { mountTmpfs } from '../../support/tmpfs.js';
 import { rejection } from '../../support/tool-context.js';
 
 const SECRET = 'OUTSIDE-SECRET-2d8e';
@@ -140,19 +141,15 @@ describe('fs/authority', () => {
   });
 
   it('refuses a file on another filesystem mounted inside the workspace', async function () {
-    const mnt = path.join(ws, 'mnt');
-    fs.mkdirSync(mnt);
+    fs.mkdirSync(path.join(ws, 'mnt'));
+    const mounted = mountTmpfs(64, path.join(ws, 'mnt'));
+    if (mounted === null) this.skip(); // not root: nothing to mount
     try {
-      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mnt], { stdio: 'pipe' });
-    } catch {
-      this.skip(); // not root: nothing to mount
-    }
-    try {
-      fs.writeFileSync(path.join(mnt, 'x.txt'), 'mounted\n');
+      fs.writeFileSync(path.join(mounted.dir, 'x.txt'), 'mounted\n');
       const err = await rejection(readWhole(await at('mnt/x.txt')));
       expect(err.message).to.equal('mnt/x.txt is on another filesystem mounted inside the workspace; it is not followed');
     } finally {
-      execFileSync('umount', [mnt]);
+      mounted.unmount();
     }
   });
 
