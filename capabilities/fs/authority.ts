@@ -724,10 +724,12 @@ async function emptyDirectory(at: Buffer | string, top: BigIntStats, rel: string
       const parent = above.pop();
       if (parent === undefined) return;
       const parentFd = openSync(join(refOf(here), DOTDOT), DIR_FLAGS);
-      const now = fstatSync(parentFd, { bigint: true });
-      if (now.dev !== parent.dev || now.ino !== parent.ino) {
+      try {
+        const now = fstatSync(parentFd, { bigint: true });
+        if (now.dev !== parent.dev || now.ino !== parent.ino) throw movedRefusal(rel);
+      } catch (err) {
         closeSync(parentFd);
-        throw movedRefusal(rel);
+        throw err;
       }
       closeSync(fd);
       fd = parentFd;
