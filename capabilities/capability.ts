@@ -8,7 +8,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { ProgramFacts } from '../policy/command-guard.js';
 import type { CheckedPath } from '../policy/canonical.js';
 import type { Action, Decision, MutationAction, Role } from '../policy/types.js';
-import type { Sandbox } from './sandbox/index.js';
+import type { Sandbox } from './sandbox/sandbox.js';
 
 export interface SessionIdentity {
   readonly id: string;
@@ -120,6 +120,19 @@ export interface ToolContext {
   ): Promise<AuthorizedPath>;
   /** Whether a canonical relative path may be read (for list/search filtering). No audit. */
   canRead(rel: string): boolean;
+  /**
+   * The workspace root as a CheckedPath, for paths a capability derives
+   * itself (a command's plan and the check of its changes). Nothing is
+   * decided or recorded: the capability asks `canRead` / `commands.decide`
+   * before it acts on what it reaches.
+   */
+  root(): Promise<CheckedPath>;
+  /**
+   * Where `path` (relative to the workspace) really leads, every symlink
+   * followed, as canonicalize finds it; ToolRefusal when that is not a
+   * workspace path. Nothing is decided or recorded.
+   */
+  resolve(path: string): Promise<CheckedPath>;
   /**
    * Perform a mutation of `target` under the broker's per-path lock. Refuses
    * (ToolRefusal) if the file changed since this session last saw it, records

@@ -49,16 +49,15 @@ export const CHANGED_FILES_INPUT = Type.Object(
  * when given, sorted. Shared by git_status and git_diff.
  */
 export async function changedFiles(ctx: ToolContext, path: string | undefined) {
-  const [{ default: git }, repoTools, { worktreeFs }, { workspaceRoot }] = await Promise.all([
+  const [{ default: git }, repoTools, { worktreeFs }] = await Promise.all([
     import('isomorphic-git'),
     import('./git/repo.js'),
     import('./git/worktree-fs.js'),
-    import('../policy/canonical.js'),
   ]);
   const repo = await repoTools.requireRepo(ctx.workspace);
   const scope = path === undefined ? '' : (await ctx.authorize(path, 'read')).rel;
   const target = repoTools.toRepoPath(repo, scope === '.' ? '' : scope);
-  const workspace = await workspaceRoot(ctx.workspace);
+  const workspace = await ctx.root();
   const fs = worktreeFs(repo, workspace);
   // refresh: false — a status query must not rewrite .git/index.
   const matrix = (await git.statusMatrix({

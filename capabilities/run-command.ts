@@ -12,8 +12,9 @@ import { MAX_COMMAND_TIMEOUT_S } from '../policy/schema.js';
 import { defineCapability } from './capability.js';
 import { checkChanges } from './commands/changes.js';
 import { planCommand } from './commands/plan.js';
-import { isDirectory, resolveProgram } from './commands/program.js';
+import { resolveProgram } from './commands/program.js';
 import { formatResult, relativeToWorkspace } from './commands/result.js';
+import { entryStats } from './fs/authority.js';
 import { defaultPathDirs } from './sandbox/plan.js';
 import { DEFAULT_SANDBOX_LIMITS, runSandboxed } from './sandbox/run.js';
 import { snapshotPlan } from './sandbox/snapshot.js';
@@ -51,13 +52,14 @@ export const runCommand = defineCapability({
   async run(ctx, input) {
     const { argv } = input;
     const commands = ctx.commands;
-    const ws = ctx.workspace;
     commands.record({ command: quoteCommand(argv) });
+    const root = await ctx.root();
+    const ws = root.abs;
     const cwd = await ctx.authorize(input.cwd ?? '.', 'read');
-    if (!cwd.exists || !(await isDirectory(cwd.abs))) throw new ToolFailure(`cwd ${cwd.rel} is not a directory of the workspace`);
+    if (!cwd.exists || !entryStats(cwd)?.isDirectory()) throw new ToolFailure(`cwd ${cwd.rel} is not a directory of the workspace`);
 
     const pathDirs = defaultPathDirs(ws);
-    const program = await resolveProgram(argv[0]!, { workspace: ws, cwd: cwd.abs, pathDirs });
+    const program = await resolveProgram(argv[0]!, { root, cwd, pathDirs, resolve: (rel) => ctx.resolve(rel) });
     const sandbox = await commands.authorize(argv, program.facts, cwd);
     if (program.found === null) {
       throw new ToolFailure(
@@ -77,10 +79,10 @@ export const runCommand = defineCapability({
     };
 
     const { run, report } = await commands.exclusive(async () => {
-      const planned = await planCommand({ workspace: ws, cwd: cwd.abs, argv, pathDirs, writableBases: commands.writableBases, decide: commands.decide });
+      const planned = await planCommand({ root, cwd, argv, pathDirs, writableBases: commands.writableBases, decide: commands.decide });
       if (!planned.ok) throw new ToolFailure(`the command was not run: ${planned.reason}`);
       const { plan, links } = planned.value;
-      const before = await snapshotPlan(plan);
+      const before = await snapshotPlan(root, plan);
       if (!before.ok) throw new ToolFailure(`the command was not run, because its changes could not be checked afterwards: ${before.reason}`);
       let run;
       try {
@@ -90,11 +92,12 @@ export const runCommand = defineCapability({
         throw err;
       }
       const report = await checkChanges({
-        workspace: ws,
+        root,
         decide: commands.decide,
         before: before.snapshot,
-        snapshot: () => snapshotPlan(plan, AFTER_RUN_MAX_ENTRIES),
+        snapshot: () => snapshotPlan(root, plan, AFTER_RUN_MAX_ENTRIES),
         links,
+        resolve: (rel) => ctx.resolve(rel),
       });
       for (const r of report.refused) commands.refused(r.rel, r.decision);
       await commands.changed(report.stood.map((c) => c.rel));

@@ -20,7 +20,11 @@ export const GUARD_RULES = {
 
 /** What the caller found when it resolved argv[0] (see capabilities/commands/program.ts). */
 export interface ProgramFacts {
-  /** argv[0] is a path (holds `/`) that resolves outside the workspace and outside the sandbox's PATH directories. */
+  /**
+   * argv[0] is a path (holds `/`) that resolves outside the workspace and
+   * outside the sandbox's PATH directories, or argv[0] is found in the
+   * workspace through a symlink that leads out of it.
+   */
   outsideAllowedDirs?: boolean;
   /** The file argv[0] runs, every symlink followed, or null when none was found. */
   realPath?: string | null;
@@ -130,6 +134,11 @@ export function guardCommand(argv: readonly string[], program: ProgramFacts = {}
         `the program path ${quoteArg(argv0)} is outside the workspace and the system program directories: name the program (it is looked up on the sandbox's PATH)`,
       );
     }
+  } else if (program.outsideAllowedDirs) {
+    return deny(
+      GUARD_RULES.programPath,
+      `${quoteArg(argv0)} is found in the workspace (node_modules/.bin) through a symlink that leads out of it: install the program there, or allow the system's one`,
+    );
   }
   const names = [argv0];
   if (program.realPath) names.push(program.realPath);

@@ -5,15 +5,20 @@
 // undone (there is no copy of the old content: the plan keeps such files
 // read-only, so this is a last line) is reported. Every one of them is
 // recorded as a denial by the caller.
+//
+// Every look and every undo goes through the filesystem authority
+// (fs/authority.ts) on paths below the workspace root: nothing is followed,
+// a directory swapped for a symlink is refused rather than entered, and a
+// file's mode is changed only on the entry the lstat saw. What cannot be
+// checked does not stand where it was the command's own making: a created
+// directory that cannot be listed, and a created name that is not valid
+// UTF-8, are removed whole.
 
-import { promises as fsp } from 'node:fs';
-import path from 'node:path';
-import { canonicalize } from '../../policy/canonical.js';
-import { ToolRefusal } from '../../policy/errors.js';
+import type { CheckedPath } from '../../policy/canonical.js';
+import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import type { Decision } from '../../policy/types.js';
-import { errnoCode } from '../sandbox/errno.js';
-import { removeCreated } from '../sandbox/remove.js';
-import { diffSnapshots, type Snapshot, type SnapshotEntry, type SnapshotResult } from '../sandbox/snapshot.js';
+import { createSymlink, entryStats, makeDirectory, removeRawTree, removeTree, setMode } from '../fs/authority.js';
+import { below, diffSnapshots, type Snapshot, type SnapshotEntry, type SnapshotResult } from '../sandbox/snapshot.js';
 import { isGitPath, type Decide } from './plan.js';
 
 export type ChangeKind = 'created' | 'modified' | 'deleted';
@@ -45,21 +50,22 @@ const SETID: Decision = Object.freeze({
   rule: 'builtin.setid',
   reason: 'a file a command leaves set-user-ID or set-group-ID would run as the broker\'s user or group',
 });
+const UNLISTED: Decision = Object.freeze({
+  decision: 'deny',
+  rule: 'builtin.unchecked',
+  reason: 'a directory the command made whose content could not be listed (unreadable, or nested too deep), so it could not be checked',
+});
+const UNNAMED: Decision = Object.freeze({
+  decision: 'deny',
+  rule: 'builtin.name',
+  reason: 'a name that is not valid UTF-8, which no rule can be checked against',
+});
 const SETID_BITS = 0o6000;
 
-/** Clears set-user-ID / set-group-ID on a regular file the command left so (a root broker's command could plant a setuid-root program). */
-async function clearSetId(workspace: string, rel: string, mode: number): Promise<string | null> {
-  const parent = await realParent(workspace, rel);
-  if (parent === null) return 'its parent directory is gone or is a symlink';
-  const abs = path.join(parent, path.basename(rel));
-  try {
-    const st = await fsp.lstat(abs);
-    if (!st.isFile()) return null;
-    await fsp.chmod(abs, mode & 0o7777 & ~SETID_BITS);
-    return null;
-  } catch (err) {
-    return `the bits could not be cleared (${errnoCode(err)})`;
-  }
+/** The one-line reason of an authority error (it names the workspace-relative path); anything else is a bug. */
+function problem(err: unknown): string {
+  if (err instanceof ToolFailure || err instanceof ToolRefusal) return err.message;
+  throw err;
 }
 
 /** The decision on one change, as for a file tool; `approve` does not stand (nobody is asked after the fact). */
@@ -70,89 +76,86 @@ function verdict(decide: Decide, action: 'create' | 'modify' | 'delete', rel: st
   return { decision: 'deny', rule: d.rule, reason: `${d.reason}; a command's changes are not put to a human afterwards: make this change with a file tool` };
 }
 
-/** A created symlink stands only if it leads to a workspace path the role may read. */
-async function linkVerdict(workspace: string, decide: Decide, rel: string): Promise<Decision | null> {
-  try {
-    const target = await canonicalize(workspace, rel);
-    const read = decide('read', target.rel);
-    return read.decision === 'deny' ? { decision: 'deny', rule: read.rule, reason: `a link to ${target.rel}, which may not be read (${read.reason})` } : null;
-  } catch (err) {
-    if (err instanceof ToolRefusal) return { decision: 'deny', rule: 'path', reason: 'a link that leads outside the workspace' };
-    throw err;
-  }
-}
-
-/** The parent of `rel` as a real directory inside the workspace, or a reason it is not. */
-async function realParent(workspace: string, rel: string): Promise<string | null> {
-  const parent = path.join(workspace, ...rel.split('/').slice(0, -1));
-  const real = await fsp.realpath(parent).catch(() => null);
-  return real === parent ? parent : null;
-}
-
-async function restoreDir(workspace: string, rel: string, mode: number): Promise<string | null> {
-  const parent = await realParent(workspace, rel);
-  if (parent === null) return 'its parent directory is gone or is a symlink';
-  const abs = path.join(parent, path.basename(rel));
-  try {
-    const st = await fsp.lstat(abs).catch(() => null);
-    if (st?.isDirectory()) await fsp.chmod(abs, mode & 0o7777);
-    else {
-      if (st !== null) await removeCreated(workspace, rel);
-      await fsp.mkdir(abs, { mode: mode & 0o7777 });
-      await fsp.chmod(abs, mode & 0o7777);
-    }
-    return null;
-  } catch (err) {
-    return `it could not be put back (${errnoCode(err)})`;
-  }
-}
-
-async function restoreLink(workspace: string, rel: string, target: string): Promise<string | null> {
-  const parent = await realParent(workspace, rel);
-  if (parent === null) return 'its parent directory is gone or is a symlink';
-  try {
-    if ((await fsp.lstat(path.join(parent, path.basename(rel))).catch(() => null)) !== null) {
-      const removed = await removeCreated(workspace, rel);
-      if (!removed.removed) return removed.reason;
-    }
-    await fsp.symlink(target, path.join(parent, path.basename(rel)));
-    return null;
-  } catch (err) {
-    return `it could not be put back (${errnoCode(err)})`;
-  }
-}
-
-/** Directories the command left unlistable: give the owner rwx back so their content can be checked (same uid). */
-async function reopen(workspace: string, dirs: readonly string[]): Promise<boolean> {
-  let changed = false;
-  for (const rel of dirs) {
-    const abs = path.join(workspace, ...rel.split('/').filter(Boolean));
-    const st = await fsp.lstat(abs).catch(() => null);
-    if (st?.isDirectory() && (st.mode & 0o700) !== 0o700 && (await realParent(workspace, rel)) !== null) {
-      await fsp.chmod(abs, (st.mode & 0o7777) | 0o700).then(() => (changed = true), () => undefined);
-    }
-  }
-  return changed;
-}
-
 export interface CheckRequest {
-  workspace: string;
+  /** The workspace root. */
+  root: CheckedPath;
   decide: Decide;
   before: Snapshot;
   /** Lists the writable areas again (snapshotPlan). */
   snapshot: () => Promise<SnapshotResult>;
   /** Symlinks to put back if changed (CommandPlan.links). */
   links: ReadonlyMap<string, string>;
+  /** Where a workspace path really leads (ToolContext.resolve): a created symlink's target. */
+  resolve: (rel: string) => Promise<CheckedPath>;
+}
+
+/** The undo steps, each through the authority; each returns null when done, or why it could not be. */
+function undoer(root: CheckedPath) {
+  const at = (rel: string) => below(root, rel);
+  const attempt = async (step: () => Promise<unknown>, failed: string): Promise<string | null> => {
+    try {
+      await step();
+      return null;
+    } catch (err) {
+      return `${failed} (${problem(err)})`;
+    }
+  };
+  return {
+    remove: (entry: SnapshotEntry | undefined, rel: string) =>
+      attempt(
+        () => (entry?.odd ? removeRawTree(at(entry.odd.dir), entry.odd.raw) : removeTree(at(rel))),
+        'it could not be removed',
+      ),
+
+    /** Clears set-user-ID / set-group-ID on a regular file the command left so (a root broker's command could plant a setuid-root program). */
+    clearSetId: (rel: string, mode: number) => attempt(() => setMode(at(rel), mode & 0o7777 & ~SETID_BITS, 'file'), 'its set-ID bits could not be cleared'),
+
+    restoreDir: (rel: string, mode: number) =>
+      attempt(async () => {
+        const p = at(rel);
+        if (!entryStats(p)?.isDirectory()) {
+          await removeTree(p);
+          await makeDirectory(p);
+        }
+        await setMode(p, mode & 0o7777, 'dir');
+      }, 'it could not be put back'),
+
+    restoreLink: (rel: string, target: string) =>
+      attempt(async () => {
+        const p = at(rel);
+        await removeTree(p);
+        if (!(await createSymlink(p, target))) throw new ToolFailure(`${rel} was taken again while it was put back`);
+      }, 'it could not be put back'),
+
+    /** Directories the command left unlistable: give the owner rwx back so their content can be checked (same uid). */
+    async reopen(dirs: readonly string[]): Promise<boolean> {
+      let changed = false;
+      for (const rel of dirs) {
+        try {
+          const p = at(rel);
+          const st = entryStats(p);
+          if (st?.isDirectory() && (Number(st.mode) & 0o700) !== 0o700) {
+            await setMode(p, (Number(st.mode) & 0o7777) | 0o700, 'dir');
+            changed = true;
+          }
+        } catch (err) {
+          problem(err); // not reopened: it stays unlisted, and is reported so
+        }
+      }
+      return changed;
+    },
+  };
 }
 
 export async function checkChanges(req: CheckRequest): Promise<ChangeReport> {
-  const { workspace, decide, before, links } = req;
+  const { decide, before, links } = req;
+  const undo = undoer(req.root);
   const report: ChangeReport = { stood: [], refused: [], unchecked: [] };
   let after = await req.snapshot();
   // A command can chmod a directory it made to hide what is inside from the check: open it again, then look.
   for (let i = 0; i < 3 && after.ok && [...after.snapshot.entries.values()].some((e) => e.unreadable); i++) {
     const dirs = [...after.snapshot.entries].filter(([, e]) => e.unreadable).map(([p]) => p);
-    if (!(await reopen(workspace, dirs))) break;
+    if (!(await undo.reopen(dirs))) break;
     after = await req.snapshot();
   }
   if (!after.ok) {
@@ -160,30 +163,44 @@ export async function checkChanges(req: CheckRequest): Promise<ChangeReport> {
     return report;
   }
   const diff = diffSnapshots(before, after.snapshot);
-  if (diff.unreadable.length > 0) {
-    report.unchecked.push(`${diff.unreadable.map((d) => d || '.').join(', ')} could not be listed after the command, so changes inside could not be checked`);
-  }
   const entryAfter = (rel: string) => after.snapshot.entries.get(rel) as SnapshotEntry;
   const entryBefore = (rel: string) => before.entries.get(rel) as SnapshotEntry;
+  // A directory the command made is removed below when it cannot be listed; one that was there is reported.
+  const unlisted = diff.unreadable.filter((d) => before.entries.has(d));
+  if (unlisted.length > 0) {
+    report.unchecked.push(`${unlisted.map((d) => d || '.').join(', ')} could not be listed after the command, so changes inside could not be checked`);
+  }
   const refuse = (change: Change, decision: Decision, problem: string | null, how = change.kind === 'created' ? 'removed' : 'put back') =>
     report.refused.push({ ...change, decision, undone: problem === null, ...(problem !== null ? { why: problem } : { how }) });
-  const setIdCleared = 'its set-ID bits cleared';
+
+  /** A file left set-ID whose change is allowed: the bits are cleared, or, where they cannot be, it does not stand. */
+  const setIdFile = async (change: Change, entry: SnapshotEntry) => {
+    const notCleared = await undo.clearSetId(change.rel, entry.mode);
+    if (notCleared === null) {
+      report.stood.push(change);
+      refuse(change, SETID, null, 'its set-ID bits cleared');
+      return;
+    }
+    const notRemoved = await undo.remove(entry, change.rel);
+    if (notRemoved !== null) report.stood.push(change);
+    refuse(change, SETID, notRemoved === null ? null : `${notCleared}, and ${notRemoved}`, `removed: ${notCleared}`);
+  };
 
   const removedDirs: string[] = [];
-  for (const rel of diff.created) {
-    if (removedDirs.some((d) => rel.startsWith(`${d}/`))) continue; // gone with its directory
-    const entry = entryAfter(rel);
-    let d = verdict(decide, 'create', rel);
-    if (d.decision === 'allow' && entry.type === 'symlink') d = (await linkVerdict(workspace, decide, rel)) ?? d;
-    const change: Change = { rel, kind: 'created' };
+  for (const key of diff.created) {
+    if (removedDirs.some((d) => key.startsWith(`${d}/`))) continue; // gone with its directory
+    const entry = entryAfter(key);
+    const change: Change = { rel: entry.odd?.shown ?? key, kind: 'created' };
+    let d = entry.odd ? UNNAMED : entry.unreadable ? UNLISTED : verdict(decide, 'create', key);
+    if (d.decision === 'allow' && entry.type === 'symlink') d = (await linkVerdict(req.resolve, decide, key)) ?? d;
     if (d.decision === 'allow') {
-      if (entry.type !== 'dir') report.stood.push(change);
-      if (entry.type === 'file' && (entry.mode & SETID_BITS) !== 0) refuse(change, SETID, await clearSetId(workspace, rel, entry.mode), setIdCleared);
+      if (entry.type === 'file' && (entry.mode & SETID_BITS) !== 0) await setIdFile(change, entry);
+      else if (entry.type !== 'dir') report.stood.push(change);
       continue;
     }
-    const removed = await removeCreated(workspace, rel);
-    if (removed.removed && entry.type === 'dir') removedDirs.push(rel);
-    refuse(change, d, removed.removed ? null : `it could not be removed (${removed.reason})`);
+    const notRemoved = await undo.remove(entry, key);
+    if (notRemoved === null && entry.type === 'dir') removedDirs.push(key);
+    refuse(change, d, notRemoved);
   }
 
   for (const rel of diff.modified) {
@@ -194,12 +211,12 @@ export async function checkChanges(req: CheckRequest): Promise<ChangeReport> {
     const target = links.get(rel);
     if (old.type === 'dir' && now.type === 'dir') {
       // Only a directory's own mode or owner changed: not a file change; put it back where the role may not.
-      if (d.decision !== 'allow') refuse(change, d, await restoreDir(workspace, rel, old.mode));
+      if (d.decision !== 'allow') refuse(change, d, await undo.restoreDir(rel, old.mode));
     } else if (d.decision === 'allow') {
-      report.stood.push(change);
-      if (now.type === 'file' && (now.mode & SETID_BITS) !== 0) refuse(change, SETID, await clearSetId(workspace, rel, now.mode), setIdCleared);
+      if (now.type === 'file' && (now.mode & SETID_BITS) !== 0) await setIdFile(change, now);
+      else report.stood.push(change);
     } else {
-      refuse(change, d, target !== undefined ? await restoreLink(workspace, rel, target) : 'there is no copy of the old content to put back');
+      refuse(change, d, target !== undefined ? await undo.restoreLink(rel, target) : 'there is no copy of the old content to put back');
     }
   }
 
@@ -209,12 +226,24 @@ export async function checkChanges(req: CheckRequest): Promise<ChangeReport> {
     const d = verdict(decide, 'delete', rel);
     const target = links.get(rel);
     if (old.type === 'dir') {
-      if (d.decision !== 'allow') refuse(change, d, await restoreDir(workspace, rel, old.mode));
+      if (d.decision !== 'allow') refuse(change, d, await undo.restoreDir(rel, old.mode));
     } else if (d.decision === 'allow') {
       report.stood.push(change);
     } else {
-      refuse(change, d, target !== undefined ? await restoreLink(workspace, rel, target) : 'there is no copy of the old content to put back');
+      refuse(change, d, target !== undefined ? await undo.restoreLink(rel, target) : 'there is no copy of the old content to put back');
     }
   }
   return report;
+}
+
+/** A created symlink stands only if it leads to a workspace path the role may read. */
+async function linkVerdict(resolve: CheckRequest['resolve'], decide: Decide, rel: string): Promise<Decision | null> {
+  try {
+    const target = await resolve(rel);
+    const read = decide('read', target.rel);
+    return read.decision === 'deny' ? { decision: 'deny', rule: read.rule, reason: `a link to ${target.rel}, which may not be read (${read.reason})` } : null;
+  } catch (err) {
+    if (err instanceof ToolRefusal) return { decision: 'deny', rule: 'path', reason: 'a link that leads outside the workspace' };
+    throw err;
+  }
 }

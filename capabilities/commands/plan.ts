@@ -13,19 +13,26 @@
 //
 // Symlinks are never mounted (bubblewrap would follow them); a symlink in a
 // writable area that the role may not change is put back after the run.
+//
+// The walk lists the workspace through the filesystem authority
+// (fs/authority.ts), never following a link. A directory it cannot list, or
+// that is too deep to walk, is hidden whole: what is inside could not be
+// checked. A name that is not valid UTF-8 cannot be given to bubblewrap,
+// so one that would need protecting, or could change, stops the plan.
 
-import { promises as fsp, type Dirent } from 'node:fs';
-import path from 'node:path';
+import type { CheckedPath } from '../../policy/canonical.js';
 import type { Decision, MutationAction } from '../../policy/types.js';
-import { isWithin, type HiddenPath, type SandboxPlan } from '../sandbox/plan.js';
+import { entryStats, listDirectory, listDirectoryStats, readLinkText, type EntryKind } from '../fs/authority.js';
+import { tooDeep } from '../fs/walk.js';
+import type { HiddenPath, SandboxPlan } from '../sandbox/plan.js';
 
 export type Decide = (action: MutationAction | 'read', rel: string) => Decision;
 
 export interface PlanRequest {
-  /** Real path of the workspace. */
-  workspace: string;
-  /** Real path of the working directory, inside the workspace. */
-  cwd: string;
+  /** The workspace root. */
+  root: CheckedPath;
+  /** The working directory, inside the workspace. */
+  cwd: CheckedPath;
   argv: readonly string[];
   pathDirs: readonly string[];
   /** `.` or workspace-relative paths (policy/command-areas.ts). */
@@ -76,85 +83,120 @@ function mayChange(decide: Decide, rel: string): boolean {
   return !isGitPath(rel) && decide('modify', rel).decision === 'allow' && decide('delete', rel).decision === 'allow';
 }
 
-async function isRealPath(abs: string): Promise<boolean> {
+/** The base as an existing entry reached without a symlink on the way (bubblewrap would follow one), else null. */
+function realEntry(root: CheckedPath, base: string): CheckedPath | null {
   try {
-    return !(await fsp.lstat(abs)).isSymbolicLink() && (await fsp.realpath(abs)) === abs;
+    const p = base === '.' ? root : root.descend(base);
+    const st = entryStats(p);
+    return st !== null && !st.isSymbolicLink() ? p : null;
   } catch {
-    return false;
+    return null; // a symlink or a file on the way
   }
 }
 
 /** The writable areas: each base that exists as its own real path and lies in nothing hidden or protected whole. */
-async function writableAreas(req: PlanRequest): Promise<string[]> {
-  const areas: string[] = [];
+function writableAreas(req: PlanRequest): CheckedPath[] {
+  const areas: CheckedPath[] = [];
   for (const base of req.writableBases) {
     const parts = base === '.' ? [] : base.split('/');
     const blocked = parts.some((_, i) => {
       const prefix = parts.slice(0, i + 1).join('/');
       return isGitPath(prefix) || coversTree(req.decide, prefix, ['read']) || coversTree(req.decide, prefix, WRITES);
     });
-    const abs = path.join(req.workspace, ...parts);
-    if (!blocked && (await isRealPath(abs))) areas.push(abs);
+    const area = blocked ? null : realEntry(req.root, base);
+    if (area !== null) areas.push(area);
   }
   return areas;
 }
 
+interface Listed {
+  name: string;
+  raw?: Buffer;
+  kind: EntryKind;
+  /** Link count, where the listing took an lstat (writable directories). */
+  nlink?: bigint;
+}
+
+/** A directory's entries: with their link counts where what is in it may be written. */
+async function list(dir: CheckedPath, writable: boolean): Promise<Listed[]> {
+  if (!writable) return listDirectory(dir);
+  return (await listDirectoryStats(dir)).map(({ name, raw, stats }) => ({
+    name,
+    ...(raw !== undefined ? { raw } : {}),
+    kind: stats.isSymbolicLink() ? 'symlink' : stats.isDirectory() ? 'dir' : stats.isFile() ? 'file' : 'other',
+    nlink: stats.nlink,
+  }));
+}
+
+function unnamable(rel: string, why: string): PlanResult {
+  return { ok: false, reason: `${rel}: its name is not valid UTF-8, so the sandbox ${why}; rename it` };
+}
+
 export async function planCommand(req: PlanRequest): Promise<PlanResult> {
-  const ws = req.workspace;
-  const writable = await writableAreas(req);
+  const { root } = req;
+  const writable = writableAreas(req);
+  const writableRels = new Set(writable.map((p) => p.rel));
   const readOnly: string[] = [];
   const hidden: HiddenPath[] = [];
   const links = new Map<string, string>();
-  const relOf = (abs: string) => path.relative(ws, abs).split(path.sep).join('/');
   let visited = 0;
 
   // Directories to list, and whether what is in them may be written.
-  const pending: Array<{ abs: string; writable: boolean }> = [{ abs: ws, writable: writable.includes(ws) }];
+  const pending: Array<{ dir: CheckedPath; writable: boolean }> = [{ dir: root, writable: writableRels.has('.') }];
   while (pending.length > 0) {
-    const dir = pending.pop()!;
-    let entries: Dirent[];
+    const { dir, writable: dirWritable } = pending.pop()!;
+    let entries: Listed[];
     try {
-      entries = await fsp.readdir(dir.abs, { withFileTypes: true });
-    } catch {
-      // Neither can the command, which runs as the same uid; but where it may write it could chmod the
-      // directory and look inside, at files this walk never saw: hide it whole there.
-      if (dir.writable && dir.abs !== ws) hidden.push({ path: dir.abs, kind: 'dir' });
+      entries = await list(dir, dirWritable);
+    } catch (err) {
+      if (dir === root) return { ok: false, reason: `the workspace could not be listed (${err instanceof Error ? err.message : String(err)})` };
+      // What is inside could not be checked, and the command, were it to get in (a chmod where it may
+      // write, another filesystem mounted here), would find files this walk never saw: hidden whole.
+      hidden.push({ path: dir.abs, kind: 'dir' });
       continue;
     }
     for (const entry of entries) {
       if (++visited > MAX_SCAN_ENTRIES) {
         return { ok: false, reason: `the workspace holds more than ${MAX_SCAN_ENTRIES.toLocaleString('en-US')} entries, too many to plan a sandbox for` };
       }
-      const abs = path.join(dir.abs, entry.name);
-      const rel = relOf(abs);
-      const inArea = dir.writable || writable.includes(abs);
-      if (entry.isSymbolicLink()) {
-        if (inArea && !mayChange(req.decide, rel)) links.set(rel, await fsp.readlink(abs));
+      const inArea = dirWritable || writableRels.has(dir.rel === '.' ? entry.name : `${dir.rel}/${entry.name}`);
+      if (entry.raw !== undefined) {
+        const shown = dir.rel === '.' ? entry.name : `${dir.rel}/${entry.name}`;
+        if (inArea) return unnamable(shown, 'can neither protect it nor check what a command does to it');
+        if (entry.kind === 'dir') return unnamable(shown, 'cannot check what is inside it');
+        // Decided on its lossy name: a rule's wildcards match the bytes that do not decode.
+        if (entry.kind !== 'symlink' && req.decide('read', shown).decision === 'deny') return unnamable(shown, 'cannot hide it');
         continue;
       }
-      if (entry.isDirectory()) {
-        if (coversTree(req.decide, rel, ['read'])) {
-          hidden.push({ path: abs, kind: 'dir' });
+      const child = dir.child(entry.name);
+      const rel = child.rel;
+      if (entry.kind === 'symlink') {
+        if (inArea && !mayChange(req.decide, rel)) links.set(rel, await readLinkText(child));
+        continue;
+      }
+      if (entry.kind === 'dir') {
+        if (coversTree(req.decide, rel, ['read']) || tooDeep(rel)) {
+          hidden.push({ path: child.abs, kind: 'dir' });
           continue;
         }
         const protectedWhole = inArea && (entry.name === '.git' || coversTree(req.decide, rel, WRITES));
-        if (protectedWhole) readOnly.push(abs);
+        if (protectedWhole) readOnly.push(child.abs);
         // Below a protected directory nothing is writable, but a read-denied file may still need hiding.
-        pending.push({ abs, writable: inArea && !protectedWhole });
+        pending.push({ dir: child, writable: inArea && !protectedWhole });
         continue;
       }
       if (req.decide('read', rel).decision === 'deny') {
-        hidden.push({ path: abs, kind: 'file' });
+        hidden.push({ path: child.abs, kind: 'file' });
         continue;
       }
       if (!inArea) continue;
       if (!mayChange(req.decide, rel)) {
-        readOnly.push(abs);
+        readOnly.push(child.abs);
         continue;
       }
       // A file with another name elsewhere: a write through this one would change that one too.
-      const st = await fsp.lstat(abs).catch(() => null);
-      if (st !== null && st.nlink > 1) readOnly.push(abs);
+      const nlink = entry.nlink ?? entryStats(child)?.nlink ?? 1n;
+      if (nlink > 1n) readOnly.push(child.abs);
     }
   }
 
@@ -167,11 +209,18 @@ export async function planCommand(req: PlanRequest): Promise<PlanResult> {
         'cover directories whole with deny rules such as "dir/**", or narrow the allow rules, so the sandbox can protect them',
     };
   }
-  if (!isWithin(req.cwd, ws)) return { ok: false, reason: 'the working directory is outside the workspace' };
   return {
     ok: true,
     value: {
-      plan: { workspace: ws, cwd: req.cwd, argv: req.argv, writable, readOnly: readOnly.sort(), hidden, pathDirs: req.pathDirs },
+      plan: {
+        workspace: root.abs,
+        cwd: req.cwd.abs,
+        argv: req.argv,
+        writable: writable.map((p) => p.abs),
+        readOnly: readOnly.sort(),
+        hidden,
+        pathDirs: req.pathDirs,
+      },
       links,
     },
   };

@@ -3,10 +3,18 @@
 // node_modules/.bin last), a path relative to the working directory, or an
 // absolute path. The built-in guard decides on what is found here (a link
 // named `tsc` that leads to a shell is a shell), and on where a path leads.
+//
+// A program in the workspace is looked at through the broker's resolution
+// (every symlink followed, inside the workspace only) and the filesystem
+// authority; one whose links lead out of the workspace is reported as such,
+// never followed there. A program outside it is the host's (sandbox/host.ts).
 
-import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ProgramFacts } from '../../policy/command-guard.js';
+import type { CheckedPath } from '../../policy/canonical.js';
+import { ToolRefusal } from '../../policy/errors.js';
+import { entryStats } from '../fs/authority.js';
+import { hostProgram, type HostProgram } from '../sandbox/host.js';
 import { isWithin } from '../sandbox/plan.js';
 
 export interface ResolvedProgram {
@@ -16,41 +24,64 @@ export interface ResolvedProgram {
   found: string | null;
 }
 
-async function executable(file: string): Promise<boolean> {
+export interface ProgramPlaces {
+  root: CheckedPath;
+  cwd: CheckedPath;
+  pathDirs: readonly string[];
+  /** Where a workspace path really leads (ToolContext.resolve); ToolRefusal when not in the workspace. */
+  resolve: (rel: string) => Promise<CheckedPath>;
+}
+
+interface WorkspaceProgram extends HostProgram {
+  /** Its symlinks lead out of the workspace (or nowhere a workspace path can name). */
+  leaves: boolean;
+}
+
+async function workspaceProgram(abs: string, where: ProgramPlaces): Promise<WorkspaceProgram> {
+  const none = { executable: false, realPath: null };
+  let real: CheckedPath;
   try {
-    const st = await fsp.stat(file);
-    if (!st.isFile()) return false;
-    await fsp.access(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
+    real = await where.resolve(path.relative(where.root.abs, abs).split(path.sep).join('/'));
+  } catch (err) {
+    if (err instanceof ToolRefusal) return { ...none, leaves: true };
+    throw err;
   }
+  let stats;
+  try {
+    stats = real.exists ? entryStats(real) : null;
+  } catch {
+    stats = null; // moved since it was resolved
+  }
+  if (stats === null || !stats.isFile()) return { ...none, leaves: false };
+  return { executable: (Number(stats.mode) & 0o111) !== 0, realPath: real.abs, leaves: false };
 }
 
-async function realPathOf(file: string): Promise<string | null> {
-  return fsp.realpath(file).catch(() => null);
-}
-
-export async function resolveProgram(
-  argv0: string,
-  where: { workspace: string; cwd: string; pathDirs: readonly string[] },
-): Promise<ResolvedProgram> {
+export async function resolveProgram(argv0: string, where: ProgramPlaces): Promise<ResolvedProgram> {
   if (argv0 === '' || argv0.includes('\0')) return { facts: {}, found: null };
+  const ws = where.root.abs;
   if (!argv0.includes('/')) {
     for (const dir of where.pathDirs) {
       const candidate = path.join(dir, argv0);
-      if (await executable(candidate)) return { facts: { realPath: await realPathOf(candidate) }, found: candidate };
+      if (isWithin(candidate, ws)) {
+        const program = await workspaceProgram(candidate, where);
+        // What it would run is not the workspace's: the guard cannot judge it, so it is refused.
+        if (program.leaves) return { facts: { outsideAllowedDirs: true, realPath: null }, found: candidate };
+        if (program.executable) return { facts: { realPath: program.realPath }, found: candidate };
+      } else {
+        const program = await hostProgram(candidate);
+        if (program.executable) return { facts: { realPath: program.realPath }, found: candidate };
+      }
     }
     return { facts: { realPath: null }, found: null };
   }
-  const abs = path.resolve(where.cwd, argv0);
-  const allowed = (p: string) => isWithin(p, where.workspace) || where.pathDirs.includes(path.dirname(p));
-  const real = await realPathOf(abs);
-  // Judged on both the path as written and where it leads: a link in the workspace may point anywhere.
-  const outsideAllowedDirs = !allowed(abs) || (real !== null && !allowed(real));
-  return { facts: { outsideAllowedDirs, realPath: real }, found: (await executable(abs)) ? abs : null };
-}
-
-export async function isDirectory(abs: string): Promise<boolean> {
-  return fsp.stat(abs).then((st) => st.isDirectory(), () => false);
+  const abs = path.resolve(where.cwd.abs, argv0);
+  if (isWithin(abs, ws)) {
+    const program = await workspaceProgram(abs, where);
+    return { facts: { outsideAllowedDirs: program.leaves, realPath: program.realPath }, found: program.executable ? abs : null };
+  }
+  const allowed = (p: string) => isWithin(p, ws) || where.pathDirs.includes(path.dirname(p));
+  const program = await hostProgram(abs);
+  // Judged on both the path as written and where it leads.
+  const outsideAllowedDirs = !allowed(abs) || (program.realPath !== null && !allowed(program.realPath));
+  return { facts: { outsideAllowedDirs, realPath: program.realPath }, found: program.executable ? abs : null };
 }

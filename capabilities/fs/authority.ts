@@ -19,19 +19,36 @@
 //   nowhere.
 // Without /proc (macOS), the re-check compares the realpath instead; a parent
 // swapped between that check and the change cannot be excluded there.
+//
+// run_command's plan and after-run check reach a command's leftovers the same
+// way: listings that lstat each entry (a name that is not valid UTF-8 comes
+// back as bytes, never as a path), modes set on an O_PATH handle re-checked to
+// be the entry the lstat saw, and trees removed by descending through
+// re-checked handles, so no symlink planted or swapped in is ever followed
+// and no depth or path length stops a removal.
 
-import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fsp, readlinkSync, readSync, realpathSync, statSync, type BigIntStats, type Dirent } from 'node:fs';
+import {
+  chmodSync, closeSync, constants, fstatSync, lstatSync, openSync, promises as fsp, readlinkSync, readSync, realpathSync, rmdirSync, statSync, unlinkSync,
+  type BigIntStats, type Dirent,
+} from 'node:fs';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { CheckedPath } from '../../policy/canonical.js';
 import { foldCase, workspaceFoldsCase } from '../../policy/case-folding.js';
 import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import { errnoCode, fsError, symlinkRefusal } from './errors.js';
-import { displayPath } from './output.js';
+import { displayPath, displayRawName } from './output.js';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY } = constants;
 const O_NOCTTY = constants.O_NOCTTY ?? 0;
 const READ_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
 const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+/**
+ * Linux's O_PATH (the asm-generic value, used by every architecture Node runs
+ * on; Node does not export it): a handle on the entry itself that needs no
+ * permission on it and, with O_NOFOLLOW, is a symlink's own when one is there.
+ */
+const O_PATH = 0o10000000;
 
 /** Linux: the kernel names every open handle under /proc/self/fd. */
 const PROC_FD = (() => {
@@ -70,6 +87,10 @@ export function hardLinkRefusal(rel: string, links: bigint | number): ToolRefusa
   );
 }
 
+function otherFilesystemRefusal(rel: string): ToolRefusal {
+  return new ToolRefusal(`${displayPath(rel)} is on another filesystem mounted inside the workspace; it is not followed`, 'deny', null, rel);
+}
+
 function movedRefusal(rel: string): ToolRefusal {
   return new ToolRefusal(`${displayPath(rel)} moved or was reached through a symlink after the check; it is not followed`, 'deny', null, rel);
 }
@@ -99,9 +120,7 @@ function recheck(fd: number, p: CheckedPath, want: Want, before: BigIntStats | n
   const stats = fstatSync(fd, { bigint: true });
   admit(stats, p, want);
   if (before && (before.dev !== stats.dev || before.ino !== stats.ino)) throw movedRefusal(p.rel);
-  if (stats.dev !== rootDevice(p.root)) {
-    throw new ToolRefusal(`${displayPath(p.rel)} is on another filesystem mounted inside the workspace; it is not followed`, 'deny', null, p.rel);
-  }
+  if (stats.dev !== rootDevice(p.root)) throw otherFilesystemRefusal(p.rel);
   if (!pinned && !isWhereExpected(fd, p, stats)) throw movedRefusal(p.rel);
   return stats;
 }
@@ -331,11 +350,24 @@ export async function readLinkText(p: CheckedPath): Promise<string> {
 export type EntryKind = 'dir' | 'file' | 'symlink' | 'other';
 
 export interface DirEntry {
+  /** The name; when it is not valid UTF-8, a lossy rendering of it (see `raw`). */
   name: string;
   kind: EntryKind;
+  /** Only for a name that is not valid UTF-8: its bytes. No CheckedPath can name such an entry. */
+  raw?: Buffer;
 }
 
-function kindOf(entry: Dirent): EntryKind {
+/** `{ name }`, plus `raw` when the bytes are not valid UTF-8 (decoding replaced some with U+FFFD). */
+function nameOf(raw: Buffer): { name: string; raw?: Buffer } {
+  const name = raw.toString('utf8');
+  return name.includes('\uFFFD') && !Buffer.from(name, 'utf8').equals(raw) ? { name: displayRawName(raw), raw } : { name };
+}
+
+function byName(x: { name: string }, y: { name: string }): number {
+  return x.name < y.name ? -1 : x.name > y.name ? 1 : 0;
+}
+
+function kindOf(entry: Pick<Dirent, 'isSymbolicLink' | 'isDirectory' | 'isFile'>): EntryKind {
   if (entry.isSymbolicLink()) return 'symlink';
   if (entry.isDirectory()) return 'dir';
   if (entry.isFile()) return 'file';
@@ -347,10 +379,10 @@ export async function listDirectory(p: CheckedPath): Promise<DirEntry[]> {
   requireChecked(p);
   const dir = openPinnedDir(p);
   try {
-    const entries = await fsp.readdir(dir.ref, { withFileTypes: true });
+    const entries = await fsp.readdir(dir.ref, { withFileTypes: true, encoding: 'buffer' });
     return entries
-      .map((e) => ({ name: e.name, kind: kindOf(e) }))
-      .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+      .map((e): DirEntry => ({ ...nameOf(e.name), kind: kindOf(e) }))
+      .sort(byName);
   } catch (err) {
     throw fsError(err, p.rel, 'listing');
   } finally {
@@ -482,4 +514,229 @@ export async function renameFile(from: CheckedPath, to: CheckedPath): Promise<vo
       }
     }),
   );
+}
+
+// --- a command's leftovers (run_command's plan and after-run check) ----------
+
+export interface StatEntry {
+  /** As in DirEntry: lossy when the name is not valid UTF-8, and then `raw` holds its bytes. */
+  name: string;
+  raw?: Buffer;
+  /** An lstat: a symlink is described, never followed. */
+  stats: BigIntStats;
+}
+
+/** Synchronous calls made in a row before the event loop gets a turn. */
+const SYNC_BATCH = 256;
+const SLASH = Buffer.from('/');
+const DOTDOT = Buffer.from('..');
+
+function join(ref: string | Buffer, name: Buffer): Buffer {
+  return Buffer.concat([typeof ref === 'string' ? Buffer.from(ref) : ref, SLASH, name]);
+}
+
+/**
+ * The entries of the directory `p`, each with an lstat (metadata only: no
+ * entry is opened or followed), in code-unit order. An entry gone since the
+ * directory was read is left out.
+ */
+export async function listDirectoryStats(p: CheckedPath): Promise<StatEntry[]> {
+  requireChecked(p);
+  const dir = openPinnedDir(p);
+  try {
+    const names = await fsp.readdir(dir.ref, { encoding: 'buffer' });
+    const entries: StatEntry[] = [];
+    for (let i = 0; i < names.length; i++) {
+      if (i > 0 && i % SYNC_BATCH === 0) await yieldToLoop();
+      const raw = names[i]!;
+      const stats = lstatSync(join(dir.ref, raw), { bigint: true, throwIfNoEntry: false });
+      if (stats !== undefined) entries.push({ ...nameOf(raw), stats });
+    }
+    return entries.sort(byName);
+  } catch (err) {
+    throw fsError(err, p.rel, 'listing');
+  } finally {
+    closeSync(dir.fd);
+  }
+}
+
+/**
+ * chmod of the entry at `at`, which an lstat has just seen as `before`. On
+ * Linux it goes through an O_PATH handle re-checked to be that very entry (a
+ * symlink swapped in meanwhile is refused, never followed); the handle needs
+ * no permission on the entry, so a directory left mode 000 can be opened again.
+ */
+function chmodEntry(at: string | Buffer, before: BigIntStats, rel: string, root: string, mode: number): void {
+  if (!PROC_FD) {
+    chmodSync(at, mode); // the window the module comment describes
+    return;
+  }
+  const fd = openSync(at, O_PATH | O_NOFOLLOW);
+  try {
+    const now = fstatSync(fd, { bigint: true });
+    if (now.dev !== before.dev || now.ino !== before.ino || now.isSymbolicLink()) throw movedRefusal(rel);
+    if (now.dev !== rootDevice(root)) throw otherFilesystemRefusal(rel);
+    if (now.isFile() && now.nlink > 1n) throw hardLinkRefusal(rel, now.nlink);
+    chmodSync(`/proc/self/fd/${fd}`, mode);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Set the permission bits of `p`, which must be a `kind`: a regular file with
+ * one link, or a directory (the workspace root included). A symlink there is
+ * refused, never followed.
+ */
+export async function setMode(p: CheckedPath, mode: number, kind: 'file' | 'dir'): Promise<void> {
+  requireChecked(p);
+  const change = (at: string) => {
+    try {
+      const before = lstatSync(at, { bigint: true, throwIfNoEntry: false });
+      if (before === undefined) throw new ToolFailure(`no such file: ${displayPath(p.rel)}`);
+      admit(before, p, kind);
+      chmodEntry(at, before, p.rel, p.root, mode);
+    } catch (err) {
+      throw fsError(err, p.rel, 'changing the mode of');
+    }
+  };
+  if (p.parent() === null) change(p.abs);
+  else await inParent(p, 'change', async (at) => change(at));
+}
+
+/** Make `p` a symlink whose text is `target` (as readLinkText gave it); false when something is there already. */
+export async function createSymlink(p: CheckedPath, target: string): Promise<boolean> {
+  requireChecked(p);
+  return inParent(p, 'create', async (at) => {
+    try {
+      await fsp.symlink(target, at); // never follows anything at `at`: EEXIST instead
+      return true;
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') return false;
+      throw fsError(err, p.rel, 'creating link');
+    }
+  });
+}
+
+/**
+ * Remove `p` and, when it is a directory, everything below it; false when
+ * nothing is there. A symlink is unlinked, never followed; every directory is
+ * entered through a handle re-checked to be the directory the lstat saw, on
+ * the workspace's device, and gets owner rwx first when it lacks them. No path
+ * grows with the depth, so no depth stops it.
+ */
+export async function removeTree(p: CheckedPath): Promise<boolean> {
+  requireChecked(p);
+  return inParent(p, 'remove', (at) => removeTreeAt(at, p.rel, p.root));
+}
+
+/** `removeTree` of the entry of `dir` whose name is not valid UTF-8: `raw`, from a listing. */
+export async function removeRawTree(dir: CheckedPath, raw: Buffer): Promise<boolean> {
+  requireChecked(dir);
+  if (raw.length === 0 || raw.includes(0x2f) || raw.includes(0) || raw.equals(DOTDOT) || raw.equals(Buffer.from('.'))) {
+    throw new TypeError('removeRawTree takes a name from a listing');
+  }
+  const rel = `${dir.rel === '.' ? '' : `${dir.rel}/`}${displayRawName(raw)}`;
+  const pinned = openPinnedDir(dir);
+  try {
+    return await removeTreeAt(join(pinned.ref, raw), rel, dir.root);
+  } finally {
+    closeSync(pinned.fd);
+  }
+}
+
+async function removeTreeAt(at: string | Buffer, rel: string, root: string): Promise<boolean> {
+  try {
+    const top = lstatSync(at, { bigint: true, throwIfNoEntry: false });
+    if (top === undefined) return false;
+    if (!top.isDirectory()) {
+      unlinkSync(at); // unlink never follows a symlink
+      return true;
+    }
+    await emptyDirectory(at, top, rel, root);
+    rmdirSync(at);
+    return true;
+  } catch (err) {
+    throw fsError(err, rel, 'removing');
+  }
+}
+
+/** Open the directory `at`, which lstat saw as `before`, giving its owner rwx first if it lacks them. */
+function openDirectoryAt(at: Buffer | string, before: BigIntStats, rel: string, root: string): number {
+  const mode = Number(before.mode);
+  if ((mode & 0o700) !== 0o700) chmodEntry(at, before, rel, root, (mode & 0o7777) | 0o700);
+  const fd = openSync(at, DIR_FLAGS);
+  try {
+    const now = fstatSync(fd, { bigint: true });
+    if (!now.isDirectory() || now.dev !== before.dev || now.ino !== before.ino) throw movedRefusal(rel);
+    if (now.dev !== rootDevice(root)) throw otherFilesystemRefusal(rel);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+interface Level {
+  dev: bigint;
+  ino: bigint;
+  /** Its name in the directory above. */
+  name: Buffer;
+  /** Entries not yet removed. */
+  pending: Buffer[];
+  /** Without /proc only: its path (with /proc, the open handle names it). */
+  path: Buffer;
+}
+
+/**
+ * Remove everything below the directory `at`, one open handle at a time:
+ * going down, a child is opened through its parent's handle; coming back up,
+ * the parent is opened again as the child's `..` and must be the directory
+ * it was.
+ */
+async function emptyDirectory(at: Buffer | string, top: BigIntStats, rel: string, root: string): Promise<void> {
+  let fd = openDirectoryAt(at, top, rel, root);
+  const refOf = (level: Level) => (PROC_FD ? Buffer.from(`/proc/self/fd/${fd}`) : level.path);
+  const above: Level[] = [];
+  const start = typeof at === 'string' ? Buffer.from(at) : at;
+  let here: Level = { dev: top.dev, ino: top.ino, name: start, pending: [], path: PROC_FD ? SLASH : start };
+  try {
+    here.pending = await fsp.readdir(refOf(here), { encoding: 'buffer' });
+    for (let steps = 1; ; steps++) {
+      if (steps % SYNC_BATCH === 0) await yieldToLoop();
+      const name = here.pending.pop();
+      if (name !== undefined) {
+        const child = join(refOf(here), name);
+        const stats = lstatSync(child, { bigint: true, throwIfNoEntry: false });
+        if (stats === undefined) continue;
+        if (!stats.isDirectory()) {
+          unlinkSync(child);
+          continue;
+        }
+        const childFd = openDirectoryAt(child, stats, rel, root);
+        closeSync(fd);
+        fd = childFd;
+        above.push(here);
+        here = { dev: stats.dev, ino: stats.ino, name, pending: [], path: PROC_FD ? SLASH : child };
+        here.pending = await fsp.readdir(refOf(here), { encoding: 'buffer' });
+        continue;
+      }
+      const parent = above.pop();
+      if (parent === undefined) return;
+      const parentFd = openSync(join(refOf(here), DOTDOT), DIR_FLAGS);
+      try {
+        const now = fstatSync(parentFd, { bigint: true });
+        if (now.dev !== parent.dev || now.ino !== parent.ino) throw movedRefusal(rel);
+      } catch (err) {
+        closeSync(parentFd);
+        throw err;
+      }
+      closeSync(fd);
+      fd = parentFd;
+      rmdirSync(join(refOf(parent), here.name));
+      here = parent;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -73,3 +73,29 @@ export function plural(count: number, word: string, many = `${word}s`): string {
 export function displayPath(rel: string): string {
   return rel === '' ? '.' : rel;
 }
+
+/** A file name that is not valid UTF-8, shown with each byte that does not decode as `\xNN`. */
+export function displayRawName(raw: Buffer): string {
+  let out = '';
+  let start = 0;
+  for (let i = 0; i < raw.length; ) {
+    const length = utf8SequenceLength(raw, i);
+    if (length > 0) {
+      i += length;
+      continue;
+    }
+    out += `${raw.subarray(start, i).toString('utf8')}\\x${raw[i]!.toString(16).padStart(2, '0')}`;
+    start = ++i;
+  }
+  return out + raw.subarray(start).toString('utf8');
+}
+
+/** Bytes of the well-formed UTF-8 sequence at `i`, or 0 when there is none. */
+function utf8SequenceLength(raw: Buffer, i: number): number {
+  const b = raw[i]!;
+  if (b < 0x80) return 1;
+  const length = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+  if (length === 0 || i + length > raw.length) return 0;
+  const sequence = raw.subarray(i, i + length);
+  return Buffer.from(sequence.toString('utf8'), 'utf8').equals(sequence) ? length : 0;
+}

@@ -30,7 +30,7 @@ export function joinRel(base: string, name: string): string {
 }
 
 /** Deeper or longer than any path a tool accepts: not walked into (a tool could not name it anyway). */
-function tooDeep(rel: string): boolean {
+export function tooDeep(rel: string): boolean {
   return rel.length > MAX_PATH_BYTES || rel.split('/').length >= MAX_PATH_COMPONENTS;
 }
 

@@ -1,10 +1,20 @@
-// What the sandbox hides of the host, and the host facts the argument builder
-// needs but must not look up itself (it stays pure): which of the hidden paths
-// exist, where node is installed, which file descriptors would leak.
+// The host as the sandbox sees it from outside: what it hides, and the facts
+// the pure parts (the argument builder, the guard) need but must not look up
+// themselves: which hidden paths exist, where node and bwrap are installed,
+// which file descriptors would leak, whether a program on the system PATH is
+// there, whether the plan's paths are what bubblewrap will mount, whether the
+// sandbox's init is still alive, and what the kernel says when the probe fails.
+//
+// This is the OS boundary, not workspace I/O: it reads metadata of the host
+// (and, for the mount check, of the plan's paths), never the content of a
+// workspace file, and writes nothing. Every byte of the workspace goes through
+// fs/authority.ts; spec/architecture.spec.ts allows node:fs here by name.
 
 import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { HiddenPath } from './plan.js';
+import { errnoCode } from './errno.js';
+import type { HiddenPath, SandboxPlan } from './plan.js';
 import { isWithin } from './plan.js';
 
 /**
@@ -114,4 +124,128 @@ export async function inheritedFds(): Promise<number[]> {
     }
   }
   return leaks.sort((a, b) => a - b);
+}
+
+/** /dev/null, opened for reading: the runner covers leaked descriptors with it. The caller closes it. */
+export function openDevNull(): Promise<FileHandle> {
+  return fsp.open('/dev/null', 'r');
+}
+
+// --- programs on the host ------------------------------------------------------
+
+export interface HostProgram {
+  /** An executable regular file (links followed, as execvp follows them). */
+  executable: boolean;
+  /** Where it leads, every symlink followed; null when nothing is there. */
+  realPath: string | null;
+}
+
+/** A program file outside the workspace: a system PATH directory, node's, or an absolute path. */
+export async function hostProgram(file: string): Promise<HostProgram> {
+  const realPath = await fsp.realpath(file).catch(() => null);
+  try {
+    const st = await fsp.stat(file);
+    if (!st.isFile()) return { executable: false, realPath };
+    await fsp.access(file, fsp.constants.X_OK);
+    return { executable: true, realPath };
+  } catch {
+    return { executable: false, realPath };
+  }
+}
+
+// --- the plan against the disk -------------------------------------------------
+//
+// bubblewrap resolves symlinks in every source and destination it is given,
+// so a plan path that is (or goes through) a symlink could mount a different
+// place than the one the policy was asked about. Each path must exist and be
+// its own real path. What remains is the window between this check and
+// bubblewrap's mounts: the caller closes it by running one command per
+// workspace at a time (no sandboxed process is alive to swap a directory meanwhile).
+
+async function mountProblem(p: string, what: string, kind: 'dir' | 'file' | 'any'): Promise<string | null> {
+  let st;
+  let real;
+  try {
+    st = await fsp.lstat(p);
+    real = await fsp.realpath(p);
+  } catch (err) {
+    return `${what} ${p} cannot be used (${errnoCode(err)})`;
+  }
+  if (real !== p || st.isSymbolicLink()) return `${what} ${p} is a symlink or goes through one`;
+  if (kind === 'dir' && !st.isDirectory()) return `${what} ${p} is not a directory`;
+  if (kind === 'file' && st.isDirectory()) return `${what} ${p} is a directory, planned as a file`;
+  return null;
+}
+
+/** The first reason the plan does not match the disk, or null when it does. */
+export async function planProblemOnDisk(plan: SandboxPlan): Promise<string | null> {
+  const checks: Array<[string, string, 'dir' | 'file' | 'any']> = [
+    [plan.workspace, 'workspace', 'dir'],
+    [plan.cwd, 'working directory', 'dir'],
+    ...plan.writable.map((p): [string, string, 'any'] => [p, 'writable path', 'any']),
+    ...plan.readOnly.map((p): [string, string, 'any'] => [p, 'read-only path', 'any']),
+    ...plan.hidden.map((h): [string, string, 'dir' | 'file'] => [h.path, 'hidden path', h.kind]),
+  ];
+  for (const [p, what, kind] of checks) {
+    const problem = await mountProblem(p, what, kind);
+    if (problem !== null) return problem;
+  }
+  return null;
+}
+
+// --- processes -------------------------------------------------------------------
+
+export interface InitProcess {
+  /** Host pid of the sandbox's init. */
+  pid: number;
+  /** `pid:[inode]` of the pid namespace it heads: tells it from a later process that reuses the pid. */
+  pidNamespace: string;
+}
+
+/** Whether the sandbox's init (and so anything in its pid namespace) is still alive. */
+export async function initAlive(init: InitProcess): Promise<boolean> {
+  try {
+    // Another namespace means the pid was reused by an unrelated process.
+    if ((await fsp.readlink(`/proc/${init.pid}/ns/pid`)) !== init.pidNamespace) return false;
+    // A zombie init has already taken every process of its namespace down with it; whoever
+    // inherited it (the host's init) may take its time to reap it.
+    const stat = await fsp.readFile(`/proc/${init.pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false; // gone
+  }
+}
+
+// --- what the probe reports when the sandbox does not work -----------------------
+
+/** Whether anything is at the host path `p` (not followed). */
+export async function hostPathExists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A /proc/sys value (`kernel/unprivileged_userns_clone`), or undefined where the file does not exist. */
+export async function readSysctl(name: string): Promise<string | undefined> {
+  try {
+    return (await fsp.readFile(`/proc/sys/${name}`, 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** 'docker', 'podman' or 'container' when this process runs inside one, else null. */
+export async function containerKind(): Promise<string | null> {
+  if (await hostPathExists('/.dockerenv')) return 'docker';
+  if (await hostPathExists('/run/.containerenv')) return 'podman';
+  try {
+    if (/docker|kubepods|containerd|lxc/.test(await fsp.readFile('/proc/1/cgroup', 'utf8'))) return 'container';
+  } catch {
+    // no cgroup information: not known to be a container
+  }
+  return null;
 }

@@ -3,11 +3,11 @@
 //
 //   const verdict = await probeSandbox();           // cached; never falls back
 //   if (!verdict.ok) refuse(verdict.reason);        // one line with the fix
-//   const before = await snapshotPlan(plan);        // { ok, snapshot } or { ok: false, reason }
+//   const before = await snapshotPlan(root, plan);  // { ok, snapshot } or { ok: false, reason }
 //   const run = await runSandboxed(verdict.sandbox, plan, { limits, signal });
-//   const after = await snapshotPlan(plan);
+//   const after = await snapshotPlan(root, plan);
 //   const diff = diffSnapshots(before.snapshot, after.snapshot);
-//   // each diff path → policy; a disallowed created path → removeCreated()
+//   // each diff path → policy; a disallowed created path → fs/authority removeTree()
 //
 // Run one command per workspace at a time, under the workspace's mutation
 // lock from the first snapshot to the last removal (docs/sandbox.md).
@@ -43,4 +43,3 @@ export {
   type SnapshotEntry,
   type SnapshotResult,
 } from './snapshot.js';
-export { removeCreated, type RemoveOutcome } from './remove.js';

@@ -6,9 +6,6 @@
 // and again for the manifest, and the answer does not change while it runs.
 
 import { execFile } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   diagnose,
@@ -17,10 +14,10 @@ import {
   unsupportedPlatformReason,
   type ProbeFacts,
 } from './diagnosis.js';
-import { TRUSTED_BWRAP_PATHS, findBwrap } from './host.js';
+import { TRUSTED_BWRAP_PATHS, containerKind, findBwrap, hostPathExists, readSysctl } from './host.js';
 import { defaultPathDirs, type SandboxPlan } from './plan.js';
-import { removeTree } from './remove.js';
 import { runUnder } from './run.js';
+import { createProbeWorkspace, removeProbeWorkspace } from './scratch.js';
 import { provenSandbox, type Sandbox } from './sandbox.js';
 
 export type SandboxVerdict = { ok: true; sandbox: Sandbox } | { ok: false; reason: string };
@@ -62,28 +59,24 @@ async function runProbe(bwrapPath: string | undefined): Promise<SandboxVerdict> 
   const candidates = bwrapPath === undefined ? TRUSTED_BWRAP_PATHS : [bwrapPath];
   const bwrap = await findBwrap(candidates);
   if (bwrap === null) return { ok: false, reason: missingBwrapReason(candidates) };
-  const ws = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), 'choragen-probe-')));
+  const ws = await createProbeWorkspace();
   try {
-    await fsp.mkdir(path.join(ws, 'protected'));
-    await fsp.mkdir(path.join(ws, 'private'));
-    await fsp.writeFile(path.join(ws, 'private', 'inner'), 'probe');
-    await fsp.writeFile(path.join(ws, 'secret'), 'probe');
     const plan: SandboxPlan = {
-      workspace: ws,
-      cwd: ws,
+      workspace: ws.root,
+      cwd: ws.root,
       argv: ['/bin/sh', '-c', SELF_TEST],
-      writable: [ws],
-      readOnly: [path.join(ws, 'protected')],
+      writable: [ws.root],
+      readOnly: [ws.protectedDir],
       hidden: [
-        { path: path.join(ws, 'secret'), kind: 'file' },
-        { path: path.join(ws, 'private'), kind: 'dir' },
+        { path: ws.secret, kind: 'file' },
+        { path: ws.privateDir, kind: 'dir' },
       ],
-      pathDirs: defaultPathDirs(ws),
+      pathDirs: defaultPathDirs(ws.root),
     };
     const run = await runUnder(bwrap, plan, { limits: { timeoutMs: 15_000, outputCapBytes: 4096 } });
     const version = await bwrapVersion(bwrap);
-    const written = await exists(path.join(ws, 'written'));
-    const leaked = await exists(path.join(ws, 'protected', 'x'));
+    const written = await hostPathExists(ws.written);
+    const leaked = await hostPathExists(ws.leaked);
     if (run.exitCode === 0 && written && !leaked && version !== null) {
       return { ok: true, sandbox: provenSandbox(bwrap, version) };
     }
@@ -96,16 +89,7 @@ async function runProbe(bwrapPath: string | undefined): Promise<SandboxVerdict> 
           : 'bwrap --version printed nothing');
     return { ok: false, reason: diagnose(await probeFacts(bwrap, version, message)) };
   } finally {
-    await removeTree(ws);
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fsp.lstat(p);
-    return true;
-  } catch {
-    return false;
+    await removeProbeWorkspace(ws);
   }
 }
 
@@ -116,25 +100,6 @@ async function bwrapVersion(bwrap: string): Promise<string | null> {
   } catch {
     return null;
   }
-}
-
-async function readSysctl(name: string): Promise<string | undefined> {
-  try {
-    return (await fsp.readFile(`/proc/sys/${name}`, 'utf8')).trim();
-  } catch {
-    return undefined;
-  }
-}
-
-async function containerKind(): Promise<string | null> {
-  if (await exists('/.dockerenv')) return 'docker';
-  if (await exists('/run/.containerenv')) return 'podman';
-  try {
-    if (/docker|kubepods|containerd|lxc/.test(await fsp.readFile('/proc/1/cgroup', 'utf8'))) return 'container';
-  } catch {
-    // no cgroup information: not known to be a container
-  }
-  return null;
 }
 
 async function probeFacts(bwrap: string, version: string | null, message: string): Promise<ProbeFacts> {

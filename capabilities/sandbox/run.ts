@@ -11,15 +11,13 @@
 // whole, which is what guarantees that nothing outlives it.
 
 import { spawn, type StdioOptions } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bwrapArgs } from './bwrap-args.js';
 import { errnoCode } from './errno.js';
-import { hostLayout, inheritedFds } from './host.js';
+import { hostLayout, inheritedFds, initAlive, openDevNull, planProblemOnDisk, type InitProcess } from './host.js';
 import { OutputTail, type CapturedOutput } from './output-tail.js';
 import { checkPlanShape, type SandboxPlan } from './plan.js';
-import { planProblemOnDisk } from './plan-on-disk.js';
 import { Sandbox } from './sandbox.js';
 import { createScratch, removeScratch } from './scratch.js';
 
@@ -128,27 +126,6 @@ export async function runUnder(bwrap: string, plan: SandboxPlan, options: RunOpt
   }
 }
 
-interface InitProcess {
-  /** Host pid of the sandbox's init. */
-  pid: number;
-  /** `pid:[inode]` of the pid namespace it heads: tells it from a later process that reuses the pid. */
-  pidNamespace: string;
-}
-
-async function initAlive(init: InitProcess): Promise<boolean> {
-  try {
-    // Another namespace means the pid was reused by an unrelated process.
-    if ((await fsp.readlink(`/proc/${init.pid}/ns/pid`)) !== init.pidNamespace) return false;
-    // A zombie init has already taken every process of its namespace down with it; whoever
-    // inherited it (the host's init) may take its time to reap it.
-    const stat = await fsp.readFile(`/proc/${init.pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false; // gone
-  }
-}
-
 /**
  * Waits until the sandbox's init, and so its whole pid namespace, is gone. It
  * normally follows bubblewrap within milliseconds; an init killed before it
@@ -203,7 +180,7 @@ async function spawnAndCollect(
   leakedFds: number[],
 ): Promise<SandboxRun> {
   const stdio: StdioOptions = ['ignore', 'pipe', 'pipe', 'pipe'];
-  const devNull = leakedFds.some((fd) => fd > STATUS_FD) ? await fsp.open('/dev/null', 'r') : null;
+  const devNull = leakedFds.some((fd) => fd > STATUS_FD) ? await openDevNull() : null;
   if (devNull !== null) {
     for (const fd of leakedFds.filter((n) => n > STATUS_FD)) {
       while (stdio.length < fd) stdio.push('ignore');

@@ -1,14 +1,19 @@
 // What a command changed: the writable areas of a plan listed before and after
 // the run (metadata only, no content), so the broker can check every created,
-// modified or deleted path against the policy like a write_file. Symlinks are
-// recorded, never followed. The walk is bounded by an entry cap and fails
-// with a clear reason past it; a directory it cannot list is reported as
-// such rather than skipped.
+// modified or deleted path against the policy like a write_file. Every
+// listing goes through the filesystem authority (fs/authority.ts): symlinks
+// are recorded, never followed, and a directory swapped for a symlink is not
+// entered. The walk is bounded by an entry cap and a depth, and fails with a
+// clear reason past the cap; a directory it cannot list (or will not, being
+// too deep) is reported as such rather than skipped. A name that is not valid
+// UTF-8 is recorded by its bytes and never entered: no CheckedPath can name it.
 
-import { promises as fsp, type BigIntStats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
+import type { CheckedPath } from '../../policy/canonical.js';
+import { entryStats, listDirectoryStats } from '../fs/authority.js';
+import { tooDeep } from '../fs/walk.js';
 import { isWithin, type SandboxPlan } from './plan.js';
-import { errnoCode } from './errno.js';
 
 export interface SnapshotEntry {
   type: 'file' | 'dir' | 'symlink' | 'other';
@@ -21,8 +26,10 @@ export interface SnapshotEntry {
   mode: number;
   /** More than 1: the same file is reachable under another name. */
   nlink: number;
-  /** A directory the walk could not list: what is below it is unknown. */
+  /** A directory the walk could not list, or is too deep to list: what is below it is unknown. */
   unreadable?: true;
+  /** A name that is not valid UTF-8: the directory it is in (workspace-relative), its bytes, and how it is shown. */
+  odd?: { dir: string; raw: Buffer; shown: string };
 }
 
 export interface Snapshot {
@@ -31,7 +38,7 @@ export interface Snapshot {
   areas: string[];
   /** Workspace-relative paths not walked: the sandbox keeps them read-only or hidden, so they cannot change. */
   excluded: string[];
-  /** Keyed by workspace-relative path. */
+  /** Keyed by workspace-relative path (an odd name: its shown path, a NUL and its bytes in hex). */
   entries: Map<string, SnapshotEntry>;
 }
 
@@ -49,10 +56,6 @@ export interface SnapshotDiff {
 /** Enough for a large project's writable tree; a walk past it fails instead of stalling the broker. */
 export const DEFAULT_SNAPSHOT_MAX_ENTRIES = 100_000;
 
-/** Entries whose lstat runs concurrently while a directory is read. */
-const LSTAT_BATCH = 64;
-
-
 function entryOf(st: BigIntStats): SnapshotEntry {
   const type = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
   return {
@@ -67,23 +70,31 @@ function entryOf(st: BigIntStats): SnapshotEntry {
   };
 }
 
+/** The entry `rel` ('' for the root) below `root`, as a lexical CheckedPath. */
+export function below(root: CheckedPath, rel: string): CheckedPath {
+  return rel === '' ? root : root.descend(rel);
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 /**
- * Lists `areas` (absolute paths inside `workspace`) and everything below them,
- * except the `exclude` paths and what is below those.
+ * Lists `areas` (absolute paths inside the workspace `root`) and everything
+ * below them, except the `exclude` paths and what is below those.
  */
 export async function snapshotAreas(
-  workspace: string,
+  root: CheckedPath,
   areas: readonly string[],
   options: { exclude?: readonly string[]; maxEntries?: number } = {},
 ): Promise<SnapshotResult> {
+  const workspace = root.abs;
   const maxEntries = options.maxEntries ?? DEFAULT_SNAPSHOT_MAX_ENTRIES;
-  const exclude = new Set(options.exclude ?? []);
-  const rel = (abs: string) => path.relative(workspace, abs);
-  for (const p of [...areas, ...exclude]) {
+  const relOf = (abs: string) => path.relative(workspace, abs).split(path.sep).join('/');
+  for (const p of [...areas, ...(options.exclude ?? [])]) {
     if (!path.isAbsolute(p) || !isWithin(p, workspace)) return { ok: false, reason: `${p} is not inside the workspace` };
   }
+  const exclude = new Set((options.exclude ?? []).map(relOf));
   // An area inside another one is walked as part of it.
-  const roots = [...new Set(areas)].filter((a, _, all) => !all.some((b) => b !== a && isWithin(a, b)));
+  const roots = [...new Set(areas)].filter((a, _, all) => !all.some((b) => b !== a && isWithin(a, b))).map(relOf);
   const entries = new Map<string, SnapshotEntry>();
   const tooMany = (): SnapshotResult => ({
     ok: false,
@@ -93,63 +104,57 @@ export async function snapshotAreas(
   });
 
   const pending: string[] = [];
-  for (const root of roots) {
-    if (exclude.has(root)) continue;
+  for (const rel of roots) {
+    if (exclude.has(rel)) continue;
     let st;
     try {
-      st = await fsp.lstat(root, { bigint: true });
+      st = entryStats(below(root, rel));
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') continue;
-      return { ok: false, reason: `cannot read ${rel(root) || '.'} (${errnoCode(err)})` };
+      return { ok: false, reason: `cannot read ${rel || '.'} (${message(err)})` };
     }
-    entries.set(rel(root), entryOf(st));
+    if (st === null) continue;
+    entries.set(rel, entryOf(st));
     if (entries.size > maxEntries) return tooMany();
-    if (st.isDirectory()) pending.push(root);
+    if (st.isDirectory()) pending.push(rel);
   }
 
   while (pending.length > 0) {
     const dir = pending.pop()!;
-    let names: string[];
-    try {
-      names = await fsp.readdir(dir);
-    } catch {
-      entries.get(rel(dir))!.unreadable = true;
+    if (tooDeep(dir)) {
+      entries.get(dir)!.unreadable = true;
       continue;
     }
-    const children = names.map((name) => path.join(dir, name)).filter((child) => !exclude.has(child));
-    for (let i = 0; i < children.length; i += LSTAT_BATCH) {
-      const batch = children.slice(i, i + LSTAT_BATCH);
-      const stats = await Promise.all(
-        batch.map((child) =>
-          fsp.lstat(child, { bigint: true }).then(
-            (st) => ({ st }),
-            (err: unknown) => ({ err }),
-          ),
-        ),
-      );
-      for (let j = 0; j < batch.length; j++) {
-        const child = batch[j]!;
-        const got = stats[j]!;
-        if ('err' in got) {
-          if (errnoCode(got.err) === 'ENOENT') continue; // gone since readdir: it is not there
-          return { ok: false, reason: `cannot read ${rel(child)} (${errnoCode(got.err)})` };
-        }
-        entries.set(rel(child), entryOf(got.st));
-        if (entries.size > maxEntries) return tooMany();
-        if (got.st.isDirectory()) pending.push(child);
+    let listed;
+    try {
+      listed = await listDirectoryStats(below(root, dir));
+    } catch {
+      entries.get(dir)!.unreadable = true;
+      continue;
+    }
+    const prefix = dir === '' ? '' : `${dir}/`;
+    for (const { name, raw, stats } of listed) {
+      if (raw !== undefined) {
+        const shown = `${prefix}${name}`;
+        entries.set(`${shown}\0${raw.toString('hex')}`, { ...entryOf(stats), odd: { dir, raw, shown } });
+      } else {
+        const rel = `${prefix}${name}`;
+        if (exclude.has(rel)) continue;
+        entries.set(rel, entryOf(stats));
+        if (stats.isDirectory()) pending.push(rel);
       }
+      if (entries.size > maxEntries) return tooMany();
     }
   }
   return {
     ok: true,
-    snapshot: { workspace, areas: roots.map(rel), excluded: [...exclude].map(rel), entries },
+    snapshot: { workspace, areas: roots, excluded: [...exclude], entries },
   };
 }
 
 /** The areas a plan lets a command change: its writable paths, without the read-only and hidden ones inside. */
-export function snapshotPlan(plan: SandboxPlan, maxEntries?: number): Promise<SnapshotResult> {
+export function snapshotPlan(root: CheckedPath, plan: SandboxPlan, maxEntries?: number): Promise<SnapshotResult> {
   const exclude = [...plan.readOnly, ...plan.hidden.map((h) => h.path)];
-  return snapshotAreas(plan.workspace, plan.writable, maxEntries === undefined ? { exclude } : { exclude, maxEntries });
+  return snapshotAreas(root, plan.writable, maxEntries === undefined ? { exclude } : { exclude, maxEntries });
 }
 
 function changed(a: SnapshotEntry, b: SnapshotEntry): boolean {

@@ -4,7 +4,7 @@
 import type { BigIntStats } from 'node:fs';
 import type { AuthorizedPath, CommandServices, ToolContext } from '../../capabilities/capability.js';
 import type { Action } from '../../policy/types.js';
-import { canonicalize } from '../../policy/canonical.js';
+import { canonicalize, workspaceRoot } from '../../policy/canonical.js';
 import { ToolRefusal } from '../../policy/errors.js';
 import type { LiveSession } from './live-session.js';
 import { refusalText } from '../../policy/refusal-text.js';
@@ -54,6 +54,10 @@ export function createToolContext(deps: ContextDeps, session: LiveSession, tool:
     canRead(rel: string): boolean {
       return decide(deps, identity.role, 'read', rel).decision !== 'deny';
     },
+
+    root: () => workspaceRoot(deps.workspace),
+
+    resolve: (input: string) => canonicalize(deps.workspace, input),
 
     mutate<T>(target: AuthorizedPath, effect: () => Promise<T>): Promise<T> {
       return deps.writes.write(identity.id, session.startedMs, target.rel, target.abs, async () => {

@@ -107,7 +107,14 @@ export class PolicyCheckCommand extends ChoragenCommand {
     const argv = this.command !== undefined ? splitCommandLine(this.command) : [...this.rest];
     if (argv === null) throw new UsageError(`--command: unterminated quote in ${JSON.stringify(this.command)}`);
     if (argv.length === 0) throw new UsageError('--command: the command is empty');
-    const program = await resolveProgram(argv[0]!, { workspace, cwd: workspace, pathDirs: defaultPathDirs(workspace) });
+    const { canonicalize, workspaceRoot } = await import('../../policy/canonical.js');
+    const root = await workspaceRoot(workspace);
+    const program = await resolveProgram(argv[0]!, {
+      root,
+      cwd: root,
+      pathDirs: defaultPathDirs(root.abs),
+      resolve: (rel) => canonicalize(workspace, rel),
+    });
     const decision = guardCommand(argv, program.facts) ?? policy.decideCommand(role, argv);
     const line = quoteCommand(argv);
     if (this.json) {

@@ -100,6 +100,8 @@ describe('policy: the built-in command guard', () => {
     expect(rule(['src/../../bin/node'])).to.equal('builtin.program-path');
     expect(rule(['/tmp/evil'], { outsideAllowedDirs: true })).to.equal('builtin.program-path');
     expect(rule(['./tool'], { outsideAllowedDirs: true })).to.equal('builtin.program-path');
+    // A bare name found in node_modules/.bin through a link that leads out of the workspace.
+    expect(rule(['tsc'], { outsideAllowedDirs: true })).to.equal('builtin.program-path');
     expect(rule(['/usr/bin/node', '--test'], { outsideAllowedDirs: false })).to.equal('pass');
     expect(rule([''])).to.equal('builtin.argv');
     expect(rule([])).to.equal('builtin.argv');

@@ -24,14 +24,18 @@ export function tmpfsUnavailable(): string | null {
   return refusal;
 }
 
-/** A fresh tmpfs of `sizeKb` KiB, or null (with tmpfsUnavailable() saying why) where mounting is not allowed. */
-export function mountTmpfs(sizeKb: number): Tmpfs | null {
+/**
+ * A fresh tmpfs of `sizeKb` KiB, on a new temp directory or on the empty
+ * directory `at`; null (with tmpfsUnavailable() saying why) where mounting is
+ * not allowed.
+ */
+export function mountTmpfs(sizeKb: number, at?: string): Tmpfs | null {
   if (refusal) return null;
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'choragen-tmpfs-'));
+  const dir = at ?? mkdtempSync(path.join(os.tmpdir(), 'choragen-tmpfs-'));
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKb}k,mode=0755`, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    if (at === undefined) rmSync(dir, { recursive: true, force: true });
     refusal = `cannot mount a tmpfs here (${String((err as { stderr?: Buffer }).stderr ?? err).trim().split('\n')[0]}); needs root`;
     return null;
   }
@@ -67,7 +71,7 @@ export function mountTmpfs(sizeKb: number): Tmpfs | null {
       try {
         execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        if (at === undefined) rmSync(dir, { recursive: true, force: true });
       }
     },
   };

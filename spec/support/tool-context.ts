@@ -6,7 +6,7 @@
 
 import fs, { type BigIntStats } from 'node:fs';
 import path from 'node:path';
-import { canonicalize } from '../../policy/canonical.js';
+import { canonicalize, workspaceRoot } from '../../policy/canonical.js';
 import { ToolRefusal } from '../../policy/errors.js';
 import type { Action, Verdict } from '../../policy/types.js';
 import {
@@ -97,6 +97,8 @@ export function testToolContext(workspace: string, options: TestToolContextOptio
       return target;
     },
     canRead: (rel) => options.canRead?.(rel) ?? options.decide?.(rel, 'read') !== 'deny',
+    root: () => workspaceRoot(root),
+    resolve: (requested) => canonicalize(root, requested),
     async mutate(target, effect) {
       mutations.push(target.rel);
       return effect();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { checkChanges } from '../../../capabilities/commands/changes.js';
 import type { Decide } from '../../../capabilities/commands/plan.js';
 import { snapshotAreas } from '../../../capabilities/sandbox/snapshot.js';
+import { canonicalize, workspaceRoot } from '../../../policy/canonical.js';
 import { parsePolicy } from '../../../policy/load.js';
 import { decideGuarded } from '../../../policy/protected-paths.js';
 import { removeWorkspace, tempWorkspace } from '../sandbox/fixture.js';
@@ -40,10 +41,11 @@ describe('run_command: the check after the run', () => {
     const policy = parsePolicy(POLICY, 'p.yaml');
     const decide: Decide = (action, rel) => decideGuarded(policy, null, 'impl', action, rel);
     const areas = [path.join(ws!, 'src')];
-    const before = await snapshotAreas(ws!, areas);
+    const root = await workspaceRoot(ws!);
+    const before = await snapshotAreas(root, areas);
     if (!before.ok) throw new Error(before.reason);
     change(ws!);
-    return checkChanges({ workspace: ws!, decide, before: before.snapshot, snapshot: () => snapshotAreas(ws!, areas), links });
+    return checkChanges({ root, decide, before: before.snapshot, snapshot: () => snapshotAreas(root, areas), links, resolve: (rel) => canonicalize(ws!, rel) });
   }
 
   it('keeps allowed changes and removes created paths the role may not create', async () => {

@@ -1,14 +1,17 @@
 // The sandbox plan derived from the policy and the disk: what run_command's
 // sandbox makes writable, read-only and hidden (real files, no bubblewrap).
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { planCommand, MAX_PROTECTED_PATHS, type Decide } from '../../../capabilities/commands/plan.js';
 import { defaultPathDirs } from '../../../capabilities/sandbox/plan.js';
 import { writableBases } from '../../../policy/command-areas.js';
+import { workspaceRoot } from '../../../policy/canonical.js';
 import { parsePolicy } from '../../../policy/load.js';
 import { decideGuarded, policyRelPath } from '../../../policy/protected-paths.js';
 import { tempWorkspace, removeWorkspace } from '../sandbox/fixture.js';
+import { mountTmpfs } from '../../support/tmpfs.js';
 
 const BASE_POLICY = `
 mutations:
@@ -38,7 +41,8 @@ async function planFor(ws: string, policyText: string, role: 'impl' | 'control' 
   const policy = parsePolicy(policyText, path.join(ws, 'choragen.governance.yaml'));
   const policyRel = policyRelPath(ws, policy.file);
   const decide: Decide = (action, rel) => decideGuarded(policy, policyRel, role, action, rel);
-  const result = await planCommand({ workspace: ws, cwd: ws, argv: ['node', '--test'], pathDirs: defaultPathDirs(ws), writableBases: writableBases(policy, role), decide });
+  const root = await workspaceRoot(ws);
+  const result = await planCommand({ root, cwd: root, argv: ['node', '--test'], pathDirs: defaultPathDirs(ws), writableBases: writableBases(policy, role), decide });
   if (!result.ok) throw new Error(result.reason);
   const rel = (p: string) => path.relative(ws, p) || '.';
   const { plan, links } = result.value;
@@ -157,4 +161,43 @@ roles:
     expect((err as Error).message).to.match(/protects 1,501 paths one by one .* cover directories whole with deny rules/);
   });
 
+  it('stops at a name that is not UTF-8 where it would need protecting or could change (bubblewrap cannot be given it)', async () => {
+    const odd = (rel: string, bytes: number[]) => Buffer.concat([Buffer.from(`${ws}/${rel}`), Buffer.from(bytes)]);
+    ws = tempWorkspace({ 'src/a.ts': '', 'docs/': '' });
+    // Outside the writable areas, a readable one is no matter.
+    fs.writeFileSync(odd('docs/', [0x6e, 0xff, 0x2e, 0x6d, 0x64]), '');
+    expect((await planFor(ws, BASE_POLICY)).writable).to.deep.equal(['src']);
+
+    const cases: Array<[() => void, RegExp]> = [
+      [() => fs.writeFileSync(odd('src/', [0x78, 0xff, 0x2e, 0x74, 0x73]), ''), /^src\/x\\xff\.ts: its name is not valid UTF-8, so the sandbox can neither protect it nor check what a command does to it; rename it$/],
+      [() => fs.writeFileSync(odd('', [0xfe, 0x2e, 0x6b, 0x65, 0x79]), ''), /^\\xfe\.key: .* the sandbox cannot hide it; rename it$/],
+      [() => fs.mkdirSync(odd('docs/', [0x64, 0xff])), /^docs\/d\\xff: .* the sandbox cannot check what is inside it; rename it$/],
+    ];
+    for (const [plant, reason] of cases) {
+      removeWorkspace(ws);
+      ws = tempWorkspace({ 'src/a.ts': '', 'docs/': '' });
+      plant();
+      expect(((await planFor(ws, BASE_POLICY).catch((e: Error) => e)) as Error).message).to.match(reason);
+    }
+  });
+
+  it('hides whole a directory it cannot list: too deep to walk, or another filesystem mounted inside', async function () {
+    ws = tempWorkspace({ 'src/a.ts': '', 'docs/': '' });
+    const script = `const fs = require('fs'); process.chdir(process.argv[1]);
+      for (let i = 0; i < 260; i++) { fs.mkdirSync('a'); process.chdir('a'); }
+      fs.writeFileSync('.env', 'SECRET');`;
+    execFileSync(process.execPath, ['-e', script, path.join(ws, 'docs')]);
+    const deep = ['docs', ...Array(255).fill('a')].join('/'); // 256 components: no tool could name what is below
+    expect((await planFor(ws, BASE_POLICY)).hidden).to.deep.equal([`${deep} dir`]);
+
+    fs.mkdirSync(path.join(ws, 'src', 'mnt'));
+    const mounted = mountTmpfs(64, path.join(ws, 'src', 'mnt'));
+    if (mounted === null) this.skip(); // not root: nothing to mount
+    try {
+      fs.writeFileSync(path.join(mounted.dir, '.env'), 'SECRET');
+      expect((await planFor(ws, BASE_POLICY)).hidden).to.deep.equal([`${deep} dir`, 'src/mnt dir']);
+    } finally {
+      mounted.unmount();
+    }
+  });
 });
