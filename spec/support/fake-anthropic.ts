@@ -253,6 +253,7 @@ function faultWire(record: RecordedRequest): FaultWire {
       ];
     },
     error: (status, message) => errorBody(errorTypeOf(status), message ?? errorMessageOf(status)),
+    streamOf: (events) => events.map((e) => sse(typeof (e as { type?: unknown })?.type === 'string' ? (e as { type: string }).type : 'message', e)),
   };
 }
 

@@ -81,7 +81,13 @@ export type Fault =
   /** A 200 reply whose assistant message has no content. */
   | { kind: 'no-content' }
   /** An error the way the real API words it (401, 403, 429 with retry-after, 5xx…). */
-  | { kind: 'status'; status: number; message?: string; retryAfterMs?: number };
+  | { kind: 'status'; status: number; message?: string; retryAfterMs?: number }
+  /**
+   * A 200 stream of exactly these events (chunks), framed the API's way,
+   * whatever they hold: a reply no script can write (fields of odd types,
+   * deeply nested arrays where strings belong: a hostile endpoint).
+   */
+  | { kind: 'stream'; events: unknown[] };
 
 /** Chooses a fault per request: return null/undefined to answer normally. */
 export type FaultPicker = (request: Readonly<RecordedRequest>) => Fault | null | undefined;
@@ -117,6 +123,8 @@ export interface FaultWire {
   noContent(stream: boolean): string[] | unknown;
   /** The API's error body for a status. */
   error(status: number, message?: string): unknown;
+  /** SSE frames carrying these events, as the API frames and ends a stream. */
+  streamOf(events: unknown[]): string[];
 }
 
 /** Answers (or does not) as the fault says; `headers` go on whatever is sent. */
@@ -163,6 +171,13 @@ export async function performFault(
       } else {
         sendJson(res, 200, reply, headers);
       }
+      return;
+    }
+    case 'stream': {
+      record.status = 200;
+      writeSseHead(res, headers);
+      for (const frame of wire.streamOf(fault.events)) res.write(frame);
+      res.end();
       return;
     }
     case 'status': {

@@ -4,11 +4,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RecordedRequest } from './fake-http.js';
 
-/** The tool_result blocks the sessions got back, by tool_use id (`{tool_use_id, content, is_error?}`, as sent). */
+/**
+ * The tool results the sessions got back, by tool_use id, as sent: Anthropic's
+ * `tool_result` blocks (`{tool_use_id, content, is_error?}`), or OpenAI's
+ * `tool` messages as `{tool_use_id, content}` (an error's content starts with
+ * "Error: ", the wire having no flag).
+ */
 export function resultsOf(server: { requests: readonly RecordedRequest[] }): Map<string, any> {
   const out = new Map<string, any>();
   for (const q of server.requests) {
     for (const m of q.body?.messages ?? []) {
+      if (m.role === 'tool') out.set(m.tool_call_id, { tool_use_id: m.tool_call_id, content: m.content });
       if (m.role !== 'user' || !Array.isArray(m.content)) continue;
       for (const b of m.content) if (b.type === 'tool_result') out.set(b.tool_use_id, b);
     }

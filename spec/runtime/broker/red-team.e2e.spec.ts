@@ -12,7 +12,8 @@ import { DEFAULT_POLICY_YAML } from '../../../policy/default-policy.js';
 import { verifyAuditFile } from '../../../runtime/audit/verify.js';
 import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
 import { jsonEvents, runCli } from '../../support/cli.js';
-import { auditText, expectNoSecret, interruptDuring, resultsOf, snapshot } from '../../support/red-team.js';
+import { expectNoSecret, interruptDuring, snapshot } from '../../support/red-team.js';
+import { auditText, resultsOf } from '../../support/run-records.js';
 
 const SECRETS = {
   outside: 'OUTSIDE-SECRET-4c1d9e77a2',
