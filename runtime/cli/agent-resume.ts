@@ -27,7 +27,7 @@ export class AgentResumeCommand extends ChoragenCommand {
   });
 
   id = Option.String({ name: 'session-id' });
-  provider = Option.String('--provider', { description: 'anthropic (default), openai or script: the run default for roles without their own' });
+  provider = Option.String('--provider', { description: 'anthropic, openai or script: the run default for roles without their own (default: the provider the session ran on)' });
   script = Option.String('--script', { description: 'Scripted conversation file for --provider script' });
   model = Option.String('--model', { description: 'Model of roles without their own (default: the session\'s, when it ran on the same provider)' });
   maxTokens = Option.String('--max-tokens', { description: 'Token budget for this run' });
@@ -52,10 +52,12 @@ export class AgentResumeCommand extends ChoragenCommand {
     const lock = ResumeLock.acquire(root, this.id);
     try {
       const saved = await resumableSession(root, this.id);
+      // A session carries on where it ran: an OpenAI session resumed without --provider stays on OpenAI.
+      const provider = this.provider ?? saved.provider;
       return await startRun({
         role: saved.identity.role, resume: saved, json: this.json,
         settings: {
-          workspace: root, provider: this.provider, script: this.script, model: this.model ?? sameProviderModel(saved, this.provider),
+          workspace: root, provider, script: this.script, model: this.model ?? sameProviderModel(saved, provider),
           maxTokens: this.maxTokens, maxCost: this.maxCost, maxTurns: this.maxTurns, maxRetries: this.maxRetries,
           sessionTimeout: this.sessionTimeout, contextWindow: this.contextWindow, requestTimeout: this.requestTimeout,
           autoApprove: this.autoApprove, unsafeNoSandbox: this.unsafeNoSandbox,
