@@ -9,7 +9,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { InterruptedError, PromptTooLongError, ProviderError } from '../../policy/errors.js';
 import { messagesRequest } from './anthropic-request.js';
 import { MessageAssembler } from './anthropic-stream.js';
-import { connectionError, endpointName, keyRefused, notAMessage, notFound } from './endpoint-errors.js';
+import { connectionError, endpointName, keyRefused, notAMessage, notFound, readingReply, retryAfterMs, statusOf } from './endpoint-errors.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS } from './provider.js';
 import { StallGuard } from './stall-guard.js';
 
@@ -49,12 +49,12 @@ export class AnthropicProvider implements ModelProvider {
       // The SDK's stream ends quietly when aborted: the checks after the loop tell why it ended.
       for await (const event of stream) {
         guard.touch();
-        answer.add(event);
+        readingReply(() => answer.add(event));
         if (event.type === 'content_block_delta') spec.onProgress?.({ outputTokens: answer.outputTokens });
       }
       if (spec.signal.aborted) throw new InterruptedError('model call aborted');
       if (guard.stalled) throw guard.stallError(this.endpoint);
-      const done = answer.finish();
+      const done = readingReply(() => answer.finish());
       return { ...done, model: done.model || spec.model };
     } catch (err) {
       throw this.toProviderError(err, spec, guard);
@@ -72,16 +72,10 @@ export class AnthropicProvider implements ModelProvider {
     if (status === undefined) return connectionError(err, this.endpoint);
     const detail = apiMessage(err);
     if (status === 401 || status === 403) return keyRefused(status, detail, this.endpoint, this.variables.key);
-    if (status === 404) return notFound(detail, this.endpoint, spec.model, this.variables.url);
+    if (status === 404) return notFound(detail, this.endpoint, spec.model, spec.modelSetting ?? '--model', this.variables.url);
     if (status === 400 && /prompt is too long/i.test(detail)) return new PromptTooLongError(`${status} ${detail}`);
     return new ProviderError(`${status} ${detail}`, RETRYABLE_STATUS.has(status), status, retryAfterMs(err));
   }
-}
-
-/** The HTTP status of an SDK APIError (undefined for a connection failure). */
-function statusOf(err: unknown): number | undefined {
-  const status = (err as { status?: unknown } | null)?.status;
-  return typeof status === 'number' ? status : undefined;
 }
 
 /** The API's own message from an error body ({"error": {"message"}}), else the error's first line. */
@@ -90,16 +84,4 @@ function apiMessage(err: unknown): string {
   const inner = body?.error?.message ?? body?.message;
   const text = typeof inner === 'string' ? inner : err instanceof Error ? err.message : String(err);
   return text.split('\n')[0]!;
-}
-
-/** What the endpoint's retry-after-ms / retry-after headers ask for. */
-function retryAfterMs(err: unknown): number | undefined {
-  const headers = (err as { headers?: { get?: unknown } } | null)?.headers;
-  if (typeof headers?.get !== 'function') return undefined;
-  const get = (name: string): string | null => (headers as { get(name: string): string | null }).get(name);
-  const ms = get('retry-after-ms');
-  if (ms !== null && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Number(ms);
-  const s = get('retry-after');
-  if (s !== null && Number.isFinite(Number(s)) && Number(s) >= 0) return Number(s) * 1000;
-  return undefined;
 }

@@ -4,7 +4,7 @@
 // failure leaves it (the same one-line errors as the Anthropic provider).
 import { expect } from 'chai';
 import type { ContentBlock, Message } from '../../../capabilities/protocol.js';
-import { InterruptedError, PromptTooLongError, ProviderError } from '../../../policy/errors.js';
+import { exitCodeOf, InterruptedError, PromptTooLongError, ProviderError } from '../../../policy/errors.js';
 import { OpenAIProvider } from '../../../runtime/providers/openai.js';
 import { chatMessages } from '../../../runtime/providers/openai-request.js';
 import { CompletionAssembler, parseArguments, usageFromOpenAI } from '../../../runtime/providers/openai-stream.js';
@@ -173,6 +173,28 @@ describe('OpenAI-compatible provider', function () {
     expect(await failure(call)).to.be.instanceOf(InterruptedError);
   });
 
+  it('an endpoint that reports no usage (ignores include_usage): the counts are estimated and said to be', async () => {
+    const quiet = await startFakeOpenAI(SCRIPT, { omitUsage: true });
+    try {
+      const p = await OpenAIProvider.create({ apiKey: 'k', baseURL: quiet.url });
+      const answer = await p.call(spec('two calls'));
+      expect(answer.usageEstimated).to.equal(true);
+      expect(answer.usage.input_tokens).to.be.greaterThan(0);
+      expect((await provider.call(spec('two calls'))).usageEstimated).to.equal(undefined);
+    } finally {
+      await quiet.close();
+    }
+  });
+
+  it('a 404 is a configuration error naming where the model is set and OPENAI_BASE_URL', async () => {
+    server.faults.push({ kind: 'status', status: 404 }, { kind: 'status', status: 404 });
+    const flag = await failure(provider.call(spec('two calls')));
+    expect(exitCodeOf(flag)).to.equal(2);
+    expect(flag.message).to.match(/answered 404 \(The model `gpt-5-mini` does not exist.*\) for model gpt-5-mini: check --model and OPENAI_BASE_URL$/);
+    const role = await failure(provider.call(spec('two calls', { modelSetting: 'roles.reviewer.model in the policy' })));
+    expect(role.message).to.match(/check roles\.reviewer\.model in the policy and OPENAI_BASE_URL$/);
+  });
+
   it('a connection refused names the endpoint and is retryable', async () => {
     const closed = await startFakeOpenAI(SCRIPT);
     await closed.close();
@@ -224,6 +246,31 @@ describe('OpenAI translation, piece by piece', () => {
     expect(() => cut.finish()).to.throw(ProviderError, /ended before the answer did/);
     const junk = new CompletionAssembler();
     expect(() => junk.add({ choices: 'nope' })).to.throw(ProviderError, /not a list/);
+  });
+
+  it('a finish_reason named like an Object property is a plain stop reason; an empty stream says so', () => {
+    const a = new CompletionAssembler();
+    a.add({ choices: [{ index: 0, delta: { content: 'x' }, finish_reason: 'constructor' }] });
+    expect(a.finish().stop_reason).to.equal('constructor'); // not Object's constructor, which no worker could be sent
+    expect(() => new CompletionAssembler().finish()).to.throw(ProviderError, /an empty stream \(no chunk\)/);
+  });
+
+  it('a name or arguments of another type than a string stay what they were, for the broker to refuse; nothing is converted', () => {
+    const deep = JSON.parse(`${'['.repeat(5000)}${']'.repeat(5000)}`);
+    const a = new CompletionAssembler();
+    a.add({ choices: [{ index: 0, delta: { content: deep, refusal: deep, tool_calls: [
+      { index: 0, id: 'c0', function: { name: deep, arguments: '{}' } },
+      { index: 1, id: deep, function: { name: 'read_file', arguments: deep } },
+      { index: 2, id: 'c2', function: { name: 'read_file', arguments: { path: 'src/a.ts' } } },
+    ] } }] });
+    a.add({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] });
+    const [c0, c1, c2] = a.finish().content as Array<Extract<ContentBlock, { type: 'tool_use' }>>;
+    expect(c0!.name).to.equal(deep);
+    expect(c1!.id).to.match(/^call_[0-9a-f]{8}_1$/);
+    expect(c1!.input).to.equal(deep);
+    expect(c2!.input).to.deep.equal({ path: 'src/a.ts' });
+    // A delta that is not an object is not a message (not a TypeError taken for a failed connection).
+    expect(() => new CompletionAssembler().add({ choices: [{ delta: 'text' }] })).to.throw(ProviderError, /a delta that is not an object/);
   });
 
   it('user text after tool results follows them; an assistant message of thinking only has empty content', () => {
