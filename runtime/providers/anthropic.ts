@@ -9,7 +9,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { InterruptedError, PromptTooLongError, ProviderError } from '../../policy/errors.js';
 import { messagesRequest } from './anthropic-request.js';
 import { MessageAssembler } from './anthropic-stream.js';
-import { connectionError, endpointName, keyRefused, notAMessage, notFound, readingReply, retryAfterMs, statusOf } from './endpoint-errors.js';
+import { connectionError, endpointName, errorMidStream, keyRefused, notAMessage, notFound, readingReply, retryAfterMs, statusOf } from './endpoint-errors.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS } from './provider.js';
 import { StallGuard } from './stall-guard.js';
 
@@ -69,8 +69,12 @@ export class AnthropicProvider implements ModelProvider {
     if (err instanceof ProviderError || err instanceof InterruptedError) return err;
     if (err instanceof SyntaxError) return notAMessage(`an event that is not JSON (${err.message})`);
     const status = statusOf(err);
-    if (status === undefined) return connectionError(err, this.endpoint);
     const detail = apiMessage(err);
+    if (status === undefined) {
+      // An error event in the middle of a stream has a body and no status.
+      const body = (err as { error?: unknown } | null)?.error;
+      return body !== null && typeof body === 'object' ? errorMidStream(detail, this.endpoint) : connectionError(err, this.endpoint);
+    }
     if (status === 401 || status === 403) return keyRefused(status, detail, this.endpoint, this.variables.key);
     if (status === 404) return notFound(detail, this.endpoint, spec.model, spec.modelSetting ?? '--model', this.variables.url);
     if (status === 400 && /prompt is too long/i.test(detail)) return new PromptTooLongError(`${status} ${detail}`);

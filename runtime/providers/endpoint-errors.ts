@@ -75,6 +75,15 @@ export function notFound(detail: string, endpoint: string, model: string, modelS
   return new UsageError(`the model endpoint ${endpoint} answered 404 (${detail}) for model ${model}: check ${modelSetting} and ${urlVariable}`);
 }
 
+/**
+ * An error event in the middle of a streamed answer (the HTTP status was 200
+ * already: Anthropic's `event: error` such as overloaded_error, OpenAI's
+ * `{"error"}` chunk). Retryable, like the 5xx it stands for.
+ */
+export function errorMidStream(detail: string, endpoint: string): ProviderError {
+  return new ProviderError(`the model endpoint reported an error in the middle of an answer (${detail}): ${endpoint}`, true);
+}
+
 /** A 200 whose body is not an answer: retryable, and never written to a transcript. */
 export function notAMessage(detail: string): ProviderError {
   return new ProviderError(`the model endpoint answered with something that is not a message: ${detail}`, true);

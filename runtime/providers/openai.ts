@@ -8,7 +8,7 @@
 // openai-stream.ts (chunks -> protocol blocks).
 import type OpenAI from 'openai';
 import { InterruptedError, PromptTooLongError, ProviderError } from '../../policy/errors.js';
-import { connectionError, endpointName, keyRefused, notAMessage, notFound, readingReply, retryAfterMs, statusOf } from './endpoint-errors.js';
+import { connectionError, endpointName, errorMidStream, keyRefused, notAMessage, notFound, readingReply, retryAfterMs, statusOf } from './endpoint-errors.js';
 import { chatRequest } from './openai-request.js';
 import { CompletionAssembler } from './openai-stream.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS, type Usage } from './provider.js';
@@ -76,7 +76,7 @@ export class OpenAIProvider implements ModelProvider {
     const body = errorBody(err);
     if (status === undefined) {
       // An error event in the middle of a stream has a body and no status.
-      if (body) return new ProviderError(`the model endpoint reported an error in the middle of an answer (${body.message}): ${this.endpoint}`, true);
+      if (body) return errorMidStream(body.message, this.endpoint);
       return connectionError(err, this.endpoint);
     }
     const detail = body?.message ?? firstLine(err).replace(/^\d{3}\s+/, '');

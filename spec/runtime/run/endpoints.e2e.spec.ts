@@ -79,6 +79,22 @@ describe('model endpoints that misbehave (issues 13 and 16)', function () {
     expect(jsonEvents(resumed.stdout).at(-1)).to.include({ status: 'completed' });
   });
 
+  it('an error event in the middle of a stream (overloaded_error) is retried, and named as such when the retries run out', async () => {
+    const overloaded = () => ({ kind: 'stream' as const, events: [
+      { type: 'message_start', message: { id: 'msg_x', type: 'message', role: 'assistant', model: 'claude-sonnet-5', content: [], stop_reason: null, usage: { input_tokens: 9, output_tokens: 1 } } },
+      { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } },
+    ] });
+    await run.serve({ sessions: [{ role: 'impl', turns: [{ content: [text('after the overload')] }] }] } as any, { faults: [overloaded()] });
+    const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--json', '-w', run.ws], { env: run.env() });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(jsonEvents(r.stdout).filter((e) => e.event === 'model_call').map((c) => c.retries)).to.deep.equal([1]);
+
+    run.server!.faults.push(overloaded());
+    const failed = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--max-retries', '0', '-w', run.ws], { env: run.env() });
+    expect(failed.code).to.equal(1);
+    expect(failed.stderr).to.include(`model call failed after 0 retries: the model endpoint reported an error in the middle of an answer (Overloaded): ${run.server!.url}`);
+  });
+
   it('a 401 is a configuration error: exit 2, not retried, naming the key variable', async () => {
     await run.serve({ sessions: [{ role: 'impl', turns: [{ content: [text('never')] }] }] } as any, { apiKey: 'the-right-key' });
     const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '-w', run.ws], { env: { ...run.env(), ANTHROPIC_API_KEY: 'a-wrong-key' } });

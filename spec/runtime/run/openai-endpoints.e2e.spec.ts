@@ -164,6 +164,19 @@ describe('the OpenAI-compatible endpoint behaves as the Anthropic one (issues 13
     expect(jsonEvents(resumed.stdout).at(-1)).to.include({ status: 'completed' });
   });
 
+  it('an error chunk in the middle of a stream is retried, and named as such when the retries run out', async () => {
+    const overloaded = () => ({ kind: 'stream' as const, events: [{ error: { message: 'Overloaded', type: 'server_error', param: null, code: null } }] });
+    await run.serve({ sessions: [{ role: 'impl', turns: [{ content: [text('after the overload')] }] }] } as any, { faults: [overloaded()] });
+    const r = await start('impl', 'x', '--json');
+    expect(r.code, r.stderr).to.equal(0);
+    expect(jsonEvents(r.stdout).filter((e) => e.event === 'model_call').map((c) => c.retries)).to.deep.equal([1]);
+
+    run.server!.faults.push(overloaded());
+    const failed = await start('impl', 'x', '--max-retries', '0');
+    expect(failed.code).to.equal(1);
+    expect(failed.stderr).to.include(`model call failed after 0 retries: the model endpoint reported an error in the middle of an answer (Overloaded): ${run.server!.url}`);
+  });
+
   it('connection refused names the URL', async () => {
     const url = `http://127.0.0.1:${await closedPort()}/v1`;
     const r = await runCli(['agent:start', '--role', 'impl', '-m', 'x', '--provider', 'openai', '--max-retries', '0', '-w', run.ws],
