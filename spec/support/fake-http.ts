@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { describeError } from '../../policy/errors.js';
-import { detectRole, parseScript, type Script, type ScriptedModel, type ScriptedReply, type SystemPrompt } from '../../runtime/providers/script/format.js';
+import { parseScript, type Script } from '../../runtime/providers/script/format.js';
+import { detectRole, type ScriptedModel, type ScriptedReply, type SystemPrompt } from '../../runtime/providers/script/replay.js';
 
 export interface RecordedRequest {
   seq: number;

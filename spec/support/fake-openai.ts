@@ -27,7 +27,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ContentBlock, Message } from '../../capabilities/protocol.js';
 import { describeError } from '../../policy/errors.js';
-import { ScriptedModel, type Script, type ScriptedReply } from '../../runtime/providers/script/format.js';
+import type { Script } from '../../runtime/providers/script/format.js';
+import { ScriptedModel, type ScriptedReply } from '../../runtime/providers/script/replay.js';
 import {
   bearerKey, chunks, type FakeModelServer, type FakeModelServerOptions, type FaultWire, loadScript,
   newRecord, notePlace, performFault, pickFault, playScriptedDelay, readRequest, type RecordedRequest,

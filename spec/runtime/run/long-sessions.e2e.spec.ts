@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Message } from '../../../capabilities/protocol.js';
-import { firstUserText } from '../../../runtime/providers/script/format.js';
+import { firstUserText } from '../../../runtime/providers/script/replay.js';
 import { promptBlocks, canonicalJson } from '../../support/prompt-cache.js';
 import { longSession } from '../../support/long-session.js';
 import { jsonEvents, runCli } from '../../support/cli.js';
