@@ -1,18 +1,19 @@
 // Any OpenAI-compatible Chat Completions endpoint (OpenAI, Ollama at
 // http://localhost:11434/v1, vLLM, LM Studio, OpenRouter), called by the
 // broker only: workers never see the key. Like the Anthropic provider, every
-// call streams under the stall guard (--request-timeout), the SDK's own
+// call streams under the stall guard (--request-timeout: streamed-call.ts,
+// the same for every provider), the SDK's own
 // retries are off (the model gateway retries and counts them), and failures
 // leave as one-line errors from the one table that name the endpoint. The
 // translation lives in openai-request.ts (protocol -> Chat Completions) and
 // openai-stream.ts (chunks -> protocol blocks).
 import type OpenAI from 'openai';
-import { InterruptedError, PromptTooLongError, ProviderError } from '../../policy/errors.js';
-import { connectionError, endpointName, errorMidStream, keyRefused, notAMessage, notFound, readingReply, retryAfterMs, statusOf } from './endpoint-errors.js';
+import { PromptTooLongError, ProviderError } from '../../policy/errors.js';
+import { connectionError, endpointName, errorMidStream, keyRefused, notFound, retryAfterMs, statusOf } from './endpoint-errors.js';
 import { chatRequest } from './openai-request.js';
 import { CompletionAssembler } from './openai-stream.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS, type Usage } from './provider.js';
-import { StallGuard } from './stall-guard.js';
+import { streamedCall } from './streamed-call.js';
 
 export const OPENAI_DEFAULT_URL = 'https://api.openai.com/v1';
 
@@ -43,35 +44,22 @@ export class OpenAIProvider implements ModelProvider {
   }
 
   async call(spec: ModelCallSpec): Promise<ModelAnswer> {
-    const guard = new StallGuard(spec.signal, spec.stallTimeoutMs);
     const answer = new CompletionAssembler();
-    try {
-      const request = chatRequest(spec);
-      const stream = await this.client.chat.completions.create(request, { signal: guard.signal });
-      guard.touch();
-      // The SDK's stream ends quietly when aborted: the checks after the loop tell why it ended.
-      for await (const chunk of stream) {
-        guard.touch();
-        readingReply(() => answer.add(chunk));
-        spec.onProgress?.({ outputTokens: answer.outputTokens });
-      }
-      if (spec.signal.aborted) throw new InterruptedError('model call aborted');
-      if (guard.stalled) throw guard.stallError(this.endpoint);
-      const done = readingReply(() => answer.finish());
-      const usage = done.usage ?? estimatedUsage(request, answer.outputTokens);
-      return { content: done.content, stop_reason: done.stop_reason, usage, model: done.model || spec.model, ...(done.usage ? {} : { usageEstimated: true }) };
-    } catch (err) {
-      throw this.toProviderError(err, spec, guard);
-    } finally {
-      guard.dispose();
-    }
+    const request = chatRequest(spec);
+    const done = await streamedCall(spec, {
+      endpoint: this.endpoint,
+      open: (signal) => this.client.chat.completions.create(request, { signal }),
+      add: (chunk) => answer.add(chunk),
+      progress: () => answer.outputTokens,
+      finish: () => answer.finish(),
+      sdkError: (err) => this.sdkError(err, spec),
+    });
+    const usage = done.usage ?? estimatedUsage(request, answer.outputTokens);
+    return { content: done.content, stop_reason: done.stop_reason, usage, model: done.model || spec.model, ...(done.usage ? {} : { usageEstimated: true }) };
   }
 
-  private toProviderError(err: unknown, spec: ModelCallSpec, guard: StallGuard): Error {
-    if (spec.signal.aborted) return new InterruptedError('model call aborted');
-    if (guard.stalled) return guard.stallError(this.endpoint);
-    if (err instanceof ProviderError || err instanceof InterruptedError) return err;
-    if (err instanceof SyntaxError) return notAMessage(`a chunk that is not JSON (${err.message})`);
+  /** An HTTP error, a failed connection or an error chunk, in the one table's words. */
+  private sdkError(err: unknown, spec: ModelCallSpec): Error {
     const status = statusOf(err);
     const body = errorBody(err);
     if (status === undefined) {
