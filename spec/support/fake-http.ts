@@ -354,6 +354,15 @@ export async function serve(
   };
 }
 
+/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago): an endpoint that refuses connections. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 // --- standalone -----------------------------------------------------------------
 
 export interface StandaloneArgs {

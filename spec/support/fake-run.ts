@@ -14,7 +14,7 @@ export interface FakeRun<S extends { url: string } = FakeServer, O = FakeServerO
   serve(script: Script, opts?: O): Promise<S>;
   /** The workspace workspace() made for this test. */
   ws: string;
-  /** A fresh workspace with the test policy and `files`, removed after the test. */
+  /** A fresh workspace with the test policy and `files` (in place of one made before), removed after the test. */
   workspace(files?: Record<string, string>): string;
   /** The environment that points the CLI at the server. */
   env(): Record<string, string>;
@@ -38,7 +38,10 @@ function useFake<S extends { url: string; close(): Promise<void> }, O>(
     server: undefined,
     ws: '',
     serve: async (script, opts) => (run.server = await start(script, opts)),
-    workspace: (files = {}) => (run.ws = makeWorkspace({ 'choragen.governance.yaml': TEST_POLICY, ...files })),
+    workspace: (files = {}) => {
+      if (run.ws) removeWorkspace(run.ws); // a test may start over in a workspace of its own
+      return (run.ws = makeWorkspace({ 'choragen.governance.yaml': TEST_POLICY, ...files }));
+    },
     env: () => envOf(run.server!),
   };
   afterEach(async () => {

@@ -1,7 +1,10 @@
 // What an end-to-end run left for a spec to check: the tool results the model
-// was sent (from the requests a fake server saw) and the run's audit logs.
+// was sent (from the requests a fake server saw), the run's audit logs, and
+// the metrics tables.
+import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { runCli } from './cli.js';
 import type { RecordedRequest } from './fake-http.js';
 
 /**
@@ -26,4 +29,11 @@ export function resultsOf(server: { requests: readonly RecordedRequest[] }): Map
 export function auditText(ws: string): string {
   const dir = path.join(ws, '.choragen', 'audit');
   return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(path.join(dir, f), 'utf8')).join('');
+}
+
+/** The rows of a metrics query (`metrics:query SQL --format json`), which must succeed. */
+export async function metricsRows(ws: string, sql: string): Promise<any[]> {
+  const r = await runCli(['metrics:query', sql, '--format', 'json', '-w', ws]);
+  expect(r.code, r.stderr).to.equal(0);
+  return JSON.parse(r.stdout) as any[];
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { verifyAuditFile } from '../../../runtime/audit/verify.js';
 import { jsonEvents, runCli } from '../../support/cli.js';
 import { useFakeOpenAIRun } from '../../support/fake-run.js';
-import { auditText, resultsOf } from '../../support/run-records.js';
+import { auditText, metricsRows, resultsOf } from '../../support/run-records.js';
 
 /** Deep enough that String() of it overflows the stack; shallow enough that the fake can still send it as JSON. */
 const DEPTH = 3500;
@@ -70,9 +70,7 @@ describe('red team on the OpenAI-compatible path (issue 15 class 3, issue 18)', 
     const dir = path.join(run.ws, '.choragen', 'audit');
     for (const f of readdirSync(dir)) expect(verifyAuditFile(path.join(dir, f)).ok, f).to.equal(true);
 
-    const q = await runCli(['metrics:query', '--format', 'json', '-w', run.ws, 'SELECT tool, decision, rule, is_error FROM tool_calls ORDER BY seq']);
-    expect(q.code, q.stderr).to.equal(0);
-    expect(JSON.parse(q.stdout)).to.deep.equal([
+    expect(await metricsRows(run.ws, 'SELECT tool, decision, rule, is_error FROM tool_calls ORDER BY seq')).to.deep.equal([
       { tool: '(not a string)', decision: 'invalid', rule: 'input-bounds', is_error: true },
       { tool: 'read_file', decision: 'invalid', rule: 'input-bounds', is_error: true },
       { tool: 'read_file', decision: 'invalid', rule: 'input-bounds', is_error: true },

@@ -11,6 +11,7 @@ import { CompletionAssembler, parseArguments, usageFromOpenAI } from '../../../r
 import type { ModelCallSpec, ToolSpec } from '../../../runtime/providers/provider.js';
 import type { Script } from '../../../runtime/providers/script/format.js';
 import { type FakeOpenAI, startFakeOpenAI } from '../../support/fake-openai.js';
+import { rejection } from '../../support/assertions.js';
 
 const SYSTEM = 'You review.\n\nchoragen role: reviewer';
 const TOOLS: ToolSpec[] = [
@@ -41,15 +42,6 @@ const SCRIPT: Script = {
 function spec(first: string | Message[], extra: Partial<ModelCallSpec> = {}): ModelCallSpec {
   const messages: Message[] = typeof first === 'string' ? [{ role: 'user', content: first }] : first;
   return { model: 'gpt-5-mini', system: SYSTEM, tools: TOOLS, messages, maxOutputTokens: 1000, signal: new AbortController().signal, ...extra };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('OpenAI-compatible provider', function () {
@@ -127,7 +119,7 @@ describe('OpenAI-compatible provider', function () {
 
   it('a refused key names OPENAI_API_KEY and the endpoint (exit 2, not retried)', async () => {
     const wrong = await OpenAIProvider.create({ apiKey: 'sk-wrong', baseURL: server.url });
-    const err = await failure(wrong.call(spec('two calls')));
+    const err = await rejection(wrong.call(spec('two calls')));
     expect(err).to.be.instanceOf(ProviderError);
     expect((err as ProviderError).retryable).to.equal(false);
     expect((err as ProviderError).exitCode).to.equal(2);
@@ -135,17 +127,17 @@ describe('OpenAI-compatible provider', function () {
   });
 
   it('429 is retryable with the retry-after it was given; 5xx and resets are retryable; a context overflow is PromptTooLongError', async () => {
-    const limited = (await failure(provider.call(spec('rate limited')))) as ProviderError;
+    const limited = (await rejection(provider.call(spec('rate limited')))) as ProviderError;
     expect(limited).to.include({ retryable: true, status: 429, retryAfterMs: 1500 });
     server.faults.push({ kind: 'status', status: 503 }, { kind: 'reset' });
-    expect(await failure(provider.call(spec('two calls')))).to.include({ retryable: true, status: 503 });
-    const reset = (await failure(provider.call(spec('two calls')))) as ProviderError;
+    expect(await rejection(provider.call(spec('two calls')))).to.include({ retryable: true, status: 503 });
+    const reset = (await rejection(provider.call(spec('two calls')))) as ProviderError;
     expect(reset.retryable).to.equal(true);
     expect(reset.message).to.contain(server.url);
     const small = await startFakeOpenAI(SCRIPT, { maxPromptTokens: 10 });
     try {
       const p = await OpenAIProvider.create({ apiKey: 'k', baseURL: small.url });
-      const tooLong = await failure(p.call(spec('two calls')));
+      const tooLong = await rejection(p.call(spec('two calls')));
       expect(tooLong).to.be.instanceOf(PromptTooLongError);
       expect(tooLong.message).to.match(/maximum context length/);
     } finally {
@@ -156,7 +148,7 @@ describe('OpenAI-compatible provider', function () {
   it('a body that is not a completion is a retryable error, never an answer', async () => {
     server.faults.push({ kind: 'not-a-message' }, { kind: 'no-content' });
     for (let i = 0; i < 2; i++) {
-      const err = (await failure(provider.call(spec('two calls')))) as ProviderError;
+      const err = (await rejection(provider.call(spec('two calls')))) as ProviderError;
       expect(err).to.be.instanceOf(ProviderError);
       expect(err.retryable).to.equal(true);
     }
@@ -164,13 +156,13 @@ describe('OpenAI-compatible provider', function () {
 
   it('an endpoint that stops sending trips the stall guard; an abort is InterruptedError', async () => {
     server.faults.push({ kind: 'stall-stream', events: 2 });
-    const stalled = (await failure(provider.call(spec('two calls', { stallTimeoutMs: 300 })))) as ProviderError;
+    const stalled = (await rejection(provider.call(spec('two calls', { stallTimeoutMs: 300 })))) as ProviderError;
     expect(stalled.retryable).to.equal(true);
     expect(stalled.message).to.match(/stopped answering .*--request-timeout.*/).and.to.contain(server.url);
     const abort = new AbortController();
     const call = provider.call(spec('slow', { signal: abort.signal }));
     setTimeout(() => abort.abort(), 100);
-    expect(await failure(call)).to.be.instanceOf(InterruptedError);
+    expect(await rejection(call)).to.be.instanceOf(InterruptedError);
   });
 
   it('an endpoint that reports no usage (ignores include_usage): the counts are estimated and said to be', async () => {
@@ -188,10 +180,10 @@ describe('OpenAI-compatible provider', function () {
 
   it('a 404 is a configuration error naming where the model is set and OPENAI_BASE_URL', async () => {
     server.faults.push({ kind: 'status', status: 404 }, { kind: 'status', status: 404 });
-    const flag = await failure(provider.call(spec('two calls')));
+    const flag = await rejection(provider.call(spec('two calls')));
     expect(exitCodeOf(flag)).to.equal(2);
     expect(flag.message).to.match(/answered 404 \(The model `gpt-5-mini` does not exist.*\) for model gpt-5-mini: check --model and OPENAI_BASE_URL$/);
-    const role = await failure(provider.call(spec('two calls', { modelSetting: 'roles.reviewer.model in the policy' })));
+    const role = await rejection(provider.call(spec('two calls', { modelSetting: 'roles.reviewer.model in the policy' })));
     expect(role.message).to.match(/check roles\.reviewer\.model in the policy and OPENAI_BASE_URL$/);
   });
 
@@ -199,7 +191,7 @@ describe('OpenAI-compatible provider', function () {
     const closed = await startFakeOpenAI(SCRIPT);
     await closed.close();
     const p = await OpenAIProvider.create({ apiKey: 'k', baseURL: closed.url });
-    const err = (await failure(p.call(spec('two calls')))) as ProviderError;
+    const err = (await rejection(p.call(spec('two calls')))) as ProviderError;
     expect(err.retryable).to.equal(true);
     expect(err.message).to.equal(`connection refused: ${closed.url}`);
   });
