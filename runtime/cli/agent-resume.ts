@@ -64,6 +64,10 @@ export class AgentResumeCommand extends ChoragenCommand {
       const saved = await resumableSession(root, this.id);
       // A session carries on where it ran: an OpenAI session resumed without --provider stays on OpenAI.
       const provider = this.provider ?? saved.provider;
+      if (provider === 'script' && this.provider === undefined && this.script === undefined) {
+        const { UsageError } = await import('../../policy/errors.js');
+        throw new UsageError(`session ${this.id} ran on a scripted conversation: give --script FILE to resume it offline, or --provider anthropic or openai to resume it on a model`);
+      }
       return await startRun({
         role: saved.identity.role, resume: saved, json: this.json,
         settings: { ...runSettings(this), workspace: root, provider, model: this.model ?? sameProviderModel(saved, provider) },

@@ -170,7 +170,11 @@ describe('reliability (issue 7)', function () {
       { content: [{ type: 'tool_use', name: 'write_file', input: { path: 'src/resumed.ts', content: 'resumed' } }] },
       { content: [text('finished after resume')] },
     ] }] }));
-    const second = await runCli(['agent:resume', id, '--provider', 'script', '--script', script, '--json', '-w', ws]);
+    // It ran on a script: resuming it needs the script again (or a real provider), and says so.
+    const noScript = await runCli(['agent:resume', id, '-w', ws]);
+    expect(noScript.code).to.equal(2);
+    expect(noScript.stderr).to.include(`session ${id} ran on a scripted conversation: give --script FILE to resume it offline`);
+    const second = await runCli(['agent:resume', id, '--script', script, '--json', '-w', ws]);
     expect(second.code, second.stderr).to.equal(0);
     const started = jsonEvents(second.stdout).find((e) => e.event === 'session_started');
     expect(started.resumed_from).to.equal(id);
