@@ -310,6 +310,7 @@ export class Broker {
     const setup: SessionModelSetup = {
       system: systemPrompt(identity.role, prompt.text, this.opts.policy),
       tools: grant.tools.map((name) => toolSpec(REGISTRY.get(name)!, offer)),
+      modelSetting: endpoint.modelSetting,
       onCompacted: (transcript) => journal.compacted(transcript),
     };
     journal.sync(session.transcript);

@@ -41,6 +41,8 @@ export interface GatewayDeps {
 export interface SessionModelSetup {
   system: string;
   tools: ToolSpec[];
+  /** Where the session's model is chosen (`--model`, or its role's model in the policy), for an endpoint that does not know it. */
+  modelSetting?: string;
   /** The transcript was compacted: the journal records it whole, so a resume starts from what the model saw. */
   onCompacted(transcript: readonly Message[]): void;
 }
@@ -80,9 +82,11 @@ export class ModelGateway {
           maxOutputTokens: fit.maxOutputTokens,
           signal,
           stallTimeoutMs: this.deps.requestTimeoutMs,
+          modelSetting: setup.modelSetting,
           onProgress: this.deps.onProgress ? ({ outputTokens }) => this.deps.onProgress!(session, outputTokens) : undefined,
         });
-        fit.answered(sent, answer.usage);
+        // An estimate is no reported prompt size: the fit then estimates the whole prompt itself, on the safe side.
+        if (!answer.usageEstimated) fit.answered(sent, answer.usage);
         const cost = this.deps.costOf(answer.model || session.model, answer.usage);
         session.addUsage(answer.usage, cost);
         this.recordCall(session, started, t0, answer.model || session.model, answer.usage, cost, answer.stop_reason, retries);

@@ -26,6 +26,8 @@ export interface RunDefaults {
 export interface RoleEndpoint {
   provider: ProviderName;
   model: string;
+  /** Where the model is chosen, for an endpoint that does not know it: `--model` or the role's `model` in the policy. */
+  modelSetting: string;
 }
 
 /** `role` when the policy defines it, else the usage error listing the roles it does define. */
@@ -36,10 +38,13 @@ export function definedRole(policy: CompiledPolicy, role: string): Role {
 
 export function roleEndpoint(policy: CompiledPolicy, role: Role, run: RunDefaults): RoleEndpoint {
   const section = policy.section(role);
-  if (run.provider === 'script') return { provider: 'script', model: section?.model ?? run.model };
+  const roleSetting = `roles.${role}.model in the policy`;
+  if (run.provider === 'script') return { provider: 'script', model: section?.model ?? run.model, modelSetting: section?.model ? roleSetting : '--model' };
   const provider = section?.provider ?? run.provider;
-  const model = section?.model ?? (provider === run.provider ? run.model : DEFAULT_MODELS[provider as RoleProvider]);
-  return { provider, model };
+  // A role on another provider than the run's, without a model of its own, gets that provider's default: its own setting changes it.
+  const fromRun = section?.model === undefined && provider === run.provider;
+  const model = section?.model ?? (fromRun ? run.model : DEFAULT_MODELS[provider as RoleProvider]);
+  return { provider, model, modelSetting: fromRun ? '--model' : roleSetting };
 }
 
 /** `root` and every role its sessions may start, transitively, within `maxDepth` levels. */

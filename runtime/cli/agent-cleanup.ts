@@ -11,8 +11,9 @@ export class AgentCleanupCommand extends ChoragenCommand {
     description: 'Remove old session transcripts and session commit refs (and, with --audit, old audit logs already ingested into metrics)',
     details: `
       Transcripts under \`.choragen/sessions/\` are only needed to resume a session: a session's journal (\`<id>.jsonl\`),
-      final record (\`<id>.json\`) and the note of who resumed it go together, so a session is either resumable as it
-      was or not at all (never resumed a second time because the note went first). Session commits live on git refs
+      final record (\`<id>.json\`) and the note of who resumed it (\`<id>.resumed.json\`). Each goes by its own age;
+      the note is written after the session's journal and record, so it never goes before them and a session is never
+      resumed a second time because its note went first. Session commits live on git refs
       \`refs/choragen/sessions/<id>\`, outside your branches; a ref whose commit is older than the age is deleted (its
       objects go with git's next gc). Audit logs are the record of what sessions did: they are kept unless \`--audit\`
       is given, and even then only after they are ingested into \`.choragen/metrics.duckdb\`. The age takes the same

@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { ChoragenCommand, workspaceOption } from './base.js';
+import { ChoragenCommand } from './base.js';
+import { runFlags, runSettings } from './run-flags.js';
 
 export class AgentResumeCommand extends ChoragenCommand {
   static override paths = [['agent:resume']];
@@ -8,17 +9,20 @@ export class AgentResumeCommand extends ChoragenCommand {
     description: 'Continue an interrupted or failed session from what it recorded, with the same grants',
     details: `
       The broker journals every session to \`.choragen/sessions/<id>.jsonl\` as it runs: each message, and each tool
-      result the moment it exists. Resuming starts a new session (recorded with \`resumed_from\`) in the same tree, with
-      the tools the original held (capped by the current policy). A session whose conversation was compacted resumes
-      from the compacted transcript: what the model last saw. A tool call of the last turn whose result was recorded is never run again: the model
-      gets that result. One whose result was not recorded (the process died while it ran) is reported to the model as
-      interrupted, with its effect unknown, so the model checks before trying again.
+      result the moment it exists. Resuming an interrupted, failed or budget_exceeded session starts a new session
+      (recorded with \`resumed_from\`) in the same tree, with the tools the original held (capped by the current
+      policy), from what the model last saw (the compacted transcript, if the conversation was compacted). A tool call
+      of the last turn whose result was recorded is never run again: the model gets that result. One whose result was
+      not recorded (the process died while it ran) is reported to the model as interrupted, its effect unknown, so the
+      model checks before trying again.
 
       Only one resume of a session runs at a time; a second one exits with 2 naming the process that holds it. A
       session that was already resumed is not run again (exit 2): the message names the session that carried on
       (\`agent:resume\` that one if it stopped too). The original keeps its status; \`resumed_by\` in agent:show,
       agent:list and the \`sessions\` table names the session that resumed it.
-      Takes the same run flags as agent:start (provider, budgets, limits).
+
+      Takes agent:start's run flags (provider, model, budgets, limits, approvals); without \`--provider\` the session
+      carries on on the provider it ran on. The budgets count this run only.
     `,
     examples: [
       ['Find an interrupted session, then resume it', '$0 agent:list\n$0 agent:resume mx3b7k2q4e9f1c'],
@@ -27,20 +31,26 @@ export class AgentResumeCommand extends ChoragenCommand {
   });
 
   id = Option.String({ name: 'session-id' });
-  provider = Option.String('--provider', { description: 'anthropic (default), openai or script: the run default for roles without their own' });
-  script = Option.String('--script', { description: 'Scripted conversation file for --provider script' });
+  provider = Option.String('--provider', { description: 'anthropic, openai or script: the run default for roles without their own (default: the provider the session ran on)' });
+  script = runFlags.script();
   model = Option.String('--model', { description: 'Model of roles without their own (default: the session\'s, when it ran on the same provider)' });
-  maxTokens = Option.String('--max-tokens', { description: 'Token budget for this run' });
-  maxCost = Option.String('--max-cost', { description: 'Cost budget in USD for this run' });
-  maxTurns = Option.String('--max-turns', { description: 'Model turns before the session is stopped (default 100)' });
-  maxRetries = Option.String('--max-retries', { description: 'Retries of a failing model call (default 4)' });
-  sessionTimeout = Option.String('--session-timeout', { description: 'Wall-clock limit per session, e.g. 10m' });
-  contextWindow = Option.String('--context-window', { description: 'Tokens the model\'s context window holds (default: the model\'s, from choragen\'s table; 32,000 for a model it does not know). The conversation is compacted before a request would not fit' });
-  requestTimeout = Option.String('--request-timeout', { description: 'Seconds to wait for the model endpoint\'s first streamed event and between two (default 120); past it the call is retried' });
-  autoApprove = Option.Boolean('--auto-approve', false, { description: 'Answer yes to every approval' });
-  json = Option.Boolean('--json', false, { description: 'One JSON event per line on stdout' });
-  unsafeNoSandbox = Option.Boolean('--unsafe-no-sandbox', false, { description: 'Run without Node\'s permission model' });
-  workspace = workspaceOption();
+  maxTokens = runFlags.maxTokens();
+  maxCost = runFlags.maxCost();
+  maxDepth = runFlags.maxDepth();
+  maxParallel = runFlags.maxParallel();
+  maxTurns = runFlags.maxTurns();
+  maxRetries = runFlags.maxRetries();
+  sessionTimeout = runFlags.sessionTimeout();
+  contextWindow = runFlags.contextWindow();
+  requestTimeout = runFlags.requestTimeout();
+  workerMemoryMb = runFlags.workerMemoryMb();
+  requireApproval = runFlags.requireApproval();
+  autoApprove = runFlags.autoApprove();
+  json = runFlags.json();
+  recordCommits = runFlags.recordCommits();
+  unsafeNoSandbox = runFlags.unsafeNoSandbox();
+  policy = runFlags.policy();
+  workspace = runFlags.workspace();
 
   async run(): Promise<number> {
     const { resolveWorkspace } = await import('../paths.js');
@@ -52,15 +62,15 @@ export class AgentResumeCommand extends ChoragenCommand {
     const lock = ResumeLock.acquire(root, this.id);
     try {
       const saved = await resumableSession(root, this.id);
+      // A session carries on where it ran: an OpenAI session resumed without --provider stays on OpenAI.
+      const provider = this.provider ?? saved.provider;
+      if (provider === 'script' && this.provider === undefined && this.script === undefined) {
+        const { UsageError } = await import('../../policy/errors.js');
+        throw new UsageError(`session ${this.id} ran on a scripted conversation: give --script FILE to resume it offline, or --provider anthropic or openai to resume it on a model`);
+      }
       return await startRun({
         role: saved.identity.role, resume: saved, json: this.json,
-        settings: {
-          workspace: root, provider: this.provider, script: this.script, model: this.model ?? sameProviderModel(saved, this.provider),
-          maxTokens: this.maxTokens, maxCost: this.maxCost, maxTurns: this.maxTurns, maxRetries: this.maxRetries,
-          sessionTimeout: this.sessionTimeout, contextWindow: this.contextWindow, requestTimeout: this.requestTimeout,
-          autoApprove: this.autoApprove, unsafeNoSandbox: this.unsafeNoSandbox,
-          interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, argv: process.argv.slice(2),
-        },
+        settings: { ...runSettings(this), workspace: root, provider, model: this.model ?? sameProviderModel(saved, provider) },
       }, this.context);
     } finally {
       lock.release();

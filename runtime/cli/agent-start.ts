@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { ChoragenCommand, workspaceOption } from './base.js';
+import { ChoragenCommand } from './base.js';
+import { runFlags, runSettings } from './run-flags.js';
 
 export class AgentStartCommand extends ChoragenCommand {
   static override paths = [['agent:start']];
@@ -44,38 +45,32 @@ export class AgentStartCommand extends ChoragenCommand {
   task = Option.String('--task', { description: 'A task id (CHAIN-ID/NNN-slug): its file is put into the first message' });
   chain = Option.String('--chain', { description: 'A chain id: its status is put into the control session\'s first message' });
   provider = Option.String('--provider', { description: 'anthropic (default; ANTHROPIC_API_KEY), openai (any OpenAI-compatible endpoint; OPENAI_API_KEY, OPENAI_BASE_URL) or script (offline, every role; needs --script)' });
-  script = Option.String('--script', { description: 'Scripted conversation file for --provider script (JSON or YAML)' });
+  script = runFlags.script();
   model = Option.String('--model', { description: 'Model of roles without their own (default: $CHORAGEN_MODEL, else claude-sonnet-5 / gpt-5-mini by provider)' });
-  maxTokens = Option.String('--max-tokens', { description: 'Token budget for the whole session tree' });
-  maxCost = Option.String('--max-cost', { description: 'Cost budget in USD for the whole session tree' });
-  maxDepth = Option.String('--max-depth', { description: 'Deepest spawn allowed (root is 0; default: the policy\'s, 2)' });
-  maxParallel = Option.String('--max-parallel', { description: 'Child sessions running at once per tree (default: the policy\'s, 4)' });
-  maxTurns = Option.String('--max-turns', { description: 'Model turns per session before it is stopped (default 100)' });
-  maxRetries = Option.String('--max-retries', { description: 'Retries of a failing model call (429/529/5xx, a dropped or stalled connection, a reply that is not a message; default 4)' });
-  sessionTimeout = Option.String('--session-timeout', { description: 'Wall-clock limit per session, e.g. 10m' });
-  contextWindow = Option.String('--context-window', { description: 'Tokens the model\'s context window holds (default: the model\'s, from choragen\'s table; 32,000 for a model it does not know). The conversation is compacted before a request would not fit' });
-  requestTimeout = Option.String('--request-timeout', { description: 'Seconds to wait for the model endpoint\'s first streamed event and between two (default 120); past it the call is retried' });
-  workerMemoryMb = Option.String('--worker-memory-mb', { description: 'Heap limit of a session worker in MB (default 512)' });
-  requireApproval = Option.Boolean('--require-approval', false, { description: 'Every mutation needs a human yes on the terminal' });
-  autoApprove = Option.Boolean('--auto-approve', false, { description: 'Answer yes to every approval (recorded as auto-approve)' });
-  dryRun = Option.Boolean('--dry-run', false, { description: 'Check the setup and print the tools and limits; call no model' });
-  json = Option.Boolean('--json', false, { description: 'Print one JSON event per line on stdout instead of the live view' });
-  recordCommits = Option.Boolean('--record-commits', true, { description: 'Commit each session\'s files to refs/choragen/sessions/<id> (git workspaces; --no-record-commits to skip)' });
-  unsafeNoSandbox = Option.Boolean('--unsafe-no-sandbox', false, { description: 'Run sessions without Node\'s permission model (loud; audited)' });
-  policy = Option.String('--policy', { description: 'Governance file (default: <workspace>/choragen.governance.yaml)' });
-  workspace = workspaceOption();
+  maxTokens = runFlags.maxTokens();
+  maxCost = runFlags.maxCost();
+  maxDepth = runFlags.maxDepth();
+  maxParallel = runFlags.maxParallel();
+  maxTurns = runFlags.maxTurns();
+  maxRetries = runFlags.maxRetries();
+  sessionTimeout = runFlags.sessionTimeout();
+  contextWindow = runFlags.contextWindow();
+  requestTimeout = runFlags.requestTimeout();
+  workerMemoryMb = runFlags.workerMemoryMb();
+  requireApproval = runFlags.requireApproval();
+  autoApprove = runFlags.autoApprove();
+  dryRun = Option.Boolean('--dry-run', false, { description: 'Check the setup (policy, prompts, sandbox) and print what would run: each role\'s model, provider and whether its key is set, tools, the roles it may start, limits; call no model, need no key' });
+  json = runFlags.json();
+  recordCommits = runFlags.recordCommits();
+  unsafeNoSandbox = runFlags.unsafeNoSandbox();
+  policy = runFlags.policy();
+  workspace = runFlags.workspace();
 
   async run(): Promise<number> {
     const { startRun } = await import('../run/start-run.js');
     return startRun({
       role: this.role, message: this.message, taskId: this.task, chainId: this.chain, dryRun: this.dryRun, json: this.json,
-      settings: {
-        workspace: this.workspace, policyFile: this.policy, provider: this.provider, script: this.script, model: this.model,
-        maxTokens: this.maxTokens, maxCost: this.maxCost, maxDepth: this.maxDepth, maxParallel: this.maxParallel,
-        maxTurns: this.maxTurns, maxRetries: this.maxRetries, sessionTimeout: this.sessionTimeout, contextWindow: this.contextWindow, requestTimeout: this.requestTimeout, workerMemoryMb: this.workerMemoryMb,
-        autoApprove: this.autoApprove, requireApproval: this.requireApproval, unsafeNoSandbox: this.unsafeNoSandbox,
-        recordCommits: this.recordCommits, interactive: !!process.stdin.isTTY && !!process.stderr.isTTY, argv: process.argv.slice(2),
-      },
+      settings: { ...runSettings(this), workspace: this.workspace, provider: this.provider, model: this.model },
     }, this.context);
   }
 }

@@ -26,6 +26,9 @@ export class InitCommand extends ChoragenCommand {
       impl may run (run_command, in a sandbox) the test, lint and type-check commands found in package.json:
       \`npm test\` (or \`node --test\` without a test script), \`npm run <script>\` for lint and typecheck scripts,
       \`npx tsc --noEmit\` where TypeScript is used; nothing else. Without a package.json it may run nothing.
+
+      The \`roles:\` section ends with a commented example of a read-only \`reviewer\` role (its own prompt file,
+      read-only tools, a model on an OpenAI-compatible endpoint) and the \`spawns\` line that lets control start it.
     `,
     examples: [
       ['Set up this project (at its git root, or here outside git)', '$0 init'],

@@ -58,6 +58,11 @@ export class PolicyCheckCommand extends ChoragenCommand {
     if (checksPath && this.rest.length !== 1) {
       throw new UsageError(`policy:check needs PATH with --action (${this.rest.length === 0 ? 'none given' : 'give one'}), or --command "…" / -- ARGV… to check a command`);
     }
+    // A path given without --action must not be checked as a program of that name: a command is asked for
+    // by --command or after `--` (clipanion hands both kinds of words over alike, so the process's own argv tells).
+    if (this.command === undefined && this.action === undefined && this.rest.length > 0 && !process.argv.includes('--')) {
+      throw new UsageError(`policy:check needs --action (${ACTIONS.join(', ')}) to check the path ${JSON.stringify(this.rest[0])}; to check a command, give --command "…" or put it after --`);
+    }
     const workspace = resolveWorkspace(this.workspace);
     const { loadWorkspacePolicy } = await import('../run/setup.js');
     const { definedRole } = await import('../broker/role-models.js');

@@ -43,7 +43,7 @@ export class MessageAssembler {
       case 'content_block_stop':
         return this.blockStop(event.index);
       case 'message_delta':
-        this.stopReason = event.delta?.stop_reason ?? this.stopReason;
+        this.stopReason = strOr(event.delta?.stop_reason, this.stopReason);
         return this.addUsage(event.usage);
       case 'message_stop':
         this.stopped = true;
@@ -74,7 +74,7 @@ export class MessageAssembler {
     }
     this.started = true;
     this.model = typeof message.model === 'string' ? message.model : '';
-    this.stopReason = message.stop_reason ?? null;
+    this.stopReason = strOr(message.stop_reason, null);
     this.addUsage(message.usage);
     // Content given whole at the start (not the API's habit, but allowed): blocks 0..n-1.
     message.content.forEach((block, i) => this.blockStart(i, block));
@@ -91,7 +91,7 @@ export class MessageAssembler {
   }
 
   private blockStart(index: number, block: Anthropic.RawContentBlockStartEvent['content_block']): void {
-    if (!Number.isInteger(index) || index < 0 || this.blocks[index] !== undefined) {
+    if (!isIndex(index) || this.blocks[index] !== undefined) {
       throw notAMessage(`a content block at a bad or repeated index ${glimpse(index)}`);
     }
     this.blocks[index] = this.toPending(block);
@@ -102,13 +102,11 @@ export class MessageAssembler {
       case 'text':
         this.chars += block.text?.length ?? 0;
         return { block: { type: 'text', text: str(block.text) } };
-      case 'tool_use': {
-        // The input streams as JSON text; a non-empty input given at the start is the whole of it.
-        const given = block.input && typeof block.input === 'object' && Object.keys(block.input).length > 0 ? JSON.stringify(block.input) : '';
-        // id and name go on as they came: the broker refuses a call whose id or name is not a string
-        // (String() of a deeply nested array would overflow the stack here).
-        return { block: { type: 'tool_use', id: block.id, name: block.name, input: {} }, json: given };
-      }
+      case 'tool_use':
+        // The input streams as JSON text (finished() parses it); an input given at the start stands when none streams.
+        // id, name and input go on as they came: the broker refuses a call whose name is not a string or whose input
+        // is out of bounds (String() or JSON.stringify() of a deeply nested array would overflow the stack here).
+        return { block: { type: 'tool_use', id: block.id, name: block.name, input: block.input ?? {} }, json: '' };
       case 'thinking':
         return { block: { type: 'thinking', thinking: str(block.thinking), signature: str(block.signature) } };
       case 'redacted_thinking':
@@ -120,7 +118,8 @@ export class MessageAssembler {
   }
 
   private delta(index: number, delta: Anthropic.RawContentBlockDelta): void {
-    const pending = this.blocks[index];
+    // Checked before it indexes anything: a property key of a deeply nested array overflows the stack.
+    const pending = isIndex(index) ? this.blocks[index] : undefined;
     if (pending === undefined) throw notAMessage(`a delta for block ${glimpse(index)}, which never started`);
     if (pending === null) return; // a dropped block
     const { block } = pending;
@@ -146,7 +145,7 @@ export class MessageAssembler {
   }
 
   private blockStop(index: number): void {
-    if (this.blocks[index] === undefined) throw notAMessage(`a stop for block ${glimpse(index)}, which never started`);
+    if (!isIndex(index) || this.blocks[index] === undefined) throw notAMessage(`a stop for block ${glimpse(index)}, which never started`);
   }
 }
 
@@ -169,4 +168,13 @@ function finished(pending: NonNullable<Pending>): ContentBlock {
  */
 function str(value: unknown): string {
   return typeof value === 'string' ? value : '';
+}
+
+/** A field the API sends as a string or null (stop_reason): anything but a string keeps what was there. */
+function strOr(value: unknown, fallback: string | null): string | null {
+  return typeof value === 'string' ? value : fallback;
+}
+
+function isIndex(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0;
 }

@@ -1,17 +1,18 @@
 // The Anthropic Messages API, called by the broker only (workers never see the
-// key). Every call streams (SSE) under a stall guard (--request-timeout) and
+// key). Every call streams (SSE) under a stall guard (--request-timeout:
+// streamed-call.ts, the same for every provider) and
 // sends prompt-cache breakpoints (anthropic-request.ts); the answer is
 // assembled and checked block by block (anthropic-stream.ts). The SDK's own
 // retries are off: the model gateway retries, so every retry is counted in
 // model_calls.retries. Failures leave here as one-line errors from the one
 // table that name the endpoint (endpoint-errors.ts).
 import type Anthropic from '@anthropic-ai/sdk';
-import { InterruptedError, PromptTooLongError, ProviderError } from '../../policy/errors.js';
+import { PromptTooLongError, ProviderError } from '../../policy/errors.js';
 import { messagesRequest } from './anthropic-request.js';
 import { MessageAssembler } from './anthropic-stream.js';
-import { connectionError, endpointName, keyRefused, notAMessage, notFound } from './endpoint-errors.js';
+import { connectionError, endpointName, errorMidStream, keyRefused, notFound, retryAfterMs, statusOf } from './endpoint-errors.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS } from './provider.js';
-import { StallGuard } from './stall-guard.js';
+import { streamedCall } from './streamed-call.js';
 
 export const ANTHROPIC_DEFAULT_URL = 'https://api.anthropic.com';
 
@@ -41,47 +42,32 @@ export class AnthropicProvider implements ModelProvider {
   }
 
   async call(spec: ModelCallSpec): Promise<ModelAnswer> {
-    const guard = new StallGuard(spec.signal, spec.stallTimeoutMs);
     const answer = new MessageAssembler();
-    try {
-      const stream = await this.client.messages.create(messagesRequest(spec), { signal: guard.signal });
-      guard.touch();
-      // The SDK's stream ends quietly when aborted: the checks after the loop tell why it ended.
-      for await (const event of stream) {
-        guard.touch();
-        answer.add(event);
-        if (event.type === 'content_block_delta') spec.onProgress?.({ outputTokens: answer.outputTokens });
-      }
-      if (spec.signal.aborted) throw new InterruptedError('model call aborted');
-      if (guard.stalled) throw guard.stallError(this.endpoint);
-      const done = answer.finish();
-      return { ...done, model: done.model || spec.model };
-    } catch (err) {
-      throw this.toProviderError(err, spec, guard);
-    } finally {
-      guard.dispose();
-    }
+    const done = await streamedCall(spec, {
+      endpoint: this.endpoint,
+      open: (signal) => this.client.messages.create(messagesRequest(spec), { signal }),
+      add: (event) => answer.add(event),
+      progress: (event) => (event.type === 'content_block_delta' ? answer.outputTokens : undefined),
+      finish: () => answer.finish(),
+      sdkError: (err) => this.sdkError(err, spec),
+    });
+    return { ...done, model: done.model || spec.model };
   }
 
-  private toProviderError(err: unknown, spec: ModelCallSpec, guard: StallGuard): Error {
-    if (spec.signal.aborted) return new InterruptedError('model call aborted');
-    if (guard.stalled) return guard.stallError(this.endpoint);
-    if (err instanceof ProviderError || err instanceof InterruptedError) return err;
-    if (err instanceof SyntaxError) return notAMessage(`an event that is not JSON (${err.message})`);
+  /** An HTTP error or a failed connection, in the one table's words. */
+  private sdkError(err: unknown, spec: ModelCallSpec): Error {
     const status = statusOf(err);
-    if (status === undefined) return connectionError(err, this.endpoint);
     const detail = apiMessage(err);
+    if (status === undefined) {
+      // An error event in the middle of a stream has a body and no status.
+      const body = (err as { error?: unknown } | null)?.error;
+      return body !== null && typeof body === 'object' ? errorMidStream(detail, this.endpoint) : connectionError(err, this.endpoint);
+    }
     if (status === 401 || status === 403) return keyRefused(status, detail, this.endpoint, this.variables.key);
-    if (status === 404) return notFound(detail, this.endpoint, spec.model, this.variables.url);
+    if (status === 404) return notFound(detail, this.endpoint, spec.model, spec.modelSetting ?? '--model', this.variables.url);
     if (status === 400 && /prompt is too long/i.test(detail)) return new PromptTooLongError(`${status} ${detail}`);
     return new ProviderError(`${status} ${detail}`, RETRYABLE_STATUS.has(status), status, retryAfterMs(err));
   }
-}
-
-/** The HTTP status of an SDK APIError (undefined for a connection failure). */
-function statusOf(err: unknown): number | undefined {
-  const status = (err as { status?: unknown } | null)?.status;
-  return typeof status === 'number' ? status : undefined;
 }
 
 /** The API's own message from an error body ({"error": {"message"}}), else the error's first line. */
@@ -90,16 +76,4 @@ function apiMessage(err: unknown): string {
   const inner = body?.error?.message ?? body?.message;
   const text = typeof inner === 'string' ? inner : err instanceof Error ? err.message : String(err);
   return text.split('\n')[0]!;
-}
-
-/** What the endpoint's retry-after-ms / retry-after headers ask for. */
-function retryAfterMs(err: unknown): number | undefined {
-  const headers = (err as { headers?: { get?: unknown } } | null)?.headers;
-  if (typeof headers?.get !== 'function') return undefined;
-  const get = (name: string): string | null => (headers as { get(name: string): string | null }).get(name);
-  const ms = get('retry-after-ms');
-  if (ms !== null && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Number(ms);
-  const s = get('retry-after');
-  if (s !== null && Number.isFinite(Number(s)) && Number(s) >= 0) return Number(s) * 1000;
-  return undefined;
 }

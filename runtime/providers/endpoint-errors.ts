@@ -1,7 +1,8 @@
 // What went wrong with a model endpoint, in one line that names it: the
 // errors every provider throws for a connection that failed, a key the
-// endpoint refused, and a 200 whose body is not an answer. Provider-neutral,
-// so the Anthropic and OpenAI-compatible providers word them alike.
+// endpoint refused, a model it does not know, and a 200 whose body is not an
+// answer; and what an SDK's error tells (status, retry-after). Provider-
+// neutral, so the Anthropic and OpenAI-compatible providers word them alike.
 import { ProviderError, UsageError } from '../../policy/errors.js';
 
 /** Socket and DNS error codes, in words. */
@@ -66,15 +67,59 @@ export function keyRefused(status: number, detail: string, endpoint: string, key
 
 /**
  * A 404: the endpoint has no such model, or the URL is not an endpoint of
- * this API (a base URL with the path doubled). A configuration error (exit 2).
+ * this API (a base URL with the path doubled). A configuration error (exit 2)
+ * that names where the model is chosen (`--model`, or the role's model in the
+ * policy) and the variable holding the URL.
  */
-export function notFound(detail: string, endpoint: string, model: string, urlVariable: string): UsageError {
-  return new UsageError(`the model endpoint ${endpoint} answered 404 (${detail}) for model ${model}: check --model and ${urlVariable}`);
+export function notFound(detail: string, endpoint: string, model: string, modelSetting: string, urlVariable: string): UsageError {
+  return new UsageError(`the model endpoint ${endpoint} answered 404 (${detail}) for model ${model}: check ${modelSetting} and ${urlVariable}`);
+}
+
+/**
+ * An error event in the middle of a streamed answer (the HTTP status was 200
+ * already: Anthropic's `event: error` such as overloaded_error, OpenAI's
+ * `{"error"}` chunk). Retryable, like the 5xx it stands for.
+ */
+export function errorMidStream(detail: string, endpoint: string): ProviderError {
+  return new ProviderError(`the model endpoint reported an error in the middle of an answer (${detail}): ${endpoint}`, true);
 }
 
 /** A 200 whose body is not an answer: retryable, and never written to a transcript. */
 export function notAMessage(detail: string): ProviderError {
   return new ProviderError(`the model endpoint answered with something that is not a message: ${detail}`, true);
+}
+
+/**
+ * One step of reading a reply (an event or chunk taken in, the answer
+ * finished). Whatever it throws besides a provider error is the reply's fault
+ * (a field of a type no endpoint sends): not a message, retryable, rather than
+ * a TypeError mistaken for a failed connection.
+ */
+export function readingReply<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof ProviderError) throw err;
+    throw notAMessage(`a reply choragen could not read (${err instanceof Error ? err.message.split('\n')[0] : 'not an Error'})`);
+  }
+}
+
+/** The HTTP status of an SDK's APIError (undefined for a connection failure, or an error event in a stream). */
+export function statusOf(err: unknown): number | undefined {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** What the endpoint's retry-after-ms / retry-after headers ask for. */
+export function retryAfterMs(err: unknown): number | undefined {
+  const headers = (err as { headers?: { get?: unknown } } | null)?.headers;
+  if (typeof headers?.get !== 'function') return undefined;
+  const get = (name: string): string | null => (headers as { get(name: string): string | null }).get(name);
+  const ms = get('retry-after-ms');
+  if (ms !== null && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Number(ms);
+  const s = get('retry-after');
+  if (s !== null && Number.isFinite(Number(s)) && Number(s) >= 0) return Number(s) * 1000;
+  return undefined;
 }
 
 /** A short, one-line picture of an unexpected value for an error message. */

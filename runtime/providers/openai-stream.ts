@@ -9,6 +9,12 @@
 // that are not a JSON value stay the string they were (the dispatcher then
 // refuses the call as invalid input, and the model sees why); empty arguments
 // mean no arguments, as local servers send them for tools without parameters.
+//
+// A name or arguments that are not a string (a hostile or broken endpoint)
+// stay the value they were: the broker refuses such a call at arrival
+// (runtime/broker/input-bounds.ts, the tool name check), the model is told,
+// and the session goes on. Nothing here converts such a value to text: String()
+// of a deeply nested array overflows the stack.
 import { randomUUID } from 'node:crypto';
 import type { ContentBlock } from '../../capabilities/protocol.js';
 import { glimpse, notAMessage } from './endpoint-errors.js';
@@ -39,6 +45,9 @@ interface PendingCall {
   id: string;
   name: string;
   args: string;
+  /** A name or arguments that came as something other than a string, kept as it came. */
+  oddName?: unknown;
+  oddArgs?: unknown;
 }
 
 export interface AssembledCompletion {
@@ -57,6 +66,7 @@ export class CompletionAssembler {
   private usage: Usage | null = null;
   private model = '';
   private chars = 0;
+  private chunks = 0;
   /** Whether any delta carried `content` (even null or ""), a refusal or tool calls: a message has one of them. */
   private hasContent = false;
 
@@ -66,6 +76,7 @@ export class CompletionAssembler {
   }
 
   add(chunk: unknown): void {
+    this.chunks++;
     if (chunk === null || typeof chunk !== 'object') throw notAMessage(`a chunk that is not an object (${glimpse(chunk)})`);
     const c = chunk as { model?: unknown; choices?: unknown; usage?: unknown };
     if (typeof c.model === 'string' && c.model) this.model = c.model;
@@ -78,6 +89,7 @@ export class CompletionAssembler {
   private addChoice(raw: unknown): void {
     const choice = (raw ?? {}) as { index?: unknown; delta?: unknown; finish_reason?: unknown };
     if (typeof choice.index === 'number' && choice.index !== 0) return; // n = 1: only the first choice is ours
+    if (choice.delta !== undefined && choice.delta !== null && typeof choice.delta !== 'object') throw notAMessage(`a delta that is not an object (${glimpse(choice.delta)})`);
     const delta = (choice.delta ?? {}) as { content?: unknown; refusal?: unknown; tool_calls?: unknown };
     if ('content' in delta || typeof delta.refusal === 'string' || Array.isArray(delta.tool_calls)) this.hasContent = true;
     if (typeof delta.content === 'string') this.append('text', delta.content);
@@ -102,14 +114,19 @@ export class CompletionAssembler {
     let call = this.calls.get(index);
     if (!call) this.calls.set(index, (call = { id: '', name: '', args: '' }));
     if (typeof piece.id === 'string' && piece.id) call.id = piece.id;
-    if (typeof piece.function?.name === 'string') call.name += piece.function.name;
-    if (typeof piece.function?.arguments === 'string') {
-      call.args += piece.function.arguments;
-      this.chars += piece.function.arguments.length;
+    const fn = piece.function !== null && typeof piece.function === 'object' ? piece.function : {};
+    if (typeof fn.name === 'string') call.name += fn.name;
+    else if (fn.name !== undefined && fn.name !== null) call.oddName = fn.name;
+    if (typeof fn.arguments === 'string') {
+      call.args += fn.arguments;
+      this.chars += fn.arguments.length;
+    } else if (fn.arguments !== undefined && fn.arguments !== null) {
+      call.oddArgs = fn.arguments;
     }
   }
 
   finish(): AssembledCompletion {
+    if (this.chunks === 0) throw notAMessage('an empty stream (no chunk)');
     if (this.finishReason === null) {
       throw notAMessage(this.calls.size || this.text || this.refusal ? 'the stream ended before the answer did (no finish_reason)' : 'a stream without a choice');
     }
@@ -119,12 +136,16 @@ export class CompletionAssembler {
     if (text) content.push({ type: 'text', text });
     const batch = randomUUID().slice(0, 8);
     for (const [index, call] of [...this.calls].sort(([a], [b]) => a - b)) {
-      if (!call.name) throw notAMessage(`a tool call without a function name (${glimpse(call)})`);
-      content.push({ type: 'tool_use', id: call.id || `call_${batch}_${index}`, name: call.name, input: parseArguments(call.args) });
+      if (!call.name && call.oddName === undefined) throw notAMessage(`a tool call without a function name (${glimpse(call)})`);
+      // An odd name goes on as it came (typed as the string it should be): the broker refuses the call.
+      const name = call.oddName !== undefined ? (call.oddName as string) : call.name;
+      content.push({ type: 'tool_use', id: call.id || `call_${batch}_${index}`, name, input: call.oddArgs !== undefined ? call.oddArgs : parseArguments(call.args) });
     }
     const hasCalls = this.calls.size > 0;
     // Some servers finish a message that holds tool calls with "stop".
-    const stop = hasCalls && this.finishReason === 'stop' ? 'tool_use' : this.refusal && !this.text ? 'refusal' : STOP_REASONS[this.finishReason] ?? this.finishReason;
+    // Own keys only: a finish_reason of "constructor" must not find Object's.
+    const mapped = Object.hasOwn(STOP_REASONS, this.finishReason) ? STOP_REASONS[this.finishReason]! : this.finishReason;
+    const stop = hasCalls && this.finishReason === 'stop' ? 'tool_use' : this.refusal && !this.text ? 'refusal' : mapped;
     return { content, stop_reason: stop, usage: this.usage, model: this.model };
   }
 }

@@ -1,18 +1,19 @@
 // Any OpenAI-compatible Chat Completions endpoint (OpenAI, Ollama at
 // http://localhost:11434/v1, vLLM, LM Studio, OpenRouter), called by the
 // broker only: workers never see the key. Like the Anthropic provider, every
-// call streams under the stall guard (--request-timeout), the SDK's own
+// call streams under the stall guard (--request-timeout: streamed-call.ts,
+// the same for every provider), the SDK's own
 // retries are off (the model gateway retries and counts them), and failures
 // leave as one-line errors from the one table that name the endpoint. The
 // translation lives in openai-request.ts (protocol -> Chat Completions) and
 // openai-stream.ts (chunks -> protocol blocks).
 import type OpenAI from 'openai';
-import { InterruptedError, PromptTooLongError, ProviderError } from '../../policy/errors.js';
-import { connectionError, endpointName, keyRefused, notAMessage } from './endpoint-errors.js';
+import { PromptTooLongError, ProviderError } from '../../policy/errors.js';
+import { connectionError, endpointName, errorMidStream, keyRefused, notFound, retryAfterMs, statusOf } from './endpoint-errors.js';
 import { chatRequest } from './openai-request.js';
 import { CompletionAssembler } from './openai-stream.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS, type Usage } from './provider.js';
-import { StallGuard } from './stall-guard.js';
+import { streamedCall } from './streamed-call.js';
 
 export const OPENAI_DEFAULT_URL = 'https://api.openai.com/v1';
 
@@ -20,8 +21,9 @@ export interface OpenAIOptions {
   apiKey: string;
   /** OPENAI_BASE_URL: the endpoint's base, ending in /v1 for most servers. */
   baseURL?: string;
-  /** The variable the key came from, named when the endpoint refuses it. */
+  /** The variables the key and the base URL came from, named when the endpoint refuses them. */
   keyVariable?: string;
+  urlVariable?: string;
 }
 
 export class OpenAIProvider implements ModelProvider {
@@ -29,7 +31,7 @@ export class OpenAIProvider implements ModelProvider {
   /** The endpoint, as error messages name it. */
   readonly endpoint: string;
 
-  private constructor(private readonly client: OpenAI, baseURL: string, private readonly keyVariable: string) {
+  private constructor(private readonly client: OpenAI, baseURL: string, private readonly variables: { key: string; url: string }) {
     this.endpoint = endpointName(baseURL);
   }
 
@@ -38,47 +40,36 @@ export class OpenAIProvider implements ModelProvider {
     const baseURL = opts.baseURL || OPENAI_DEFAULT_URL;
     // No SDK timeout of its own: the stall guard bounds every wait of a call instead.
     const client = new OpenAIClient({ apiKey: opts.apiKey, baseURL, maxRetries: 0, timeout: 2 ** 31 - 1 });
-    return new OpenAIProvider(client, baseURL, opts.keyVariable ?? 'OPENAI_API_KEY');
+    return new OpenAIProvider(client, baseURL, { key: opts.keyVariable ?? 'OPENAI_API_KEY', url: opts.urlVariable ?? 'OPENAI_BASE_URL' });
   }
 
   async call(spec: ModelCallSpec): Promise<ModelAnswer> {
-    const guard = new StallGuard(spec.signal, spec.stallTimeoutMs);
     const answer = new CompletionAssembler();
-    try {
-      const request = chatRequest(spec);
-      const stream = await this.client.chat.completions.create(request, { signal: guard.signal });
-      guard.touch();
-      // The SDK's stream ends quietly when aborted: the checks after the loop tell why it ended.
-      for await (const chunk of stream) {
-        guard.touch();
-        answer.add(chunk);
-        spec.onProgress?.({ outputTokens: answer.outputTokens });
-      }
-      if (spec.signal.aborted) throw new InterruptedError('model call aborted');
-      if (guard.stalled) throw guard.stallError(this.endpoint);
-      const done = answer.finish();
-      return { content: done.content, stop_reason: done.stop_reason, usage: done.usage ?? estimatedUsage(request, answer.outputTokens), model: done.model || spec.model };
-    } catch (err) {
-      throw this.toProviderError(err, spec.signal, guard);
-    } finally {
-      guard.dispose();
-    }
+    const request = chatRequest(spec);
+    const done = await streamedCall(spec, {
+      endpoint: this.endpoint,
+      open: (signal) => this.client.chat.completions.create(request, { signal }),
+      add: (chunk) => answer.add(chunk),
+      progress: () => answer.outputTokens,
+      finish: () => answer.finish(),
+      sdkError: (err) => this.sdkError(err, spec),
+    });
+    const usage = done.usage ?? estimatedUsage(request, answer.outputTokens);
+    return { content: done.content, stop_reason: done.stop_reason, usage, model: done.model || spec.model, ...(done.usage ? {} : { usageEstimated: true }) };
   }
 
-  private toProviderError(err: unknown, signal: AbortSignal, guard: StallGuard): Error {
-    if (signal.aborted) return new InterruptedError('model call aborted');
-    if (guard.stalled) return guard.stallError(this.endpoint);
-    if (err instanceof ProviderError || err instanceof InterruptedError) return err;
-    if (err instanceof SyntaxError) return notAMessage(`a chunk that is not JSON (${err.message})`);
+  /** An HTTP error, a failed connection or an error chunk, in the one table's words. */
+  private sdkError(err: unknown, spec: ModelCallSpec): Error {
     const status = statusOf(err);
     const body = errorBody(err);
     if (status === undefined) {
       // An error event in the middle of a stream has a body and no status.
-      if (body) return new ProviderError(`the model endpoint reported an error in the middle of an answer (${body.message}): ${this.endpoint}`, true);
+      if (body) return errorMidStream(body.message, this.endpoint);
       return connectionError(err, this.endpoint);
     }
     const detail = body?.message ?? firstLine(err).replace(/^\d{3}\s+/, '');
-    if (status === 401 || status === 403) return keyRefused(status, detail, this.endpoint, this.keyVariable);
+    if (status === 401 || status === 403) return keyRefused(status, detail, this.endpoint, this.variables.key);
+    if (status === 404) return notFound(detail, this.endpoint, spec.model, spec.modelSetting ?? '--model', this.variables.url);
     if (status === 400 && (body?.code === 'context_length_exceeded' || /maximum context length|context length exceeded|prompt is too long/i.test(detail))) {
       return new PromptTooLongError(`${status} ${detail}`);
     }
@@ -96,12 +87,6 @@ function estimatedUsage(request: unknown, outputTokens: number): Usage {
   return { input_tokens: Math.ceil(JSON.stringify({ messages, tools }).length / 4), output_tokens: outputTokens, cache_read_tokens: 0, cache_write_tokens: 0 };
 }
 
-/** The HTTP status of an SDK APIError (undefined for a connection failure or an error event in a stream). */
-function statusOf(err: unknown): number | undefined {
-  const status = (err as { status?: unknown } | null)?.status;
-  return typeof status === 'number' ? status : undefined;
-}
-
 /**
  * The endpoint's own error: OpenAI's `{"error": {"message", "code"}}` (the SDK
  * keeps the inner object), or the bare string some local servers send.
@@ -117,14 +102,4 @@ function errorBody(err: unknown): { message: string; code: string | null } | nul
 
 function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-}
-
-function retryAfterMs(err: unknown): number | undefined {
-  const headers = (err as { headers?: unknown } | null)?.headers;
-  if (!(headers instanceof Headers)) return undefined;
-  const ms = headers.get('retry-after-ms');
-  if (ms !== null && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Number(ms);
-  const s = headers.get('retry-after');
-  if (s !== null && Number.isFinite(Number(s)) && Number(s) >= 0) return Number(s) * 1000;
-  return undefined;
 }

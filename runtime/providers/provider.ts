@@ -31,6 +31,8 @@ export interface ModelCallSpec {
    * retryable ProviderError that names the endpoint.
    */
   stallTimeoutMs?: number;
+  /** Where the model is chosen (`--model`, or the role's model in the policy): named when the endpoint does not know the model. */
+  modelSetting?: string;
   /** Streaming progress, for the live view: output tokens received so far (estimated). */
   onProgress?(progress: { outputTokens: number }): void;
 }
@@ -47,6 +49,12 @@ export interface ModelAnswer {
   stop_reason: string | null;
   usage: Usage;
   model: string;
+  /**
+   * The endpoint reported no usage (an OpenAI-compatible server that ignores
+   * include_usage): the counts are the provider's estimate, good for budgets,
+   * not a reported prompt size to fit the context window from.
+   */
+  usageEstimated?: boolean;
   /** What the provider left out of the answer and why (e.g. a content block of an unknown kind): audited as notices. */
   notices?: string[];
 }

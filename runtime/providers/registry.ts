@@ -54,7 +54,8 @@ async function createProvider(name: ProviderName, settings: { script?: string })
     }
     case 'openai': {
       const { OpenAIProvider } = await import('./openai.js');
-      return OpenAIProvider.create({ apiKey: process.env.OPENAI_API_KEY!, baseURL: baseUrl(PROVIDER_ENV.openai.baseURL) });
+      const env = PROVIDER_ENV.openai;
+      return OpenAIProvider.create({ apiKey: process.env[env.key]!, baseURL: baseUrl(env.baseURL), keyVariable: env.key, urlVariable: env.baseURL });
     }
   }
 }

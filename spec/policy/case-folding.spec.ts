@@ -13,7 +13,7 @@ import { DEFAULT_POLICY_YAML } from '../../policy/default-policy.js';
 import { parsePolicy } from '../../policy/load.js';
 import { type FakeServer, startFakeAnthropic } from '../support/fake-anthropic.js';
 import { jsonEvents, runCli } from '../support/cli.js';
-import { resultsOf } from '../support/red-team.js';
+import { resultsOf } from '../support/run-records.js';
 
 describe('case folding (issue 15, class 9)', function () {
   this.timeout(60_000);

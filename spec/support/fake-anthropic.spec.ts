@@ -4,6 +4,7 @@ import type { Script } from '../../runtime/providers/script/format.js';
 import { startFakeAnthropic, type FakeServer } from './fake-anthropic.js';
 import { promptBlocks, promptTokens } from './prompt-cache.js';
 import { startStandaloneFake } from './standalone-fake.js';
+import { rejection } from './assertions.js';
 
 const CONTROL = 'You are the choragen control agent.';
 const IMPL = 'You are a choragen impl agent working in a workspace.';
@@ -46,15 +47,6 @@ const script: Script = {
 
 function ask(first: string, system = CONTROL): Anthropic.MessageCreateParamsNonStreaming {
   return { model: MODEL, max_tokens: 1024, system, messages: [{ role: 'user', content: first }] };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('spec/support/fake-anthropic', () => {
@@ -126,7 +118,7 @@ describe('spec/support/fake-anthropic', () => {
   });
 
   it('fails a scripted 529 with an overloaded_error body, then succeeds; a 500 with api_error', async () => {
-    const err = await rejection(client.messages.create(ask('we are overloaded')));
+    const err = await rejection<any>(client.messages.create(ask('we are overloaded')));
     expect(err).to.be.instanceOf(Anthropic.APIError);
     expect(err.status).to.equal(529);
     expect(err.error).to.deep.include({ type: 'error' });
@@ -136,13 +128,13 @@ describe('spec/support/fake-anthropic', () => {
     expect(server.requests.map((r) => [r.status, r.attempt])).to.deep.equal([[529, 1], [200, 2]]);
     expect(server.responses).to.have.length(1);
 
-    const internal = await rejection(client.messages.create(ask('a server error')));
+    const internal = await rejection<any>(client.messages.create(ask('a server error')));
     expect(internal).to.be.instanceOf(Anthropic.InternalServerError);
     expect(internal.error.error.type).to.equal('api_error');
   });
 
   it('fails a scripted 429 with retry-after headers, and the SDK retry honours them', async () => {
-    const err = await rejection(client.messages.create(ask('rate limited now')));
+    const err = await rejection<any>(client.messages.create(ask('rate limited now')));
     expect(err).to.be.instanceOf(Anthropic.RateLimitError);
     expect(err.headers.get('retry-after')).to.equal('2');
     expect(err.headers.get('retry-after-ms')).to.equal('1500');
@@ -156,7 +148,7 @@ describe('spec/support/fake-anthropic', () => {
   });
 
   it('drops the connection for a scripted reset', async () => {
-    const err = await rejection(client.messages.create(ask('drop the line')));
+    const err = await rejection<any>(client.messages.create(ask('drop the line')));
     expect(err).to.be.instanceOf(Anthropic.APIConnectionError);
     const ok = await client.messages.create(ask('drop the line'));
     expect((ok.content[0] as Anthropic.TextBlock).text).to.equal('after reset');
@@ -164,7 +156,7 @@ describe('spec/support/fake-anthropic', () => {
 
   it('stops waiting on a delayed answer when the client goes away', async () => {
     const abort = new AbortController();
-    const pending = rejection(client.messages.create(ask('slow answer'), { signal: abort.signal }));
+    const pending = rejection<any>(client.messages.create(ask('slow answer'), { signal: abort.signal }));
     while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
     abort.abort();
     expect(await pending).to.be.instanceOf(Anthropic.APIUserAbortError);
@@ -180,7 +172,7 @@ describe('spec/support/fake-anthropic', () => {
     const strict = await startFakeAnthropic(script, { apiKey: 'right' });
     try {
       const wrong = new Anthropic({ apiKey: 'wrong', baseURL: strict.url, maxRetries: 0 });
-      expect(await rejection(wrong.messages.create(ask('hi')))).to.be.instanceOf(Anthropic.AuthenticationError);
+      expect(await rejection<any>(wrong.messages.create(ask('hi')))).to.be.instanceOf(Anthropic.AuthenticationError);
       const right = new Anthropic({ apiKey: 'right', baseURL: strict.url, maxRetries: 0 });
       expect((await right.messages.create(ask('hi'))).type).to.equal('message');
     } finally {
@@ -189,7 +181,7 @@ describe('spec/support/fake-anthropic', () => {
   });
 
   it('answers 400 invalid_request_error for a request the script cannot place, and 404 elsewhere', async () => {
-    const noRole = await rejection(client.messages.create(ask('hi', 'You are helpful.')));
+    const noRole = await rejection<any>(client.messages.create(ask('hi', 'You are helpful.')));
     expect(noRole).to.be.instanceOf(Anthropic.BadRequestError);
     expect(noRole.error.error.message).to.match(/cannot tell the session role/);
     const noMax = await fetch(`${server.url}/v1/messages`, {
@@ -242,7 +234,7 @@ describe('spec/support/fake-anthropic', () => {
   });
 
   it('sums the usage of delivered answers only', async () => {
-    await rejection(client.messages.create(ask('we are overloaded')));
+    await rejection<any>(client.messages.create(ask('we are overloaded')));
     const a = await client.messages.create(ask('we are overloaded'));
     const b = await client.messages.stream(ask('Plan the work')).finalMessage();
     const c = await client.messages.create(ask('Update the README', IMPL));
@@ -288,7 +280,7 @@ describe('spec/support/fake-anthropic', () => {
       const request = { model: MODEL, max_tokens: 10, tools: TOOLS, system: SYSTEM, messages: [{ role: 'user' as const, content: 'Review it' }] };
       expect((await remote.messages.create(request)).usage.cache_creation_input_tokens).to.be.greaterThan(2000);
       expect((await remote.messages.create(request)).usage.cache_read_input_tokens).to.be.greaterThan(2000);
-      const tooLong = await rejection(remote.messages.create({ ...request, messages: [{ role: 'user', content: filler(2000, 'Review it') }] }));
+      const tooLong = await rejection<any>(remote.messages.create({ ...request, messages: [{ role: 'user', content: filler(2000, 'Review it') }] }));
       expect(tooLong.error.error.message).to.match(/^prompt is too long: \d+ tokens > 4000 maximum$/);
     } finally {
       expect((await fake.stop()).code).to.equal(0);
@@ -302,7 +294,7 @@ describe('spec/support/fake-anthropic', () => {
 
     it('stalls before the headers: the client times out, the script is untouched', async () => {
       server.faults.push({ kind: 'stall' });
-      const err = await rejection(client.messages.create(ask('Plan the work'), { timeout: 300 }));
+      const err = await rejection<any>(client.messages.create(ask('Plan the work'), { timeout: 300 }));
       expect(err).to.be.instanceOf(Anthropic.APIConnectionTimeoutError);
       await settled(0, -1);
       expect(server.requests[0]).to.include({ fault: 'stall', role: 'control', turn: 0, session: null, attempt: null });
@@ -332,7 +324,7 @@ describe('spec/support/fake-anthropic', () => {
     it('stalls a JSON answer half-way through its body', async () => {
       server.faults.push({ kind: 'stall-stream' });
       const abort = new AbortController();
-      const pending = rejection(client.messages.create(ask('Plan the work'), { signal: abort.signal }));
+      const pending = rejection<any>(client.messages.create(ask('Plan the work'), { signal: abort.signal }));
       await new Promise((r) => setTimeout(r, 200));
       abort.abort();
       expect((await pending).name).to.match(/Abort/); // the body read is aborted, past the SDK's error wrapping
@@ -345,7 +337,7 @@ describe('spec/support/fake-anthropic', () => {
       expect(json).to.deep.equal({ hello: 1 });
       const html: any = await client.messages.create(ask('Plan the work'));
       expect(html).to.equal('<html><body>Bad gateway</body></html>');
-      const streamed = await rejection(client.messages.stream(ask('Plan the work')).finalMessage());
+      const streamed = await rejection<any>(client.messages.stream(ask('Plan the work')).finalMessage());
       expect(String(streamed)).to.match(/request ended without/); // JSON where events were due: no events at all
       expect(server.requests.map((r) => [r.fault, r.status])).to.deep.equal([['not-a-message', 200], ['not-a-message', 200], ['not-a-message', 200]]);
     });
@@ -364,20 +356,20 @@ describe('spec/support/fake-anthropic', () => {
 
     it('answers 401 and 403 like the API, named by the SDK', async () => {
       server.faults.push({ kind: 'status', status: 401 }, { kind: 'status', status: 403 });
-      const unauthorized = await rejection(client.messages.create(ask('Plan the work')));
+      const unauthorized = await rejection<any>(client.messages.create(ask('Plan the work')));
       expect(unauthorized).to.be.instanceOf(Anthropic.AuthenticationError);
       expect(unauthorized.error).to.deep.equal({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
-      const forbidden = await rejection(client.messages.create(ask('Plan the work')));
+      const forbidden = await rejection<any>(client.messages.create(ask('Plan the work')));
       expect(forbidden).to.be.instanceOf(Anthropic.PermissionDeniedError);
       expect(forbidden.error.error).to.deep.equal({ type: 'permission_error', message: 'Your API key does not have permission to use the specified resource.' });
     });
 
     it('resets the connection, and a picker chooses faults by role and turn', async () => {
       server.fault = (r) => (r.role === 'impl' && r.turn === 0 && r.seq === 0 ? { kind: 'reset' } : r.seq === 2 ? { kind: 'status', status: 529, retryAfterMs: 1200 } : null);
-      expect(await rejection(client.messages.create(ask('Update the README', IMPL)))).to.be.instanceOf(Anthropic.APIConnectionError);
+      expect(await rejection<any>(client.messages.create(ask('Update the README', IMPL)))).to.be.instanceOf(Anthropic.APIConnectionError);
       expect(server.requests[0]).to.include({ fault: 'reset', status: 0 });
       expect((await client.messages.create(ask('Update the README', IMPL))).content).to.deep.equal([{ type: 'text', text: 'unmatched #1' }]);
-      const overloaded = await rejection(client.messages.create(ask('Plan the work')));
+      const overloaded = await rejection<any>(client.messages.create(ask('Plan the work')));
       expect(overloaded.status).to.equal(529);
       expect(overloaded.headers.get('retry-after-ms')).to.equal('1200');
       expect(overloaded.error.error.type).to.equal('overloaded_error');
@@ -385,7 +377,7 @@ describe('spec/support/fake-anthropic', () => {
 
     it('keeps the script\'s own failures working under a fault picker that declines', async () => {
       server.fault = () => null;
-      expect((await rejection(client.messages.create(ask('we are overloaded')))).status).to.equal(529);
+      expect((await rejection<any>(client.messages.create(ask('we are overloaded')))).status).to.equal(529);
       expect(((await client.messages.create(ask('we are overloaded'))).content[0] as Anthropic.TextBlock).text).to.equal('after 529');
     });
   });
@@ -496,7 +488,7 @@ describe('spec/support/fake-anthropic: prompt cache', () => {
 
   it('refuses more than 4 breakpoints like the API, and takes 4', async () => {
     const blocks = (n: number) => Array.from({ length: 5 }, (_, i) => ({ type: 'text' as const, text: `blocks part ${i}`, ...(i < n ? { cache_control: EPHEMERAL } : {}) }));
-    const err = await rejection(client.messages.create({ model: MODEL, max_tokens: 10, system: REVIEWER, messages: [{ role: 'user', content: blocks(5) }] }));
+    const err = await rejection<any>(client.messages.create({ model: MODEL, max_tokens: 10, system: REVIEWER, messages: [{ role: 'user', content: blocks(5) }] }));
     expect(err).to.be.instanceOf(Anthropic.BadRequestError);
     expect(err.error.error).to.deep.equal({ type: 'invalid_request_error', message: 'A maximum of 4 blocks with cache_control may be provided. Found 5.' });
     const ok = await client.messages.create({ model: MODEL, max_tokens: 10, system: REVIEWER, messages: [{ role: 'user', content: blocks(4) }] });
@@ -541,7 +533,7 @@ describe('spec/support/fake-anthropic: prompt cache', () => {
       const c = new Anthropic({ apiKey: 'test', baseURL: limited.url, maxRetries: 0 });
       const fits = await c.messages.create({ model: MODEL, max_tokens: 10, system: REVIEWER, messages: [{ role: 'user', content: filler(2000, 'Review the blocks') }] });
       expect(fits.usage.input_tokens).to.equal(limited.requests[0]!.promptTokens); // the count the limit is checked against
-      const err = await rejection(c.messages.create({ model: MODEL, max_tokens: 10, system: REVIEWER, messages: [{ role: 'user', content: filler(3500, 'Review the blocks') }] }));
+      const err = await rejection<any>(c.messages.create({ model: MODEL, max_tokens: 10, system: REVIEWER, messages: [{ role: 'user', content: filler(3500, 'Review the blocks') }] }));
       expect(err).to.be.instanceOf(Anthropic.BadRequestError);
       const tokens = limited.requests[1]!.promptTokens!;
       expect(err.error.error).to.deep.equal({ type: 'invalid_request_error', message: `prompt is too long: ${tokens} tokens > 3000 maximum` });

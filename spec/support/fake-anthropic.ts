@@ -21,7 +21,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ContentBlock, Message } from '../../capabilities/protocol.js';
 import { describeError } from '../../policy/errors.js';
-import { ScriptedModel, type Script, type ScriptedReply, type ScriptedUsage } from '../../runtime/providers/script/format.js';
+import type { Script } from '../../runtime/providers/script/format.js';
+import { ScriptedModel, type ScriptedReply, type ScriptedUsage } from '../../runtime/providers/script/replay.js';
 import {
   bearerKey, chunks, type FakeModelServer, type FakeModelServerOptions, type FaultWire, loadScript,
   newRecord, notePlace, performFault, pickFault, playScriptedDelay, readRequest, type RecordedRequest,
@@ -253,6 +254,7 @@ function faultWire(record: RecordedRequest): FaultWire {
       ];
     },
     error: (status, message) => errorBody(errorTypeOf(status), message ?? errorMessageOf(status)),
+    streamOf: (events) => events.map((e) => sse(typeof (e as { type?: unknown })?.type === 'string' ? (e as { type: string }).type : 'message', e)),
   };
 }
 

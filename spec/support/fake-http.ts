@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { describeError } from '../../policy/errors.js';
-import { detectRole, parseScript, type Script, type ScriptedModel, type ScriptedReply, type SystemPrompt } from '../../runtime/providers/script/format.js';
+import { parseScript, type Script } from '../../runtime/providers/script/format.js';
+import { detectRole, type ScriptedModel, type ScriptedReply, type SystemPrompt } from '../../runtime/providers/script/replay.js';
 
 export interface RecordedRequest {
   seq: number;
@@ -81,7 +82,13 @@ export type Fault =
   /** A 200 reply whose assistant message has no content. */
   | { kind: 'no-content' }
   /** An error the way the real API words it (401, 403, 429 with retry-after, 5xx…). */
-  | { kind: 'status'; status: number; message?: string; retryAfterMs?: number };
+  | { kind: 'status'; status: number; message?: string; retryAfterMs?: number }
+  /**
+   * A 200 stream of exactly these events (chunks), framed the API's way,
+   * whatever they hold: a reply no script can write (fields of odd types,
+   * deeply nested arrays where strings belong: a hostile endpoint).
+   */
+  | { kind: 'stream'; events: unknown[] };
 
 /** Chooses a fault per request: return null/undefined to answer normally. */
 export type FaultPicker = (request: Readonly<RecordedRequest>) => Fault | null | undefined;
@@ -117,6 +124,8 @@ export interface FaultWire {
   noContent(stream: boolean): string[] | unknown;
   /** The API's error body for a status. */
   error(status: number, message?: string): unknown;
+  /** SSE frames carrying these events, as the API frames and ends a stream. */
+  streamOf(events: unknown[]): string[];
 }
 
 /** Answers (or does not) as the fault says; `headers` go on whatever is sent. */
@@ -163,6 +172,13 @@ export async function performFault(
       } else {
         sendJson(res, 200, reply, headers);
       }
+      return;
+    }
+    case 'stream': {
+      record.status = 200;
+      writeSseHead(res, headers);
+      for (const frame of wire.streamOf(fault.events)) res.write(frame);
+      res.end();
       return;
     }
     case 'status': {
@@ -336,6 +352,15 @@ export async function serve(
         server.closeAllConnections();
       }),
   };
+}
+
+/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago): an endpoint that refuses connections. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 // --- standalone -----------------------------------------------------------------

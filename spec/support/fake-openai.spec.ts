@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import type { Script } from '../../runtime/providers/script/format.js';
 import { startFakeOpenAI, systemTextOf, toolNamesOf, type FakeOpenAI } from './fake-openai.js';
 import { startStandaloneFake } from './standalone-fake.js';
+import { rejection } from './assertions.js';
 
 const REVIEWER = 'You review changes and report.\nchoragen role: reviewer';
 const IMPL = 'You are the choragen impl agent.';
@@ -39,15 +40,6 @@ const TOOLS: OpenAI.ChatCompletionTool[] = ['read_file', 'grep', 'list_dir'].map
 
 function ask(first: string, system = REVIEWER): { model: string; messages: OpenAI.ChatCompletionMessageParam[]; tools: OpenAI.ChatCompletionTool[] } {
   return { model: MODEL, messages: [{ role: 'system', content: system }, { role: 'user', content: first }], tools: TOOLS };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('spec/support/fake-openai', () => {
@@ -142,12 +134,12 @@ describe('spec/support/fake-openai', () => {
     expect(second.choices[0]!.finish_reason).to.equal('stop');
     expect(server.requests[1]).to.include({ session: 0, turn: 1 });
 
-    const missing = await rejection(client.chat.completions.create({ ...ask(''), messages: messages.slice(0, -1) }));
+    const missing = await rejection<any>(client.chat.completions.create({ ...ask(''), messages: messages.slice(0, -1) }));
     expect(missing).to.be.instanceOf(OpenAI.BadRequestError);
     expect(missing.error.message).to.equal(
       "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: call_custom",
     );
-    const stray = await rejection(client.chat.completions.create({ ...ask(''), messages: [...ask('x').messages, { role: 'tool', tool_call_id: 'call_x', content: 'r' }] }));
+    const stray = await rejection<any>(client.chat.completions.create({ ...ask(''), messages: [...ask('x').messages, { role: 'tool', tool_call_id: 'call_x', content: 'r' }] }));
     expect(stray.error.message).to.match(/messages with role 'tool' must be a response to a preceeding message with 'tool_calls'/);
   });
 
@@ -171,7 +163,7 @@ describe('spec/support/fake-openai', () => {
     const strict = await startFakeOpenAI(script, { apiKey: 'sk-right-key' });
     try {
       const wrong = new OpenAI({ apiKey: 'sk-wrong-key-1234', baseURL: strict.url, maxRetries: 0 });
-      const err = await rejection(wrong.chat.completions.create(ask('Review the parser')));
+      const err = await rejection<any>(wrong.chat.completions.create(ask('Review the parser')));
       expect(err).to.be.instanceOf(OpenAI.AuthenticationError);
       expect(err).to.include({ status: 401, code: 'invalid_api_key', type: 'invalid_request_error' });
       expect(err.error.message).to.match(/^Incorrect API key provided: sk-\*+1234\./);
@@ -186,17 +178,17 @@ describe('spec/support/fake-openai', () => {
   });
 
   it('fails scripted 429s with retry-after that the SDK honours, a 500 as server_error, a reset as a connection error', async () => {
-    const limited = await rejection(client.chat.completions.create(ask('rate limited', IMPL)));
+    const limited = await rejection<any>(client.chat.completions.create(ask('rate limited', IMPL)));
     expect(limited).to.be.instanceOf(OpenAI.RateLimitError);
     expect(limited).to.include({ code: 'rate_limit_exceeded', type: 'requests' });
     expect(limited.headers.get('retry-after-ms')).to.equal('5');
     const retrying = new OpenAI({ apiKey: 'sk-test', baseURL: server.url, maxRetries: 2 });
     expect((await retrying.chat.completions.create(ask('rate limited', IMPL))).choices[0]!.message.content).to.equal('after 429');
 
-    const internal = await rejection(client.chat.completions.create(ask('server error', IMPL)));
+    const internal = await rejection<any>(client.chat.completions.create(ask('server error', IMPL)));
     expect(internal).to.be.instanceOf(OpenAI.InternalServerError);
     expect(internal.error).to.include({ type: 'server_error' });
-    expect(await rejection(client.chat.completions.create(ask('server error', IMPL)))).to.be.instanceOf(OpenAI.APIConnectionError);
+    expect(await rejection<any>(client.chat.completions.create(ask('server error', IMPL)))).to.be.instanceOf(OpenAI.APIConnectionError);
     expect((await client.chat.completions.create(ask('server error', IMPL))).choices[0]!.message.content).to.equal('after 500');
     expect(server.requests.filter((r) => r.body.messages[1].content === 'server error').map((r) => [r.status, r.attempt])).to.deep.equal([[500, 1], [0, 2], [200, 3]]);
   });
@@ -207,7 +199,7 @@ describe('spec/support/fake-openai', () => {
       const c = new OpenAI({ apiKey: 'sk-test', baseURL: limited.url, maxRetries: 0 });
       const fits = await c.chat.completions.create(ask('Review the parser'));
       expect(fits.usage!.prompt_tokens).to.equal(limited.requests[0]!.promptTokens); // the estimate, as the limit sees it
-      const err = await rejection(c.chat.completions.create(ask(`Review ${'this '.repeat(500)}`)));
+      const err = await rejection<any>(c.chat.completions.create(ask(`Review ${'this '.repeat(500)}`)));
       const tokens = limited.requests[1]!.promptTokens!;
       expect(err).to.be.instanceOf(OpenAI.BadRequestError);
       expect(err).to.include({ code: 'context_length_exceeded', param: 'messages' });
@@ -220,7 +212,7 @@ describe('spec/support/fake-openai', () => {
 
   it('injects faults: a stall, a stalled stream, a 200 that is no completion, a message without content, a 403', async () => {
     server.faults.push({ kind: 'stall' }, { kind: 'stall-stream', events: 3 }, { kind: 'not-a-message' }, { kind: 'no-content' }, { kind: 'status', status: 403 });
-    expect(await rejection(client.chat.completions.create(ask('Review the parser'), { timeout: 300 }))).to.be.instanceOf(OpenAI.APIConnectionTimeoutError);
+    expect(await rejection<any>(client.chat.completions.create(ask('Review the parser'), { timeout: 300 }))).to.be.instanceOf(OpenAI.APIConnectionTimeoutError);
 
     const abort = new AbortController();
     const stream = await client.chat.completions.create({ ...ask('Review the parser'), stream: true }, { signal: abort.signal });
@@ -237,7 +229,7 @@ describe('spec/support/fake-openai', () => {
     expect(await client.chat.completions.create(ask('Review the parser'))).to.deep.equal({ hello: 1 });
     const empty = await client.chat.completions.create(ask('Review the parser'));
     expect(empty.choices[0]!.message).to.deep.equal({ role: 'assistant' });
-    const forbidden = await rejection(client.chat.completions.create(ask('Review the parser')));
+    const forbidden = await rejection<any>(client.chat.completions.create(ask('Review the parser')));
     expect(forbidden).to.be.instanceOf(OpenAI.PermissionDeniedError);
     expect(forbidden.error.message).to.equal(`Project \`proj_fake\` does not have access to model \`${MODEL}\``);
 

@@ -14,28 +14,37 @@
 //   completion_tokens = output_tokens;
 // a turn without scripted input_tokens (or any turn when `maxPromptTokens` is
 // set) reports the server's estimate: ceil(bytes / 4) of each message and tool
-// as canonical JSON (spec/support/prompt-cache.ts). A scripted `malformed`
-// turn sends `arguments` that are not JSON.
+// as canonical JSON (spec/support/prompt-cache.ts). With `cache`, every turn
+// reports that estimate and the part of it OpenAI's automatic prompt cache
+// would have read (spec/support/prefix-cache.ts) as cached_tokens. A scripted
+// `malformed` turn sends `arguments` that are not JSON.
 //
 // Standalone: node dist/spec/support/fake-openai.js --script FILE [--port N]
-//   [--api-key K] [--max-prompt-tokens N]
+//   [--api-key K] [--max-prompt-tokens N] [--cache]
 // prints `listening <url>`, a URL ending in /v1: use it as OPENAI_BASE_URL (the
 // SDK appends /chat/completions to its base URL).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ContentBlock, Message } from '../../capabilities/protocol.js';
 import { describeError } from '../../policy/errors.js';
-import { ScriptedModel, type Script, type ScriptedReply } from '../../runtime/providers/script/format.js';
+import type { Script } from '../../runtime/providers/script/format.js';
+import { ScriptedModel, type ScriptedReply } from '../../runtime/providers/script/replay.js';
 import {
   bearerKey, chunks, type FakeModelServer, type FakeModelServerOptions, type FaultWire, loadScript,
   newRecord, notePlace, performFault, pickFault, playScriptedDelay, readRequest, type RecordedRequest,
   retryAfterHeaders, runStandalone, sendJson, serve, sumCounts, writeSseHead,
 } from './fake-http.js';
+import { PrefixCache } from './prefix-cache.js';
 import { estimateTokens } from './prompt-cache.js';
 
 export type { Fault, FaultPicker, RecordedRequest } from './fake-http.js';
 
-export type FakeOpenAIOptions = FakeModelServerOptions;
+export interface FakeOpenAIOptions extends FakeModelServerOptions {
+  /** Simulate OpenAI's automatic prompt cache: cached_tokens as it would read them. */
+  cache?: boolean;
+  /** Stream without the usage chunk even when include_usage asks for it, as some local servers do. */
+  omitUsage?: boolean;
+}
 
 export interface OpenAIUsage {
   prompt_tokens: number;
@@ -87,6 +96,7 @@ export async function startFakeOpenAI(script: Script | string, opts: FakeOpenAIO
   const requests: RecordedRequest[] = [];
   const responses: RecordedCompletion[] = [];
   const chunkSize = Math.max(1, opts.chunkSize ?? 16);
+  const cache = opts.cache ? new PrefixCache() : null;
   let largestPromptTokens = 0;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -139,8 +149,11 @@ export async function startFakeOpenAI(script: Script | string, opts: FakeOpenAIO
     }
 
     record.status = 200;
-    const completion = completionOf(reply, usageOf(model, reply, record.promptTokens!, opts.maxPromptTokens));
-    const usageSent = !record.stream || body.stream_options?.include_usage === true;
+    const usage = cache
+      ? { prompt_tokens: record.promptTokens!, completion_tokens: reply.usage.output_tokens, cached_tokens: cache.use(body.model, body) }
+      : usageOf(model, reply, record.promptTokens!, opts.maxPromptTokens);
+    const completion = completionOf(reply, usage);
+    const usageSent = !record.stream || (body.stream_options?.include_usage === true && !opts.omitUsage);
     if (record.stream) {
       writeSseHead(res, headers);
       for (const frame of chunkFrames(completion, chunkSize, usageSent)) res.write(frame);
@@ -440,6 +453,7 @@ function faultWire(record: RecordedRequest, chunkSize: number): FaultWire {
       const error = errorOf(status, record.body?.model);
       return { error: message === undefined ? error : { ...error, message } };
     },
+    streamOf: (events) => [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), 'data: [DONE]\n\n'],
   };
 }
 
@@ -450,6 +464,6 @@ export function sumOpenAIUsage(usages: OpenAIUsage[]): OpenAIUsage {
 runStandalone(
   import.meta.url,
   'fake-openai',
-  (args) => startFakeOpenAI(args.script, { port: args.port, apiKey: args.apiKey, maxPromptTokens: args.maxPromptTokens }),
-  { cacheFlag: false },
+  (args) => startFakeOpenAI(args.script, { port: args.port, apiKey: args.apiKey, maxPromptTokens: args.maxPromptTokens, cache: args.cache }),
+  { cacheFlag: true },
 );

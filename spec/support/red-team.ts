@@ -1,29 +1,11 @@
-// Shared tools of the specs that attack through the real CLI: what the model
-// was sent back, what was audited, secrets that must never show, and a run
-// interrupted with SIGINT while a hostile tool call is in flight.
+// Shared tools of the specs that attack through the real CLI: the disk before
+// and after, secrets that must never show, and a run interrupted with SIGINT
+// while a hostile tool call is in flight. What the model was sent back and
+// what was audited: run-records.ts.
 import { expect } from 'chai';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import type { FakeServer } from './fake-anthropic.js';
 import { type CliResult, runCli } from './cli.js';
-
-/** The tool_result blocks a session got back, by tool_use id (from the requests the fake server saw). */
-export function resultsOf(server: FakeServer): Map<string, any> {
-  const out = new Map<string, any>();
-  for (const q of server.requests) {
-    for (const m of q.body?.messages ?? []) {
-      if (m.role !== 'user' || !Array.isArray(m.content)) continue;
-      for (const b of m.content) if (b.type === 'tool_result') out.set(b.tool_use_id, b);
-    }
-  }
-  return out;
-}
-
-/** Every audit log of the workspace, concatenated. */
-export function auditText(ws: string): string {
-  const dir = path.join(ws, '.choragen', 'audit');
-  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(path.join(dir, f), 'utf8')).join('');
-}
 
 /**
  * Every entry below `dir`: type, content or link target, for "nothing on disk

@@ -140,12 +140,4 @@ export async function runTool<I>(capability: Capability, ctx: ToolContext, input
   return typeof result === 'string' ? result : result.content;
 }
 
-/** The error a promise rejects with; fails the spec if it resolves. */
-export async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection, but the promise resolved');
-}
+export { rejection } from './assertions.js';

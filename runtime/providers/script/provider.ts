@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InterruptedError, ProviderError, UsageError } from '../../../policy/errors.js';
-import { ScriptedModel, parseScript } from './format.js';
+import { parseScript } from './format.js';
+import { ScriptedModel } from './replay.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS, usageFromAnthropic } from '../provider.js';
 
 export class ScriptProvider implements ModelProvider {

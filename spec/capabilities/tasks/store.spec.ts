@@ -21,15 +21,7 @@ import {
 } from '../../../capabilities/tasks/store.js';
 import { chainContextForControl, taskContextForChild } from '../../../capabilities/tasks/session.js';
 import { chainTableRows, formatChainStatusTable } from '../../../capabilities/tasks/views.js';
-
-async function failure(promise: Promise<unknown> | (() => unknown)): Promise<Error> {
-  try {
-    await (typeof promise === 'function' ? promise() : promise);
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a failure');
-}
+import { rejection } from '../../support/assertions.js';
 
 describe('task chains: pure helpers', () => {
   it('makes ids from a sequence and a title', () => {
@@ -155,7 +147,7 @@ describe('task chains: the store (plain fs)', () => {
     fs.mkdirSync(path.join(ws, 'docs/tasks/done/CHAIN-007-old'), { recursive: true });
     expect((await store.createChain('Next')).id).to.equal('CHAIN-008-next');
     expect(await store.chainIds()).to.deep.equal(['CHAIN-001-add-login', 'CHAIN-007-old', 'CHAIN-008-next']);
-    expect((await failure(store.createChain('   '))).message).to.equal('a chain needs a title');
+    expect((await rejection(store.createChain('   '))).message).to.equal('a chain needs a title');
   });
 
   it('adds numbered tasks to backlog (or todo) and records them in the chain metadata', async () => {
@@ -166,7 +158,7 @@ describe('task chains: the store (plain fs)', () => {
     expect(b).to.include({ id: 'CHAIN-001-add-login/002-session-store', status: 'todo' });
     expect(read(b.rel)).to.contain('**Status**: todo').and.contain('## Objective\n\nKeep sessions in memory.');
     expect(JSON.parse(read(`docs/tasks/.chains/${chain}.json`)).tasks).to.deep.equal(['001-create-the-form', '002-session-store']);
-    const err = await failure(store.addTask('CHAIN-009-nope', 'x'));
+    const err = await rejection(store.addTask('CHAIN-009-nope', 'x'));
     expect(err).to.be.instanceOf(ToolFailure);
     expect(err.message).to.equal('unknown chain "CHAIN-009-nope" (chains: CHAIN-001-add-login)');
   });
@@ -185,11 +177,11 @@ describe('task chains: the store (plain fs)', () => {
     expect(found).to.include({ chainId: one, name: '001-alpha', status: 'backlog' });
     expect(found.text).to.equal(read(found.rel));
 
-    const ambiguous = await failure(store.findTask('001-alpha'));
+    const ambiguous = await rejection(store.findTask('001-alpha'));
     expect(ambiguous.message).to.equal('task "001-alpha" exists in several chains (CHAIN-001-one, CHAIN-002-two); give the full id CHAIN-NNN-slug/001-alpha');
-    expect((await failure(store.findTask('009-x', one))).message).to.equal('unknown task "009-x" in chain CHAIN-001-one (tasks: 001-alpha, 002-beta)');
-    expect((await failure(store.findTask('CHAIN-005-gone/001-x'))).message).to.contain('unknown chain "CHAIN-005-gone"');
-    expect((await failure(store.findTask('004-none'))).message).to.contain('unknown task "004-none"');
+    expect((await rejection(store.findTask('009-x', one))).message).to.equal('unknown task "009-x" in chain CHAIN-001-one (tasks: 001-alpha, 002-beta)');
+    expect((await rejection(store.findTask('CHAIN-005-gone/001-x'))).message).to.contain('unknown chain "CHAIN-005-gone"');
+    expect((await rejection(store.findTask('004-none'))).message).to.contain('unknown task "004-none"');
   });
 
   it('moves tasks along legal transitions, updating the Status line', async () => {
@@ -203,7 +195,7 @@ describe('task chains: the store (plain fs)', () => {
     moved = await store.moveTask(task.id, 'in-progress');
     moved = await store.moveTask(task.id, 'in-review', { append: { heading: 'Completion summary', body: 'Done.', session: 'impl-1' } });
     expect(moved.task.lastSession).to.equal('impl-1');
-    const err = await failure(store.moveTask(task.id, 'todo'));
+    const err = await rejection(store.moveTask(task.id, 'todo'));
     expect(err).to.be.instanceOf(ToolFailure);
     expect(err.message).to.equal('cannot move task CHAIN-001-c/001-do-it from in-review to todo: from in-review it can move to done or in-progress');
     expect(exists(moved.task.rel)).to.equal(true);
@@ -227,7 +219,7 @@ describe('task chains: the store (plain fs)', () => {
     expect(summary!.title).to.equal('One');
     expect(summary!.counts).to.deep.equal({ backlog: 2, todo: 0, 'in-progress': 1, 'in-review': 0, done: 0 });
     expect(await store.chainStatus()).to.have.length(2);
-    expect((await failure(store.chainStatus('CHAIN-003-x'))).message).to.contain('unknown chain');
+    expect((await rejection(store.chainStatus('CHAIN-003-x'))).message).to.contain('unknown chain');
     // Files that are not tasks are ignored.
     fs.writeFileSync(path.join(ws, 'docs/tasks/backlog', one, 'README.md'), 'x');
     expect(await store.listTasks(one)).to.have.length(3);
@@ -256,7 +248,7 @@ describe('task chains: the store (plain fs)', () => {
     const control = await chainContextForControl(ws, chain);
     expect(control).to.contain('CHAIN-001-add-login: Add login (1 task: 1 in-progress)');
     expect(control).to.match(/001-create-the-form\s+in-progress\s+Create the form/);
-    expect((await failure(chainContextForControl(ws, 'CHAIN-002-x'))).message).to.contain('unknown chain');
+    expect((await rejection(chainContextForControl(ws, 'CHAIN-002-x'))).message).to.contain('unknown chain');
   });
 
   it('never follows a task folder or file symlinked out of the workspace, nor reads a hard-linked one (issue 15, class 6)', async () => {
@@ -272,13 +264,13 @@ describe('task chains: the store (plain fs)', () => {
       fs.symlinkSync(path.join(outside, '002-other.md'), path.join(ws, `docs/tasks/todo/${chain}/002-other.md`));
       const text = await taskContextForChild(ws, `${chain}/001-create-the-form`);
       expect(text).to.contain('Status: todo').and.not.contain('OUTSIDE-SECRET');
-      expect((await failure(taskContextForChild(ws, `${chain}/002-other`))).message).to.contain('unknown task');
+      expect((await rejection(taskContextForChild(ws, `${chain}/002-other`))).message).to.contain('unknown task');
       const listed = await store.listTasks(chain);
       expect(listed.map((t) => t.id)).to.deep.equal([`${chain}/001-create-the-form`]);
       expect(JSON.stringify(await store.chainStatus())).to.not.contain('OUTSIDE-SECRET');
 
       fs.linkSync(path.join(outside, '002-other.md'), path.join(ws, `docs/tasks/todo/${chain}/003-hard.md`));
-      expect((await failure(taskContextForChild(ws, `${chain}/003-hard`))).message).to.match(/hard links/);
+      expect((await rejection(taskContextForChild(ws, `${chain}/003-hard`))).message).to.match(/hard links/);
     } finally {
       fs.rmSync(outside, { recursive: true, force: true });
     }

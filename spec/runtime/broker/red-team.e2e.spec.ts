@@ -12,7 +12,8 @@ import { DEFAULT_POLICY_YAML } from '../../../policy/default-policy.js';
 import { verifyAuditFile } from '../../../runtime/audit/verify.js';
 import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
 import { jsonEvents, runCli } from '../../support/cli.js';
-import { auditText, expectNoSecret, interruptDuring, resultsOf, snapshot } from '../../support/red-team.js';
+import { expectNoSecret, interruptDuring, snapshot } from '../../support/red-team.js';
+import { auditText, metricsRows, resultsOf } from '../../support/run-records.js';
 
 const SECRETS = {
   outside: 'OUTSIDE-SECRET-4c1d9e77a2',
@@ -259,9 +260,7 @@ describe('red team, round 2 (issue 15)', function () {
     expect(events.find((e) => e.event === 'session_ended')).to.include({ status: 'completed', final_text: 'survived' });
     expectClean(r);
     // And in the metrics: the refused calls are rows of tool_calls.
-    const q = await runCli(['metrics:query', '--format', 'json', '-w', lay.ws, 'SELECT tool, decision, rule, is_error FROM tool_calls ORDER BY seq']);
-    expect(q.code, q.stderr).to.equal(0);
-    expect(JSON.parse(q.stdout)).to.deep.equal([
+    expect(await metricsRows(lay.ws, 'SELECT tool, decision, rule, is_error FROM tool_calls ORDER BY seq')).to.deep.equal([
       { tool: 'read_file', decision: 'invalid', rule: 'input-bounds', is_error: true },
       { tool: 'search_files', decision: 'invalid', rule: 'input-bounds', is_error: true },
       { tool: '(not a string)', decision: 'invalid', rule: 'input-bounds', is_error: true },

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { firstUserText } from '../../../runtime/providers/script/format.js';
+import { firstUserText } from '../../../runtime/providers/script/replay.js';
 import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
 import { makeWorkspace, removeWorkspace, runCli } from '../../support/cli.js';
 

@@ -59,6 +59,8 @@ describe('help and command-line errors', () => {
       [['agent:start', '--role'], /--role needs a value: --role <role>/],
       [['agent:start', '--role', 'impl', '--mesage', 'hi'], /unknown option --mesage for agent:start \(did you mean --message\?\)/],
       [['policy:check', '--role', 'impl', '--action', 'read'], /policy:check needs PATH/],
+      // A path without --action is not checked as a program of that name.
+      [['policy:check', '--role', 'impl', 'src/index.ts'], /policy:check needs --action \(create, modify, delete, move, read\) to check the path "src\/index\.ts"; to check a command, give --command "…" or put it after --/],
       [['agent:show', 'a', 'b'], /unexpected argument "b"/],
     ];
     for (const [args, expected] of cases) {

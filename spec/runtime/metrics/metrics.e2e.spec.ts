@@ -4,12 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type FakeServer, startFakeAnthropic } from '../../support/fake-anthropic.js';
 import { TEST_POLICY, makeWorkspace, removeWorkspace, runCli } from '../../support/cli.js';
-
-const query = async (ws: string, sql: string) => {
-  const r = await runCli(['metrics:query', sql, '--format', 'json', '-w', ws]);
-  expect(r.code, r.stderr).to.equal(0);
-  return JSON.parse(r.stdout) as any[];
-};
+import { metricsRows } from '../../support/run-records.js';
 
 describe('metrics and audit end to end', function () {
   let ws: string;
@@ -44,30 +39,30 @@ describe('metrics and audit end to end', function () {
   });
 
   it('records the three sessions with their parents, depths and the server\'s token counts', async () => {
-    const sessions = await query(ws, 'SELECT * FROM sessions ORDER BY depth, started_at');
+    const sessions = await metricsRows(ws, 'SELECT * FROM sessions ORDER BY depth, started_at');
     expect(sessions).to.have.length(3);
     const [root, ...kids] = sessions;
     expect(root).to.include({ role: 'control', depth: 0, parent_id: null, status: 'completed' });
     for (const k of kids) expect(k).to.include({ role: 'impl', depth: 1, parent_id: root.session_id, root_id: root.session_id, status: 'completed' });
     const usage = server.totalUsage();
-    const [sum] = await query(ws, 'SELECT sum(input_tokens) AS i, sum(output_tokens) AS o, sum(model_calls) AS n FROM sessions');
+    const [sum] = await metricsRows(ws, 'SELECT sum(input_tokens) AS i, sum(output_tokens) AS o, sum(model_calls) AS n FROM sessions');
     expect(sum.i).to.equal(usage.input_tokens);
     expect(sum.o).to.equal(usage.output_tokens);
     expect(sum.n).to.equal(server.responses.length);
     // per session: the sessions row equals the sum over its model_calls
-    const mismatch = await query(ws, `SELECT s.session_id FROM sessions s JOIN (SELECT session_id, sum(input_tokens) i, sum(output_tokens) o, count(*) n FROM model_calls GROUP BY session_id) m USING (session_id)
+    const mismatch = await metricsRows(ws, `SELECT s.session_id FROM sessions s JOIN (SELECT session_id, sum(input_tokens) i, sum(output_tokens) o, count(*) n FROM model_calls GROUP BY session_id) m USING (session_id)
       WHERE s.input_tokens <> m.i OR s.output_tokens <> m.o OR s.model_calls <> m.n`);
     expect(mismatch).to.deep.equal([]);
   });
 
   it('holds one model_calls row per answered request, with the retry counted', async () => {
-    const calls = await query(ws, 'SELECT * FROM model_calls');
+    const calls = await metricsRows(ws, 'SELECT * FROM model_calls');
     expect(calls).to.have.length(server.responses.length);
     expect(calls.reduce((n, c) => n + c.retries, 0)).to.equal(1);
   });
 
   it('holds every tool call with its decision, rule and resolved path', async () => {
-    const calls = await query(ws, 'SELECT tool, decision, rule, path, is_error FROM tool_calls ORDER BY tool, path');
+    const calls = await metricsRows(ws, 'SELECT tool, decision, rule, path, is_error FROM tool_calls ORDER BY tool, path');
     expect(calls).to.have.length(7);
     expect(calls.filter((c) => c.tool === 'spawn_impl_session')).to.have.length(2);
     expect(calls.find((c) => c.path === '.env')).to.include({ tool: 'read_file', decision: 'deny', rule: 'reads.deny[0]', is_error: true });

@@ -159,6 +159,25 @@ describe('Anthropic provider', () => {
       expect(refused([start(), { type: 'content_block_delta', index: 5, delta: { type: 'text_delta', text: 'x' } }])).to.include('never started');
     });
 
+    it('never converts a model-supplied field of another type: deep arrays as stop_reason, index or given input neither crash nor overflow', () => {
+      const deep = JSON.parse(`${'['.repeat(5000)}${']'.repeat(5000)}`);
+      const a = feed([
+        start({ stop_reason: deep }),
+        { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_1', name: 'read_file', input: { path: deep } } },
+        { type: 'content_block_stop', index: 0 },
+        { type: 'message_delta', delta: { stop_reason: deep }, usage: { output_tokens: 5 } },
+        { type: 'message_delta', delta: { stop_reason: 'tool_use' } },
+        { type: 'message_stop' },
+      ]);
+      const done = a.finish();
+      expect(done.stop_reason).to.equal('tool_use');
+      // The input given whole at the start goes on as it came: the broker bounds it (input-bounds.ts).
+      expect((done.content[0] as { input: unknown }).input).to.deep.equal({ path: deep });
+      const bad = feed([start(), { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }]);
+      expect(() => bad.add({ type: 'content_block_delta', index: deep, delta: { type: 'text_delta', text: 'x' } } as never)).to.throw(ProviderError, /never started/);
+      expect(() => bad.add({ type: 'content_block_stop', index: deep } as never)).to.throw(ProviderError, /never started/);
+    });
+
     it('counts the output arriving, for the live view', () => {
       const a = feed([start(), { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }]);
       expect(a.outputTokens).to.equal(0);

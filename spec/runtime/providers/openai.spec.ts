@@ -4,13 +4,14 @@
 // failure leaves it (the same one-line errors as the Anthropic provider).
 import { expect } from 'chai';
 import type { ContentBlock, Message } from '../../../capabilities/protocol.js';
-import { InterruptedError, PromptTooLongError, ProviderError } from '../../../policy/errors.js';
+import { exitCodeOf, InterruptedError, PromptTooLongError, ProviderError } from '../../../policy/errors.js';
 import { OpenAIProvider } from '../../../runtime/providers/openai.js';
 import { chatMessages } from '../../../runtime/providers/openai-request.js';
 import { CompletionAssembler, parseArguments, usageFromOpenAI } from '../../../runtime/providers/openai-stream.js';
 import type { ModelCallSpec, ToolSpec } from '../../../runtime/providers/provider.js';
 import type { Script } from '../../../runtime/providers/script/format.js';
 import { type FakeOpenAI, startFakeOpenAI } from '../../support/fake-openai.js';
+import { rejection } from '../../support/assertions.js';
 
 const SYSTEM = 'You review.\n\nchoragen role: reviewer';
 const TOOLS: ToolSpec[] = [
@@ -41,15 +42,6 @@ const SCRIPT: Script = {
 function spec(first: string | Message[], extra: Partial<ModelCallSpec> = {}): ModelCallSpec {
   const messages: Message[] = typeof first === 'string' ? [{ role: 'user', content: first }] : first;
   return { model: 'gpt-5-mini', system: SYSTEM, tools: TOOLS, messages, maxOutputTokens: 1000, signal: new AbortController().signal, ...extra };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('OpenAI-compatible provider', function () {
@@ -127,7 +119,7 @@ describe('OpenAI-compatible provider', function () {
 
   it('a refused key names OPENAI_API_KEY and the endpoint (exit 2, not retried)', async () => {
     const wrong = await OpenAIProvider.create({ apiKey: 'sk-wrong', baseURL: server.url });
-    const err = await failure(wrong.call(spec('two calls')));
+    const err = await rejection(wrong.call(spec('two calls')));
     expect(err).to.be.instanceOf(ProviderError);
     expect((err as ProviderError).retryable).to.equal(false);
     expect((err as ProviderError).exitCode).to.equal(2);
@@ -135,17 +127,17 @@ describe('OpenAI-compatible provider', function () {
   });
 
   it('429 is retryable with the retry-after it was given; 5xx and resets are retryable; a context overflow is PromptTooLongError', async () => {
-    const limited = (await failure(provider.call(spec('rate limited')))) as ProviderError;
+    const limited = (await rejection(provider.call(spec('rate limited')))) as ProviderError;
     expect(limited).to.include({ retryable: true, status: 429, retryAfterMs: 1500 });
     server.faults.push({ kind: 'status', status: 503 }, { kind: 'reset' });
-    expect(await failure(provider.call(spec('two calls')))).to.include({ retryable: true, status: 503 });
-    const reset = (await failure(provider.call(spec('two calls')))) as ProviderError;
+    expect(await rejection(provider.call(spec('two calls')))).to.include({ retryable: true, status: 503 });
+    const reset = (await rejection(provider.call(spec('two calls')))) as ProviderError;
     expect(reset.retryable).to.equal(true);
     expect(reset.message).to.contain(server.url);
     const small = await startFakeOpenAI(SCRIPT, { maxPromptTokens: 10 });
     try {
       const p = await OpenAIProvider.create({ apiKey: 'k', baseURL: small.url });
-      const tooLong = await failure(p.call(spec('two calls')));
+      const tooLong = await rejection(p.call(spec('two calls')));
       expect(tooLong).to.be.instanceOf(PromptTooLongError);
       expect(tooLong.message).to.match(/maximum context length/);
     } finally {
@@ -156,7 +148,7 @@ describe('OpenAI-compatible provider', function () {
   it('a body that is not a completion is a retryable error, never an answer', async () => {
     server.faults.push({ kind: 'not-a-message' }, { kind: 'no-content' });
     for (let i = 0; i < 2; i++) {
-      const err = (await failure(provider.call(spec('two calls')))) as ProviderError;
+      const err = (await rejection(provider.call(spec('two calls')))) as ProviderError;
       expect(err).to.be.instanceOf(ProviderError);
       expect(err.retryable).to.equal(true);
     }
@@ -164,20 +156,42 @@ describe('OpenAI-compatible provider', function () {
 
   it('an endpoint that stops sending trips the stall guard; an abort is InterruptedError', async () => {
     server.faults.push({ kind: 'stall-stream', events: 2 });
-    const stalled = (await failure(provider.call(spec('two calls', { stallTimeoutMs: 300 })))) as ProviderError;
+    const stalled = (await rejection(provider.call(spec('two calls', { stallTimeoutMs: 300 })))) as ProviderError;
     expect(stalled.retryable).to.equal(true);
     expect(stalled.message).to.match(/stopped answering .*--request-timeout.*/).and.to.contain(server.url);
     const abort = new AbortController();
     const call = provider.call(spec('slow', { signal: abort.signal }));
     setTimeout(() => abort.abort(), 100);
-    expect(await failure(call)).to.be.instanceOf(InterruptedError);
+    expect(await rejection(call)).to.be.instanceOf(InterruptedError);
+  });
+
+  it('an endpoint that reports no usage (ignores include_usage): the counts are estimated and said to be', async () => {
+    const quiet = await startFakeOpenAI(SCRIPT, { omitUsage: true });
+    try {
+      const p = await OpenAIProvider.create({ apiKey: 'k', baseURL: quiet.url });
+      const answer = await p.call(spec('two calls'));
+      expect(answer.usageEstimated).to.equal(true);
+      expect(answer.usage.input_tokens).to.be.greaterThan(0);
+      expect((await provider.call(spec('two calls'))).usageEstimated).to.equal(undefined);
+    } finally {
+      await quiet.close();
+    }
+  });
+
+  it('a 404 is a configuration error naming where the model is set and OPENAI_BASE_URL', async () => {
+    server.faults.push({ kind: 'status', status: 404 }, { kind: 'status', status: 404 });
+    const flag = await rejection(provider.call(spec('two calls')));
+    expect(exitCodeOf(flag)).to.equal(2);
+    expect(flag.message).to.match(/answered 404 \(The model `gpt-5-mini` does not exist.*\) for model gpt-5-mini: check --model and OPENAI_BASE_URL$/);
+    const role = await rejection(provider.call(spec('two calls', { modelSetting: 'roles.reviewer.model in the policy' })));
+    expect(role.message).to.match(/check roles\.reviewer\.model in the policy and OPENAI_BASE_URL$/);
   });
 
   it('a connection refused names the endpoint and is retryable', async () => {
     const closed = await startFakeOpenAI(SCRIPT);
     await closed.close();
     const p = await OpenAIProvider.create({ apiKey: 'k', baseURL: closed.url });
-    const err = (await failure(p.call(spec('two calls')))) as ProviderError;
+    const err = (await rejection(p.call(spec('two calls')))) as ProviderError;
     expect(err.retryable).to.equal(true);
     expect(err.message).to.equal(`connection refused: ${closed.url}`);
   });
@@ -224,6 +238,31 @@ describe('OpenAI translation, piece by piece', () => {
     expect(() => cut.finish()).to.throw(ProviderError, /ended before the answer did/);
     const junk = new CompletionAssembler();
     expect(() => junk.add({ choices: 'nope' })).to.throw(ProviderError, /not a list/);
+  });
+
+  it('a finish_reason named like an Object property is a plain stop reason; an empty stream says so', () => {
+    const a = new CompletionAssembler();
+    a.add({ choices: [{ index: 0, delta: { content: 'x' }, finish_reason: 'constructor' }] });
+    expect(a.finish().stop_reason).to.equal('constructor'); // not Object's constructor, which no worker could be sent
+    expect(() => new CompletionAssembler().finish()).to.throw(ProviderError, /an empty stream \(no chunk\)/);
+  });
+
+  it('a name or arguments of another type than a string stay what they were, for the broker to refuse; nothing is converted', () => {
+    const deep = JSON.parse(`${'['.repeat(5000)}${']'.repeat(5000)}`);
+    const a = new CompletionAssembler();
+    a.add({ choices: [{ index: 0, delta: { content: deep, refusal: deep, tool_calls: [
+      { index: 0, id: 'c0', function: { name: deep, arguments: '{}' } },
+      { index: 1, id: deep, function: { name: 'read_file', arguments: deep } },
+      { index: 2, id: 'c2', function: { name: 'read_file', arguments: { path: 'src/a.ts' } } },
+    ] } }] });
+    a.add({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] });
+    const [c0, c1, c2] = a.finish().content as Array<Extract<ContentBlock, { type: 'tool_use' }>>;
+    expect(c0!.name).to.equal(deep);
+    expect(c1!.id).to.match(/^call_[0-9a-f]{8}_1$/);
+    expect(c1!.input).to.equal(deep);
+    expect(c2!.input).to.deep.equal({ path: 'src/a.ts' });
+    // A delta that is not an object is not a message (not a TypeError taken for a failed connection).
+    expect(() => new CompletionAssembler().add({ choices: [{ delta: 'text' }] })).to.throw(ProviderError, /a delta that is not an object/);
   });
 
   it('user text after tool results follows them; an assistant message of thinking only has empty content', () => {

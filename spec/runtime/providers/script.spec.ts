@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { UsageError } from '../../../policy/errors.js';
-import { detectRole, parseScript, ScriptedModel, SCRIPT_ENDED_TEXT, type Script } from '../../../runtime/providers/script/format.js';
+import { parseScript, type Script } from '../../../runtime/providers/script/format.js';
+import { detectRole, ScriptedModel, SCRIPT_ENDED_TEXT } from '../../../runtime/providers/script/replay.js';
 import type { Message } from '../../../capabilities/protocol.js';
 
 const CONTROL = 'You are the choragen control agent. You may spawn a choragen impl agent.';

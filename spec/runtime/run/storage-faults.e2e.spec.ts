@@ -11,10 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Tmpfs, mountTmpfs, tmpfsUnavailable } from '../../support/tmpfs.js';
 import { TEST_POLICY, makeWorkspace, removeWorkspace, runCli, writeJson } from '../../support/cli.js';
+import { noStackTrace } from '../../support/assertions.js';
 
 const read = (p: string) => ({ type: 'tool_use', name: 'read_file', input: { path: p } });
 const text = (t: string) => ({ type: 'text', text: t });
-const noStack = (stderr: string) => expect(stderr).to.not.match(/\n\s+at /);
 
 describe('storage faults (issue 16)', function () {
   this.timeout(90_000);
@@ -77,7 +77,7 @@ describe('storage faults (issue 16)', function () {
       writeJson(script, { sessions: [{ role: 'impl', turns: [{ content: [text('thinking '.repeat(4000)), read('src/a.ts')] }, { content: [text('done')] }] }] });
       const r = await start();
       expect(r.code, r.stderr).to.equal(1);
-      noStack(r.stderr);
+      noStackTrace(r.stderr);
       const failure = /cannot write the (audit log|session journal) \S+\/\.choragen\/(audit|sessions)\/\w+\.jsonl: no space left on device \(ENOSPC\); free some space on that file system, then run again/;
       expect(r.stderr).to.match(failure);
       expect(r.stderr.trim().split('\n').at(-1)).to.match(/^failed in .*· root \w+ · /).and.match(failure);
