@@ -9,10 +9,13 @@ import { CLI, cleanEnv, runCli } from '../../support/cli.js';
 const COMMANDS = ['init', 'agent:start', 'agent:resume', 'agent:cleanup', 'agent:list', 'agent:show', 'capabilities:manifest',
   'policy:check', 'policy:lint', 'metrics:query', 'metrics:summary', 'metrics:export', 'audit:verify', 'chain:new', 'task:add', 'chain:status'];
 
+/** What decides colour besides the terminal: Node reads CI (a bare CI means no colour), FORCE_COLOR and NODE_DISABLE_COLORS. */
+const COLOUR_NEUTRAL = { TERM: 'xterm-256color', CI: undefined, FORCE_COLOR: undefined, NODE_DISABLE_COLORS: undefined, NO_COLOR: undefined, TMUX: undefined };
+
 /** Runs the CLI on a pseudo-terminal (util-linux `script`), where stdout is a tty. */
 function onTerminal(args: string[], env: Record<string, string | undefined> = {}): string {
   const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const r = spawnSync('script', ['-qec', command, '/dev/null'], { env: cleanEnv({ TERM: 'xterm-256color', ...env }), encoding: 'utf8' });
+  const r = spawnSync('script', ['-qec', command, '/dev/null'], { env: cleanEnv({ ...COLOUR_NEUTRAL, ...env }), encoding: 'utf8' });
   return r.stdout;
 }
 
