@@ -50,7 +50,7 @@ const BENCHES: Array<{ name: string; run: () => Promise<Partial<Record<Key, numb
   } },
   { name: 'tool-call', run: async () => {
     const r = await benchToolCall();
-    const note = `round trip p50 ${round(r.roundTrip.p50)} µs, bare readFile p50 ${round(r.bare.p50)} µs`;
+    const note = `round trip p50 ${round(r.roundTrip.p50)} µs, bare port + read p50 ${round(r.bare.p50)} µs`;
     return { tool_call_overhead_us_p50: r.tool_call_overhead_us_p50, tool_call_overhead_us_p99: r.tool_call_overhead_us_p99,
       notes: { tool_call_overhead_us_p50: note, tool_call_overhead_us_p99: `round trip p99 ${round(r.roundTrip.p99)} µs, bare p99 ${round(r.bare.p99)} µs` } };
   } },
