@@ -26,7 +26,7 @@ export interface CommandInfo {
   details: string;
   examples: Array<[string, string]>;
   options: OptionInfo[];
-  /** As usage shows them: `<PATH>`, `[FILE]`, `...`. */
+  /** As usage shows them: `<ID>`, `[FILE]`, `<TITLE>...`, `[PATH | -- ARGV...]`. */
   positionals: string[];
 }
 
@@ -81,6 +81,27 @@ export function nearest(typed: string, names: string[], max = 3): string[] {
   return prefixed.length > max ? prefixed : ranked.slice(0, max).map((s) => s.name);
 }
 
+/** `<TITLE> ...` -> `<TITLE>...`; an optional rest `...` -> `[NAME...]`. */
+function namedRest(positionals: string[], rest: string | undefined): string[] {
+  const at = positionals.indexOf('...');
+  if (at < 0 || rest === undefined) return positionals;
+  const before = positionals[at - 1];
+  if (before === `<${rest}>`) return [...positionals.slice(0, at - 1), `<${rest}>...`, ...positionals.slice(at + 1)];
+  return [...positionals.slice(0, at), `[${rest}...]`, ...positionals.slice(at + 1)];
+}
+
+/** How many arguments after the command are not options or their values. */
+function positionalCount(command: CommandInfo, argv: string[]): number {
+  let count = 0;
+  for (let i = argv.indexOf(command.path) + 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return count + argv.length - i - 1;
+    if (!a.startsWith('-')) count++;
+    else if (!a.includes('=') && command.options.some((o) => o.value && o.names.includes(a))) i++;
+  }
+  return count;
+}
+
 function dedent(text: string): string[] {
   const lines = text.replace(/^\n+|\s+$/g, '').split('\n');
   const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => /^ */.exec(l)![0].length));
@@ -126,7 +147,7 @@ export class ChoragenCli extends Cli {
       if (!path || path.startsWith('-') || !klass.usage) continue;
       const { options } = this.getUsageByRegistration(klass, { detailed: true, inlineOptions: false });
       const inline = this.getUsageByRegistration(klass, { detailed: true, inlineOptions: true }).usage;
-      const positionals = (inline.match(/<[^>]*>|\[[^\]]*\]|\.\.\./g) ?? []).filter((t) => !/^[<[]-/.test(t));
+      const positionals = namedRest((inline.match(/<[^>]*>|\[[^\]]*\]|\.\.\./g) ?? []).filter((t) => !/^[<[]-/.test(t)), this.restName(klass));
       out.push({
         path, klass,
         category: klass.usage.category ?? 'Other',
@@ -143,6 +164,14 @@ export class ChoragenCli extends Cli {
       });
     }
     return (this.infos = out);
+  }
+
+  /** The name given to a command's Option.Rest, which clipanion's usage drops (it prints `...`). */
+  private restName(klass: CommandClass<any>): string | undefined {
+    let name: string | undefined;
+    const recorder = new Proxy({}, { get: (_t, method) => (method === 'addRest' ? (o: { name?: string }) => { name = o.name; } : () => undefined) });
+    for (const [key, spec] of this.registrations.get(klass)?.specs ?? []) spec.definition(recorder as any, key);
+    return name;
   }
 
   info(path: string): CommandInfo | undefined {
@@ -253,8 +282,8 @@ export class ChoragenCli extends Cli {
     } else if (missing.length) {
       problem = `${command.path} needs ${missing.map((o) => `${longName(o.names)} <${o.value}>`).join(' and ')}`;
     } else if (/^Not enough positional arguments/.test(reason)) {
-      const required = command.positionals.filter((p) => p.startsWith('<')).map((p) => p.slice(1, -1));
-      problem = `${command.path} needs ${required.join(' and ') || 'more arguments'}`;
+      const required = command.positionals.filter((p) => p.startsWith('<')).map((p) => p.replace(/^<|>(\.\.\.)?$/g, ''));
+      problem = `${command.path} needs ${required.slice(positionalCount(command, argv)).join(' and ') || 'more arguments'}`;
     } else {
       problem = reason.replace(/^Command not found.*/, `${command.path}: these arguments do not fit its usage`);
     }

@@ -53,7 +53,20 @@ cli.register(ChainNewCommand);
 cli.register(TaskAddCommand);
 cli.register(ChainStatusCommand);
 
+/**
+ * A reader that stops early (`choragen agent:list | head -1`) closes the pipe:
+ * what is left to print is dropped and the command ends as it would have, with
+ * no stack trace. A run goes on to its end and records it; only its printing stops.
+ */
+function dropOutputOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  dropOutputOnClosedPipe(process.stdout);
+  dropOutputOnClosedPipe(process.stderr);
   // `choragen` alone and `choragen help [COMMAND]` show help, like `--help`.
   if (argv.length === 0) argv = ['--help'];
   else if (argv[0] === 'help') argv = argv.length > 1 ? [...argv.slice(1, 2), '--help'] : ['--help'];

@@ -47,7 +47,7 @@ export class PolicyCheckCommand extends ChoragenCommand {
   policyFile = Option.String('--policy', { description: 'Governance file (default: <workspace>/choragen.governance.yaml)' });
   workspace = workspaceOption();
   json = Option.Boolean('--json', false, { description: 'Print {"decision","rule","reason","path"} (or "command","argv") as JSON' });
-  rest = Option.Rest({ name: 'PATH | -- ARGV…' });
+  rest = Option.Rest({ name: 'PATH | -- ARGV' });
 
   async run(): Promise<number> {
     // What was asked is checked before the policy is read: a wrong invocation is named as such.

@@ -1,7 +1,7 @@
 // What a person sees while a run goes on. --json: one JSON event per line on
 // stdout. On a terminal: a live tree of sessions on stderr (role, status,
 // model calls, tool calls, tokens) with refusals and notices scrolling above
-// it; the tree fits the screen (see session-tree.ts), follows resizes, and
+// it; the tree fits half the screen (see session-tree.ts), follows resizes, and
 // steps aside while an approval question is open. Otherwise: one plain line
 // per notable event. Every name, path, error and message a model or a file
 // supplied goes through the terminal sanitizer.
@@ -221,12 +221,22 @@ export class ProgressView implements PromptHost {
   private render(): void {
     if (this.paused || this.frozen) return;
     this.clear();
-    // One row is left for the cursor and one for a note, so the tree never scrolls its own top away.
     const height = this.err.rows && this.err.rows > 0 ? this.err.rows : 24;
-    const lines = treeLines(this.rowList(), { columns: this.columns(), maxLines: Math.max(3, height - 2) });
+    const lines = treeLines(this.rowList(), { columns: this.columns(), maxLines: liveTreeLines(height) });
     if (lines.length) this.err.write(lines.join('\n') + '\n');
     this.drawn = lines;
   }
+}
+
+/**
+ * The most lines the live tree may take on a screen of `rows`: half of it,
+ * less a row for the cursor and one for a note. A terminal made narrower
+ * rewraps the tree before this process hears of it, and rows it pushes off the
+ * top are beyond any erase; at half the screen the tree still fits after a
+ * narrowing to half the width (every line two rows) or a shorter window.
+ */
+function liveTreeLines(rows: number): number {
+  return Math.max(3, Math.floor((rows - 2) / 2));
 }
 
 function notable(line: AuditLine): string | null {

@@ -47,7 +47,35 @@ function expectComplete(json: Json, text: string): number {
   return checked;
 }
 
-const policies = { default: DEFAULT_POLICY_YAML, test: TEST_POLICY };
+/** Every kind of rule at once: role denies and approves, command rules of every kind, reads.deny with reasons, a custom role. */
+const RICH_POLICY = `
+mutations:
+  deny: [{ pattern: "**/.env*", reason: "secrets" }, { pattern: "choragen.governance.yaml" }]
+  approve: [{ pattern: "package.json", actions: [modify], reason: "review dependency changes" }, { pattern: "**/.github/workflows/**" }]
+commands:
+  deny: [{ argv: ["npm", "publish"], reason: "a human's decision" }]
+  approve: [{ argv: ["npm", "install"], reason: "installs run scripts" }]
+reads:
+  deny: [{ pattern: "**/*.pem", reason: "keys" }, { pattern: "secret/**" }]
+roles:
+  impl:
+    allow: [{ pattern: "src/**" }, { pattern: "test/**", actions: [create, modify] }]
+    deny: [{ pattern: "src/generated/**", reason: "generated code" }]
+    approve: [{ pattern: "src/config/**", reason: "config is reviewed" }]
+    commands:
+      allow: [{ argv: ["node", "--test"], reason: "tests" }, { argv: ["npm", "run", "lint"], exact: true }]
+      deny: [{ argv: ["rm", "*"], reason: "no removal" }]
+      approve: [{ argv: ["npx", "tsc"], reason: "slow" }]
+  control: { allow: [{ pattern: "docs/**" }], spawns: [impl, reviewer] }
+  reviewer:
+    description: "Reads the change and reports"
+    tools: [read_file, list_files, search_files, git_diff, run_command, complete_task]
+    model: claude-haiku-4-5
+    commands: { allow: [{ argv: ["node", "--test"] }] }
+limits: { max_depth: 3, max_parallel: 2, command_timeout_s: 60 }
+`;
+
+const policies = { default: DEFAULT_POLICY_YAML, test: TEST_POLICY, 'custom roles, commands, reads.deny and approve': RICH_POLICY };
 
 /** What capabilities:manifest passes: default limits, the run defaults, every role's built-in prompt. */
 function settingsFor(policy: CompiledPolicy): ManifestSettings {
@@ -63,7 +91,7 @@ describe('capabilities:manifest text', () => {
       const text = manifestText(full, policy);
       expect(expectComplete(full, text)).to.be.greaterThan(200);
       expect(text).to.include(full.hash).and.to.include(policy.hash);
-      for (const role of ['control', 'impl'] as const) {
+      for (const role of policy.roles) {
         const one = JSON.parse(JSON.stringify(roleManifest(policy, role, settingsFor(policy))));
         const roleText = manifestText(one, policy);
         expectComplete(one, roleText);

@@ -4,7 +4,9 @@
 // erase-line and erase-below (which, from the top-left corner, first pushes
 // the screen into the scrollback, as tmux does). Rows that scroll off
 // the top stay in the scrollback, as on a real terminal: a view that cannot
-// erase what it drew leaves copies there.
+// erase what it drew leaves copies there. shrink() narrows or shortens the
+// terminal as tmux does, rewrapping the screen's rows before the program hears
+// of it, so rows pushed off the top are beyond any erase.
 export class VirtualTerminal {
   /** Every row ever drawn: scrollback, then the screen. */
   private readonly buffer: string[][] = [[]];
@@ -71,6 +73,31 @@ export class VirtualTerminal {
         this.buffer[this.row]![this.col++] = ch;
       }
     }
+  }
+
+  /**
+   * The user makes the terminal smaller: every row on the screen longer than
+   * the new width is rewrapped onto more rows (the cursor moves with its row),
+   * and whatever no longer fits above the cursor goes into the scrollback.
+   * Emit 'resize' on the stream afterwards, as the tty would.
+   */
+  shrink(columns: number, rows: number): void {
+    if (columns > this.columns || rows > this.rows) throw new Error('shrink() only makes the terminal smaller');
+    const screen: string[][] = [];
+    let cursor = 0;
+    this.buffer.slice(this.top).forEach((r, i) => {
+      const pieces: string[][] = [];
+      for (let at = 0; at < Math.max(1, r.length); at += columns) pieces.push(r.slice(at, at + columns));
+      if (i === this.row - this.top) cursor = screen.length + Math.min(Math.floor(this.col / columns), pieces.length - 1);
+      screen.push(...pieces);
+    });
+    this.buffer.length = this.top;
+    this.buffer.push(...screen);
+    this.row = this.top + cursor;
+    this.col = this.col % columns;
+    this.columns = columns;
+    this.rows = rows;
+    this.top = Math.max(this.top, this.row - rows + 1);
   }
 
   private newline(): void {

@@ -25,7 +25,9 @@ describe('help and command-line errors', () => {
     expect(r.code).to.equal(0);
     for (const c of COMMANDS) expect(r.stdout, c).to.include(c);
     expect(r.stdout).to.include('agent:start --role <role> [options]');
-    expect(r.stdout).to.include('policy:check --role <role> [options] ...');
+    // A rest argument is named, as given to Option.Rest: clipanion alone prints `...`.
+    expect(r.stdout).to.include('policy:check --role <role> [options] [PATH | -- ARGV...]');
+    expect(r.stdout).to.include('task:add [options] <CHAIN-ID> <TITLE>...');
     expect(r.stdout).to.not.include('#0');
     const helps = await Promise.all(COMMANDS.map((c) => runCli([c, '--help'])));
     for (const [i, c] of COMMANDS.entries()) {
@@ -65,6 +67,9 @@ describe('help and command-line errors', () => {
       // A path without --action is not checked as a program of that name.
       [['policy:check', '--role', 'impl', 'src/index.ts'], /policy:check needs --action \(create, modify, delete, move, read\) to check the path "src\/index\.ts"; to check a command, give --command "…" or put it after --/],
       [['agent:show', 'a', 'b'], /unexpected argument "b"/],
+      // Only what is missing is named: the chain id was given, an option's value is not an argument.
+      [['task:add', '--status', 'todo', 'CHAIN-001-add-login'], /^choragen: task:add needs TITLE\n/],
+      [['task:add', '--status', 'todo'], /^choragen: task:add needs CHAIN-ID and TITLE\n/],
     ];
     for (const [args, expected] of cases) {
       const r = await runCli(args);

@@ -90,6 +90,31 @@ describe('live progress view', () => {
     view.freeze();
   });
 
+  it('a terminal narrowed to half its width or made shorter mid-run keeps the tree on the screen, so no copy is left above', async () => {
+    // The terminal rewraps the tree before the view hears of the resize: rows pushed off the top then are
+    // beyond any erase. A tree of at most half the screen still fits after every line has become two rows.
+    for (const [columns, rows] of [[50, 20], [100, 12], [60, 16]]) {
+      const term = new VirtualTerminal(100, 20);
+      const view = new ProgressView('live', term.stream, term.stream, 0);
+      view.onEvent(started(ROOT, null, 'control'));
+      for (let i = 0; i < 12; i++) {
+        view.onEvent(started(child(i), ROOT));
+        view.onEvent(modelCall(child(i)));
+        if (i < 8) view.onEvent(ended(child(i)));
+      }
+      await settle();
+      expect(term.screen().filter(rootLine)).to.have.length(1);
+      term.shrink(columns, rows);
+      (term.stream as any).emit('resize');
+      for (let i = 8; i < 12; i++) {
+        view.onEvent(modelCall(child(i)));
+        await settle();
+      }
+      view.finish({ status: 'completed', exitCode: 0, rootId: ROOT, durationMs: 1, inputTokens: 1, outputTokens: 1, costUsd: 0, sessions: 13, error: null });
+      expect(term.lines().filter(rootLine), `${columns}x${rows}:\n${term.lines().join('\n')}`).to.have.length(1);
+    }
+  });
+
   it('pause() takes the tree off the screen and holds notes; resume() prints them and redraws', async () => {
     const term = new VirtualTerminal(120, 30);
     const view = new ProgressView('live', term.stream, term.stream, 0);
