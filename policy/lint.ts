@@ -6,6 +6,7 @@
 
 import picomatch from 'picomatch';
 import { lintCommands } from './command-lint.js';
+import { RUN_COMMAND_TOOL, commandRulesInForce } from './commands.js';
 import { collectRules, rulesInForce, type CompiledRule, type PolicyRules } from './decide.js';
 import { isBuiltinRole, type CompiledPolicy, type MutationAction, type Role } from './types.js';
 
@@ -85,11 +86,16 @@ function roleWarnings(policy: CompiledPolicy, tools: LintTools | undefined): Lin
     if (tools && section?.tools) {
       const offered = new Set(tools.offered(role));
       const idle = section.tools.filter((t) => !offered.has(t));
-      if (idle.length) {
-        out.push({
-          rule: `roles.${role}.tools`,
-          message: `${idle.join(', ')} ${idle.length === 1 ? 'is' : 'are'} not offered: the spawn tools follow roles.${role}.spawns (${spawns.join(', ') || 'none'})`,
-        });
+      // Each listed tool left out for its own reason: run_command follows the commands rules, the rest `spawns`.
+      const why = new Map<string, string[]>();
+      for (const t of idle) {
+        const reason = t === RUN_COMMAND_TOOL
+          ? `${role} may run no command (no allow or approve rule in ${commandRulesInForce(policy.source, role).allowFrom})`
+          : `the spawn tools follow roles.${role}.spawns (${spawns.join(', ') || 'none'})`;
+        why.set(reason, [...(why.get(reason) ?? []), t]);
+      }
+      for (const [reason, left] of why) {
+        out.push({ rule: `roles.${role}.tools`, message: `${left.join(', ')} ${left.length === 1 ? 'is' : 'are'} not offered: ${reason}` });
       }
     }
     if (section?.provider && !section.model) {

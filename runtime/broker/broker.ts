@@ -427,7 +427,7 @@ export class Broker {
     const spawns = this.opts.policy.spawnsFor(parentRole);
     if (!spawns.includes(role)) {
       throw new ToolRefusal(
-        `spawn refused: a ${parentRole} session may not start a ${role} session; it may start: ${spawns.join(', ') || 'none'} (roles.${parentRole}.spawns)`,
+        `spawn refused: ${parentRole} sessions may not start ${role} sessions; they may start: ${spawns.join(', ') || 'none'} (roles.${parentRole}.spawns)`,
         'deny', `roles.${parentRole}.spawns`,
       );
     }

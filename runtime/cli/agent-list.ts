@@ -10,7 +10,8 @@ export class AgentListCommand extends ChoragenCommand {
     category: 'Sessions',
     description: 'List recent sessions',
     details: `
-      Shows the most recent sessions, newest first: id, role, parent, status
+      Shows the most recent sessions, newest first: id, role, model (and its
+      provider), parent, status
       (running, completed, failed, interrupted, budget_exceeded; "resumed by ID"
       when agent:resume carried the session on in another), age, tokens
       (input + output) and the first line of the session's instructions (from its
@@ -45,7 +46,7 @@ export class AgentListCommand extends ChoragenCommand {
       this.context.stdout.write('no sessions recorded yet\n');
       return 0;
     }
-    const { age, formatTable } = await import('../metrics/format.js');
+    const { age, formatTable, modelWithProvider } = await import('../metrics/format.js');
     const { firstInstructionLine } = await import('../sessions/instructions.js');
     const { fitWidth } = await import('../terminal/width.js');
     const { termLine } = await import('../terminal/text.js');
@@ -53,13 +54,14 @@ export class AgentListCommand extends ChoragenCommand {
     const shown = rows.map((r) => ({
       id: r.session_id,
       role: r.role ?? '?',
+      model: modelWithProvider(r.model, r.provider),
       parent: r.parent_id ?? '-',
       status: r.resumed_by ? `${r.status}, resumed by ${r.resumed_by}` : r.status,
       age: age(r.started_at, now),
       tokens: r.tokens,
       instructions: fitWidth(termLine(firstInstructionLine(workspace, String(r.session_id)) ?? '-'), 60),
     }));
-    this.context.stdout.write(formatTable(['id', 'role', 'parent', 'status', 'age', 'tokens', 'instructions'], shown));
+    this.context.stdout.write(formatTable(['id', 'role', 'model', 'parent', 'status', 'age', 'tokens', 'instructions'], shown));
     const hidden = total - rows.length;
     this.context.stdout.write(hidden > 0
       ? `${rows.length} of ${total} sessions, newest first; ${hidden} more not shown (--limit ${total} shows all)\n`

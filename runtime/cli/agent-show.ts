@@ -47,7 +47,7 @@ export class AgentShowCommand extends ChoragenCommand {
     const s = detail.session;
     const out: string[] = [];
     out.push(`session ${v(s.session_id)}  ${v(s.role)}  ${v(s.status)}${s.error ? `: ${termLine(s.error)}` : ''}`);
-    out.push(`  parent: ${v(s.parent_id)}  root: ${v(s.root_id)}  depth: ${v(s.depth)}  model: ${v(s.model)}${s.provider ? ` (${v(s.provider)})` : ''}`);
+    out.push(`  parent: ${v(s.parent_id)}  root: ${v(s.root_id)}  depth: ${v(s.depth)}  model: ${v(fmt.modelWithProvider(s.model, s.provider))}`);
     if (s.task_id || s.chain_id) out.push(`  task: ${v(s.task_id)}  chain: ${v(s.chain_id)}`);
     if (s.resumed_from || s.resumed_by) out.push(`  resumed from: ${v(s.resumed_from)}  resumed by: ${v(s.resumed_by)}`);
     out.push(`  started: ${v(s.started_at)}  ended: ${v(s.ended_at)}  duration: ${fmt.ms(s.duration_ms)}`);
@@ -57,7 +57,8 @@ export class AgentShowCommand extends ChoragenCommand {
     );
     if (Array.isArray(s.files_changed) && s.files_changed.length) out.push(`  files changed: ${s.files_changed.map(termLine).join(', ')}`);
     out.push('', 'Children:');
-    out.push(detail.children.length ? fmt.formatTable(['session_id', 'role', 'status', 'tokens', 'task_id'], detail.children).trimEnd() : '  (none)');
+    const children = detail.children.map((c) => ({ ...c, model: fmt.modelWithProvider(c.model, c.provider) }));
+    out.push(children.length ? fmt.formatTable(['session_id', 'role', 'model', 'status', 'tokens', 'task_id'], children).trimEnd() : '  (none)');
     out.push('', 'Tool calls:');
     out.push(
       detail.tool_calls.length

@@ -13,6 +13,12 @@ export function cellText(v: unknown, nullText = ''): string {
   return JSON.stringify(v);
 }
 
+/** A session's model as the session commands show it, `gpt-5-mini (openai)`; logs older than sessions.provider have none. */
+export function modelWithProvider(model: unknown, provider: unknown): string | null {
+  if (model === null || model === undefined || model === '') return null;
+  return provider ? `${cellText(model)} (${cellText(provider)})` : cellText(model);
+}
+
 // A number, or a quantity already written with its unit ("25 ms", "$0.0038"): right-aligned.
 const isNumeric = (v: unknown) => typeof v === 'number' || (typeof v === 'string' && /^[-+]?\$?\d[\d,]*(\.\d+)?( ?[A-Za-zµ%]{1,3})?$/.test(v));
 

@@ -112,7 +112,7 @@ export async function countSessions(conn: DuckDBConnection): Promise<number> {
 export async function listSessions(conn: DuckDBConnection, limit: number): Promise<Row[]> {
   return rowsOf(
     conn,
-    `SELECT session_id, role, parent_id, status, started_at, ended_at, input_tokens, output_tokens,
+    `SELECT session_id, role, model, provider, parent_id, status, started_at, ended_at, input_tokens, output_tokens,
             input_tokens + output_tokens AS tokens, cost_usd::DOUBLE AS cost_usd, model_calls, tool_calls, error, resumed_from, resumed_by
      FROM sessions ORDER BY started_at DESC NULLS LAST, session_id LIMIT ${Math.max(0, Math.floor(limit))}`,
   );
@@ -137,7 +137,7 @@ export async function sessionDetail(conn: DuckDBConnection, id: string): Promise
   const sid = String(session.session_id);
   const children = await rowsOf(
     conn,
-    `SELECT session_id, role, status, input_tokens + output_tokens AS tokens, cost_usd::DOUBLE AS cost_usd, task_id
+    `SELECT session_id, role, model, provider, status, input_tokens + output_tokens AS tokens, cost_usd::DOUBLE AS cost_usd, task_id
      FROM sessions WHERE parent_id = $sid ORDER BY started_at NULLS LAST, session_id`,
     { sid },
   );

@@ -76,9 +76,11 @@ describe('policy/lint', () => {
   });
 
   describe('roles', () => {
-    // What the runtime tells lint about tools: listed tools, minus spawn_session without spawns.
+    // What the runtime tells lint about tools: listed tools, minus spawn_session without spawns and run_command without commands.
     const tools = (policy: ReturnType<typeof compilePolicy>) => ({
-      offered: (role: string) => (policy.toolsFor(role) ?? ['read_file', 'complete_task']).filter((t) => t !== 'spawn_session' || policy.spawnsFor(role).length > 0),
+      offered: (role: string) => (policy.toolsFor(role) ?? ['read_file', 'complete_task'])
+        .filter((t) => t !== 'spawn_session' || policy.spawnsFor(role).length > 0)
+        .filter((t) => t !== 'run_command' || policy.allowsCommands(role)),
       mutates: (tool: string) => tool === 'write_file',
     });
     const lintRoles = (source: GovernanceFile) => {
@@ -102,6 +104,19 @@ describe('policy/lint', () => {
     it('warns about a listed tool the role is not offered (a spawn tool without spawns)', () => {
       const warnings = lintRoles({ roles: { ...ruled, control: { ...ruled.control, spawns: ['impl', 'auditor'] }, auditor: { tools: ['read_file', 'spawn_session'] } } });
       expect(warnings).to.deep.equal([{ rule: 'roles.auditor.tools', message: 'spawn_session is not offered: the spawn tools follow roles.auditor.spawns (none)' }]);
+    });
+
+    it('says why a listed tool is not offered: run_command follows the commands rules, not spawns', () => {
+      const control = { ...ruled.control, spawns: ['impl', 'tester'] };
+      const warnings = lintRoles({ roles: { ...ruled, control, tester: { tools: ['read_file', 'run_command', 'spawn_session'] } } });
+      expect(warnings).to.deep.equal([
+        { rule: 'roles.tester.tools', message: 'run_command is not offered: tester may run no command (no allow or approve rule in commands)' },
+        { rule: 'roles.tester.tools', message: 'spawn_session is not offered: the spawn tools follow roles.tester.spawns (none)' },
+      ]);
+      const own = lintRoles({ roles: { ...ruled, control, tester: { tools: ['read_file', 'run_command'], commands: { deny: [{ argv: ['rm'] }] } } } });
+      expect(own.map((w) => w.message)).to.deep.equal(['run_command is not offered: tester may run no command (no allow or approve rule in roles.tester.commands)']);
+      const allowed = lintRoles({ roles: { ...ruled, control, tester: { tools: ['read_file', 'run_command'], commands: { allow: [{ argv: ['npm', 'test'] }] } } } });
+      expect(allowed).to.deep.equal([]);
     });
 
     it('warns about a provider without a model', () => {

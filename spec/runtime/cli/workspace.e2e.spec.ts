@@ -52,7 +52,7 @@ describe('workspace discovery', () => {
     expect(list.code, list.stderr).to.equal(0);
     expect(list.stdout).to.match(/impl\s/).and.to.not.include('no sessions');
     // The first line of the session's instructions, from its transcript.
-    expect(list.stdout).to.match(/^id\s+role\s+parent\s+status\s+age\s+tokens\s+instructions\n/).and.to.match(/ hi\n1 session\n$/);
+    expect(list.stdout).to.match(/^id\s+role\s+model\s+parent\s+status\s+age\s+tokens\s+instructions\n/).and.to.match(/ hi\n1 session\n$/);
     const manifest = await runCli(['capabilities:manifest', '--json'], { cwd: sub });
     expect(manifest.code, manifest.stderr).to.equal(0);
   });

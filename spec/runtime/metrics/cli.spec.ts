@@ -150,9 +150,9 @@ describe('metrics and audit commands (CLI)', function () {
       const t = await cli('agent:list');
       expect(t.code, t.stderr).to.equal(0);
       const lines = t.stdout.trimEnd().split('\n');
-      expect(lines[0]).to.match(/^id\s+role\s+parent\s+status\s+age\s+tokens\s+instructions$/);
+      expect(lines[0]).to.match(/^id\s+role\s+model\s+parent\s+status\s+age\s+tokens\s+instructions$/);
       expect(lines).to.have.length(6);
-      expect(t.stdout).to.match(/cli-run-c2\s+impl\s+cli-run\s+failed\s+\d+s/);
+      expect(t.stdout).to.match(/cli-run-c2\s+impl\s+claude-sonnet-4-5 \(anthropic\)\s+cli-run\s+failed\s+\d+s/);
       expect(lines[5]).to.equal('3 sessions');
       // How many are not shown, and how to see them.
       const two = (await cli('agent:list', '--limit', '2')).stdout.trimEnd().split('\n');
@@ -161,7 +161,8 @@ describe('metrics and audit commands (CLI)', function () {
       const j = await cli('agent:list', '--limit', '2', '--json');
       const rows = JSON.parse(j.stdout);
       expect(rows).to.have.length(2);
-      expect(rows[0]).to.include.keys('session_id', 'role', 'parent_id', 'status', 'started_at', 'tokens');
+      expect(rows[0]).to.include.keys('session_id', 'role', 'model', 'provider', 'parent_id', 'status', 'started_at', 'tokens');
+      expect(rows[0]).to.include({ model: 'claude-sonnet-4-5', provider: 'anthropic' });
       expect((await cli('agent:list', '--limit', 'x')).code).to.equal(2);
     });
 
@@ -170,7 +171,7 @@ describe('metrics and audit commands (CLI)', function () {
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.match(/^session cli-run {2}control {2}completed/);
       expect(r.stdout).to.match(/model: claude-sonnet-4-5 \(anthropic\)/);
-      expect(r.stdout).to.match(/Children:\n.*\n.*\ncli-run-c1\s+impl\s+completed/);
+      expect(r.stdout).to.match(/Children:\n.*\n.*\ncli-run-c1\s+impl\s+claude-sonnet-4-5 \(anthropic\)\s+completed/);
       expect(r.stdout).to.match(/spawn_impl_session\s+allow\s+roles\.impl\.allow\[0\]/);
       expect(r.stdout).to.match(/Final output:\nall tasks done\n$/);
 

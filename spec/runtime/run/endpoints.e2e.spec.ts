@@ -126,6 +126,24 @@ for (const provider of PROVIDERS) {
       expect(failed.stderr).to.include(`model call failed after 0 retries: the model endpoint reported an error in the middle of an answer (Overloaded): ${run.server!.url}`);
     });
 
+    it('tool calls whose arguments are not JSON are tool errors the model sees; the session goes on and the next call runs', async () => {
+      await run.serve({ sessions: [{ role: 'impl', turns: [
+        { malformed: true, content: [read('src/a.ts'), { type: 'tool_use', name: 'list_files', input: {} }] },
+        { content: [read('src/a.ts')] },
+        { content: [text('read it after all')] },
+      ] }] } as any);
+      const r = await start('x', ['--json']);
+      expect(r.code, r.stderr).to.equal(0);
+      const events = jsonEvents(r.stdout);
+      const calls = events.filter((e) => e.event === 'tool_call');
+      expect(calls.map((c) => [c.tool, c.decision, c.is_error])).to.deep.equal([['read_file', 'invalid', true], ['list_files', 'invalid', true], ['read_file', 'allow', false]]);
+      for (const c of calls.slice(0, 2)) expect(c.error).to.match(new RegExp(`^invalid input for ${c.tool}: `));
+      expect(run.server!.requests).to.have.length(3);
+      // The model saw both refusals (one result per call, matched by id) before its next turn.
+      expect(JSON.stringify(run.server!.requests[1]!.body.messages)).to.contain('invalid input for read_file').and.contain('invalid input for list_files');
+      expect(events.at(-1)).to.include({ status: 'completed' });
+    });
+
     it(`a 401 is a configuration error: exit 2, not retried, naming ${provider.key}, the key never shown`, async () => {
       await run.serve(one([text('never')]), { apiKey: 'the-right-key' });
       const r = await start('x', [], { ...run.env(), [provider.key]: 'sk-a-wrong-key-0000' });

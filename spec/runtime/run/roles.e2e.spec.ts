@@ -149,7 +149,7 @@ describe('roles defined in the policy, on two providers (end to end)', function 
     const controlResults = control[1]!.body.messages.at(-1).content;
     const self = controlResults.find((b: any) => b.tool_use_id === 'toolu_self');
     expect(self.is_error).to.equal(true);
-    expect(self.content).to.match(/may not start a control session; it may start: impl, reviewer \(roles\.control\.spawns\)/);
+    expect(self.content).to.equal('spawn refused: control sessions may not start control sessions; they may start: impl, reviewer (roles.control.spawns)');
     const spawnDenial = events.find((e) => e.event === 'tool_call' && e.tool_use_id === 'toolu_self');
     expect(spawnDenial).to.include({ decision: 'deny', rule: 'roles.control.spawns', is_error: true });
     expect(started.map((e) => e.role).sort()).to.deep.equal(['control', 'impl', 'reviewer']);
@@ -182,9 +182,19 @@ describe('roles defined in the policy, on two providers (end to end)', function 
     expect(rows.control.model).to.equal('claude-sonnet-5');
     expect(rows.impl.model).to.equal('claude-haiku-4-5');
 
-    // agent:show and metrics:summary name the reviewer's model and provider.
+    // agent:show, agent:list and metrics:summary name each session's model and provider.
     const show = await runCli(['agent:show', reviewerSession.session_id, '-w', ws]);
     expect(show.stdout).to.match(/model: gpt-5-mini \(openai\)/);
+    const controlSession = started.find((e) => e.role === 'control');
+    const children = await runCli(['agent:show', controlSession.session_id, '-w', ws]);
+    expect(children.stdout).to.match(/\n\S+\s+reviewer\s+gpt-5-mini \(openai\)\s+completed/).and.match(/\n\S+\s+impl\s+claude-haiku-4-5 \(anthropic\)\s+completed/);
+    const list = await runCli(['agent:list', '-w', ws]);
+    expect(list.stdout).to.match(new RegExp(`${reviewerSession.session_id}\\s+reviewer\\s+gpt-5-mini \\(openai\\)\\s`));
+    expect(list.stdout).to.match(new RegExp(`${controlSession.session_id}\\s+control\\s+claude-sonnet-5 \\(anthropic\\)\\s`));
+    const listed = JSON.parse((await runCli(['agent:list', '--json', '-w', ws])).stdout);
+    expect(listed.map((row: any) => [row.role, row.model, row.provider]).sort()).to.deep.equal([
+      ['control', 'claude-sonnet-5', 'anthropic'], ['impl', 'claude-haiku-4-5', 'anthropic'], ['reviewer', 'gpt-5-mini', 'openai'],
+    ]);
     const summary = JSON.parse((await runCli(['metrics:summary', '--json', '-w', ws])).stdout);
     expect(summary.models.find((m: any) => m.role === 'reviewer')).to.include({ model: 'gpt-5-mini', provider: 'openai', sessions: 1, cache_read_tokens: 2048 });
   });
@@ -231,6 +241,48 @@ describe('roles defined in the policy, on two providers (end to end)', function 
     });
     expect(slow.code, slow.stderr).to.equal(130);
     expect(jsonEvents(slow.stdout).find((e) => e.event === 'session_ended').status).to.equal('interrupted');
+  });
+
+  it('--max-depth and --max-parallel hold for a role defined in the file: its spawn_session is refused, not queued, over either', async () => {
+    // A reviewer that may start reviewers, run on its own on the OpenAI-compatible endpoint: three children in one
+    // message under --max-parallel 2 (one refused), each child at --max-depth 1 refused a grandchild.
+    writeFileSync(path.join(ws, 'choragen.governance.yaml'), POLICY.replace('    provider: openai\n', '    provider: openai\n    spawns: [reviewer]\n'));
+    const child = (n: number) => ({ role: 'reviewer', match: `CHILD-${n}`, turns: [
+      { delay_ms: 300, content: [
+        { type: 'tool_use', id: `call_deep_${n}`, name: 'spawn_session', input: { role: 'reviewer', instructions: `GRANDCHILD of ${n}` } },
+        { type: 'tool_use', id: `call_read_${n}`, name: 'read_file', input: { path: 'src/index.ts' } },
+      ] },
+      { content: [{ type: 'tool_use', name: 'complete_task', input: { summary: `child ${n} done` } }] },
+    ] });
+    openai = await startFakeOpenAI({ sessions: [
+      { role: 'reviewer', match: 'FAN OUT', turns: [
+        { content: [1, 2, 3].map((n) => ({ type: 'tool_use', id: `call_child_${n}`, name: 'spawn_session', input: { role: 'reviewer', instructions: `CHILD-${n}` } })) },
+        { content: [{ type: 'text', text: 'fanned out' }] },
+      ] },
+      child(1), child(2), child(3),
+    ] } as any);
+    const r = await runCli(['agent:start', '--role', 'reviewer', '-m', 'FAN OUT', '--max-depth', '1', '--max-parallel', '2', '--json', '-w', ws],
+      { env: { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: openai.url } });
+    expect(r.code, r.stderr).to.equal(0);
+    const toolResults = (q: any) => new Map<string, string>(q.body.messages.filter((m: any) => m.role === 'tool').map((m: any) => [m.tool_call_id, m.content]));
+    const root = openai.requests.filter((q) => JSON.stringify(q.body.messages).includes('FAN OUT'));
+    const spawned = toolResults(root.at(-1));
+    const refused = [1, 2, 3].filter((n) => spawned.get(`call_child_${n}`)!.startsWith('Error: '));
+    expect(refused, JSON.stringify([...spawned])).to.have.length(1);
+    expect(spawned.get(`call_child_${refused[0]}`)).to.match(/spawn refused: 2 child sessions are already running in this tree, the limit is 2/);
+    for (const n of [1, 2, 3].filter((k) => k !== refused[0])) {
+      expect(spawned.get(`call_child_${n}`)).to.match(new RegExp(`^reviewer session \\S+ completed;[^]*child ${n} done`));
+      // The child was offered spawn_session (its role's), and the depth limit refused it.
+      const last = openai.requests.filter((q) => JSON.stringify(q.body.messages[1] ?? '').includes(`CHILD-${n}`)).at(-1);
+      expect(toolNamesOf(last!)).to.include('spawn_session');
+      expect(toolResults(last).get(`call_deep_${n}`)).to.match(/spawn refused: a child of this session would be at depth 2, over the limit of 1/);
+    }
+    const events = jsonEvents(r.stdout);
+    expect(events.filter((e) => e.event === 'session_started').map((e) => e.depth).sort()).to.deep.equal([0, 1, 1]);
+    // No session was ever started on the grandchild's instructions.
+    expect(JSON.stringify(openai.requests.map((q) => q.body.messages[1]))).to.not.include('GRANDCHILD of');
+    const denials = events.filter((e) => e.event === 'tool_call' && e.tool === 'spawn_session' && e.is_error);
+    expect(denials.map((e) => `${e.decision} ${e.rule}`).sort()).to.deep.equal(['deny limits.max_depth', 'deny limits.max_depth', 'deny limits.max_parallel']);
   });
 
   it('the manifest shows the reviewer: exactly the tools and schemas it is offered, its model, provider, prompt and spawns', async () => {
