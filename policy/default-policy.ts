@@ -102,6 +102,8 @@ mutations:
       reason: "git hooks run on the next commit or push"
     - pattern: "**/.pre-commit-config.yaml"
       reason: "git hooks run on the next commit or push"
+    - pattern: "**/.hg/**"
+      reason: "a nested Mercurial repository's hgrc runs hooks on the next hg command"
 
   # Allowed only after a human says yes (shown the diff; --auto-approve says yes).
   approve:
@@ -112,8 +114,12 @@ mutations:
       reason: "CI runs it with the repository's secrets on the next push"
     - pattern: "**/{.gitattributes,.gitmodules}"
       reason: "names filter and diff drivers that run commands, or repositories git fetches"
-    - pattern: "**/{.vscode/tasks.json,.vscode/settings.json,.devcontainer/**}"
+    - pattern: "**/{.vscode/tasks.json,.vscode/settings.json,.devcontainer/**,.devcontainer.json}"
       reason: "the editor runs these when the folder is opened"
+    - pattern: "**/{.lintstagedrc,.lintstagedrc.*,lint-staged.config.*}"
+      reason: "lint-staged runs the commands it names on the next commit"
+    - pattern: "**/.cargo/{config,config.toml}"
+      reason: "cargo runs the wrappers and runners it names on the next build"
 
 # Commands (run_command): which programs a role may run, as argv prefixes, each
 # element a literal or a glob. Order: any deny (here or the role's) -> approve

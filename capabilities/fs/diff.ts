@@ -260,12 +260,13 @@ export function unifiedDiff(oldText: string, newText: string, options: UnifiedDi
   return out.join('\n');
 }
 
-/** Rendered lines in an approval preview before the rest is summarized. */
-export const PREVIEW_MAX_LINES = 500;
-
-/** The options of the preview a human approves: a diff of `rel`, from nothing when `before` is null (a new file). */
+/**
+ * The options of the preview a human approves: a diff of `rel`, from nothing
+ * when `before` is null (a new file). Never capped: the approver pages it, and
+ * a line left out would be approved unseen.
+ */
 export function previewOptions(rel: string, before: string | null): UnifiedDiffOptions {
-  return { oldLabel: before === null ? '/dev/null' : `a/${rel}`, newLabel: `b/${rel}`, maxLines: PREVIEW_MAX_LINES };
+  return { oldLabel: before === null ? '/dev/null' : `a/${rel}`, newLabel: `b/${rel}` };
 }
 
 /** The preview a human approves, from the diff `previewOptions` asks for. */

@@ -2,6 +2,7 @@
 // offload worker (pool.ts): a file shaped against the diff costs the broker's
 // thread nothing, and a diff past its deadline is reported as not shown.
 import { previewOptions, previewText, type UnifiedDiffOptions } from '../fs/diff.js';
+import { ToolFailure } from '../../policy/errors.js';
 import { Lease, OffloadTimeout } from './pool.js';
 
 /** A diff taking longer than this is not shown (a note says so). */
@@ -24,13 +25,15 @@ export async function diffOffThread(oldText: string, newText: string, options: U
 
 /**
  * The preview a human approves (fs/diff.ts filePreview), off the broker's
- * thread. Past the deadline the new content is shown whole instead (capped as
- * a preview is); failing that, a line saying no preview could be made.
+ * thread. Past the deadline the new content is shown whole instead; failing
+ * that it throws: a change that cannot be shown is never put to a human (the
+ * approver answers no).
  */
 export async function previewOffThread(rel: string, before: string | null, after: string): Promise<string> {
   const diff = await diffOffThread(before ?? '', after, previewOptions(rel, before));
   if (diff !== null) return previewText(rel, diff);
   const whole = await diffOffThread('', after, previewOptions(rel, null));
   const why = `the diff against the current content took over ${DIFF_DEADLINE_MS / 1000} s`;
-  return whole === null ? `${rel}: no preview (${why}, and so did the new content)` : `${rel}: ${why}; the new content:\n${previewText(rel, whole)}`;
+  if (whole === null) throw new ToolFailure(`${why}, and so did the new content`);
+  return `${rel}: ${why}; the new content:\n${previewText(rel, whole)}`;
 }

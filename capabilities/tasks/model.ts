@@ -150,7 +150,8 @@ export function parseChainMeta(text: string, chainId: string): ChainMeta {
     id: chainId,
     sequence: typeof raw.sequence === 'number' ? raw.sequence : sequence,
     slug: str(raw.slug, chainId.replace(/^CHAIN-\d+-?/, '')),
-    title: str(raw.title, chainId),
+    // One line, as a title is: a line break in the file would forge a row of every table it is shown in.
+    title: str(raw.title, chainId).replace(/[\n\v\f\r\u0085\u2028\u2029]+/g, ' '),
     description: str(raw.description, ''),
     createdAt: str(raw.createdAt, ''),
     updatedAt: str(raw.updatedAt, ''),

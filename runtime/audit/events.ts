@@ -83,7 +83,7 @@ export interface ApprovalEvent {
   path: string;
   rule: string;
   answer: 'yes' | 'no';
-  by: 'terminal' | 'auto-approve' | 'no-terminal' | 'timeout' | 'interrupted';
+  by: 'terminal' | 'auto-approve' | 'no-terminal' | 'timeout' | 'interrupted' | 'unshown';
 }
 
 export interface SessionEnded {

@@ -7,7 +7,8 @@
 // line of it can be hidden. A change longer than the screen is shown a page
 // at a time, and "y" counts only once the last page is on the screen.
 // --auto-approve says yes; with no terminal and no flag the answer is no; a
-// timeout says no; a session stopped while asking (Ctrl-C) gets no at once.
+// change whose preview cannot be made is refused without asking; a timeout
+// says no; a session stopped while asking (Ctrl-C) gets no at once.
 import { createInterface } from 'node:readline';
 import { termLine, termText } from '../terminal/text.js';
 import { rowsOf, splitWidth } from '../terminal/width.js';
@@ -21,7 +22,8 @@ export interface ApprovalRequest {
   preview?: () => Promise<string>;
 }
 
-export interface ApprovalAnswer { answer: 'yes' | 'no'; by: 'terminal' | 'auto-approve' | 'no-terminal' | 'timeout' | 'interrupted' }
+/** `unshown`: the change could not be shown (its preview failed), so it was never put to the human. */
+export interface ApprovalAnswer { answer: 'yes' | 'no'; by: 'terminal' | 'auto-approve' | 'no-terminal' | 'timeout' | 'interrupted' | 'unshown' }
 
 /** Whatever else draws on the terminal (the live view): paused while a question is open. */
 export interface PromptHost {
@@ -58,13 +60,21 @@ export class Approver {
   private async prompt(req: ApprovalRequest, signal: AbortSignal): Promise<ApprovalAnswer> {
     if (signal.aborted) return { answer: 'no', by: 'interrupted' };
     const out = (this.opts.output ?? process.stderr) as Screen;
-    const preview = req.preview ? await req.preview().catch(() => '') : '';
-    if (signal.aborted) return { answer: 'no', by: 'interrupted' };
     const header = [
       '── approval needed ──',
       `${termLine(req.sessionLabel)} wants ${termLine(req.tool)} on ${termLine(req.path)}`,
       `rule ${termLine(req.rule)}: ${termLine(req.reason)}`,
     ];
+    let preview = '';
+    try {
+      if (req.preview) preview = await req.preview();
+    } catch (err) {
+      // A yes to a change nobody saw is no approval: say why and answer no without asking.
+      if (signal.aborted) return { answer: 'no', by: 'interrupted' };
+      out.write(`\n${header.join('\n')}\n   the change cannot be shown (${termLine((err as Error)?.message ?? 'no preview')}); refused\n`);
+      return { answer: 'no', by: 'unshown' };
+    }
+    if (signal.aborted) return { answer: 'no', by: 'interrupted' };
     const pages = paginate(preview === '' ? [] : termText(preview.replace(/\n$/, '')).split('\n'), header, out);
     this.opts.host?.pause();
     const rl = createInterface({ input: this.opts.input ?? process.stdin, output: out, terminal: false });

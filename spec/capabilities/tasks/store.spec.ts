@@ -296,4 +296,12 @@ describe('task chains: the store (plain fs)', () => {
     });
     expect(formatChainStatusTable([])).to.contain('No chains yet');
   });
+
+  it('a chain title written with line breaks stays on its line: it cannot forge a row of chain:status (issue 15 class 7)', async () => {
+    const chain = (await store.createChain('C')).id;
+    fs.writeFileSync(path.join(ws, 'docs/tasks/.chains', `${chain}.json`), JSON.stringify({ id: chain, title: 'C\r\n✗ forged\u2028row\u0085x', tasks: [] }));
+    const table = formatChainStatusTable(await store.chainStatus());
+    expect(table.split('\n')[0]).to.equal(`${chain}: C ✗ forged row x (0 tasks)`);
+    expect(table.split('\n').some((l) => l.startsWith('✗'))).to.equal(false);
+  });
 });

@@ -148,6 +148,16 @@ describe('Approver', () => {
     expect(shown).to.not.match(/[\x00-\x09\x0b-\x1f\x7f]/);
   });
 
+  it('a change that cannot be shown is refused without asking: nothing is approved unseen (issue 15 class 1)', async () => {
+    const t = terminal();
+    const approver = new Approver({ autoApprove: false, interactive: true, timeoutMs: 60_000, input: t.input, output: t.output });
+    t.input.write('y\n'); // a yes typed ahead is never read as the answer
+    const answer = await approver.ask({ ...req('ci.yml'), preview: async () => { throw new Error('the diff worker died'); } }, never());
+    expect(answer).to.deep.equal({ answer: 'no', by: 'unshown' });
+    expect(t.prompts()).to.equal(0);
+    expect(t.text()).to.include('ci.yml').and.to.match(/cannot be shown/);
+  });
+
   it('pauses the live view while the question is open and resumes it after the answer', async () => {
     const t = terminal();
     const calls: string[] = [];

@@ -207,6 +207,10 @@ describe('red team, round 2 (issue 15)', function () {
       use('write_file', { path: 'src/.vscode/tasks.json', content: '{}' }),
       use('write_file', { path: 'src/.gitattributes', content: '* filter=pwn\n' }),
       use('write_file', { path: 'src/.envrc', content: 'echo pwned\n' }),
+      use('write_file', { path: 'src/.hg/hgrc', content: '[hooks]\npre-status = echo pwned\n' }),
+      use('write_file', { path: 'src/.devcontainer.json', content: '{"postCreateCommand":"echo pwned"}' }),
+      use('write_file', { path: 'src/.lintstagedrc.json', content: '{"*":"echo pwned"}' }),
+      use('write_file', { path: 'src/.cargo/config.toml', content: '[build]\nrustc-wrapper = "./pwn"\n' }),
       use('read_file', { path: 'src/.git/config' }),
     ];
     server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [
