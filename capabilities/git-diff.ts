@@ -5,7 +5,7 @@
 import { defineCapability } from './capability.js';
 import { unifiedDiff } from './fs/diff.js';
 import { DIFF_DEADLINE_MS, diffOffThread } from './offload/diff.js';
-import { OutputBudget, cutLine, plural, withNotes } from './fs/output.js';
+import { OutputBudget, cutLine, displayPath, plural, withNotes } from './fs/output.js';
 import { CHANGED_FILES_INPUT, changedFiles, type ChangedFile } from './git-status.js';
 
 /** Larger files are named, not diffed. */
@@ -28,11 +28,13 @@ function sideOf(bytes: Uint8Array): Side {
 
 /** A file's diff before its body: the header, and either the finished diff or the two texts to diff. */
 function frame(rel: string, before: Side, after: Side) {
-  const header = [`diff --git a/${rel} b/${rel}`];
+  // A name with a control character is quoted whole, prefix included, as git does.
+  const label = (prefix: string) => (displayPath(rel) === rel ? `${prefix}${rel}` : JSON.stringify(`${prefix}${rel}`));
+  const header = [`diff --git ${label('a/')} ${label('b/')}`];
   if (before.kind === 'absent') header.push('new file');
   if (after.kind === 'absent') header.push('deleted file');
-  const oldLabel = before.kind === 'absent' ? '/dev/null' : `a/${rel}`;
-  const newLabel = after.kind === 'absent' ? '/dev/null' : `b/${rel}`;
+  const oldLabel = before.kind === 'absent' ? '/dev/null' : label('a/');
+  const newLabel = after.kind === 'absent' ? '/dev/null' : label('b/');
   for (const side of [before, after]) {
     if (side.kind === 'binary') return { done: [...header, `Binary files ${oldLabel} and ${newLabel} differ`] };
     if (side.kind === 'large') return { done: [...header, `(not diffed: ${side.bytes} bytes is over the ${MAX_DIFF_FILE_BYTES}-byte diff limit)`] };
@@ -137,7 +139,7 @@ export const gitDiff = defineCapability({
     const notes: string[] = [];
     if (shown === 0 && skipped.length === 0) notes.push(input.path === undefined ? 'no changes against HEAD' : `no changes under ${input.path} against HEAD`);
     if (skipped.length > 0) {
-      const names = skipped.slice(0, 20).join(', ') + (skipped.length > 20 ? ', …' : '');
+      const names = skipped.slice(0, 20).map(displayPath).join(', ') + (skipped.length > 20 ? ', …' : '');
       notes.push(`output capped at ${ctx.limits.outputBytes} bytes; ${plural(skipped.length, 'file')} not shown in full: ${names}; call git_diff with path for one file`);
     }
     return withNotes(budget.lines.join('\n'), notes);

@@ -3,7 +3,7 @@
 
 import { Type } from '@sinclair/typebox';
 import { defineCapability, type ToolContext } from './capability.js';
-import { OutputBudget, plural, withNotes } from './fs/output.js';
+import { OutputBudget, displayPath, plural, withNotes } from './fs/output.js';
 
 /** One row of isomorphic-git's statusMatrix: [path, HEAD, WORKDIR, STAGE]. */
 export type StatusRow = [string, number, number, number];
@@ -90,7 +90,7 @@ export const gitStatus = defineCapability({
     const { files, repo, fs } = await changedFiles(ctx, input.path);
     const { default: git } = await import('isomorphic-git');
     const branch = await git.currentBranch({ fs, dir: repo.root, fullname: false }).catch(() => undefined);
-    const lines = files.flatMap((f) => porcelainCodes(f.head, f.workdir, f.stage).map((code) => `${code} ${f.rel}`));
+    const lines = files.flatMap((f) => porcelainCodes(f.head, f.workdir, f.stage).map((code) => `${code} ${displayPath(f.rel)}`));
     const budget = new OutputBudget(ctx.limits.outputBytes);
     budget.add(`## ${branch ?? 'HEAD (no branch)'}`);
     let shown = 0;

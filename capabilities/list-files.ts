@@ -42,7 +42,7 @@ export const listFiles = defineCapability({
       signal: ctx.signal,
     });
     for await (const entry of entries) {
-      if (budget.count >= cap || !budget.add(entry.rel + SUFFIX[entry.kind])) {
+      if (budget.count >= cap || !budget.add(displayPath(entry.rel) + SUFFIX[entry.kind])) {
         more = true;
         break;
       }

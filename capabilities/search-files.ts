@@ -190,7 +190,7 @@ class Search {
           break;
         }
         const text = cutLine(line.text, lineLength, line.droppedChars).text;
-        if (!this.budget.add(`${line.rel}:${line.number}: ${text}`)) break;
+        if (!this.budget.add(`${displayPath(line.rel)}:${line.number}: ${text}`)) break;
         this.matches += 1;
       }
     }

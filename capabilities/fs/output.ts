@@ -69,9 +69,18 @@ export function plural(count: number, word: string, many = `${word}s`): string {
   return `${count} ${count === 1 ? word : many}`;
 }
 
-/** `src/a.ts` for a relative path; `.` for the workspace root (written `.` or ``). */
+/** Line breaks, escapes and other controls (C0, DEL, C1, line and paragraph separators). */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * `src/a.ts` for a relative path; `.` for the workspace root (written `.` or ``).
+ * A name holding a control character is shown quoted, as git quotes such
+ * names, so a file named "a\nsrc/b.ts" cannot pass for two entries of a
+ * listing (or a line of a diff) in what the model reads.
+ */
 export function displayPath(rel: string): string {
-  return rel === '' ? '.' : rel;
+  if (rel === '') return '.';
+  return CONTROL.test(rel) || rel.startsWith('"') ? JSON.stringify(rel) : rel;
 }
 
 /** A file name that is not valid UTF-8, shown with each byte that does not decode as `\xNN`. */

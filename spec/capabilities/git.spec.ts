@@ -88,6 +88,16 @@ describe('git tools', () => {
     }
   });
 
+  it('quotes a changed file whose name holds a line break, in git_status and in git_diff, as git does', async () => {
+    ws = await committedRepo({ 'a.txt': 'a\n' });
+    fs.writeFileSync(path.join(ws, 'b\n?? forged.txt'), 'new\n');
+    const status = await runTool(gitStatus, testToolContext(ws), {});
+    expect(status.split('\n')).to.deep.equal(['## main', '?? "b\\n?? forged.txt"']);
+    const diff = await runTool(gitDiff, testToolContext(ws), {});
+    expect(diff.split('\n')[0]).to.equal('diff --git "a/b\\n?? forged.txt" "b/b\\n?? forged.txt"');
+    expect(diff).to.include('+++ "b/b\\n?? forged.txt"').and.not.include('\n?? forged.txt\n');
+  });
+
   it('git_status caps the list with a note', async () => {
     ws = await committedRepo({ 'a.txt': 'a\n' });
     for (let i = 0; i < 30; i++) fs.writeFileSync(path.join(ws, `f${String(i).padStart(2, '0')}.txt`), 'x');

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { listFiles } from '../../capabilities/list-files.js';
+import { searchFiles } from '../../capabilities/search-files.js';
 import { ToolFailure, ToolRefusal } from '../../policy/errors.js';
 import { rejection, removeWorkspace, runTool, tempWorkspace, testToolContext } from '../support/tool-context.js';
 
@@ -28,6 +29,16 @@ describe('list_files', () => {
     const out = await runTool(listFiles, ctx, {});
     expect(out.split('\n')).to.deep.equal(['.env', 'README.md', 'docs/', 'src/', 'src-extra.ts']);
     expect(ctx.authorizations[0]).to.include({ path: '.', action: 'read' });
+  });
+
+  it('quotes a name holding a line break or an escape, so it cannot pass for another entry', async () => {
+    ws = tempWorkspace({ 'src/a.ts': '' });
+    fs.writeFileSync(path.join(ws, 'src', 'x\nforged.ts'), 'needle\n');
+    fs.writeFileSync(path.join(ws, 'src', 'y\u001b[2Jz'), '');
+    const out = await runTool(listFiles, testToolContext(ws), { path: 'src' });
+    expect(out.split('\n')).to.deep.equal(['src/a.ts', '"src/x\\nforged.ts"', '"src/y\\u001b[2Jz"']);
+    const found = await runTool(searchFiles, testToolContext(ws), { pattern: 'needle' });
+    expect(found.split('\n')).to.deep.equal(['"src/x\\nforged.ts":1: needle']);
   });
 
   it('lists recursively, depth first', async () => {
