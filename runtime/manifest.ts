@@ -15,7 +15,7 @@ import type { ProviderName } from './providers/provider.js';
 import { RUN_COMMAND_TOOL } from '../policy/commands.js';
 import { writableBases } from '../policy/command-areas.js';
 import { policyRelPath } from '../policy/protected-paths.js';
-import { DEFAULT_SANDBOX_LIMITS, HOST_HIDDEN_DIRS, HOST_SECRET_PATHS } from '../capabilities/sandbox/index.js';
+import { DEFAULT_SANDBOX_LIMITS, HOST_HIDDEN_DIRS, HOST_SECRET_PATHS, HOST_SYSTEM_DIRS } from '../capabilities/sandbox/index.js';
 
 /** The policy actions each tool declares in its own file (`actions` of its capability). */
 export const TOOL_ACTIONS: Readonly<Record<string, readonly Action[]>> = Object.fromEntries(
@@ -74,6 +74,7 @@ export function sandboxPromises(policy: CompiledPolicy, role: Role, toolLimits: 
       ...readDenied.map((p) => `${p} (reads.deny)`),
       '.choragen/',
       ...HOST_HIDDEN_DIRS,
+      `every other directory at the root of the host (all but ${HOST_SYSTEM_DIRS.join(' ')})`,
       ...HOST_SECRET_PATHS,
       "the host's /tmp (the command gets a private one)",
     ],

@@ -40,6 +40,17 @@ export const HOST_SECRET_PATHS: readonly string[] = [
   '/var/backups',
 ];
 
+/**
+ * Top-level directories that hold the system (programs, libraries, their
+ * configuration). Every other directory at the root of the host (a /work,
+ * /data or /check holding other projects and their secrets) is hidden like
+ * the homes; the workspace is shown inside it by the plan.
+ */
+export const HOST_SYSTEM_DIRS: readonly string[] = [
+  '/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/opt', '/proc', '/sbin', '/sys', '/tmp', '/usr', '/var',
+  '/nix', '/gnu', '/snap',
+];
+
 /** Where bubblewrap is looked for: system directories only, never PATH (see findBwrap). */
 export const TRUSTED_BWRAP_PATHS: readonly string[] = ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap'];
 
@@ -60,6 +71,17 @@ async function kindOf(p: string): Promise<'file' | 'dir' | null> {
   }
 }
 
+/** The root's real directories (symlinks left out: they point into the system or into one of these) that are neither system nor already hidden. */
+async function otherTopLevelDirs(): Promise<string[]> {
+  const known = new Set([...HOST_SYSTEM_DIRS, ...HOST_HIDDEN_DIRS]);
+  try {
+    const entries = await fsp.readdir('/', { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory() && !known.has(`/${e.name}`)).map((e) => `/${e.name}`).sort();
+  } catch {
+    return [];
+  }
+}
+
 /**
  * The host side of a sandbox for `workspace`. A hidden directory that is the
  * workspace or inside it is left alone: the workspace is shown by the plan, and
@@ -67,7 +89,7 @@ async function kindOf(p: string): Promise<'file' | 'dir' | null> {
  */
 export async function hostLayout(workspace: string, nodeBinary: string = process.execPath): Promise<HostLayout> {
   const hidden: HiddenPath[] = [];
-  for (const p of [...HOST_HIDDEN_DIRS, ...HOST_SECRET_PATHS]) {
+  for (const p of [...HOST_HIDDEN_DIRS, ...(await otherTopLevelDirs()), ...HOST_SECRET_PATHS]) {
     if (isWithin(p, workspace)) continue;
     const kind = await kindOf(p);
     if (kind !== null) hidden.push({ path: p, kind });

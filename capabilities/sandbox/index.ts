@@ -23,7 +23,7 @@ export {
   type HiddenPath,
   type SandboxPlan,
 } from './plan.js';
-export { HOST_HIDDEN_DIRS, HOST_SECRET_PATHS } from './host.js';
+export { HOST_HIDDEN_DIRS, HOST_SECRET_PATHS, HOST_SYSTEM_DIRS } from './host.js';
 export {
   DEFAULT_SANDBOX_LIMITS,
   runSandboxed,

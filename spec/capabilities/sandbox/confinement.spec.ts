@@ -211,6 +211,29 @@ describe('sandbox confinement (real bubblewrap)', function () {
     });
   });
 
+  it('shows a workspace in a top-level directory of its own (a /work, a /data) without the projects beside it', async function () {
+    const top = `/choragen-spec-${id}`;
+    try {
+      fs.mkdirSync(path.join(top, 'other'), { recursive: true });
+    } catch {
+      this.skip(); // not root: the root directory takes no new entries
+    }
+    try {
+      fs.writeFileSync(path.join(top, 'other', 'secret.txt'), KEY_SECRET);
+      const topWs = tempWorkspace({ 'src/a.js': 'a' }, top);
+      const { seen } = await attack(
+        sandbox,
+        planFor(topWs, ['true'], { writable: [path.join(topWs, 'src')] }),
+        tryEach("fs.writeFileSync(t, 'x')", ['src/b.js'], `
+          seen.top = fs.readdirSync(${JSON.stringify(top)});
+          try { seen.secret = fs.readFileSync(${JSON.stringify(path.join(top, 'other', 'secret.txt'))}, 'utf8'); } catch (e) { seen.secret = e.code; }`),
+      );
+      expect(seen).to.deep.equal({ 'src/b.js': 'done', top: [path.basename(topWs)], secret: 'ENOENT' });
+    } finally {
+      fs.rmSync(top, { recursive: true, force: true });
+    }
+  });
+
   it("has a private, read-only /tmp, and its own writable TMPDIR and HOME, removed afterwards", async () => {
     const script = `
       const fs = require('fs'); const seen = {};
