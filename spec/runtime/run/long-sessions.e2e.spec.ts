@@ -82,6 +82,15 @@ describe('long sessions: prompt cache and context window (issue 13)', function (
     expect(usage.cache_read_input_tokens).to.equal(prefixTokens(b.body));
     // and the final line says how much came from the cache
     expect(second.stderr).to.match(/tokens \d+ in \(\d+% from cache\)/);
+
+    // A session's tokens, wherever they are shown, count its prompt read from the cache too (as --max-tokens does):
+    // input_tokens alone is only the uncached part, a few tokens of a session that cost thousands.
+    const served = server.totalUsage();
+    const all = served.input_tokens + served.output_tokens + served.cache_read_input_tokens + served.cache_creation_input_tokens;
+    const listed = JSON.parse((await runCli(['agent:list', '--json', '-w', ws])).stdout) as Array<{ tokens: number }>;
+    expect(listed.reduce((n, r) => n + r.tokens, 0)).to.equal(all);
+    const byRole = JSON.parse((await runCli(['metrics:summary', '--json', '-w', ws])).stdout).sessions as Array<{ tokens: number }>;
+    expect(byRole.reduce((n, r) => n + r.tokens, 0)).to.equal(all);
   });
 
   it('with --context-window 60000 against a server refusing prompts over 60,000 tokens, 120 turns all finish (exit 0), none over the limit', async () => {
