@@ -81,7 +81,7 @@ describe('long sessions: prompt cache and context window (issue 13)', function (
     expect(prefixTokens(b.body)).to.be.at.least(1024); // long enough to be cached at all
     expect(usage.cache_read_input_tokens).to.equal(prefixTokens(b.body));
     // and the final line says how much came from the cache
-    expect(second.stderr).to.match(/tokens \d+ in \(\d+% from cache\)/);
+    expect(second.stderr).to.match(/tokens [\d,]+ in \(\d+% from cache\)/);
 
     // A session's tokens, wherever they are shown, count its prompt read from the cache too (as --max-tokens does):
     // input_tokens alone is only the uncached part, a few tokens of a session that cost thousands.
