@@ -229,6 +229,15 @@ for (const provider of PROVIDERS) {
       expect(events.filter((e) => e.event === 'model_call' && e.retries > 0)).to.have.length(1);
     });
 
+    it('when the endpoint still says the prompt is too long after the harder compaction: one retry, then one clear line (exit 1)', async () => {
+      await run.serve(one([text('never')]), { fault: () => ({ kind: 'status', status: 400, message: 'prompt is too long: 250000 tokens > 200000 maximum' }) });
+      const r = await start('x');
+      expect(r.code).to.equal(1);
+      expect(run.server!.requests).to.have.length(2);
+      expect(r.stderr).to.match(/failed: the conversation does not fit \S+'s context window even compacted \(400 prompt is too long: 250000 tokens > 200000 maximum\); give a larger --context-window if the model has one, or start a new session\n/);
+      noStackTrace(r.stderr);
+    });
+
     it('stops the tree at the token budget and at the cost budget (priced per model): exit 3, no call after the budget is spent', async () => {
       const turns = (usage: object) => Array.from({ length: 20 }, () => ({ usage, content: [read('src/a.ts')] }));
       await run.serve({ sessions: [
