@@ -12,7 +12,7 @@ import { messagesRequest } from './anthropic-request.js';
 import { MessageAssembler } from './anthropic-stream.js';
 import { connectionError, endpointName, errorMidStream, httpError, keyRefused, notFound, retryAfterMs, statusOf } from './endpoint-errors.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS } from './provider.js';
-import { streamedCall } from './streamed-call.js';
+import { opened, streamedCall } from './streamed-call.js';
 
 export const ANTHROPIC_DEFAULT_URL = 'https://api.anthropic.com';
 
@@ -45,10 +45,7 @@ export class AnthropicProvider implements ModelProvider {
     const answer = new MessageAssembler();
     const done = await streamedCall(spec, {
       endpoint: this.endpoint,
-      open: async (signal) => {
-        const { data, response } = await this.client.messages.create(messagesRequest(spec), { signal }).withResponse();
-        return { events: data, contentType: response.headers.get('content-type') };
-      },
+      open: (signal) => opened(this.client.messages.create(messagesRequest(spec), { signal })),
       add: (event) => answer.add(event),
       progress: (event) => (event.type === 'content_block_delta' ? answer.outputTokens : undefined),
       finish: () => answer.finish(),

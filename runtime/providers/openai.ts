@@ -13,7 +13,7 @@ import { connectionError, endpointName, errorMidStream, httpError, keyRefused, n
 import { chatRequest } from './openai-request.js';
 import { CompletionAssembler } from './openai-stream.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS, type Usage } from './provider.js';
-import { streamedCall } from './streamed-call.js';
+import { opened, streamedCall } from './streamed-call.js';
 
 export const OPENAI_DEFAULT_URL = 'https://api.openai.com/v1';
 
@@ -48,10 +48,7 @@ export class OpenAIProvider implements ModelProvider {
     const request = chatRequest(spec);
     const done = await streamedCall(spec, {
       endpoint: this.endpoint,
-      open: async (signal) => {
-        const { data, response } = await this.client.chat.completions.create(request, { signal }).withResponse();
-        return { events: data, contentType: response.headers.get('content-type') };
-      },
+      open: (signal) => opened(this.client.chat.completions.create(request, { signal })),
       add: (chunk) => answer.add(chunk),
       progress: () => answer.outputTokens,
       finish: () => answer.finish(),

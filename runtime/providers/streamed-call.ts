@@ -27,16 +27,22 @@ export interface StreamedCall<E, T> {
   sdkError(err: unknown): Error;
 }
 
+/** An SDK's streaming request (its APIPromise) as `open` returns it: the events and the response's content-type. */
+export async function opened<E>(request: { withResponse(): Promise<{ data: AsyncIterable<E>; response: Response }> }): Promise<{ events: AsyncIterable<E>; contentType: string | null }> {
+  const { data, response } = await request.withResponse();
+  return { events: data, contentType: response.headers.get('content-type') };
+}
+
 export async function streamedCall<E, T>(spec: ModelCallSpec, call: StreamedCall<E, T>): Promise<T> {
   const guard = new StallGuard(spec.signal, spec.stallTimeoutMs);
   let contentType: string | null = null;
   let events = 0;
   try {
-    const opened = await call.open(guard.signal);
-    contentType = opened.contentType;
+    const stream = await call.open(guard.signal);
+    contentType = stream.contentType;
     guard.touch();
     // The SDKs' streams end quietly when aborted: the checks after the loop tell why it ended.
-    for await (const event of opened.events) {
+    for await (const event of stream.events) {
       guard.touch();
       events++;
       readingReply(() => call.add(event));
