@@ -14,6 +14,7 @@
 //   ProviderError     1/2   the model endpoint failed; `retryable` ones are retried; 401/403 exit 2
 //   PromptTooLong       1   the endpoint refused a prompt over the model's context window (compacted, retried once)
 //   EndpointStalled     1   nothing arrived within --request-timeout (retried at once: the wait was the backoff)
+//   NotAMessage         1   a 200 whose body is not an answer (retried; never written to a transcript)
 //   InterruptedError  130   SIGINT / SIGTERM, or an abort from the broker
 //   StorageError      1/2   choragen's own records (.choragen/) cannot be written or read: disk full,
 //                           read-only, no permission, a file in the way; 2 when found before anything ran
@@ -141,6 +142,17 @@ export class PromptTooLongError extends ProviderError {
  */
 export class EndpointStalledError extends ProviderError {
   constructor(message: string) {
+    super(message, true);
+  }
+}
+
+/**
+ * The endpoint answered 200 with something that is not an answer (not the
+ * API's events, a message without content). Retryable; `detail` says what
+ * came, so the provider can name the endpoint in the message.
+ */
+export class NotAMessageError extends ProviderError {
+  constructor(message: string, readonly detail: string) {
     super(message, true);
   }
 }

@@ -85,12 +85,13 @@ export class ContextFit {
   /**
    * The endpoint refused a prompt as too long although it fit the budget: the
    * window is smaller than believed. The budget drops to the maximum the
-   * refusal names (Anthropic's "… tokens > 200000 maximum"), or else to 90%
+   * refusal names (Anthropic's "… tokens > 200000 maximum" or "… exceed
+   * context limit: 190000 + 16000 > 200000"), or else to 90%
    * of what the refused prompt was estimated at, so the same refusal does not
    * come back every turn. True when the refusal named the maximum.
    */
   refused(message: string, refusedEstimate: number): boolean {
-    const named = /(\d+) maximum/.exec(message) ?? /maximum context length is (\d+)/i.exec(message);
+    const named = /(\d+) maximum/.exec(message) ?? /maximum context length is (\d+)/i.exec(message) ?? /exceed context limit: \d+ \+ \d+ > (\d+)/i.exec(message);
     const limit = named ? Number(named[1]) - this.maxOutputTokens : Math.floor(refusedEstimate * 0.9);
     if (limit > 0 && limit < this.budget) this.budget = limit;
     return named !== null;

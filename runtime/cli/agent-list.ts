@@ -13,8 +13,9 @@ export class AgentListCommand extends ChoragenCommand {
       Shows the most recent sessions, newest first: id, role, model (and its
       provider), parent, status
       (running, completed, failed, interrupted, budget_exceeded; "resumed by ID"
-      when agent:resume carried the session on in another), age, tokens
-      (input + output) and the first line of the session's instructions (from its
+      when agent:resume carried the session on in another), age, tokens (the
+      prompt, read from the cache or not, and the output: what --max-tokens
+      counts) and the first line of the session's instructions (from its
       transcript; "-" once agent:cleanup has removed it), then how many are not
       shown. Reads the metrics tables after ingesting the audit logs.
       \`--json\` prints an array of session objects.

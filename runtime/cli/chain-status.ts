@@ -46,8 +46,8 @@ export class ChainStatusCommand extends ChoragenCommand {
 
 /** Tokens spent per task, from the metrics the broker recorded (empty when there are none yet). */
 async function tokensByTask(workspace: string): Promise<Map<string, number>> {
-  const { queryMetrics } = await import('../metrics/store.js');
+  const [{ queryMetrics }, { ALL_TOKENS }] = await Promise.all([import('../metrics/store.js'), import('../metrics/report.js')]);
   const result = await queryMetrics(workspace,
-    'SELECT task_id, sum(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens) AS tokens FROM sessions WHERE task_id IS NOT NULL GROUP BY task_id');
+    `SELECT task_id, sum(${ALL_TOKENS}) AS tokens FROM sessions WHERE task_id IS NOT NULL GROUP BY task_id`);
   return new Map(result.rows.map((r) => [String(r.task_id), Number(r.tokens)]));
 }

@@ -5,6 +5,13 @@ import { toPlain } from './store.js';
 
 type Row = Record<string, unknown>;
 
+/**
+ * A session's tokens, as `--max-tokens` counts them and the final line of a
+ * run shows them: every prompt token, read from the cache or not, and the
+ * output. (input_tokens alone is only the uncached part of the prompt.)
+ */
+export const ALL_TOKENS = 'input_tokens + output_tokens + cache_read_tokens + cache_write_tokens';
+
 export async function rowsOf(conn: DuckDBConnection, sql: string, params?: Record<string, DuckDBValue>): Promise<Row[]> {
   const reader = await conn.runAndReadAll(sql, params);
   const names = reader.columnNames();
@@ -48,7 +55,7 @@ export async function summarize(conn: DuckDBConnection, since: Date | null): Pro
   const sessions = await rowsOf(
     conn,
     `SELECT coalesce(role, '?') AS role, status, count(*)::BIGINT AS sessions,
-            sum(input_tokens + output_tokens) AS tokens, sum(cost_usd)::DOUBLE AS cost_usd
+            sum(${ALL_TOKENS}) AS tokens, sum(cost_usd)::DOUBLE AS cost_usd
      FROM sessions ${w()} GROUP BY ALL ORDER BY role, sessions DESC`,
   );
   const models = await rowsOf(
@@ -113,7 +120,7 @@ export async function listSessions(conn: DuckDBConnection, limit: number): Promi
   return rowsOf(
     conn,
     `SELECT session_id, role, model, provider, parent_id, status, started_at, ended_at, input_tokens, output_tokens,
-            input_tokens + output_tokens AS tokens, cost_usd::DOUBLE AS cost_usd, model_calls, tool_calls, error, resumed_from, resumed_by
+            ${ALL_TOKENS} AS tokens, cost_usd::DOUBLE AS cost_usd, model_calls, tool_calls, error, resumed_from, resumed_by
      FROM sessions ORDER BY started_at DESC NULLS LAST, session_id LIMIT ${Math.max(0, Math.floor(limit))}`,
   );
 }
@@ -137,7 +144,7 @@ export async function sessionDetail(conn: DuckDBConnection, id: string): Promise
   const sid = String(session.session_id);
   const children = await rowsOf(
     conn,
-    `SELECT session_id, role, model, provider, status, input_tokens + output_tokens AS tokens, cost_usd::DOUBLE AS cost_usd, task_id
+    `SELECT session_id, role, model, provider, status, ${ALL_TOKENS} AS tokens, cost_usd::DOUBLE AS cost_usd, task_id
      FROM sessions WHERE parent_id = $sid ORDER BY started_at NULLS LAST, session_id`,
     { sid },
   );

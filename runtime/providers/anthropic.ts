@@ -7,12 +7,12 @@
 // model_calls.retries. Failures leave here as one-line errors from the one
 // table that name the endpoint (endpoint-errors.ts).
 import type Anthropic from '@anthropic-ai/sdk';
-import { PromptTooLongError, ProviderError } from '../../policy/errors.js';
+import { PromptTooLongError } from '../../policy/errors.js';
 import { messagesRequest } from './anthropic-request.js';
 import { MessageAssembler } from './anthropic-stream.js';
-import { connectionError, endpointName, errorMidStream, keyRefused, notFound, retryAfterMs, statusOf } from './endpoint-errors.js';
+import { connectionError, endpointName, errorMidStream, httpError, keyRefused, notFound, retryAfterMs, statusOf } from './endpoint-errors.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS } from './provider.js';
-import { streamedCall } from './streamed-call.js';
+import { opened, streamedCall } from './streamed-call.js';
 
 export const ANTHROPIC_DEFAULT_URL = 'https://api.anthropic.com';
 
@@ -45,7 +45,7 @@ export class AnthropicProvider implements ModelProvider {
     const answer = new MessageAssembler();
     const done = await streamedCall(spec, {
       endpoint: this.endpoint,
-      open: (signal) => this.client.messages.create(messagesRequest(spec), { signal }),
+      open: (signal) => opened(this.client.messages.create(messagesRequest(spec), { signal })),
       add: (event) => answer.add(event),
       progress: (event) => (event.type === 'content_block_delta' ? answer.outputTokens : undefined),
       finish: () => answer.finish(),
@@ -65,8 +65,10 @@ export class AnthropicProvider implements ModelProvider {
     }
     if (status === 401 || status === 403) return keyRefused(status, detail, this.endpoint, this.variables.key);
     if (status === 404) return notFound(detail, this.endpoint, spec.model, spec.modelSetting ?? '--model', this.variables.url);
-    if (status === 400 && /prompt is too long/i.test(detail)) return new PromptTooLongError(`${status} ${detail}`);
-    return new ProviderError(`${status} ${detail}`, RETRYABLE_STATUS.has(status), status, retryAfterMs(err));
+    // "prompt is too long: N tokens > M maximum", or, when the prompt fits but max_tokens does not,
+    // "input length and `max_tokens` exceed context limit: N + K > M": both are the window.
+    if (status === 400 && /prompt is too long|exceed context limit/i.test(detail)) return new PromptTooLongError(`${status} ${detail}`);
+    return httpError(status, detail, this.endpoint, RETRYABLE_STATUS.has(status), retryAfterMs(err));
   }
 }
 

@@ -3,7 +3,7 @@
 // endpoint refused, a model it does not know, and a 200 whose body is not an
 // answer; and what an SDK's error tells (status, retry-after). Provider-
 // neutral, so the Anthropic and OpenAI-compatible providers word them alike.
-import { ProviderError, UsageError } from '../../policy/errors.js';
+import { NotAMessageError, ProviderError, UsageError } from '../../policy/errors.js';
 
 /** Socket and DNS error codes, in words. */
 const CONNECTION_CODES: Record<string, string> = {
@@ -84,9 +84,21 @@ export function errorMidStream(detail: string, endpoint: string): ProviderError 
   return new ProviderError(`the model endpoint reported an error in the middle of an answer (${detail}): ${endpoint}`, true);
 }
 
-/** A 200 whose body is not an answer: retryable, and never written to a transcript. */
-export function notAMessage(detail: string): ProviderError {
-  return new ProviderError(`the model endpoint answered with something that is not a message: ${detail}`, true);
+/**
+ * A 200 whose body is not an answer: retryable, and never written to a
+ * transcript. The assemblers, which do not know the endpoint, leave it out;
+ * streamedCall names it.
+ */
+export function notAMessage(detail: string, endpoint?: string): NotAMessageError {
+  return new NotAMessageError(`the model endpoint answered with something that is not a message: ${detail}${endpoint ? `: ${endpoint}` : ''}`, detail);
+}
+
+/**
+ * Any other HTTP error status (429, 5xx, a 400 other than a prompt too long):
+ * the status and the endpoint's own words, naming the endpoint.
+ */
+export function httpError(status: number, detail: string, endpoint: string, retryable: boolean, retryAfter?: number): ProviderError {
+  return new ProviderError(`the model endpoint answered ${status} (${detail}): ${endpoint}`, retryable, status, retryAfter);
 }
 
 /**

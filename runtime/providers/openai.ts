@@ -8,12 +8,12 @@
 // translation lives in openai-request.ts (protocol -> Chat Completions) and
 // openai-stream.ts (chunks -> protocol blocks).
 import type OpenAI from 'openai';
-import { PromptTooLongError, ProviderError } from '../../policy/errors.js';
-import { connectionError, endpointName, errorMidStream, keyRefused, notFound, retryAfterMs, statusOf } from './endpoint-errors.js';
+import { PromptTooLongError } from '../../policy/errors.js';
+import { connectionError, endpointName, errorMidStream, httpError, keyRefused, notFound, retryAfterMs, statusOf } from './endpoint-errors.js';
 import { chatRequest } from './openai-request.js';
 import { CompletionAssembler } from './openai-stream.js';
 import { type ModelAnswer, type ModelCallSpec, type ModelProvider, RETRYABLE_STATUS, type Usage } from './provider.js';
-import { streamedCall } from './streamed-call.js';
+import { opened, streamedCall } from './streamed-call.js';
 
 export const OPENAI_DEFAULT_URL = 'https://api.openai.com/v1';
 
@@ -48,7 +48,7 @@ export class OpenAIProvider implements ModelProvider {
     const request = chatRequest(spec);
     const done = await streamedCall(spec, {
       endpoint: this.endpoint,
-      open: (signal) => this.client.chat.completions.create(request, { signal }),
+      open: (signal) => opened(this.client.chat.completions.create(request, { signal })),
       add: (chunk) => answer.add(chunk),
       progress: () => answer.outputTokens,
       finish: () => answer.finish(),
@@ -73,7 +73,7 @@ export class OpenAIProvider implements ModelProvider {
     if (status === 400 && (body?.code === 'context_length_exceeded' || /maximum context length|context length exceeded|prompt is too long/i.test(detail))) {
       return new PromptTooLongError(`${status} ${detail}`);
     }
-    return new ProviderError(`${status} ${detail}`, RETRYABLE_STATUS.has(status), status, retryAfterMs(err));
+    return httpError(status, detail, this.endpoint, RETRYABLE_STATUS.has(status), retryAfterMs(err));
   }
 }
 

@@ -7,6 +7,7 @@
 // supplied goes through the terminal sanitizer.
 import type { AuditLine } from '../audit/events.js';
 import type { PromptHost } from '../broker/approver.js';
+import { count } from '../metrics/format.js';
 import { termLine } from '../terminal/text.js';
 import { rowsOf } from '../terminal/width.js';
 import { type TreeRow, treeLines } from './session-tree.js';
@@ -274,7 +275,8 @@ export function finalLine(s: RunSummary): string {
   const prompt = s.inputTokens + read + written;
   // Input is every prompt token, cached or not; the share read from the cache is the cache hit rate
   // (not shown for a provider that reports no caching at all).
+  // Counts grouped as metrics:summary prints them: a long session's prompt runs to millions.
   const cache = read + written > 0 ? ` (${Math.round((100 * read) / prompt)}% from cache)` : '';
-  return `${s.status} in ${secs}s · ${s.sessions} session${s.sessions === 1 ? '' : 's'} · tokens ${prompt} in${cache} / ${s.outputTokens} out · cost $${s.costUsd.toFixed(4)} · root ${termLine(s.rootId)}` +
+  return `${s.status} in ${secs}s · ${s.sessions} session${s.sessions === 1 ? '' : 's'} · tokens ${count(prompt)} in${cache} / ${count(s.outputTokens)} out · cost $${s.costUsd.toFixed(4)} · root ${termLine(s.rootId)}` +
     (s.error && s.status !== 'completed' ? ` · ${termLine(s.error)}` : '');
 }

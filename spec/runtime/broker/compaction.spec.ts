@@ -143,6 +143,9 @@ describe('context fit', () => {
     const fit = new ContextFit(200_000, 8192, setup);
     expect(fit.refused('prompt is too long: 61234 tokens > 60000 maximum', 50_000)).to.equal(true);
     expect(fit.budget).to.equal(60_000 - 8192);
+    const both = new ContextFit(200_000, 8192, setup);
+    expect(both.refused('input length and `max_tokens` exceed context limit: 55000 + 8192 > 60000, decrease input length or `max_tokens` and try again', 50_000)).to.equal(true);
+    expect(both.budget).to.equal(60_000 - 8192);
     const other = new ContextFit(200_000, 8192, setup);
     expect(other.refused('the prompt is too long', 100_000)).to.equal(false);
     expect(other.budget).to.equal(90_000);

@@ -264,17 +264,22 @@ describe('Anthropic provider', () => {
       server = await startFakeAnthropic({ sessions: [{ role: 'impl', turns: [{ content: [{ type: 'text', text: 'x' }] }] }] } as any, { faults: [
         { kind: 'status', status: 429, retryAfterMs: 1234 },
         { kind: 'status', status: 400, message: 'prompt is too long: 250000 tokens > 200000 maximum' },
+        // the API's words when the prompt fits but the prompt and max_tokens together do not
+        { kind: 'status', status: 400, message: 'input length and `max_tokens` exceed context limit: 188240 + 21333 > 200000, decrease input length or `max_tokens` and try again' },
         { kind: 'status', status: 400, message: 'max_tokens: too large' },
       ] });
       const p = await provider();
       const ask = () => p.call(spec([{ role: 'user', content: 'go' }])).catch((e) => e);
-      expect(await ask()).to.include({ retryable: true, status: 429, retryAfterMs: 1234, message: '429 Number of request tokens has exceeded your per-minute rate limit.' });
+      // any other status names the endpoint, with the endpoint's own words
+      expect(await ask()).to.include({ retryable: true, status: 429, retryAfterMs: 1234,
+        message: `the model endpoint answered 429 (Number of request tokens has exceeded your per-minute rate limit.): ${server.url}` });
       const tooLong = await ask();
       expect(tooLong).to.be.instanceOf(PromptTooLongError);
       expect(tooLong.message).to.equal('400 prompt is too long: 250000 tokens > 200000 maximum');
+      expect(await ask()).to.be.instanceOf(PromptTooLongError);
       const other = await ask();
       expect(other).to.not.be.instanceOf(PromptTooLongError);
-      expect(other).to.include({ retryable: false, status: 400 });
+      expect(other).to.include({ retryable: false, status: 400, message: `the model endpoint answered 400 (max_tokens: too large): ${server.url}` });
     });
 
     it('a stalled endpoint fails within the stall timeout with a retryable error naming it; an abort is an interruption', async () => {

@@ -130,7 +130,8 @@ describe('OpenAI-compatible provider', function () {
     const limited = (await rejection(provider.call(spec('rate limited')))) as ProviderError;
     expect(limited).to.include({ retryable: true, status: 429, retryAfterMs: 1500 });
     server.faults.push({ kind: 'status', status: 503 }, { kind: 'reset' });
-    expect(await rejection(provider.call(spec('two calls')))).to.include({ retryable: true, status: 503 });
+    expect(await rejection(provider.call(spec('two calls')))).to.include({ retryable: true, status: 503,
+      message: `the model endpoint answered 503 (The engine is currently overloaded, please try again later.): ${server.url}` });
     const reset = (await rejection(provider.call(spec('two calls')))) as ProviderError;
     expect(reset.retryable).to.equal(true);
     expect(reset.message).to.contain(server.url);
@@ -147,11 +148,18 @@ describe('OpenAI-compatible provider', function () {
 
   it('a body that is not a completion is a retryable error, never an answer', async () => {
     server.faults.push({ kind: 'not-a-message' }, { kind: 'no-content' });
+    const said = [];
     for (let i = 0; i < 2; i++) {
       const err = (await rejection(provider.call(spec('two calls')))) as ProviderError;
       expect(err).to.be.instanceOf(ProviderError);
       expect(err.retryable).to.equal(true);
+      said.push(err.message);
     }
+    // what came, and from where: a JSON object is no event stream at all
+    expect(said).to.deep.equal([
+      `the model endpoint answered with something that is not a message: an application/json body, not an event stream: ${server.url}`,
+      `the model endpoint answered with something that is not a message: an assistant message without content: ${server.url}`,
+    ]);
   });
 
   it('an endpoint that stops sending trips the stall guard; an abort is InterruptedError', async () => {

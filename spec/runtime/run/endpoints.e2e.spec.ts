@@ -28,8 +28,8 @@ interface Provider {
   url: string;
   /** Its base URL for `host:port`, as the variable holds it. */
   baseUrl(hostPort: string): string;
-  /** How a 200 of `{"hello":1}` is described once the retries run out. */
-  notAReply: string;
+  /** A 500 in the endpoint's words, as its fake sends one. */
+  serverError: string;
   /** An error event in the middle of an answer, as this API streams one. */
   overloadedMidStream(): Fault;
   /** A model of its price table and what 100,000 input tokens of it cost. */
@@ -40,7 +40,7 @@ const PROVIDERS: Provider[] = [
   {
     name: 'anthropic', useRun: useFakeRun, flags: [], key: 'ANTHROPIC_API_KEY', url: 'ANTHROPIC_BASE_URL',
     baseUrl: (hostPort) => `http://${hostPort}`,
-    notAReply: 'an empty stream (no message_start)',
+    serverError: 'Internal server error',
     overloadedMidStream: () => ({ kind: 'stream', events: [
       { type: 'message_start', message: { id: 'msg_x', type: 'message', role: 'assistant', model: 'claude-sonnet-5', content: [], stop_reason: null, usage: { input_tokens: 9, output_tokens: 1 } } },
       { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } },
@@ -50,7 +50,7 @@ const PROVIDERS: Provider[] = [
   {
     name: 'openai', useRun: useFakeOpenAIRun, flags: ['--provider', 'openai'], key: 'OPENAI_API_KEY', url: 'OPENAI_BASE_URL',
     baseUrl: (hostPort) => `http://${hostPort}/v1`,
-    notAReply: 'an empty stream (no chunk)',
+    serverError: 'The server had an error while processing your request. Sorry about that!',
     overloadedMidStream: () => ({ kind: 'stream', events: [{ error: { message: 'Overloaded', type: 'server_error', param: null, code: null } }] }),
     priced: { model: 'gpt-5-mini', usdPer100k: 0.025 },
   },
@@ -103,7 +103,8 @@ for (const provider of PROVIDERS) {
       const r = await start('x', ['--max-retries', '1', '--json']);
       expect(r.code).to.equal(1);
       const ended = jsonEvents(r.stdout).find((e) => e.event === 'session_ended');
-      expect(ended.error).to.equal(`model call failed after 1 retries: the model endpoint answered with something that is not a message: ${provider.notAReply}`);
+      // A JSON object is no event stream at all: said so, naming the endpoint.
+      expect(ended.error).to.equal(`model call failed after 1 retries: the model endpoint answered with something that is not a message: an application/json body, not an event stream: ${run.server!.url}`);
       expect(savedMessages(ended.session_id)).to.have.length(1); // the first message only: nothing of the bad replies
 
       run.server!.fault = undefined;
@@ -112,6 +113,20 @@ for (const provider of PROVIDERS) {
       expect(resumed.code, resumed.stderr).to.equal(0);
       expect(jsonEvents(resumed.stdout).find((e) => e.event === 'session_started')).to.include({ provider: provider.name });
       expect(jsonEvents(resumed.stdout).at(-1)).to.include({ status: 'completed' });
+    });
+
+    it('a gateway\'s HTML page and a 5xx name the endpoint and what it sent, once the retries run out', async () => {
+      await run.serve(one([text('never')]), { faults: [
+        { kind: 'not-a-message', body: '<html>502 Bad Gateway</html>', contentType: 'text/html; charset=utf-8' },
+        { kind: 'status', status: 500 }, { kind: 'status', status: 500 },
+      ] });
+      const html = await start('x', ['--max-retries', '0']);
+      expect(html.code).to.equal(1);
+      expect(html.stderr).to.include(`model call failed after 0 retries: the model endpoint answered with something that is not a message: a text/html body, not an event stream: ${run.server!.url}\n`);
+      const failed = await start('x', ['--max-retries', '1']);
+      expect(failed.code).to.equal(1);
+      expect(failed.stderr).to.include(`model call failed after 1 retries: the model endpoint answered 500 (${provider.serverError}): ${run.server!.url}\n`);
+      noStackTrace(failed.stderr);
     });
 
     it('an error event in the middle of a stream is retried, and named as such when the retries run out', async () => {
@@ -230,6 +245,15 @@ for (const provider of PROVIDERS) {
       const events = jsonEvents(r.stdout);
       expect(events.filter((e) => e.event === 'compaction')[0]).to.include({ reason: 'prompt_too_long' });
       expect(events.filter((e) => e.event === 'model_call' && e.retries > 0)).to.have.length(1);
+    });
+
+    it('when the endpoint still says the prompt is too long after the harder compaction: one retry, then one clear line (exit 1)', async () => {
+      await run.serve(one([text('never')]), { fault: () => ({ kind: 'status', status: 400, message: 'prompt is too long: 250000 tokens > 200000 maximum' }) });
+      const r = await start('x');
+      expect(r.code).to.equal(1);
+      expect(run.server!.requests).to.have.length(2);
+      expect(r.stderr).to.match(/failed: the conversation does not fit \S+'s context window even compacted \(400 prompt is too long: 250000 tokens > 200000 maximum\); give a larger --context-window if the model has one, or start a new session\n/);
+      noStackTrace(r.stderr);
     });
 
     it('stops the tree at the token budget and at the cost budget (priced per model): exit 3, no call after the budget is spent', async () => {

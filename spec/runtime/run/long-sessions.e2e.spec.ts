@@ -81,7 +81,39 @@ describe('long sessions: prompt cache and context window (issue 13)', function (
     expect(prefixTokens(b.body)).to.be.at.least(1024); // long enough to be cached at all
     expect(usage.cache_read_input_tokens).to.equal(prefixTokens(b.body));
     // and the final line says how much came from the cache
-    expect(second.stderr).to.match(/tokens \d+ in \(\d+% from cache\)/);
+    expect(second.stderr).to.match(/tokens [\d,]+ in \(\d+% from cache\)/);
+
+    // A session's tokens, wherever they are shown, count its prompt read from the cache too (as --max-tokens does):
+    // input_tokens alone is only the uncached part, a few tokens of a session that cost thousands.
+    const served = server.totalUsage();
+    const all = served.input_tokens + served.output_tokens + served.cache_read_input_tokens + served.cache_creation_input_tokens;
+    const listed = JSON.parse((await runCli(['agent:list', '--json', '-w', ws])).stdout) as Array<{ tokens: number }>;
+    expect(listed.reduce((n, r) => n + r.tokens, 0)).to.equal(all);
+    const byRole = JSON.parse((await runCli(['metrics:summary', '--json', '-w', ws])).stdout).sessions as Array<{ tokens: number }>;
+    expect(byRole.reduce((n, r) => n + r.tokens, 0)).to.equal(all);
+  });
+
+  it('a child session (depth 1, another id) sends the same tools + system bytes as a session of its role started alone, and shares the cache with it', async () => {
+    const ws = run.workspace({ 'src/a.ts': 'export const a = 1;\n' });
+    const impl = (match: string) => ({ role: 'impl', match, turns: [{ content: [{ type: 'text', text: `done ${match}` }] }] });
+    const server = await run.serve({ sessions: [
+      { role: 'control', turns: [
+        { content: [{ type: 'tool_use', name: 'spawn_impl_session', input: { instructions: 'child job' } }] },
+        { content: [{ type: 'text', text: 'reviewed' }] },
+      ] },
+      impl('child job'), impl('solo job'),
+    ] } as any, { cache: true });
+    const tree = await runCli(['agent:start', '--role', 'control', '-m', 'delegate', '--max-depth', '2', '-w', ws], { env: run.env() });
+    expect(tree.code, tree.stderr).to.equal(0);
+    const solo = await runCli(['agent:start', '--role', 'impl', '-m', 'solo job', '--max-depth', '1', '-w', ws], { env: run.env() });
+    expect(solo.code, solo.stderr).to.equal(0);
+
+    const [child, alone] = server.requests.filter((q) => q.role === 'impl');
+    expect(firstUserText(messages(child!))).to.match(/^Session: \S+ \(depth 1\)\./);
+    expect(firstUserText(messages(alone!))).to.match(/^Session: \S+ \(depth 0\)\./);
+    expect(JSON.stringify(alone!.body.system)).to.equal(JSON.stringify(child!.body.system));
+    expect(JSON.stringify(alone!.body.tools)).to.equal(JSON.stringify(child!.body.tools));
+    expect(server.responses.find((x) => x.requestSeq === alone!.seq)!.usage.cache_read_input_tokens).to.equal(prefixTokens(alone!.body));
   });
 
   it('with --context-window 60000 against a server refusing prompts over 60,000 tokens, 120 turns all finish (exit 0), none over the limit', async () => {

@@ -27,7 +27,9 @@ describe('progress view: answers arriving, cache share', () => {
 
   it('counts every prompt token as input on the final line, and says what share came from the cache', () => {
     const summary = { status: 'completed', exitCode: 0, rootId: 'r', durationMs: 1500, outputTokens: 7, costUsd: 0.01, sessions: 1, error: null };
-    expect(finalLine({ ...summary, inputTokens: 100, cacheReadTokens: 850, cacheWriteTokens: 50 })).to.include('tokens 1000 in (85% from cache) / 7 out');
+    expect(finalLine({ ...summary, inputTokens: 100, cacheReadTokens: 850, cacheWriteTokens: 50 })).to.include('tokens 1,000 in (85% from cache) / 7 out');
+    // grouped as metrics:summary groups them: a long session's prompt runs to millions
+    expect(finalLine({ ...summary, inputTokens: 0, outputTokens: 2911, cacheReadTokens: 3_075_425, cacheWriteTokens: 302_862 })).to.include('tokens 3,378,287 in (91% from cache) / 2,911 out');
     expect(finalLine({ ...summary, inputTokens: 0 })).to.include('tokens 0 in / 7 out');
     expect(finalLine({ ...summary, inputTokens: 500, cacheReadTokens: 0, cacheWriteTokens: 0 })).to.include('tokens 500 in / 7 out'); // no caching reported
   });
