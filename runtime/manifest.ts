@@ -73,6 +73,7 @@ export function sandboxPromises(policy: CompiledPolicy, role: Role, toolLimits: 
     hidden: [
       ...readDenied.map((p) => `${p} (reads.deny)`),
       '.choragen/',
+      'every other name (hard link) in the workspace of a file hidden so',
       ...HOST_HIDDEN_DIRS,
       ...HOST_SECRET_PATHS,
       "the host's /tmp (the command gets a private one)",
