@@ -251,18 +251,46 @@ function inodeKey(stats: { dev: bigint; ino: bigint }): string {
   return `${stats.dev}:${stats.ino}`;
 }
 
+/** Past MAX_SCAN_ENTRIES entries. */
+class TooManyEntries extends Error {}
+
+/**
+ * Every entry below `start` with its lstat, never following a link or
+ * entering a directory `enter` refuses (nor one too deep, or with a name that
+ * is not UTF-8). A directory that cannot be listed is skipped, or with
+ * `strict` throws. Throws TooManyEntries past MAX_SCAN_ENTRIES.
+ */
+async function* entriesBelow(start: readonly CheckedPath[], strict: boolean, enter: (p: CheckedPath) => boolean = () => true) {
+  const pending = [...start];
+  let visited = 0;
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    let entries;
+    try {
+      entries = await listDirectoryStats(dir);
+    } catch (err) {
+      if (strict) throw err;
+      continue;
+    }
+    for (const entry of entries) {
+      if (++visited > MAX_SCAN_ENTRIES) throw new TooManyEntries();
+      yield { dir, ...entry };
+      if (entry.stats.isDirectory() && entry.raw === undefined) {
+        const child = dir.child(entry.name);
+        if (!tooDeep(child.rel) && enter(child)) pending.push(child);
+      }
+    }
+  }
+}
+
 /**
  * The identities of the files hidden for reads (those inside hidden
  * directories included) that have another name, a hard link, somewhere.
  */
 async function linkedSecrets(hiddenForReads: ReadonlyArray<{ p: CheckedPath; kind: 'file' | 'dir' }>): Promise<Set<string>> {
   const keys = new Set<string>();
-  const dirs: CheckedPath[] = [];
   for (const { p, kind } of hiddenForReads) {
-    if (kind === 'dir') {
-      dirs.push(p);
-      continue;
-    }
+    if (kind === 'dir') continue;
     let stats;
     try {
       stats = entryStats(p);
@@ -271,23 +299,12 @@ async function linkedSecrets(hiddenForReads: ReadonlyArray<{ p: CheckedPath; kin
     }
     if (stats?.isFile() && stats.nlink > 1n) keys.add(inodeKey(stats));
   }
-  let visited = 0;
-  while (dirs.length > 0) {
-    const dir = dirs.pop()!;
-    let entries;
-    try {
-      entries = await listDirectoryStats(dir);
-    } catch {
-      continue; // hidden whole anyway; what cannot be listed cannot be matched
-    }
-    for (const { name, raw, stats } of entries) {
-      if (++visited > MAX_SCAN_ENTRIES) return keys;
-      if (stats.isFile() && stats.nlink > 1n) keys.add(inodeKey(stats));
-      else if (stats.isDirectory() && raw === undefined) {
-        const child = dir.child(name);
-        if (!tooDeep(child.rel)) dirs.push(child);
-      }
-    }
+  const dirs = hiddenForReads.filter((h) => h.kind === 'dir').map((h) => h.p);
+  try {
+    // Hidden whole anyway: what cannot be listed there cannot be matched.
+    for await (const { stats } of entriesBelow(dirs, false)) if (stats.isFile() && stats.nlink > 1n) keys.add(inodeKey(stats));
+  } catch (err) {
+    if (!(err instanceof TooManyEntries)) throw err;
   }
   return keys;
 }
@@ -306,33 +323,16 @@ async function aliasesOfHidden(
   const secrets = await linkedSecrets(hiddenForReads);
   const paths: string[] = [];
   if (secrets.size === 0) return { ok: true, paths };
-  const pending: CheckedPath[] = [root];
-  let visited = 0;
-  while (pending.length > 0) {
-    const dir = pending.pop()!;
-    let entries;
-    try {
-      entries = await listDirectoryStats(dir);
-    } catch (err) {
-      return { ok: false, reason: `the workspace could not be listed (${err instanceof Error ? err.message : String(err)})` };
+  try {
+    for await (const { dir, name, raw, stats } of entriesBelow([root], true, (p) => !hiddenPaths.has(p.abs))) {
+      if (!stats.isFile() || stats.nlink < 2n || !secrets.has(inodeKey(stats))) continue;
+      if (raw !== undefined) return unnamable(dir.rel === '.' ? name : `${dir.rel}/${name}`, 'cannot hide it (it is another name of a file hidden for reads)');
+      const abs = dir.child(name).abs;
+      if (!hiddenPaths.has(abs)) paths.push(abs);
     }
-    for (const { name, raw, stats } of entries) {
-      if (++visited > MAX_SCAN_ENTRIES) {
-        return TOO_MANY_ENTRIES;
-      }
-      const secret = stats.isFile() && stats.nlink > 1n && secrets.has(inodeKey(stats));
-      if (raw !== undefined) {
-        if (!secret) continue;
-        return unnamable(dir.rel === '.' ? name : `${dir.rel}/${name}`, 'cannot hide it (it is another name of a file hidden for reads)');
-      }
-      const child = dir.child(name);
-      if (hiddenPaths.has(child.abs)) continue;
-      if (stats.isDirectory()) {
-        if (!tooDeep(child.rel)) pending.push(child);
-      } else if (secret) {
-        paths.push(child.abs);
-      }
-    }
+  } catch (err) {
+    if (err instanceof TooManyEntries) return TOO_MANY_ENTRIES;
+    return { ok: false, reason: `the workspace could not be listed (${err instanceof Error ? err.message : String(err)})` };
   }
   return { ok: true, paths };
 }
