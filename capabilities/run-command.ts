@@ -12,7 +12,7 @@ import { MAX_COMMAND_TIMEOUT_S } from '../policy/schema.js';
 import { defineCapability } from './capability.js';
 import { checkChanges } from './commands/changes.js';
 import { planCommand } from './commands/plan.js';
-import { resolveProgram } from './commands/program.js';
+import { resolveCommand } from './commands/program.js';
 import { formatResult, relativeToWorkspace } from './commands/result.js';
 import { entryStats } from './fs/authority.js';
 import { defaultPathDirs } from './sandbox/plan.js';
@@ -59,7 +59,7 @@ export const runCommand = defineCapability({
     if (!cwd.exists || !entryStats(cwd)?.isDirectory()) throw new ToolFailure(`cwd ${cwd.rel} is not a directory of the workspace`);
 
     const pathDirs = defaultPathDirs(ws);
-    const program = await resolveProgram(argv[0]!, { root, cwd, pathDirs, resolve: (rel) => ctx.resolve(rel) });
+    const program = await resolveCommand(argv, { root, cwd, pathDirs, resolve: (rel) => ctx.resolve(rel) });
     const sandbox = await commands.authorize(argv, program.facts, cwd);
     if (program.found === null) {
       throw new ToolFailure(

@@ -28,6 +28,8 @@ export interface ProgramFacts {
   outsideAllowedDirs?: boolean;
   /** The file argv[0] runs, every symlink followed, or null when none was found. */
   realPath?: string | null;
+  /** The same facts about the command a package runner runs (`tsc` of `npx tsc`; see runnerCommand). */
+  runs?: ProgramFacts;
 }
 
 /** Shells: a command line in an argument is a second, unlisted command. */
@@ -143,13 +145,13 @@ export function guardCommand(argv: readonly string[], program: ProgramFacts = {}
   const names = [argv0];
   if (program.realPath) names.push(program.realPath);
   for (const name of names) {
-    const refusal = guardByName(programFamily(name), argv, name === argv0 ? null : name);
+    const refusal = guardByName(programFamily(name), argv, name === argv0 ? null : name, program.runs ?? {});
     if (refusal) return refusal;
   }
   return null;
 }
 
-function guardByName(family: string, argv: readonly string[], realPath: string | null): Decision | null {
+function guardByName(family: string, argv: readonly string[], realPath: string | null, runs: ProgramFacts): Decision | null {
   const shown = quoteArg(argv[0]!);
   const via = realPath !== null ? ` (it runs ${quoteArg(realPath)})` : '';
   if (SHELLS.has(family)) {
@@ -182,7 +184,7 @@ function guardByName(family: string, argv: readonly string[], realPath: string |
     if (argv.length < 2) return null;
     return guardCommand(argv.slice(1));
   }
-  if (RUNNERS.has(family)) return guardRunner(family, argv);
+  if (RUNNERS.has(family)) return guardRunner(family, argv, runs);
   const spec = INTERPRETERS[family];
   return spec ? guardInterpreter(spec, argv, shown) : null;
 }
@@ -227,19 +229,29 @@ function guardInterpreter(spec: InterpreterSpec, argv: readonly string[], shown:
 
 /**
  * npx / npm exec / pnpm dlx …: refuse options that run a shell or inline code,
- * then check the command they run as a command of its own. npm, pnpm and yarn
- * read their options anywhere before `--`; npx only before the command it runs.
+ * then check the command they run as a command of its own, on what the caller
+ * found of its program (`runs`): a `node_modules/.bin/tsc` that is a link to a
+ * shell is a shell. npm, pnpm and yarn read their options anywhere before
+ * `--`; npx only before the command it runs.
  */
-function guardRunner(family: string, argv: readonly string[]): Decision | null {
+function guardRunner(family: string, argv: readonly string[], runs: ProgramFacts): Decision | null {
   const shown = quoteArg(argv[0]!);
-  const standalone = family === 'npx' || family === 'bunx' || family === 'pnpx';
   for (const arg of argv.slice(1)) {
-    if (arg === '--' || (standalone && !arg.startsWith('-'))) break;
+    if (arg === '--' || (isStandaloneRunner(family) && !arg.startsWith('-'))) break;
     const [name] = splitOnce(arg, '=');
     if (RUNNER_CODE_OPTIONS.includes(name)) return inlineCode(shown, name);
   }
+  const inner = innerCommand(family, argv);
+  return inner !== null ? guardCommand(inner, runs) : null;
+}
+
+function isStandaloneRunner(family: string): boolean {
+  return family === 'npx' || family === 'bunx' || family === 'pnpx';
+}
+
+function innerCommand(family: string, argv: readonly string[]): string[] | null {
   let i = 1;
-  if (!standalone) {
+  if (!isStandaloneRunner(family)) {
     // Only the exec subcommands run a command named in the arguments.
     while (i < argv.length && argv[i]!.startsWith('-')) i++;
     if (i >= argv.length || !RUNNER_EXEC_SUBCOMMANDS.has(argv[i]!)) return null;
@@ -255,7 +267,18 @@ function guardRunner(family: string, argv: readonly string[]): Decision | null {
     if (RUNNER_VALUE_OPTIONS.has(arg)) i++;
   }
   const inner = argv.slice(i);
-  return inner.length > 0 ? guardCommand(inner) : null;
+  return inner.length > 0 ? inner : null;
+}
+
+/**
+ * The command a package runner in argv runs (`["tsc", "--noEmit"]` of
+ * `npx tsc --noEmit`), or null: for the caller to find its program, as it
+ * found argv[0]'s. `realPath` is the file argv[0] runs, when it was found.
+ */
+export function runnerCommand(argv: readonly string[], realPath: string | null = null): string[] | null {
+  if (argv.length === 0) return null;
+  const family = [argv[0]!, ...(realPath ? [realPath] : [])].map(programFamily).find((f) => RUNNERS.has(f));
+  return family === undefined ? null : innerCommand(family, argv);
 }
 
 function splitOnce(text: string, sep: string): [string, string | null] {

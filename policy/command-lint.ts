@@ -64,6 +64,23 @@ export function lintCommands(source: GovernanceFile, offered?: (role: Role) => r
   }
 
   const roles = [...new Set<string>([...ROLES, ...Object.keys(source.roles ?? {})])] as Role[];
+  const holds = (role: Role): boolean => {
+    const tools = source.roles?.[role]?.tools;
+    return offered ? offered(role).includes(RUN_COMMAND_TOOL) : tools ? tools.includes(RUN_COMMAND_TOOL) : DEFAULT_RUN_COMMAND_ROLES.includes(role);
+  };
+  // A role's own `commands` section replaces the global allow rules, even when it lists none.
+  const usingGlobalAllow = roles.filter((role) => holds(role) && source.roles?.[role]?.commands === undefined);
+  if (usingGlobalAllow.length === 0) {
+    const holders = roles.filter(holds);
+    for (const r of all.filter((rule) => /^commands\.allow\[\d+\]$/.test(rule.id))) {
+      warnings.push({
+        rule: r.id,
+        message: holders.length
+          ? `never applies: every role offered run_command (${holders.join(', ')}) has its own roles.<role>.commands, whose allow rules replace commands.allow`
+          : 'never applies: no role is offered run_command',
+      });
+    }
+  }
   const reported = new Set<string>();
   for (const role of roles) {
     const inForce = commandRulesInForce(source, role);
@@ -71,7 +88,9 @@ export function lintCommands(source: GovernanceFile, offered?: (role: Role) => r
       const deny = inForce.deny.find((d) => covers(d, r));
       if (deny && !reported.has(r.id)) {
         reported.add(r.id);
-        warnings.push({ rule: r.id, message: `can never apply${r.id.startsWith('commands.') ? ` for ${role}` : ''}: every command it matches is denied by ${deny.id}` });
+        // A global rule denied by another role's rule is still of use to the others.
+        const forRole = r.id.startsWith('commands.') && !deny.id.startsWith('commands.') ? ` for ${role}` : '';
+        warnings.push({ rule: r.id, message: `can never apply${forRole}: every command it matches is denied by ${deny.id}` });
       }
     }
     for (const r of inForce.allow) {
@@ -85,8 +104,7 @@ export function lintCommands(source: GovernanceFile, offered?: (role: Role) => r
     const own = source.roles?.[role]?.commands;
     if ((own?.allow?.length ?? 0) + (own?.approve?.length ?? 0) === 0) continue;
     const tools = source.roles?.[role]?.tools;
-    const holds = offered ? offered(role).includes(RUN_COMMAND_TOOL) : tools ? tools.includes(RUN_COMMAND_TOOL) : DEFAULT_RUN_COMMAND_ROLES.includes(role);
-    if (!holds) {
+    if (!holds(role)) {
       warnings.push({
         rule: `roles.${role}.commands`,
         message: tools

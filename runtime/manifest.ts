@@ -73,6 +73,7 @@ export function sandboxPromises(policy: CompiledPolicy, role: Role, toolLimits: 
     hidden: [
       ...readDenied.map((p) => `${p} (reads.deny)`),
       '.choragen/',
+      'every other name (hard link) in the workspace of a file hidden so',
       ...HOST_HIDDEN_DIRS,
       `every other directory at the root of the host (all but ${HOST_SYSTEM_DIRS.join(' ')})`,
       ...HOST_SECRET_PATHS,

@@ -9,7 +9,10 @@
 //              and delete (deny, approve or no allow rule: a change to it
 //              could not be undone), every file with more than one hard link
 //   hidden     anywhere in the workspace: every path denied for reads (a
-//              directory whole when a rule covers it whole); `.choragen`
+//              directory whole when a rule covers it whole); `.choragen`;
+//              every other name (hard link) in the workspace of a file
+//              hidden so, which read_file refuses to read through and the
+//              command could otherwise read the secret by
 //
 // Symlinks are never mounted (bubblewrap would follow them); a symlink in a
 // writable area that the role may not change is put back after the run.
@@ -52,6 +55,11 @@ export type PlanResult = { ok: true; value: CommandPlan } | { ok: false; reason:
 export const MAX_PROTECTED_PATHS = 1500;
 /** Entries the scan of the workspace visits before it gives up (a runaway tree, not a project). */
 export const MAX_SCAN_ENTRIES = 2_000_000;
+
+const TOO_MANY_ENTRIES = {
+  ok: false,
+  reason: `the workspace holds more than ${MAX_SCAN_ENTRIES.toLocaleString('en-US')} entries, too many to plan a sandbox for`,
+} as const;
 
 const WRITES: readonly MutationAction[] = ['create', 'modify', 'delete'];
 /** Names no rule lists literally: a rule that matches them matches any name there. */
@@ -128,7 +136,7 @@ async function list(dir: CheckedPath, writable: boolean): Promise<Listed[]> {
   }));
 }
 
-function unnamable(rel: string, why: string): PlanResult {
+function unnamable(rel: string, why: string): { ok: false; reason: string } {
   return { ok: false, reason: `${rel}: its name is not valid UTF-8, so the sandbox ${why}; rename it` };
 }
 
@@ -143,6 +151,8 @@ export async function planCommand(req: PlanRequest): Promise<PlanResult> {
 
   // Directories to list, and whether what is in them may be written.
   const pending: Array<{ dir: CheckedPath; writable: boolean }> = [{ dir: root, writable: writableRels.has('.') }];
+  // What the walk hid for reads, for the hard-link check after it.
+  const hiddenForReads: Array<{ p: CheckedPath; kind: 'file' | 'dir' }> = [];
   while (pending.length > 0) {
     const { dir, writable: dirWritable } = pending.pop()!;
     let entries: Listed[];
@@ -157,7 +167,7 @@ export async function planCommand(req: PlanRequest): Promise<PlanResult> {
     }
     for (const entry of entries) {
       if (++visited > MAX_SCAN_ENTRIES) {
-        return { ok: false, reason: `the workspace holds more than ${MAX_SCAN_ENTRIES.toLocaleString('en-US')} entries, too many to plan a sandbox for` };
+        return TOO_MANY_ENTRIES;
       }
       const inArea = dirWritable || writableRels.has(dir.rel === '.' ? entry.name : `${dir.rel}/${entry.name}`);
       if (entry.raw !== undefined) {
@@ -177,6 +187,7 @@ export async function planCommand(req: PlanRequest): Promise<PlanResult> {
       if (entry.kind === 'dir') {
         if (coversTree(req.decide, rel, ['read']) || tooDeep(rel)) {
           hidden.push({ path: child.abs, kind: 'dir' });
+          if (!tooDeep(rel)) hiddenForReads.push({ p: child, kind: 'dir' });
           continue;
         }
         const protectedWhole = inArea && (entry.name === '.git' || coversTree(req.decide, rel, WRITES));
@@ -187,6 +198,7 @@ export async function planCommand(req: PlanRequest): Promise<PlanResult> {
       }
       if (req.decide('read', rel).decision === 'deny') {
         hidden.push({ path: child.abs, kind: 'file' });
+        hiddenForReads.push({ p: child, kind: 'file' });
         continue;
       }
       if (!inArea) continue;
@@ -198,6 +210,14 @@ export async function planCommand(req: PlanRequest): Promise<PlanResult> {
       const nlink = entry.nlink ?? entryStats(child)?.nlink ?? 1n;
       if (nlink > 1n) readOnly.push(child.abs);
     }
+  }
+
+  const aliases = await aliasesOfHidden(root, hiddenForReads, new Set(hidden.map((h) => h.path)));
+  if (!aliases.ok) return aliases;
+  for (const alias of aliases.paths) {
+    hidden.push({ path: alias, kind: 'file' });
+    const at = readOnly.indexOf(alias);
+    if (at >= 0) readOnly.splice(at, 1);
   }
 
   const protectedCount = readOnly.length + hidden.length;
@@ -224,4 +244,95 @@ export async function planCommand(req: PlanRequest): Promise<PlanResult> {
       links,
     },
   };
+}
+
+/** `dev:ino` of a file: the same for every name of it. */
+function inodeKey(stats: { dev: bigint; ino: bigint }): string {
+  return `${stats.dev}:${stats.ino}`;
+}
+
+/** Past MAX_SCAN_ENTRIES entries. */
+class TooManyEntries extends Error {}
+
+/**
+ * Every entry below `start` with its lstat, never following a link or
+ * entering a directory `enter` refuses (nor one too deep, or with a name that
+ * is not UTF-8). A directory that cannot be listed is skipped, or with
+ * `strict` throws. Throws TooManyEntries past MAX_SCAN_ENTRIES.
+ */
+async function* entriesBelow(start: readonly CheckedPath[], strict: boolean, enter: (p: CheckedPath) => boolean = () => true) {
+  const pending = [...start];
+  let visited = 0;
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    let entries;
+    try {
+      entries = await listDirectoryStats(dir);
+    } catch (err) {
+      if (strict) throw err;
+      continue;
+    }
+    for (const entry of entries) {
+      if (++visited > MAX_SCAN_ENTRIES) throw new TooManyEntries();
+      yield { dir, ...entry };
+      if (entry.stats.isDirectory() && entry.raw === undefined) {
+        const child = dir.child(entry.name);
+        if (!tooDeep(child.rel) && enter(child)) pending.push(child);
+      }
+    }
+  }
+}
+
+/**
+ * The identities of the files hidden for reads (those inside hidden
+ * directories included) that have another name, a hard link, somewhere.
+ */
+async function linkedSecrets(hiddenForReads: ReadonlyArray<{ p: CheckedPath; kind: 'file' | 'dir' }>): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for (const { p, kind } of hiddenForReads) {
+    if (kind === 'dir') continue;
+    let stats;
+    try {
+      stats = entryStats(p);
+    } catch {
+      continue; // gone or swapped since it was listed: bubblewrap then refuses the plan
+    }
+    if (stats?.isFile() && stats.nlink > 1n) keys.add(inodeKey(stats));
+  }
+  const dirs = hiddenForReads.filter((h) => h.kind === 'dir').map((h) => h.p);
+  try {
+    // Hidden whole anyway: what cannot be listed there cannot be matched.
+    for await (const { stats } of entriesBelow(dirs, false)) if (stats.isFile() && stats.nlink > 1n) keys.add(inodeKey(stats));
+  } catch (err) {
+    if (!(err instanceof TooManyEntries)) throw err;
+  }
+  return keys;
+}
+
+/**
+ * Every other name in the workspace of a file hidden for reads: a hard link
+ * `src/notes.txt` to `.env` would show the secret the hidden `.env` does not.
+ * The second walk, with an lstat per entry, runs only when a hidden file has
+ * another name at all.
+ */
+async function aliasesOfHidden(
+  root: CheckedPath,
+  hiddenForReads: ReadonlyArray<{ p: CheckedPath; kind: 'file' | 'dir' }>,
+  hiddenPaths: ReadonlySet<string>,
+): Promise<{ ok: true; paths: string[] } | { ok: false; reason: string }> {
+  const secrets = await linkedSecrets(hiddenForReads);
+  const paths: string[] = [];
+  if (secrets.size === 0) return { ok: true, paths };
+  try {
+    for await (const { dir, name, raw, stats } of entriesBelow([root], true, (p) => !hiddenPaths.has(p.abs))) {
+      if (!stats.isFile() || stats.nlink < 2n || !secrets.has(inodeKey(stats))) continue;
+      if (raw !== undefined) return unnamable(dir.rel === '.' ? name : `${dir.rel}/${name}`, 'cannot hide it (it is another name of a file hidden for reads)');
+      const abs = dir.child(name).abs;
+      if (!hiddenPaths.has(abs)) paths.push(abs);
+    }
+  } catch (err) {
+    if (err instanceof TooManyEntries) return TOO_MANY_ENTRIES;
+    return { ok: false, reason: `the workspace could not be listed (${err instanceof Error ? err.message : String(err)})` };
+  }
+  return { ok: true, paths };
 }

@@ -10,7 +10,7 @@
 // never followed there. A program outside it is the host's (sandbox/host.ts).
 
 import path from 'node:path';
-import type { ProgramFacts } from '../../policy/command-guard.js';
+import { runnerCommand, type ProgramFacts } from '../../policy/command-guard.js';
 import type { CheckedPath } from '../../policy/canonical.js';
 import { ToolRefusal } from '../../policy/errors.js';
 import { entryStats } from '../fs/authority.js';
@@ -84,4 +84,22 @@ export async function resolveProgram(argv0: string, where: ProgramPlaces): Promi
   // Judged on both the path as written and where it leads.
   const outsideAllowedDirs = !allowed(abs) || (program.realPath !== null && !allowed(program.realPath));
   return { facts: { outsideAllowedDirs, realPath: program.realPath }, found: program.executable ? abs : null };
+}
+
+/** Runners within runners (`npx npx tsc`) looked into, at most. */
+const MAX_RUNNER_DEPTH = 4;
+
+/**
+ * argv[0]'s program, and, when it is a package runner (npx, npm exec), the
+ * program of the command it runs, found as the runner finds it: the
+ * workspace's node_modules/.bin first.
+ */
+export async function resolveCommand(argv: readonly string[], where: ProgramPlaces, depth = 0): Promise<ResolvedProgram> {
+  const program = await resolveProgram(argv[0] ?? '', where);
+  const inner = depth < MAX_RUNNER_DEPTH ? runnerCommand(argv, program.facts.realPath ?? null) : null;
+  if (inner === null) return program;
+  const ws = where.root.abs;
+  const localFirst = [...where.pathDirs.filter((d) => isWithin(d, ws)), ...where.pathDirs.filter((d) => !isWithin(d, ws))];
+  const runs = await resolveCommand(inner, { ...where, pathDirs: localFirst }, depth + 1);
+  return { ...program, facts: { ...program.facts, runs: runs.facts } };
 }

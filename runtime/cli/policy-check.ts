@@ -103,7 +103,7 @@ export class PolicyCheckCommand extends ChoragenCommand {
   private async checkCommand(policy: CompiledPolicy, workspace: string, role: Role): Promise<number> {
     const { quoteCommand, splitCommandLine } = await import('../../policy/command-line.js');
     const { guardCommand } = await import('../../policy/command-guard.js');
-    const { resolveProgram } = await import('../../capabilities/commands/program.js');
+    const { resolveCommand } = await import('../../capabilities/commands/program.js');
     const { defaultPathDirs } = await import('../../capabilities/sandbox/plan.js');
     if (this.command !== undefined && this.rest.length > 0) throw new UsageError('give the command either with --command "…" or after --, not both');
     if (this.command === undefined && this.rest.length === 0) {
@@ -114,7 +114,7 @@ export class PolicyCheckCommand extends ChoragenCommand {
     if (argv.length === 0) throw new UsageError('--command: the command is empty');
     const { canonicalize, workspaceRoot } = await import('../../policy/canonical.js');
     const root = await workspaceRoot(workspace);
-    const program = await resolveProgram(argv[0]!, {
+    const program = await resolveCommand(argv, {
       root,
       cwd: root,
       pathDirs: defaultPathDirs(root.abs),

@@ -149,8 +149,24 @@ describe('policy: commands rules', () => {
 
     it('warns about an allow that a deny shadows, and an allow behind an approve', () => {
       const w = warnings('commands:\n  deny: [{ argv: ["npm", "run"] }]\n  approve: [{ argv: ["node"] }]\n  allow:\n    - { argv: ["npm", "run", "lint"] }\n    - { argv: ["node", "--test"] }\n');
-      expect(w).to.include('commands.allow[0]: can never apply for control: every command it matches is denied by commands.deny[0]');
+      expect(w).to.include('commands.allow[0]: can never apply: every command it matches is denied by commands.deny[0]');
       expect(w.some((x) => x.startsWith('commands.allow[1]: never allows without a human: commands.approve[0]'))).to.equal(true);
+      // A global rule that one role's own deny shadows still serves the others: the warning names that role.
+      const own = warnings('commands:\n  allow: [{ argv: ["npm", "test"] }]\nroles:\n  impl:\n    allow: [{ pattern: "src/**" }]\n    tools: [read_file, run_command]\n    commands:\n      deny: [{ argv: ["npm"] }]\n  tester:\n    tools: [read_file, run_command]\n');
+      expect(own).to.not.include('commands.allow[0]: can never apply: every command it matches is denied by roles.impl.commands.deny[0]');
+    });
+
+    it('warns about global allow rules that no role uses: each role offered run_command has its own commands section', () => {
+      const text = (impl: string) => `commands:\n  deny: [{ argv: ["npm"] }]\n  allow:\n    - { argv: ["npm", "test"] }\n    - { argv: ["node", "--test"] }\nroles:\n  impl:\n    allow: [{ pattern: "src/**" }]\n${impl}`;
+      const w = warnings(text('    commands:\n      allow: [{ argv: ["make", "test"] }]\n'));
+      for (const rule of ['commands.allow[0]', 'commands.allow[1]']) {
+        expect(w).to.include(`${rule}: never applies: every role offered run_command (impl) has its own roles.<role>.commands, whose allow rules replace commands.allow`);
+      }
+      // An own section with only deny rules replaces them too.
+      expect(warnings(text('    commands:\n      deny: [{ argv: ["make"] }]\n')).join('\n')).to.include('commands.allow[1]: never applies: every role offered run_command (impl)');
+      // Without an own section impl uses them: only the shadowed one is reported.
+      const used = warnings(text(''));
+      expect(used.filter((x) => x.startsWith('commands.allow'))).to.deep.equal(['commands.allow[0]: can never apply: every command it matches is denied by commands.deny[0]']);
     });
 
     it('warns about rules the built-in guard always refuses: shells, wrappers, inline code', () => {
@@ -169,7 +185,10 @@ describe('policy: commands rules', () => {
         .to.include('roles.impl.commands: never applies: roles.impl.tools does not list run_command, so impl is never offered it');
       expect(warnings('roles:\n  control:\n    allow: [{ pattern: "docs/**" }]\n    commands:\n      allow: [{ argv: ["npm", "test"] }]\n').join('\n'))
         .to.include('roles.control.commands: never applies: control is not offered run_command by default');
-      expect(warnings(POLICY)).to.deep.equal([]);
+      // Its global allow (make) decides for control, which is not offered the tool, and for no one else.
+      expect(warnings(POLICY)).to.deep.equal([
+        'commands.allow[0]: never applies: every role offered run_command (impl) has its own roles.<role>.commands, whose allow rules replace commands.allow',
+      ]);
     });
   });
 

@@ -90,6 +90,28 @@ describe('run_command: the sandbox plan from the policy', () => {
     expect(got.links).to.deep.equal([]);
   });
 
+  it('hides every other name in the workspace of a file hidden for reads (a hard link would show the secret)', async () => {
+    ws = tempWorkspace({
+      '.env': 'SECRET',
+      'secrets/nested/api.txt': 'TOKEN',
+      'src/a.ts': 'a',
+      'docs/': '',
+      '.git/config': '[remote] url = https://user:token@host/x',
+    });
+    fs.linkSync(path.join(ws, '.env'), path.join(ws, 'src/notes.ts'));
+    fs.linkSync(path.join(ws, '.env'), path.join(ws, 'docs/env-copy.md'));
+    fs.linkSync(path.join(ws, 'secrets/nested/api.txt'), path.join(ws, 'docs/api.md'));
+    fs.linkSync(path.join(ws, '.git/config'), path.join(ws, 'docs/git-config.md'));
+    // A hard link between two readable files stays readable (pnpm's node_modules are made of them).
+    fs.linkSync(path.join(ws, 'src/a.ts'), path.join(ws, 'docs/a-copy.ts'));
+    const got = await planFor(ws, `${BASE_POLICY}\n`.replace('reads:\n  deny:\n', 'reads:\n  deny:\n    - { pattern: "secrets/**" }\n'));
+    expect(got.hidden).to.deep.equal([
+      '.env file', '.git dir', 'docs/api.md file', 'docs/env-copy.md file', 'docs/git-config.md file', 'secrets dir', 'src/notes.ts file',
+    ]);
+    // Hidden wins: the alias in a writable area is no longer merely read-only.
+    expect(got.readOnly).to.deep.equal(['src/a.ts']);
+  });
+
   it('with the whole workspace writable: protects .git anywhere, the policy file, approve paths and denied trees', async () => {
     ws = tempWorkspace({
       'src/a.ts': 'a',

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { resolveProgram } from '../../../capabilities/commands/program.js';
+import { resolveCommand } from '../../../capabilities/commands/program.js';
 import { defaultPathDirs } from '../../../capabilities/sandbox/plan.js';
 import { canonicalize, workspaceRoot } from '../../../policy/canonical.js';
 import { guardCommand } from '../../../policy/command-guard.js';
@@ -20,7 +20,7 @@ describe('run_command: the program argv[0] names', () => {
 
   async function lookUp(argv: string[]) {
     const root = await workspaceRoot(ws!);
-    const program = await resolveProgram(argv[0]!, { root, cwd: root, pathDirs: defaultPathDirs(ws!), resolve: (rel) => canonicalize(ws!, rel) });
+    const program = await resolveCommand(argv, { root, cwd: root, pathDirs: defaultPathDirs(ws!), resolve: (rel) => canonicalize(ws!, rel) });
     return { program, guard: guardCommand(argv, program.facts) };
   }
 
@@ -41,6 +41,24 @@ describe('run_command: the program argv[0] names', () => {
     executable('node_modules/evil/dash');
     fs.symlinkSync('../evil/dash', path.join(ws, 'node_modules/.bin/lint'));
     expect((await lookUp(['lint'])).guard?.rule).to.equal('builtin.shell');
+  });
+
+  it('judges the program a package runner runs as it judges argv[0]: npx tsc, npm exec, npx npx', async () => {
+    ws = tempWorkspace({ 'node_modules/.bin/': '' });
+    executable('node_modules/typescript/bin/tsc');
+    fs.symlinkSync('../typescript/bin/tsc', path.join(ws, 'node_modules/.bin/tsc'));
+    const fine = await lookUp(['npx', 'tsc', '--noEmit']);
+    expect(fine.program.facts.runs).to.deep.equal({ realPath: path.join(ws, 'node_modules/typescript/bin/tsc') });
+    expect(fine.guard).to.equal(null);
+
+    // node_modules/.bin/eslint leads to a shell in the workspace, or out of it: what npx runs is refused.
+    executable('node_modules/evil/bash');
+    fs.symlinkSync('../evil/bash', path.join(ws, 'node_modules/.bin/eslint'));
+    fs.symlinkSync('/bin/sh', path.join(ws, 'node_modules/.bin/prettier'));
+    for (const argv of [['npx', 'eslint', '-c', 'id'], ['npm', 'exec', '--', 'eslint', '-c', 'id'], ['npx', 'npx', 'eslint', '-c', 'id']]) {
+      expect((await lookUp(argv)).guard?.rule, argv.join(' ')).to.equal('builtin.shell');
+    }
+    expect((await lookUp(['npx', 'prettier', '-c', 'id'])).guard?.rule).to.equal('builtin.program-path');
   });
 
   it('refuses a workspace program whose link leads out of the workspace, rather than follow it there', async () => {

@@ -88,6 +88,7 @@ test('probe the sandbox', async () => {
   r.writeEnv = await attempt(() => fs.writeFileSync('.env', 'API_TOKEN=mine'));
   r.readKey = await attempt(() => fs.readFileSync('secrets/server.key', 'utf8'));
   r.linkEnv = await attempt(() => fs.linkSync('.env', 'src/env-hardlink'));
+  r.readEnvAlias = await attempt(() => fs.readFileSync('src/notes.txt', 'utf8'));
   r.readSibling = await attempt(() => fs.readFileSync(cfg.sibling, 'utf8'));
   r.readHome = await attempt(() => fs.readFileSync(cfg.home, 'utf8'));
   r.readShadow = await attempt(() => fs.readFileSync('/etc/shadow', 'utf8'));
@@ -159,6 +160,8 @@ async function makeLayout(): Promise<Layout> {
     fs.writeFileSync(path.join(ws, rel), content);
   }
   fs.writeFileSync(path.join(base, 'outside-secret.txt'), `${SECRETS.sibling}\n`);
+  // A hard link planted before the session: .env under another name.
+  fs.linkSync(path.join(ws, '.env'), path.join(ws, 'src', 'notes.txt'));
   await git.init({ fs, dir: ws, defaultBranch: 'main' });
   fs.mkdirSync(path.join(ws, '.git', 'hooks'), { recursive: true });
   // A secret in the home directory of whoever runs the broker (hidden by the sandbox).
@@ -301,6 +304,7 @@ describe('run_command attacks, end to end (issue 14)', function () {
     expect(p.renamePolicy).to.match(/^ERR (EBUSY|EROFS|EXDEV)$/);
     expect(p.listRecords).to.equal('');
     expect(p.readEnv).to.equal('');
+    expect(p.readEnvAlias).to.equal('');
     expect(p.readKey).to.equal('');
     expect(p.readShadow).to.be.oneOf(['', 'ERR ENOENT', 'ERR EACCES']);
     expect(p.linkEnv).to.match(/^ERR (EXDEV|EPERM|EACCES)$/);
