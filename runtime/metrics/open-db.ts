@@ -116,7 +116,7 @@ export async function openMetricsDb(
       return { instance: await DuckDBInstance.create(dbPath), access: 'write' };
     } catch (err) {
       // Only when the open failed for itself: on a lock error the file is another process's, maybe just being made.
-      if (!isLockError(err)) {
+      if (!isLockError(err) && !(existed && beingMade(err, dbPath))) {
         if (!existed) removeUnfinished(dbPath);
         else if (removedEmpty(dbPath)) continue;
         return { unusable: cannotOpen(err, dbPath, shown) };
@@ -133,6 +133,15 @@ function cannotOpen(err: unknown, dbPath: string, shown: string): string {
   return unusableReason(err, dbPath, shown) ?? `cannot open the metrics database ${shown}: ${firstLine(err)}`;
 }
 
+/** A file DuckDB finds no database in that changed a moment ago: another process is creating it (its header comes a moment after the file). */
+function beingMade(err: unknown, dbPath: string): boolean {
+  const stat = fs.statSync(dbPath, { throwIfNoEntry: false });
+  return /not a valid DuckDB database/i.test(messageOf(err)) && stat !== undefined && Date.now() - stat.mtimeMs < UNFINISHED_AFTER_MS;
+}
+
+/** How long a database file that is empty or has no header may be another process's work in progress. */
+const UNFINISHED_AFTER_MS = 3000;
+
 /**
  * Removes an empty database file that nobody is making any more (older than
  * a few seconds: a process creating one writes its header at once); true if
@@ -140,7 +149,7 @@ function cannotOpen(err: unknown, dbPath: string, shown: string): string {
  */
 function removedEmpty(dbPath: string): boolean {
   const stat = fs.statSync(dbPath, { throwIfNoEntry: false });
-  if (!stat || stat.size !== 0 || Date.now() - stat.mtimeMs < 3000) return false;
+  if (!stat || stat.size !== 0 || Date.now() - stat.mtimeMs < UNFINISHED_AFTER_MS) return false;
   removeUnfinished(dbPath);
   return !fs.existsSync(dbPath);
 }
