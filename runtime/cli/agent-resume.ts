@@ -85,8 +85,8 @@ async function resumableSession(workspace: string, id: string) {
   const { UsageError } = await import('../../policy/errors.js');
   const saved = loadTranscript(workspace, id);
   const by = resumedBy(workspace, id);
-  // A resume that died before its session recorded anything did not carry on: it does not count.
-  const next = by ? findTranscript(workspace, by.session_id) : null;
+  // A resume that died before its session recorded anything (no journal, or not even its header) did not carry on: it does not count.
+  const next = by ? readableTranscript(() => findTranscript(workspace, by.session_id)) : null;
   if (by && next) {
     if (next.status === 'completed') throw new UsageError(`session ${id} was already resumed by session ${by.session_id}, which completed; nothing to resume (see \`choragen agent:show ${by.session_id}\`)`);
     if (next.status === 'running') throw new UsageError(`session ${id} was already resumed by session ${by.session_id}, which is still running (process ${next.writer?.pid})`);
@@ -99,7 +99,21 @@ async function resumableSession(workspace: string, id: string) {
     throw new UsageError(`session ${id} is ${saved.status}; only interrupted, failed or budget_exceeded sessions can be resumed`);
   }
   if (saved.messages.length === 0) throw new UsageError(`session ${id} has no saved turn to resume from`);
+  if (saved.damaged_line !== undefined) {
+    throw new UsageError(
+      `the journal of session ${id} (.choragen/sessions/${id}.jsonl) is damaged at line ${saved.damaged_line}: ` +
+        'what the session did after that line is unknown, and resuming from before it could do it twice; start a new session instead',
+    );
+  }
   return saved;
+}
+
+function readableTranscript<T>(read: () => T): T | null {
+  try {
+    return read();
+  } catch {
+    return null;
+  }
 }
 
 /**

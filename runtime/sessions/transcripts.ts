@@ -31,6 +31,12 @@ export interface SavedSession {
   tool_results?: ToolResultBlock[];
   /** The process that wrote the journal, when it is still running (status 'running'). */
   writer?: JournalWriter | null;
+  /**
+   * A journal line (1-based) that is not a whole entry yet has lines after it:
+   * the journal was damaged, not cut short by a crash, and what the session
+   * did after that line is unknown (resume refuses).
+   */
+  damaged_line?: number;
   saved_at: string;
 }
 
@@ -172,29 +178,43 @@ export function findTranscript(workspace: string, sessionId: string): SavedSessi
   } catch {
     // no final record: rebuild from the journal
   }
+  const journal = transcriptFile(workspace, sessionId, 'jsonl');
   let text: string;
   try {
-    text = readFileSync(transcriptFile(workspace, sessionId, 'jsonl'), 'utf8');
+    text = readFileSync(journal, 'utf8');
   } catch {
     return null;
   }
-  return fromJournal(sessionId, text);
+  return fromJournal(sessionId, journal, text);
 }
 
-function fromJournal(sessionId: string, text: string): SavedSession {
+/** One journal line as an entry, or null when it is not one (torn, garbled, not an object). */
+function journalEntry(line: string): JournalEntry | null {
+  try {
+    const v: unknown = JSON.parse(line);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JournalEntry) : null;
+  } catch {
+    return null;
+  }
+}
+
+function fromJournal(sessionId: string, file: string, text: string): SavedSession {
   let header: Header | null = null;
   let writer: JournalWriter | null = null;
   const messages: Message[] = [];
   // Only results recorded after the last assistant message belong to its calls.
   let results = new Map<string, ToolResultBlock>();
   let end: { status: string; error: string | null } | null = null;
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  let damagedLine: number | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
     if (!line) continue;
-    let entry: JournalEntry;
-    try {
-      entry = JSON.parse(line);
-    } catch {
-      break; // a torn last line after a crash: everything before it is whole
+    const entry = journalEntry(line);
+    if (entry === null) {
+      // A torn last line after a crash: everything before it is whole. A bad line with more after it is damage.
+      if (lines.slice(i + 1).some((l) => l !== '')) damagedLine = i + 1;
+      break;
     }
     if (entry.header) header = entry.header;
     else if (entry.writer) writer = entry.writer;
@@ -209,11 +229,14 @@ function fromJournal(sessionId: string, text: string): SavedSession {
     }
     else if (entry.end) end = entry.end;
   }
-  if (!header) throw new UsageError(`the saved session ${sessionId} is unreadable`);
+  if (!header) {
+    throw new UsageError(`the saved session ${sessionId} is unreadable: its journal ${file} has no header line (it is empty or damaged); there is nothing to resume from`);
+  }
   const running = !end && writer !== null && writerAlive(writer.pid, writer.since);
   return {
     ...header, messages, tool_results: [...results.values()], saved_at: new Date().toISOString(),
     writer: running ? writer : null,
+    ...(damagedLine !== undefined ? { damaged_line: damagedLine } : {}),
     status: end?.status ?? (running ? 'running' : 'interrupted'),
     error: end?.error ?? (running ? null : 'the process ended before the session did'),
   };
