@@ -4,13 +4,14 @@
 // the broker has it (before the reply reaches the session, so a kill after a
 // tool's effect never loses its result). When the session ends, the whole
 // record is written to <id>.json through a temp file and a rename.
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SessionIdentity } from '../../capabilities/capability.js';
 import type { Message, ToolResultBlock } from '../../capabilities/protocol.js';
 import { UsageError } from '../../policy/errors.js';
 import { workspacePaths } from '../paths.js';
 import { writerAlive } from '../audit/process-liveness.js';
+import { writeLine } from '../audit/log.js';
 import { storageError } from '../storage-error.js';
 
 export interface SavedSession {
@@ -68,6 +69,8 @@ export function transcriptFile(workspace: string, sessionId: string, ext: 'json'
 
 export class TranscriptWriter {
   private fd: number | null = null;
+  /** Where the journal's last whole line ends: a failed write is cut back to here. */
+  private size = 0;
   private written = 0;
   /** Tool results of the last assistant message not yet part of a synced message, by tool_use id. */
   private readonly pending = new Map<string, ToolResultBlock>();
@@ -86,6 +89,7 @@ export class TranscriptWriter {
     this.guard('create the session journal', file, () => {
       mkdirSync(path.dirname(file), { recursive: true });
       this.fd = openSync(file, 'a');
+      this.size = fstatSync(this.fd).size;
     });
     this.line({ header });
     this.line({ writer: { pid: process.pid, since: new Date().toISOString() } });
@@ -144,7 +148,19 @@ export class TranscriptWriter {
     const fd = this.fd;
     if (fd === null || this.failed) return;
     this.guard('write the session journal', transcriptFile(this.workspace, this.header.identity.id, 'jsonl'), () => {
-      writeSync(fd, JSON.stringify(value) + '\n');
+      const line = JSON.stringify(value) + '\n';
+      try {
+        writeLine(fd, line);
+      } catch (err) {
+        // The journal keeps whole lines only: a line cut short by a full disk is taken back.
+        try {
+          ftruncateSync(fd, this.size);
+        } catch {
+          // a torn last line is what a crash leaves too: loading ignores it
+        }
+        throw err;
+      }
+      this.size += Buffer.byteLength(line);
     });
   }
 

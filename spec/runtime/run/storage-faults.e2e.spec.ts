@@ -90,6 +90,25 @@ describe('storage faults (issue 16)', function () {
       expect(JSON.parse(list.stdout)[0].status).to.be.oneOf(['failed', 'interrupted']);
     });
 
+    it('full during a run: a tool call in a reply that could not be journaled is not run (its effect would be unrecorded)', async function () {
+      const d = ownDisk(this, 256);
+      d.fill(16 * 1024);
+      const write = { type: 'tool_use', name: 'write_file', input: { path: 'src/b.ts', content: 'export const b = 2;\n' } };
+      writeJson(script, { sessions: [{ role: 'impl', turns: [{ content: [text('thinking '.repeat(4000)), write] }, { content: [text('done')] }] }] });
+      const r = await start();
+      expect(r.code, r.stderr).to.equal(1);
+      noStackTrace(r.stderr);
+      expect(fs.existsSync(path.join(ws, 'src/b.ts'))).to.equal(false);
+      // The journal took back the line it could not finish: only whole lines (the model's long reply is not half there).
+      for (const f of files(path.join(state(), 'sessions')).filter((n) => n.endsWith('.jsonl'))) {
+        const journal = fs.readFileSync(path.join(state(), 'sessions', f), 'utf8');
+        expect(journal === '' || journal.endsWith('\n'), f).to.equal(true);
+        expect(journal).to.not.include('thinking');
+      }
+      d.unfill();
+      expect((await runCli(['audit:verify', '-w', ws])).code).to.equal(0);
+    });
+
     it('an empty metrics.duckdb left by an earlier failure is not a database: it is removed and rebuilt', async () => {
       expect((await start()).code).to.equal(0);
       const db = path.join(state(), 'metrics.duckdb');
