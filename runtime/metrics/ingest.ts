@@ -31,7 +31,7 @@ import { lineEndingAt, logTail, sha256Hex } from '../audit/log.js';
 import { AUDIT_LOGS, CALLS_VIEWS, INGESTED_LOGS, MODEL_CALLS_VIEW, SESSIONS, TOOL_CALLS_VIEW, quoteIdent, quoteString } from './schema.js';
 import { type SplitResult, splitLogs, treeRootOf } from './split.js';
 import { inTransaction } from './transaction.js';
-import type { ChainBreak } from '../audit/verify.js';
+import { type ChainBreak, logIdOf } from '../audit/verify.js';
 import { isUnwritable } from '../storage-error.js';
 import { writerAlive } from '../audit/process-liveness.js';
 
@@ -480,7 +480,7 @@ export async function ingestBatch(conn: DuckDBConnection, logs: PlannedLog[], sp
       const splitOnce = () => {
         try {
           split ??= splitLogs(planned.map((l, i) => ({
-            file: l.file, fromByte: l.fromBytes, toByte: l.completeBytes,
+            file: l.file, fromByte: l.fromBytes, toByte: l.completeBytes, logId: logIdOf(l.file),
             modelFile: dir ? files[i]!.model_file : null, otherFile: dir ? files[i]!.other_file : null,
           })));
         } catch (err) {

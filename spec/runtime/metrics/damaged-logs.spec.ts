@@ -112,6 +112,18 @@ describe('damaged audit logs (issue 16)', () => {
     expect(await sessionIds(ws)).to.not.include('bad');
   });
 
+  it('a copy of a log under another name does not count its run twice, and audit:verify names it', async () => {
+    const before = await rowsOf(ws, 'SELECT count(*) AS n, sum(input_tokens) AS t FROM sessions');
+    fs.copyFileSync(file, path.join(path.dirname(file), 'bad-copy.jsonl'));
+    const r = await ingestWorkspace(ws);
+    expect(r.damaged.map((d) => [path.basename(d.file), d.line, d.reason, d.ingestedLines])).to.deep.equal([
+      ['bad-copy.jsonl', 1, 'it records run bad but is named bad-copy.jsonl: a copied or renamed log, not counted twice', 0],
+    ]);
+    expect(await rowsOf(ws, 'SELECT count(*) AS n, sum(input_tokens) AS t FROM sessions')).to.deep.equal(before);
+    expect(verifyAuditFile(path.join(path.dirname(file), 'bad-copy.jsonl'))).to.deep.include({ ok: false, line: 1 });
+    expect(verifyAuditFile(file)).to.deep.include({ ok: true });
+  });
+
   it('every metrics command names the damaged file and line on stderr, every time', async function () {
     this.timeout(60_000);
     const i = lineWith('"toolu_bad-c2_1"');
