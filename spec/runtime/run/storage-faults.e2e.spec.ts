@@ -157,6 +157,23 @@ describe('storage faults (issue 16)', function () {
       }
     });
 
+    it('agent:cleanup on it: one line naming the file it could not remove (exit 1), never "removed" for a file still there', async function () {
+      const d = ownDisk(this, 16 * 1024);
+      expect((await start()).code).to.equal(0);
+      const sessions = path.join(state(), 'sessions');
+      const old = new Date(Date.now() - 3_600_000);
+      for (const f of files(sessions)) fs.utimesSync(path.join(sessions, f), old, old);
+      d.readOnly(true);
+      try {
+        const r = await runCli(['agent:cleanup', '--older-than', '1m', '-w', ws]);
+        expect(r.code, r.stderr).to.equal(1);
+        expect(r.stdout).to.equal('');
+        expect(r.stderr.trim()).to.match(/^choragen: cannot remove \S+\/\.choragen\/sessions\/\w+\.jsonl?: read-only file system \(EROFS\); the workspace \(and its \.choragen\/ directory\) must be on a writable file system$/);
+      } finally {
+        d.readOnly(false);
+      }
+    });
+
     it('an immutable database (chattr +i): a note with advice about permissions, not about deleting it', async function () {
       expect((await start()).code).to.equal(0);
       expect((await runCli(['metrics:summary', '-w', ws])).code).to.equal(0);
