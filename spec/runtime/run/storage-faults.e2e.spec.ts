@@ -169,6 +169,10 @@ describe('storage faults (issue 16)', function () {
         expect(r.code, r.stderr).to.equal(1);
         expect(r.stdout).to.equal('');
         expect(r.stderr.trim()).to.match(/^choragen: cannot remove \S+\/\.choragen\/sessions\/\w+\.jsonl?: read-only file system \(EROFS\); the workspace \(and its \.choragen\/ directory\) must be on a writable file system$/);
+        // An export directory on a read-only file system: the advice is about that directory, not the workspace.
+        const exported = await runCli(['metrics:export', '--parquet', path.join(state(), 'out'), '-w', ws]);
+        expect(exported.code).to.equal(2);
+        expect(exported.stderr.trim()).to.match(/^choragen: cannot create the export directory \S+\/out: read-only file system \(EROFS\); give --parquet a directory on a writable file system$/);
       } finally {
         d.readOnly(false);
       }
@@ -204,6 +208,13 @@ describe('storage faults (issue 16)', function () {
         expect(r.code, r.stderr).to.equal(2);
         expect(r.stderr.trim()).to.match(/^choragen: cannot create \S+\/\.choragen(\/\w+)?: a file is in the way where a directory should be \((EEXIST|ENOTDIR)\); move that file out of the way$/);
       }
+      // The metrics commands answer (there is nothing to read) and say what is in the way, not DuckDB's words.
+      const m = await runCli(['metrics:summary', '-w', ws]);
+      expect(m.code, m.stderr).to.equal(0);
+      expect(m.stderr.trim()).to.equal(
+        'choragen: cannot write the metrics database .choragen/metrics.duckdb: a file is in the way where a directory should be (ENOTDIR) ' +
+          '(move that file out of the way); answered from the audit logs in memory',
+      );
     });
 
     it('init --force where the policy path is a directory, and a run there (exit 2)', async () => {
