@@ -337,7 +337,8 @@ function continues(file: string, prior: LogState): boolean {
 
 /** What to ingest from a log given what was ingested before (`prior`); null when nothing is new. */
 export function planLog(file: string, prior: LogState | null): PlannedLog | null {
-  const snap = snapshot(file);
+  // No whole line left in a log ingested before (cut to nothing): its rows are dropped, and the chain check names it.
+  const snap = snapshot(file) ?? (prior ? { completeBytes: 0, lastLineSeq: UNKNOWN_LINE, lastHash: '' } : null);
   if (!snap) return null;
   const replaced = prior !== null && (snap.completeBytes < prior.bytes || !continues(file, prior));
   if (prior && !replaced && snap.completeBytes === prior.bytes) return null;
