@@ -14,7 +14,8 @@ export class AgentResumeCommand extends ChoragenCommand {
       policy), from what the model last saw (the compacted transcript, if the conversation was compacted). A tool call
       of the last turn whose result was recorded is never run again: the model gets that result. One whose result was
       not recorded (the process died while it ran) is reported to the model as interrupted, its effect unknown, so the
-      model checks before trying again.
+      model checks before trying again. A journal damaged before its last line (more than the line a crash may cut
+      short) is not resumed (exit 2): what the session did after the damage is unknown, and could be done twice.
 
       Only one resume of a session runs at a time; a second one exits with 2 naming the process that holds it. A
       session that was already resumed is not run again (exit 2): the message names the session that carried on
