@@ -50,7 +50,7 @@ export const editFile = defineCapability({
         const edit = await planEdit(text, input.old_string, input.new_string, target.rel, ctx.signal);
         const newSize = byteLength(edit.text);
         if (newSize > limit) throw new ToolFailure(`the edit would make ${target.rel} ${newSize} bytes; the limit is ${limit}`);
-        return { line: edit.line, bytes: await rewrite(handle, edit.text) };
+        return { line: edit.line, bytes: await rewrite(target, handle, edit.text) };
       } finally {
         await handle.close();
       }

@@ -392,13 +392,28 @@ export async function listDirectory(p: CheckedPath): Promise<DirEntry[]> {
 
 // --- changing -----------------------------------------------------------------
 
+async function writeRange(handle: FileHandle, data: Buffer, from: number, to: number): Promise<void> {
+  for (let at = from; at < to; ) at += (await handle.write(data, at, to - at, at)).bytesWritten;
+}
+
+/**
+ * Replaces the file's content in place (its inode, links and mode stay). The
+ * part beyond the old end is written first: a disk that fills up fails there,
+ * the file is cut back to its old length, and the old content is still whole.
+ * Only then are the old bytes overwritten, which takes no new space.
+ */
 async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
-  await handle.truncate(0);
-  let written = 0;
-  while (written < data.length) {
-    const { bytesWritten } = await handle.write(data, written, data.length - written, written);
-    written += bytesWritten;
+  const old = (await handle.stat()).size;
+  if (data.length > old) {
+    try {
+      await writeRange(handle, data, old, data.length);
+    } catch (err) {
+      await handle.truncate(old).catch(() => {});
+      throw err;
+    }
   }
+  await writeRange(handle, data, 0, Math.min(old, data.length));
+  if (data.length < old) await handle.truncate(data.length);
 }
 
 /** Create `p` with `data`; false when something already exists there (never overwritten, never followed). */
@@ -412,11 +427,15 @@ export async function createFile(p: CheckedPath, data: Buffer): Promise<boolean>
       if (errnoCode(err) === 'EEXIST') return false;
       throw fsError(err, p.rel, 'writing');
     }
+    let created = false;
     try {
       recheck(handle.fd, p, 'file', null, true);
+      created = true;
       await writeAll(handle, data);
       return true;
     } catch (err) {
+      // A file this call made but could not fill (a full disk) is not left behind half written.
+      if (created) await fsp.unlink(at).catch(() => {});
       throw fsError(err, p.rel, 'writing');
     } finally {
       await handle.close();
@@ -451,9 +470,13 @@ export async function openForChange(p: CheckedPath, mode: 'write' | 'edit'): Pro
   });
 }
 
-/** Replace the whole content of a file opened by `openForChange`. */
-export async function rewrite(handle: FileHandle, data: Buffer): Promise<void> {
-  await writeAll(handle, data);
+/** Replace the whole content of file `p`, opened by `openForChange`; on a failure (a full disk) its old content stays. */
+export async function rewrite(p: CheckedPath, handle: FileHandle, data: Buffer): Promise<void> {
+  try {
+    await writeAll(handle, data);
+  } catch (err) {
+    throw fsError(err, p.rel, 'writing');
+  }
 }
 
 /** Make the directory `p` (one level) unless it is one already; refuses a symlink or a file there. */

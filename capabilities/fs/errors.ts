@@ -30,6 +30,8 @@ export function fsError(err: unknown, rel: string, doing: string): Error {
       return new ToolFailure(`${shown} is not a regular file`);
     case 'ENOSPC':
       return new ToolFailure(`no space left on device while ${doing} ${shown}`);
+    case 'EROFS':
+      return new ToolFailure(`read-only file system: ${doing} ${shown} is not possible`);
     case 'EXDEV':
       return new ToolFailure(`cannot move ${shown} across filesystems`);
     default:

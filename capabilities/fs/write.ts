@@ -30,7 +30,7 @@ export async function writeFileNoFollow(target: AuthorizedPath, content: string)
   if (entryStats(target) === null) throw new ToolFailure(`${target.rel} was deleted after the check; write again to create it`);
   const { handle } = await openForChange(target, 'write');
   try {
-    await rewriteHandle(handle, data);
+    await rewriteHandle(target, handle, data);
   } finally {
     await handle.close();
   }
@@ -45,9 +45,9 @@ export function openForEdit(target: AuthorizedPath): Promise<OpenedFile> {
   return openForChange(target, 'edit');
 }
 
-/** Replace the whole content of an open file. */
-export async function rewrite(handle: FileHandle, content: string): Promise<number> {
+/** Replace the whole content of `target`, open as `handle`. */
+export async function rewrite(target: AuthorizedPath, handle: FileHandle, content: string): Promise<number> {
   const data = Buffer.from(content, 'utf8');
-  await rewriteHandle(handle, data);
+  await rewriteHandle(target, handle, data);
   return data.length;
 }

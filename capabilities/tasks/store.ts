@@ -115,7 +115,7 @@ async function createAt(file: AuthorizedPath, content: string): Promise<boolean>
 async function writeAt(file: AuthorizedPath, content: string): Promise<void> {
   const { handle } = await openForChange(file, 'write');
   try {
-    await rewrite(handle, Buffer.from(content, 'utf8'));
+    await rewrite(file, handle, Buffer.from(content, 'utf8'));
   } finally {
     await handle.close();
   }

@@ -52,8 +52,12 @@ export function auditLogFiles(workspace: string): string[] {
   return names.filter((n) => n.endsWith('.jsonl')).sort().map((n) => path.join(dir, n));
 }
 
-/** Writes the whole line in one call; finishes a short write (rare on a regular file: disk full, signal). */
-function writeLine(fd: number, line: string): void {
+/**
+ * Writes the whole line in one call; finishes a short write (rare on a regular
+ * file: a disk that fills mid-line), so a full disk throws instead of leaving
+ * half a line behind unnoticed. The session journal writes its lines this way too.
+ */
+export function writeLine(fd: number, line: string): void {
   const written = fs.writeSync(fd, line);
   if (written === Buffer.byteLength(line)) return;
   const rest = Buffer.from(line, 'utf8');

@@ -6,6 +6,7 @@
 // A hash chain cannot vouch for the content of its last line (nothing after
 // it records its hash) beyond it being a well-formed line in sequence.
 import fs from 'node:fs';
+import path from 'node:path';
 import { chainSeed, sha256Hex } from './log.js';
 
 export type VerifyResult = { ok: true; lines: number } | { ok: false; line: number; reason: string };
@@ -117,6 +118,13 @@ export class ChainChecker {
   private pending: { n: number; hash: string; wellFormed: boolean } | null = null;
   private broken: ChainBreak | null = null;
 
+  /**
+   * `logId`: the id the log is named after (`<id>.jsonl`), which its first
+   * line must record: a copy of a log under another name would verify, and
+   * count its run twice.
+   */
+  constructor(private readonly logId?: string) {}
+
   /** Lines accepted so far. */
   get lines(): number {
     return this.count;
@@ -174,6 +182,10 @@ export class ChainChecker {
     if (this.count === 0) {
       const first = line as ParsedLine;
       if (first.type !== 'run_started') return this.fail(1, 'the first line is not run_started');
+      const run = (first as { session_id?: unknown }).session_id;
+      if (this.logId !== undefined && run !== this.logId) {
+        return this.fail(1, `it records run ${String(run)} but is named ${this.logId}.jsonl: a copied or renamed log, not counted twice`);
+      }
       if (first.prev !== chainSeed(String(first.version), String(first.policy_hash))) {
         return this.fail(1, 'prev does not match the header hash of its version and policy_hash');
       }
@@ -228,13 +240,18 @@ export class ChainChecker {
   }
 }
 
+/** The id a log is named after: `<id>.jsonl`. */
+export function logIdOf(file: string): string {
+  return path.basename(file, '.jsonl');
+}
+
 export function verifyAuditFile(file: string): VerifyResult {
   const lines = readLines(file);
   const next = (): RawLine | undefined => {
     const r = lines.next();
     return r.done ? undefined : r.value;
   };
-  const chain = new ChainChecker();
+  const chain = new ChainChecker(logIdOf(file));
   let end = 0;
   try {
     // One line of lookahead: the last line is checked in full.

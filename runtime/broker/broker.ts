@@ -28,6 +28,7 @@ import { type SavedSession, TranscriptWriter } from '../sessions/transcripts.js'
 import { continuation, markResumed } from '../sessions/resume.js';
 import { version } from '../version.js';
 import { termLine } from '../terminal/text.js';
+import { errnoCode, errnoWords, storageAdvice } from '../storage-error.js';
 import { WriteRegistry } from './write-locks.js';
 import { probeSandbox, type SandboxVerdict } from '../../capabilities/sandbox/index.js';
 import { RUN_COMMAND_TOOL } from '../../policy/commands.js';
@@ -545,7 +546,9 @@ export class Broker {
         this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `each session's changes are kept as a commit on its own ref, refs/choragen/sessions/<id>, outside your branches (\`git show ${sessionRef(session.id)}\`); \`choragen agent:cleanup\` removes old ones` });
       }
     } catch (err) {
-      this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `could not record the session commit: ${(err as Error).message}` });
+      const advice = storageAdvice(errnoCode(err));
+      const why = termLine(errnoWords(err));
+      this.record({ type: 'notice', session_id: session.id, kind: 'commit', message: `could not record the session commit in .git: ${why}${advice ? `; ${advice}` : ''}` });
     }
   }
 

@@ -14,6 +14,9 @@ import { schemaErrors } from '../../policy/schema-errors.js';
 import { type ContextDeps, DecisionTrail, createToolContext } from './tool-context.js';
 import { inputProblem } from './input-bounds.js';
 
+/** A call that arrived after its session was told to stop: never started. */
+class NotRun extends Error {}
+
 export class ToolDispatcher {
   private readonly validators = new Map<string, TypeCheck<TSchema>>();
 
@@ -35,6 +38,8 @@ export class ToolDispatcher {
     let endsSession = false;
     let finalText: string | undefined;
     try {
+      // A session told to stop (Ctrl-C, a budget, a timeout, a record that could not be written) starts no new effect.
+      if (signal.aborted) throw new NotRun();
       const capability = this.registry.get(tool);
       if (!capability) throw new ToolRefusal(unknownToolMessage(tool, session.tools), 'deny', 'grants');
       // Before anything recursive looks at it (the schema check included).
@@ -52,7 +57,9 @@ export class ToolDispatcher {
     } catch (err) {
       isError = true;
       // Stopped mid-call (budget, Ctrl-C, timeout, parent ended): say so, whatever the capability threw.
-      content = signal.aborted && !(err instanceof ToolRefusal) ? `${tool} was stopped: ${String(signal.reason ?? 'the session stopped')}` : toolErrorLine(tool, err);
+      const why = String(signal.reason ?? 'the session stopped');
+      content = err instanceof NotRun ? `${tool} was not run: ${why}`
+        : signal.aborted && !(err instanceof ToolRefusal) ? `${tool} was stopped: ${why}` : toolErrorLine(tool, err);
       error = content;
       if (err instanceof ToolRefusal && trail.decision === 'allow') {
         trail.decision = err.decision;

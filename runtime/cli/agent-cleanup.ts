@@ -37,6 +37,7 @@ export class AgentCleanupCommand extends ChoragenCommand {
     const { resolveWorkspace, workspacePaths } = await import('../paths.js');
     const { UsageError } = await import('../../policy/errors.js');
     const { durationFlag } = await import('../duration.js');
+    const { storageError } = await import('../storage-error.js');
     const cutoff = Date.now() - durationFlag('--older-than', this.olderThan);
     const workspace = resolveWorkspace(this.workspace);
     const paths = workspacePaths(workspace);
@@ -54,16 +55,28 @@ export class AgentCleanupCommand extends ChoragenCommand {
       for (const name of readdirSync(dir).sort()) {
         const file = path.join(dir, name);
         if (!pattern.test(name) || statSync(file).mtimeMs >= cutoff) continue;
+        if (!this.dryRun) {
+          try {
+            rmSync(file);
+          } catch (err) {
+            throw storageError(err, 'remove', file);
+          }
+        }
         say(path.relative(workspace, file));
-        if (!this.dryRun) rmSync(file);
         removed++;
       }
     }
     const { deleteSessionRef, listSessionRefs } = await import('../sessions/commits.js');
     for (const { ref, committedMs } of (await listSessionRefs(workspace)).sort((a, b) => a.ref.localeCompare(b.ref))) {
       if (committedMs >= cutoff) continue;
+      if (!this.dryRun) {
+        try {
+          await deleteSessionRef(workspace, ref);
+        } catch (err) {
+          throw storageError(err, 'remove the git ref', ref);
+        }
+      }
       say(ref);
-      if (!this.dryRun) await deleteSessionRef(workspace, ref);
       removed++;
     }
     this.context.stdout.write(`${removed} ${removed === 1 ? 'item' : 'items'} ${this.dryRun ? 'would be removed' : 'removed'}\n`);

@@ -14,7 +14,8 @@ export class AgentResumeCommand extends ChoragenCommand {
       policy), from what the model last saw (the compacted transcript, if the conversation was compacted). A tool call
       of the last turn whose result was recorded is never run again: the model gets that result. One whose result was
       not recorded (the process died while it ran) is reported to the model as interrupted, its effect unknown, so the
-      model checks before trying again.
+      model checks before trying again. A journal damaged before its last line (more than the line a crash may cut
+      short) is not resumed (exit 2): what the session did after the damage is unknown, and could be done twice.
 
       Only one resume of a session runs at a time; a second one exits with 2 naming the process that holds it. A
       session that was already resumed is not run again (exit 2): the message names the session that carried on
@@ -85,8 +86,8 @@ async function resumableSession(workspace: string, id: string) {
   const { UsageError } = await import('../../policy/errors.js');
   const saved = loadTranscript(workspace, id);
   const by = resumedBy(workspace, id);
-  // A resume that died before its session recorded anything did not carry on: it does not count.
-  const next = by ? findTranscript(workspace, by.session_id) : null;
+  // A resume that died before its session recorded anything (no journal, or not even its header) did not carry on: it does not count.
+  const next = by ? readableTranscript(() => findTranscript(workspace, by.session_id)) : null;
   if (by && next) {
     if (next.status === 'completed') throw new UsageError(`session ${id} was already resumed by session ${by.session_id}, which completed; nothing to resume (see \`choragen agent:show ${by.session_id}\`)`);
     if (next.status === 'running') throw new UsageError(`session ${id} was already resumed by session ${by.session_id}, which is still running (process ${next.writer?.pid})`);
@@ -99,7 +100,21 @@ async function resumableSession(workspace: string, id: string) {
     throw new UsageError(`session ${id} is ${saved.status}; only interrupted, failed or budget_exceeded sessions can be resumed`);
   }
   if (saved.messages.length === 0) throw new UsageError(`session ${id} has no saved turn to resume from`);
+  if (saved.damaged_line !== undefined) {
+    throw new UsageError(
+      `the journal of session ${id} (.choragen/sessions/${id}.jsonl) is damaged at line ${saved.damaged_line}: ` +
+        'what the session did after that line is unknown, and resuming from before it could do it twice; start a new session instead',
+    );
+  }
   return saved;
+}
+
+function readableTranscript<T>(read: () => T): T | null {
+  try {
+    return read();
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -33,7 +33,8 @@ export class MetricsExportCommand extends ChoragenCommand {
     const { makeDirs } = await import('../make-dirs.js');
     const { errnoWords, storageAdvice, errnoCode } = await import('../storage-error.js');
     const cannot = (err: unknown, what: string) => {
-      const advice = storageAdvice(errnoCode(err));
+      // The export directory is the user's choice, not the workspace: the advice is about it.
+      const advice = errnoCode(err) === 'EROFS' ? 'give --parquet a directory on a writable file system' : storageAdvice(errnoCode(err));
       return new UsageError(`cannot ${what} ${dir}: ${errnoWords(err)}${advice ? `; ${advice}` : ''}`);
     };
     try {

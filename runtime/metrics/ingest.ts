@@ -31,7 +31,7 @@ import { lineEndingAt, logTail, sha256Hex } from '../audit/log.js';
 import { AUDIT_LOGS, CALLS_VIEWS, INGESTED_LOGS, MODEL_CALLS_VIEW, SESSIONS, TOOL_CALLS_VIEW, quoteIdent, quoteString } from './schema.js';
 import { type SplitResult, splitLogs, treeRootOf } from './split.js';
 import { inTransaction } from './transaction.js';
-import type { ChainBreak } from '../audit/verify.js';
+import { type ChainBreak, logIdOf } from '../audit/verify.js';
 import { isUnwritable } from '../storage-error.js';
 import { writerAlive } from '../audit/process-liveness.js';
 
@@ -337,7 +337,8 @@ function continues(file: string, prior: LogState): boolean {
 
 /** What to ingest from a log given what was ingested before (`prior`); null when nothing is new. */
 export function planLog(file: string, prior: LogState | null): PlannedLog | null {
-  const snap = snapshot(file);
+  // No whole line left in a log ingested before (cut to nothing): its rows are dropped, and the chain check names it.
+  const snap = snapshot(file) ?? (prior ? { completeBytes: 0, lastLineSeq: UNKNOWN_LINE, lastHash: '' } : null);
   if (!snap) return null;
   const replaced = prior !== null && (snap.completeBytes < prior.bytes || !continues(file, prior));
   if (prior && !replaced && snap.completeBytes === prior.bytes) return null;
@@ -480,7 +481,7 @@ export async function ingestBatch(conn: DuckDBConnection, logs: PlannedLog[], sp
       const splitOnce = () => {
         try {
           split ??= splitLogs(planned.map((l, i) => ({
-            file: l.file, fromByte: l.fromBytes, toByte: l.completeBytes,
+            file: l.file, fromByte: l.fromBytes, toByte: l.completeBytes, logId: logIdOf(l.file),
             modelFile: dir ? files[i]!.model_file : null, otherFile: dir ? files[i]!.other_file : null,
           })));
         } catch (err) {

@@ -37,6 +37,7 @@ const ERRNO_BY_MESSAGE: Array<[RegExp, string]> = [
   [/Read-only file system|EROFS/i, 'EROFS'],
   [/Permission denied|EACCES/i, 'EACCES'],
   [/Operation not permitted|EPERM/i, 'EPERM'],
+  [/Not a directory|ENOTDIR/i, 'ENOTDIR'],
 ];
 
 /** The OS error behind a DuckDB or Node error message that says the disk will not take (or give) the file. */

@@ -141,6 +141,8 @@ export interface SplitJob {
   toByte: number;
   modelFile: string | null;
   otherFile: string | null;
+  /** The id the log is named after, which its first line must record (ChainChecker). */
+  logId?: string;
 }
 
 /** What the split of one log found: the lines of each head type, and where its chain breaks (null: intact). */
@@ -196,9 +198,9 @@ function eachLine(
  * to both, the lines of unknown head. Checks the hash chain of those lines
  * as it goes, and stops at a break.
  */
-export function splitLog({ file, fromByte, toByte, modelFile, otherFile }: SplitJob, buffers = new SplitBuffers()): SplitResult {
+export function splitLog({ file, fromByte, toByte, modelFile, otherFile, logId }: SplitJob, buffers = new SplitBuffers()): SplitResult {
   const counts: SplitCounts = { tool_call: 0, model_call: 0, other: 0, unknown: 0 };
-  const chain = new ChainChecker();
+  const chain = new ChainChecker(logId);
   const fd = fs.openSync(file, 'r');
   let model: LineSink | null = null;
   let other: LineSink | null = null;

@@ -15,6 +15,7 @@ import { auditLogFiles } from '../audit/log.js';
 import { workspacePaths } from '../paths.js';
 import { REBUILD_BELOW_VERSION, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, TABLES, migrationSql, quoteIdent } from './schema.js';
 import { type DamagedLog, type LogState, type PlannedLog, ingestBatch, pendingWork, planLog, readLogStates, refreshOpenSessions, removeStaleSplitDirs } from './ingest.js';
+import { cutLogs } from './cut-logs.js';
 import { firstLine, isCorruption, openMetricsDb, relativeTo, unusableReason } from './open-db.js';
 import { inTransaction } from './transaction.js';
 
@@ -196,6 +197,11 @@ export function damagedNote(workspace: string, d: DamagedLog): string {
   return `audit log ${relativeTo(workspace, d.file)} is damaged at line ${d.line} (${d.reason}): ${held}; run \`choragen audit:verify\``;
 }
 
+/** A note per damaged log, every time: a chain that breaks (found by ingest) or a log cut short (cut-logs.ts). */
+function noteDamaged(workspace: string, logs: readonly string[], ingest: IngestResult, note: (message: string) => void): void {
+  for (const d of [...ingest.damaged, ...cutLogs(logs, ingest.damaged)]) note(damagedNote(workspace, d));
+}
+
 type Outcome<T> = { value: T } | { unusable: string };
 
 /**
@@ -231,7 +237,7 @@ async function onFileDb<T>(
       } else {
         await conn.run(`SET TimeZone = 'UTC'`);
       }
-      for (const d of ingest.damaged) note(damagedNote(workspace, d));
+      noteDamaged(workspace, logs, ingest, note);
       return { value: await fn(conn, 'file', ingest) };
     } finally {
       conn.closeSync();
@@ -292,7 +298,7 @@ export async function withMemoryMetrics<T>(
     try {
       await ensureSchema(conn);
       const ingest = await ingestInto(conn, workspace, false);
-      for (const d of ingest.damaged) note(damagedNote(workspace, d));
+      noteDamaged(workspace, auditLogFiles(workspace), ingest, note);
       return await fn(conn, ingest);
     } finally {
       conn.closeSync();

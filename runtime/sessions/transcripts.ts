@@ -4,13 +4,14 @@
 // the broker has it (before the reply reaches the session, so a kill after a
 // tool's effect never loses its result). When the session ends, the whole
 // record is written to <id>.json through a temp file and a rename.
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SessionIdentity } from '../../capabilities/capability.js';
 import type { Message, ToolResultBlock } from '../../capabilities/protocol.js';
 import { UsageError } from '../../policy/errors.js';
 import { workspacePaths } from '../paths.js';
 import { writerAlive } from '../audit/process-liveness.js';
+import { writeLine } from '../audit/log.js';
 import { storageError } from '../storage-error.js';
 
 export interface SavedSession {
@@ -31,6 +32,12 @@ export interface SavedSession {
   tool_results?: ToolResultBlock[];
   /** The process that wrote the journal, when it is still running (status 'running'). */
   writer?: JournalWriter | null;
+  /**
+   * A journal line (1-based) that is not a whole entry yet has lines after it:
+   * the journal was damaged, not cut short by a crash, and what the session
+   * did after that line is unknown (resume refuses).
+   */
+  damaged_line?: number;
   saved_at: string;
 }
 
@@ -62,6 +69,8 @@ export function transcriptFile(workspace: string, sessionId: string, ext: 'json'
 
 export class TranscriptWriter {
   private fd: number | null = null;
+  /** Where the journal's last whole line ends: a failed write is cut back to here. */
+  private size = 0;
   private written = 0;
   /** Tool results of the last assistant message not yet part of a synced message, by tool_use id. */
   private readonly pending = new Map<string, ToolResultBlock>();
@@ -80,6 +89,7 @@ export class TranscriptWriter {
     this.guard('create the session journal', file, () => {
       mkdirSync(path.dirname(file), { recursive: true });
       this.fd = openSync(file, 'a');
+      this.size = fstatSync(this.fd).size;
     });
     this.line({ header });
     this.line({ writer: { pid: process.pid, since: new Date().toISOString() } });
@@ -138,7 +148,19 @@ export class TranscriptWriter {
     const fd = this.fd;
     if (fd === null || this.failed) return;
     this.guard('write the session journal', transcriptFile(this.workspace, this.header.identity.id, 'jsonl'), () => {
-      writeSync(fd, JSON.stringify(value) + '\n');
+      const line = JSON.stringify(value) + '\n';
+      try {
+        writeLine(fd, line);
+      } catch (err) {
+        // The journal keeps whole lines only: a line cut short by a full disk is taken back.
+        try {
+          ftruncateSync(fd, this.size);
+        } catch {
+          // a torn last line is what a crash leaves too: loading ignores it
+        }
+        throw err;
+      }
+      this.size += Buffer.byteLength(line);
     });
   }
 
@@ -172,29 +194,43 @@ export function findTranscript(workspace: string, sessionId: string): SavedSessi
   } catch {
     // no final record: rebuild from the journal
   }
+  const journal = transcriptFile(workspace, sessionId, 'jsonl');
   let text: string;
   try {
-    text = readFileSync(transcriptFile(workspace, sessionId, 'jsonl'), 'utf8');
+    text = readFileSync(journal, 'utf8');
   } catch {
     return null;
   }
-  return fromJournal(sessionId, text);
+  return fromJournal(sessionId, journal, text);
 }
 
-function fromJournal(sessionId: string, text: string): SavedSession {
+/** One journal line as an entry, or null when it is not one (torn, garbled, not an object). */
+function journalEntry(line: string): JournalEntry | null {
+  try {
+    const v: unknown = JSON.parse(line);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JournalEntry) : null;
+  } catch {
+    return null;
+  }
+}
+
+function fromJournal(sessionId: string, file: string, text: string): SavedSession {
   let header: Header | null = null;
   let writer: JournalWriter | null = null;
   const messages: Message[] = [];
   // Only results recorded after the last assistant message belong to its calls.
   let results = new Map<string, ToolResultBlock>();
   let end: { status: string; error: string | null } | null = null;
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  let damagedLine: number | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
     if (!line) continue;
-    let entry: JournalEntry;
-    try {
-      entry = JSON.parse(line);
-    } catch {
-      break; // a torn last line after a crash: everything before it is whole
+    const entry = journalEntry(line);
+    if (entry === null) {
+      // A torn last line after a crash: everything before it is whole. A bad line with more after it is damage.
+      if (lines.slice(i + 1).some((l) => l !== '')) damagedLine = i + 1;
+      break;
     }
     if (entry.header) header = entry.header;
     else if (entry.writer) writer = entry.writer;
@@ -209,11 +245,14 @@ function fromJournal(sessionId: string, text: string): SavedSession {
     }
     else if (entry.end) end = entry.end;
   }
-  if (!header) throw new UsageError(`the saved session ${sessionId} is unreadable`);
+  if (!header) {
+    throw new UsageError(`the saved session ${sessionId} is unreadable: its journal ${file} has no header line (it is empty or damaged); there is nothing to resume from`);
+  }
   const running = !end && writer !== null && writerAlive(writer.pid, writer.since);
   return {
     ...header, messages, tool_results: [...results.values()], saved_at: new Date().toISOString(),
     writer: running ? writer : null,
+    ...(damagedLine !== undefined ? { damaged_line: damagedLine } : {}),
     status: end?.status ?? (running ? 'running' : 'interrupted'),
     error: end?.error ?? (running ? null : 'the process ended before the session did'),
   };

@@ -30,4 +30,17 @@ describe('tool dispatcher', () => {
     expect(records[0]).to.include({ is_error: true, error: 'slow_tool was stopped: budget exceeded (57761/20000 tokens)' });
     expect(records[0]!.error).to.not.include('internal error');
   });
+
+  it('a call that arrives after its session was told to stop is not run, and says so (issue 16)', async () => {
+    let ran = 0;
+    const effect = { ...slow, name: 'effect_tool', async run() { ran++; return 'done'; } } as unknown as Capability;
+    const records: ToolCallEvent[] = [];
+    const dispatcher = new ToolDispatcher(new Map([['effect_tool', effect]]), { services: () => ({}) } as any, (e) => records.push(e));
+    const session = new LiveSession({ id: 's1', role: 'impl', depth: 0, parentId: null, rootId: 's1', taskId: null, chainId: null }, ['effect_tool'], new Set(), 'm', {} as any);
+    session.abort.abort('cannot write the session journal x.jsonl: no space left on device (ENOSPC)');
+    const answer = await dispatcher.handle(session, 'effect_tool', { type: 'tool_request', id: 1, tool_use_id: 't1', input: {} } as any, session.abort.signal);
+    expect(ran).to.equal(0);
+    expect(answer).to.include({ is_error: true, content: 'effect_tool was not run: cannot write the session journal x.jsonl: no space left on device (ENOSPC)' });
+    expect(records[0]).to.include({ is_error: true, error: answer.content });
+  });
 });

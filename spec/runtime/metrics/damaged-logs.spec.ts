@@ -8,7 +8,7 @@ import { auditLogPath } from '../../../runtime/audit/log.js';
 import { verifyAuditFile } from '../../../runtime/audit/verify.js';
 import { DAMAGED_ERROR } from '../../../runtime/metrics/ingest.js';
 import { ingestWorkspace, queryMetrics } from '../../../runtime/metrics/store.js';
-import { appendChained, typicalRun } from '../../support/synthetic-audit.js';
+import { SyntheticRun, appendChained, typicalRun } from '../../support/synthetic-audit.js';
 import { makeWorkspace, removeWorkspace, runCli } from '../../support/cli.js';
 
 const rowsOf = async (ws: string, sql: string) => (await queryMetrics(ws, sql)).rows;
@@ -110,6 +110,64 @@ describe('damaged audit logs (issue 16)', () => {
     expect(r.damaged.map((d) => [d.line, d.ingestedLines])).to.deep.equal([[3, 1]]);
     expect((await rowsOf(ws, `SELECT count(*) AS n FROM tool_calls WHERE log_id = 'bad'`))[0]!.n).to.equal(0);
     expect(await sessionIds(ws)).to.not.include('bad');
+  });
+
+  it('a copy of a log under another name does not count its run twice, and audit:verify names it', async () => {
+    const before = await rowsOf(ws, 'SELECT count(*) AS n, sum(input_tokens) AS t FROM sessions');
+    fs.copyFileSync(file, path.join(path.dirname(file), 'bad-copy.jsonl'));
+    const r = await ingestWorkspace(ws);
+    expect(r.damaged.map((d) => [path.basename(d.file), d.line, d.reason, d.ingestedLines])).to.deep.equal([
+      ['bad-copy.jsonl', 1, 'it records run bad but is named bad-copy.jsonl: a copied or renamed log, not counted twice', 0],
+    ]);
+    expect(await rowsOf(ws, 'SELECT count(*) AS n, sum(input_tokens) AS t FROM sessions')).to.deep.equal(before);
+    expect(verifyAuditFile(path.join(path.dirname(file), 'bad-copy.jsonl'))).to.deep.include({ ok: false, line: 1 });
+    expect(verifyAuditFile(file)).to.deep.include({ ok: true });
+  });
+
+  describe('a log cut short after the fact', () => {
+    /** Above Linux's pid_max (4194304): never a live process. */
+    const DEAD_PID = 4_194_400;
+    const notesOf = async (sql: string) => {
+      const notes: string[] = [];
+      const rows = (await queryMetrics(ws, sql, { note: (m) => notes.push(m) })).rows;
+      return { rows, notes };
+    };
+
+    it('part way through its last line, its writer gone: named on every command, with what the metrics hold', async () => {
+      const run = new SyntheticRun(ws, 'cut', { seed: 3, pid: DEAD_PID });
+      run.start('cut').modelCall('cut').toolCall('cut').modelCall('cut').end('cut');
+      run.close();
+      const cut = auditLogPath(ws, 'cut');
+      const n = fs.readFileSync(cut, 'utf8').split('\n').length - 1;
+      fs.truncateSync(cut, fs.statSync(cut).size - 20);
+      expect(verifyAuditFile(cut)).to.deep.equal({ ok: false, line: n, reason: 'truncated final line' });
+      const note = `audit log .choragen/audit/cut.jsonl is damaged at line ${n} (truncated final line): the metrics hold only its first ${n - 1} lines; run \`choragen audit:verify\``;
+      for (let i = 0; i < 2; i++) {
+        const r = await notesOf(`SELECT status FROM sessions WHERE session_id = 'cut'`);
+        expect(r.notes).to.deep.equal([note]);
+        expect(r.rows).to.deep.equal([{ status: 'completed' }]);
+      }
+    });
+
+    it('while its writer still runs, a part-written last line is a line being written, not damage', async () => {
+      fs.appendFileSync(file, '{"line_seq":99,"ts":"');
+      const r = await notesOf('SELECT count(*) AS n FROM sessions');
+      expect(r.notes).to.deep.equal([]);
+    });
+
+    it('emptied after it was ingested: its rows are dropped, and every command says so', async () => {
+      expect(await sessionIds(ws)).to.include('bad');
+      fs.truncateSync(file, 0);
+      const old = new Date(Date.now() - 60_000);
+      fs.utimesSync(file, old, old);
+      for (let i = 0; i < 2; i++) {
+        const r = await notesOf('SELECT session_id FROM sessions ORDER BY session_id');
+        expect(r.notes).to.deep.equal([
+          'audit log .choragen/audit/bad.jsonl is damaged at line 1 (empty audit log (no run_started line)): the metrics hold none of it; run `choragen audit:verify`',
+        ]);
+        expect(r.rows.map((row) => row.session_id)).to.not.include('bad');
+      }
+    });
   });
 
   it('every metrics command names the damaged file and line on stderr, every time', async function () {

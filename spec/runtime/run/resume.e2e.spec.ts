@@ -110,6 +110,19 @@ describe('agent:resume exactly once (issue 16)', function () {
     expect(sent.content).to.match(/^interrupted: the session stopped while edit_file on src\/a\.ts was running.*may or may not have happened/);
   });
 
+  it('a journal damaged before its last line is not resumed from before the damage (that would run the edit again)', async () => {
+    const id = await killedAfterEdit();
+    const journal = path.join(ws, '.choragen', 'sessions', `${id}.jsonl`);
+    // The assistant message that asked for the edit, garbled; its result and the lines after it are whole.
+    writeFileSync(journal, readFileSync(journal, 'utf8').replace('{"message":{"role":"assistant"', '{"message":{"role":"assistant'));
+    server = await startFakeAnthropic(finishAfter() as any);
+    const resumed = await runCli(['agent:resume', id, '--json', '-w', ws], { env: env() });
+    expect(resumed.code, resumed.stderr).to.equal(2);
+    expect(resumed.stderr.trim()).to.match(new RegExp(`^choragen: the journal of session ${id} \\(\\.choragen/sessions/${id}\\.jsonl\\) is damaged at line 4: .*start a new session instead$`));
+    expect(server.requests).to.have.length(0);
+    expect(fileText()).to.equal(APPENDED);
+  });
+
   it('two resumes at once: one runs, the other refuses and names the process holding the session', async () => {
     const id = await killedAfterEdit();
     server = await startFakeAnthropic(finishAfter(3000) as any);

@@ -90,6 +90,25 @@ describe('storage faults (issue 16)', function () {
       expect(JSON.parse(list.stdout)[0].status).to.be.oneOf(['failed', 'interrupted']);
     });
 
+    it('full during a run: a tool call in a reply that could not be journaled is not run (its effect would be unrecorded)', async function () {
+      const d = ownDisk(this, 256);
+      d.fill(16 * 1024);
+      const write = { type: 'tool_use', name: 'write_file', input: { path: 'src/b.ts', content: 'export const b = 2;\n' } };
+      writeJson(script, { sessions: [{ role: 'impl', turns: [{ content: [text('thinking '.repeat(4000)), write] }, { content: [text('done')] }] }] });
+      const r = await start();
+      expect(r.code, r.stderr).to.equal(1);
+      noStackTrace(r.stderr);
+      expect(fs.existsSync(path.join(ws, 'src/b.ts'))).to.equal(false);
+      // The journal took back the line it could not finish: only whole lines (the model's long reply is not half there).
+      for (const f of files(path.join(state(), 'sessions')).filter((n) => n.endsWith('.jsonl'))) {
+        const journal = fs.readFileSync(path.join(state(), 'sessions', f), 'utf8');
+        expect(journal === '' || journal.endsWith('\n'), f).to.equal(true);
+        expect(journal).to.not.include('thinking');
+      }
+      d.unfill();
+      expect((await runCli(['audit:verify', '-w', ws])).code).to.equal(0);
+    });
+
     it('an empty metrics.duckdb left by an earlier failure is not a database: it is removed and rebuilt', async () => {
       expect((await start()).code).to.equal(0);
       const db = path.join(state(), 'metrics.duckdb');
@@ -138,6 +157,27 @@ describe('storage faults (issue 16)', function () {
       }
     });
 
+    it('agent:cleanup on it: one line naming the file it could not remove (exit 1), never "removed" for a file still there', async function () {
+      const d = ownDisk(this, 16 * 1024);
+      expect((await start()).code).to.equal(0);
+      const sessions = path.join(state(), 'sessions');
+      const old = new Date(Date.now() - 3_600_000);
+      for (const f of files(sessions)) fs.utimesSync(path.join(sessions, f), old, old);
+      d.readOnly(true);
+      try {
+        const r = await runCli(['agent:cleanup', '--older-than', '1m', '-w', ws]);
+        expect(r.code, r.stderr).to.equal(1);
+        expect(r.stdout).to.equal('');
+        expect(r.stderr.trim()).to.match(/^choragen: cannot remove \S+\/\.choragen\/sessions\/\w+\.jsonl?: read-only file system \(EROFS\); the workspace \(and its \.choragen\/ directory\) must be on a writable file system$/);
+        // An export directory on a read-only file system: the advice is about that directory, not the workspace.
+        const exported = await runCli(['metrics:export', '--parquet', path.join(state(), 'out'), '-w', ws]);
+        expect(exported.code).to.equal(2);
+        expect(exported.stderr.trim()).to.match(/^choragen: cannot create the export directory \S+\/out: read-only file system \(EROFS\); give --parquet a directory on a writable file system$/);
+      } finally {
+        d.readOnly(false);
+      }
+    });
+
     it('an immutable database (chattr +i): a note with advice about permissions, not about deleting it', async function () {
       expect((await start()).code).to.equal(0);
       expect((await runCli(['metrics:summary', '-w', ws])).code).to.equal(0);
@@ -168,6 +208,13 @@ describe('storage faults (issue 16)', function () {
         expect(r.code, r.stderr).to.equal(2);
         expect(r.stderr.trim()).to.match(/^choragen: cannot create \S+\/\.choragen(\/\w+)?: a file is in the way where a directory should be \((EEXIST|ENOTDIR)\); move that file out of the way$/);
       }
+      // The metrics commands answer (there is nothing to read) and say what is in the way, not DuckDB's words.
+      const m = await runCli(['metrics:summary', '-w', ws]);
+      expect(m.code, m.stderr).to.equal(0);
+      expect(m.stderr.trim()).to.equal(
+        'choragen: cannot write the metrics database .choragen/metrics.duckdb: a file is in the way where a directory should be (ENOTDIR) ' +
+          '(move that file out of the way); answered from the audit logs in memory',
+      );
     });
 
     it('init --force where the policy path is a directory, and a run there (exit 2)', async () => {

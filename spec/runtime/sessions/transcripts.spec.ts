@@ -104,6 +104,24 @@ describe('session transcripts', () => {
     expect(saved.messages).to.have.length(2);
   });
 
+  it('tells a torn last line (a crash) from a damaged line with more after it; an empty journal says so', () => {
+    const w = new TranscriptWriter(ws, { identity, tools: [], envelope: [], model: 'm' });
+    w.sync([{ role: 'user', content: 'go' }, { role: 'assistant', content: [{ type: 'text', text: 'one' }] }]);
+    diedWriting('sess01');
+    const file = transcriptFile(ws, 'sess01', 'jsonl');
+    const whole = readFileSync(file, 'utf8');
+    appendFileSync(file, '{"message":{"role":"user","cont');
+    expect(loadTranscript(ws, 'sess01')).to.not.have.property('damaged_line');
+    for (const bad of ['{"message":{"role":"user","cont', 'null', '[]', '7']) {
+      writeFileSync(file, `${whole}${bad}\n{"message":{"role":"user","content":"later"}}\n`);
+      const saved = loadTranscript(ws, 'sess01');
+      expect(saved.damaged_line, bad).to.equal(5);
+      expect(saved.messages).to.have.length(2);
+    }
+    writeFileSync(file, '');
+    expect(() => loadTranscript(ws, 'sess01')).to.throw(/^the saved session sess01 is unreadable: its journal \S+sess01\.jsonl has no header line \(it is empty or damaged\); there is nothing to resume from$/);
+  });
+
   it('refuses ids that are not session ids, and says how to find one', () => {
     expect(() => loadTranscript(ws, '../etc/passwd')).to.throw(/not a session id/);
     expect(() => loadTranscript(ws, 'nosuch')).to.throw(/agent:list/);
