@@ -13,6 +13,7 @@ import type { LiveSession } from './live-session.js';
 import type { ModelAnswer, ToolSpec, Usage } from '../providers/provider.js';
 import { contextWindowOf } from '../providers/context-windows.js';
 import { ContextFit } from './context-fit.js';
+import { plural } from '../../capabilities/fs/output.js';
 
 export interface GatewayDeps {
   maxRetries: number;
@@ -129,7 +130,7 @@ export class ModelGateway {
           continue;
         }
         const message = err instanceof Error ? err.message : String(err);
-        return this.failed(req.id, retryable ? `model call failed after ${retries} retries: ${message}` : `model call failed: ${message}`);
+        return this.failed(req.id, retryable ? `model call failed after ${plural(retries, 'retry', 'retries')}: ${message}` : `model call failed: ${message}`);
       }
     }
   }

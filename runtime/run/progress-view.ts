@@ -247,7 +247,7 @@ function notable(line: AuditLine): string | null {
     case 'session_ended': return `■ ${who} ${line.status}${line.error ? `: ${termLine(line.error)}` : ''}`;
     case 'tool_call':
       if (line.command !== undefined) return commandNote(who, line);
-      if (line.decision === 'allow' || line.decision === 'approved') return line.is_error ? `  ${who} ${termLine(line.tool)} failed: ${termLine(line.error)}` : null;
+      if (line.decision === 'allow' || line.decision === 'approved') return line.is_error ? `  ${who} ${line.error?.startsWith(`${line.tool} `) ? '' : `${termLine(line.tool)} failed: `}${termLine(line.error)}` : null;
       // A refusal with the reason the model was given, which names the rule (a tool the session lacks: just that).
       if (line.rule === 'grants') return `✗ ${who} ${termLine(line.tool)}: not granted to this session`;
       if (line.error) return `✗ ${who} ${termLine(line.tool)}: ${termLine(line.error)}${line.rule && !line.error.includes(line.rule) ? ` (rule ${termLine(line.rule)})` : ''}`;

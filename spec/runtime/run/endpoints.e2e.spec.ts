@@ -74,7 +74,7 @@ for (const provider of PROVIDERS) {
       expect(Date.now() - t0).to.be.lessThan(20_000); // generous: two 2 s waits (a stall is retried at once)
       expect(r.code).to.equal(1);
       expect(run.server!.requests).to.have.length(2);
-      expect(r.stderr).to.include(`model call failed after 1 retries: the model endpoint stopped answering (no answer within 2s, --request-timeout): ${run.server!.url}`);
+      expect(r.stderr).to.include(`model call failed after 1 retry: the model endpoint stopped answering (no answer within 2s, --request-timeout): ${run.server!.url}`);
       noStackTrace(r.stderr);
     });
 
@@ -104,7 +104,7 @@ for (const provider of PROVIDERS) {
       expect(r.code).to.equal(1);
       const ended = jsonEvents(r.stdout).find((e) => e.event === 'session_ended');
       // A JSON object is no event stream at all: said so, naming the endpoint.
-      expect(ended.error).to.equal(`model call failed after 1 retries: the model endpoint answered with something that is not a message: an application/json body, not an event stream: ${run.server!.url}`);
+      expect(ended.error).to.equal(`model call failed after 1 retry: the model endpoint answered with something that is not a message: an application/json body, not an event stream: ${run.server!.url}`);
       expect(savedMessages(ended.session_id)).to.have.length(1); // the first message only: nothing of the bad replies
 
       run.server!.fault = undefined;
@@ -125,7 +125,7 @@ for (const provider of PROVIDERS) {
       expect(html.stderr).to.include(`model call failed after 0 retries: the model endpoint answered with something that is not a message: a text/html body, not an event stream: ${run.server!.url}\n`);
       const failed = await start('x', ['--max-retries', '1']);
       expect(failed.code).to.equal(1);
-      expect(failed.stderr).to.include(`model call failed after 1 retries: the model endpoint answered 500 (${provider.serverError}): ${run.server!.url}\n`);
+      expect(failed.stderr).to.include(`model call failed after 1 retry: the model endpoint answered 500 (${provider.serverError}): ${run.server!.url}\n`);
       noStackTrace(failed.stderr);
     });
 

@@ -136,6 +136,20 @@ describe('live progress view', () => {
     view.freeze();
   });
 
+  it('says a failed call once: "write_file was not run: …", not "write_file failed: write_file was not run: …"', async () => {
+    const term = new VirtualTerminal(200, 30);
+    const view = new ProgressView('live', term.stream, term.stream, 0);
+    view.onEvent(started(ROOT, null, 'control'));
+    const failed = (error: string) => line({ type: 'tool_call', session_id: ROOT, seq: 1, tool: 'write_file', tool_use_id: 't', started_at: '', duration_ms: 1, decision: 'allow', rule: 'r', path: 'src/a.ts', is_error: true, error });
+    view.onEvent(failed('write_file was not run: the budget is spent'));
+    view.onEvent(failed('no room left on the device (ENOSPC): src/a.ts'));
+    await settle();
+    const screen = term.lines().join('\n');
+    expect(screen).to.include(`  ${ROOT} write_file was not run: the budget is spent`);
+    expect(screen).to.include(`  ${ROOT} write_file failed: no room left on the device (ENOSPC): src/a.ts`);
+    view.freeze();
+  });
+
   it('shows names only through the sanitizer, so a path cannot forge a line or move the cursor', async () => {
     const term = new VirtualTerminal(200, 30);
     const view = new ProgressView('live', term.stream, term.stream, 0);

@@ -52,7 +52,7 @@ describe('reliability (issue 7)', function () {
     expect(server.requests).to.have.length(2);
     const ended = jsonEvents(r.stdout).find((e) => e.event === 'session_ended');
     expect(ended.status).to.equal('failed');
-    expect(ended.error).to.match(/after 1 retries: the model endpoint answered 500 /);
+    expect(ended.error).to.match(/after 1 retry: the model endpoint answered 500 /);
   });
 
   it('--session-timeout stops a session that runs too long (failed, says why)', async () => {
