@@ -7,7 +7,7 @@
 //   it; a lock whose process is gone (killed) is taken over.
 // - A session that was resumed records by whom (<id>.resumed.json), so a later
 //   resume of it points at the session that carried on instead of redoing it.
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Message, ToolResultBlock, ToolUseBlock } from '../../capabilities/protocol.js';
 import { UsageError } from '../../policy/errors.js';
@@ -152,24 +152,31 @@ function parseOwner(text: string): LockOwner | null {
   }
 }
 
+/** A takeover guard older than this was left by a process killed inside takeOverStale (it holds it for microseconds). */
+const GUARD_STALE_MS = 5000;
+
 /**
- * Removes a lock left by a process that is gone. It is moved aside first and
- * checked: if another process replaced it meanwhile with a live lock of its
- * own, that lock is put back.
+ * Removes a lock left by a process that is gone. Only the holder of a guard
+ * file (made with O_EXCL) removes a lock that is not its own, and it removes
+ * it only if it still holds the stale text: a lock's text changes only by
+ * removal and a new link, and no one else removes, so between that check and
+ * the removal no live lock can take the stale one's place. Two processes
+ * moving the lock aside at once (the earlier way) could each think they held it.
  */
 function takeOverStale(file: string, staleText: string): void {
-  const aside = `${file}.stale.${process.pid}`;
+  const guard = `${file}.takeover`;
   try {
-    renameSync(file, aside);
-  } catch {
-    return; // gone already: the caller tries again
+    writeFileSync(guard, String(process.pid), { flag: 'wx' });
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw storageError(err, 'take over the resume lock', guard, true);
+    const age = Date.now() - (statSync(guard, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if (age > GUARD_STALE_MS) rmSync(guard, { force: true });
+    else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // let it finish
+    return; // another process is taking it over: the caller looks again
   }
-  if (readText(aside) !== staleText) {
-    try {
-      linkSync(aside, file);
-    } catch {
-      // a third process took the lock meanwhile; it holds it
-    }
+  try {
+    if (readText(file) === staleText) rmSync(file, { force: true });
+  } finally {
+    rmSync(guard, { force: true });
   }
-  rmSync(aside, { force: true });
 }

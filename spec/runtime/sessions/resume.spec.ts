@@ -69,6 +69,32 @@ describe('resuming a session', () => {
       expect(readdirSync(workspacePaths(ws).sessions)).to.deep.equal([]);
     });
 
+    it('processes racing to take over a dead holder\'s lock: never two holders at once', async function () {
+      this.timeout(60_000);
+      const contenders = 6;
+      const resume = new URL('../../../runtime/sessions/resume.js', import.meta.url).href;
+      for (let round = 0; round < 4; round++) {
+        // A lock left by a process that is gone (pid 2^22 - 1 is above any pid this kernel hands out by default).
+        writeFileSync(lockFile(), JSON.stringify({ pid: 4194303, since: new Date().toISOString() }));
+        const at = Date.now() + 700;
+        // Each waits for the same instant, tries, and if it holds the lock keeps it a moment: its span must overlap no other's.
+        const script = `import(${JSON.stringify(resume)}).then((m) => { while (Date.now() < ${at}); let span = null;
+          try { const lock = m.ResumeLock.acquire(${JSON.stringify(ws)}, 'sess01'); const from = performance.timeOrigin + performance.now();
+            const until = Date.now() + 60; while (Date.now() < until); span = [from, performance.timeOrigin + performance.now()]; lock.release(); } catch {}
+          console.log(JSON.stringify(span)); })`;
+        const spans = await Promise.all(Array.from({ length: contenders }, () => new Promise<[number, number] | null>((resolve) => {
+          const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          child.stdout.on('data', (d) => (out += d));
+          child.once('exit', () => resolve(JSON.parse(out.trim() || 'null')));
+        })));
+        const held = spans.filter((x): x is [number, number] => x !== null).sort((a, b) => a[0] - b[0]);
+        expect(held.length, `round ${round}`).to.be.at.least(1);
+        for (let i = 1; i < held.length; i++) expect(held[i]![0], `round ${round}: two holders at once`).to.be.at.least(held[i - 1]![1]);
+        expect(readdirSync(workspacePaths(ws).sessions), `round ${round}`).to.deep.equal([]);
+      }
+    });
+
     it('a lock file that is not a lock (garbled) is taken over; a bad id never names a path', () => {
       writeFileSync(lockFile(), 'garbage');
       ResumeLock.acquire(ws, 'sess01').release();
