@@ -1,7 +1,7 @@
 // From command-line settings to a ready broker: workspace, policy, roles,
 // providers, sandbox and limits, each checked with a one-line error (exit 2)
 // before any session starts or any model is called.
-import { closeSync, existsSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_TOOL_LIMITS } from '../../capabilities/capability.js';
 import type { CompiledPolicy, Role } from '../../policy/types.js';
@@ -16,7 +16,7 @@ import { loadRolePrompts } from '../broker/role-prompts.js';
 import { detectSandbox } from '../broker/worker-sandbox.js';
 import { FALLBACK_PRICE, isKnownModel } from '../providers/pricing.js';
 import { makeDirs } from '../make-dirs.js';
-import { storageError } from '../storage-error.js';
+import { errnoCode, storageError } from '../storage-error.js';
 
 /** The run's model when neither --model nor CHORAGEN_MODEL names one (for the default provider). */
 export const DEFAULT_MODEL = DEFAULT_MODELS.anthropic;
@@ -78,6 +78,12 @@ export function ensureStateDir(workspace: string): void {
     } finally {
       rmSync(probe, { force: true });
     }
+  }
+  // .choragen/ may be a mount of its own: a workspace on a read-only file system takes no change, say so now.
+  try {
+    accessSync(workspace, constants.W_OK);
+  } catch (err) {
+    if (errnoCode(err) === 'EROFS') throw storageError(err, 'write in', workspace, true);
   }
   // git ignores the whole directory, itself included, whether or not .gitignore names it.
   const ignore = path.join(dirs.state, '.gitignore');

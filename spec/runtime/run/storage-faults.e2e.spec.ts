@@ -120,6 +120,23 @@ describe('storage faults (issue 16)', function () {
     });
   });
 
+  describe('a read-only workspace with a writable .choragen/ of its own', () => {
+    it('agent:start says the workspace is not writable before any session runs (exit 2)', async function () {
+      ownDisk(this, 256);
+      // The workspace read-only, its .choragen/ (its own mount) still writable.
+      execFileSync('mount', ['--rbind', ws, ws]);
+      try {
+        execFileSync('mount', ['-o', 'remount,bind,ro', ws]);
+        const r = await start();
+        expect(r.code, r.stderr).to.equal(2);
+        expect(r.stderr.trim()).to.match(/^choragen: cannot write in \S+: read-only file system \(EROFS\); the workspace \(and its \.choragen\/ directory\) must be on a writable file system$/);
+        expect(files(path.join(state(), 'audit'))).to.deep.equal([]);
+      } finally {
+        execFileSync('umount', ['-l', ws]);
+      }
+    });
+  });
+
   describe('a read-only .choragen/', () => {
     it('agent:start and init say it is not writable and why (exit 2); metrics answer from the file, or from the logs with a note', async function () {
       const d = ownDisk(this, 16 * 1024);
