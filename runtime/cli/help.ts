@@ -275,6 +275,9 @@ export class ChoragenCli extends Cli {
     } else if ((m = /^Not enough arguments to option (.*)$/.exec(reason))) {
       const o = command.options.find((x) => x.names.includes(m![1]!));
       problem = `${m[1]} needs a value: ${m[1]} <${o?.value ?? 'value'}>`;
+      // `--max-cost -1`: the value was read as an option.
+      const next = argv[argv.indexOf(m[1]!) + 1];
+      if (next !== undefined && /^-\d/.test(next)) problem += ` (a value starting with "-" is read as an option: write ${m[1]}=${next})`;
     } else if ((m = /^Invalid option name \("(.*)"\)$/.exec(reason))) {
       problem = `${m[1]!.split('=')[0]} takes no value (got ${m[1]})`;
     } else if ((m = /^Extraneous positional argument \("(.*)"\)$/.exec(reason))) {

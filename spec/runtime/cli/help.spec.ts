@@ -62,6 +62,7 @@ describe('help and command-line errors', () => {
     const cases: Array<[string[], RegExp]> = [
       [['agent:start', '-m', 'hi'], /^choragen: agent:start needs --role <role>\nUsage: choragen agent:start --role <role> \[options\]\n/],
       [['agent:start', '--role'], /--role needs a value: --role <role>/],
+      [['agent:start', '--role', 'impl', '--max-cost', '-1'], /--max-cost needs a value: --max-cost <usd> \(a value starting with "-" is read as an option: write --max-cost=-1\)/],
       [['agent:start', '--role', 'impl', '--mesage', 'hi'], /unknown option --mesage for agent:start \(did you mean --message\?\)/],
       [['policy:check', '--role', 'impl', '--action', 'read'], /policy:check needs PATH/],
       // A path without --action is not checked as a program of that name.
