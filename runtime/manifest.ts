@@ -84,6 +84,7 @@ export function sandboxPromises(policy: CompiledPolicy, role: Role, toolLimits: 
     refused: 'shells, commands that run other commands (env, xargs, nohup, npx -c …), code given inline (node -e, python -c …), program paths with ".." or outside the workspace and system directories',
     timeout_s: policy.limits.command_timeout_s,
     output: `the last ${Math.max(1024, Math.floor((toolLimits.outputBytes - 4096) / 2))} bytes of stdout and of stderr; killed, with everything it started, past ${DEFAULT_SANDBOX_LIMITS.outputLimitBytes / (1024 * 1024)} MiB of output or at the timeout`,
+    processes: `at most ${DEFAULT_SANDBOX_LIMITS.maxProcesses} processes and ${DEFAULT_SANDBOX_LIMITS.maxMemoryMb} MiB of memory for the whole command, where the host lets choragen make cgroups (the status says whether it does)`,
   };
 }
 

@@ -99,9 +99,10 @@ describe('architecture (DESIGN.md §7)', () => {
     const allowed = new Set(['capabilities/fs/authority.ts', 'capabilities/git/repo.ts', 'capabilities/git/worktree-fs.ts',
       // The sandbox's side of the OS boundary, outside the workspace: host facts (bwrap, hidden host paths,
       // inherited descriptors, programs on the system PATH, the plan's mount points, /proc, sysctls) and the
-      // scratch and probe directories under the OS temp dir. They never read or write a workspace file's content;
-      // run_command's plan, snapshots and after-run check reach the workspace through the authority.
-      'capabilities/sandbox/host.ts', 'capabilities/sandbox/scratch.ts']);
+      // scratch and probe directories under the OS temp dir, the command's cgroup under /sys/fs/cgroup. They never
+      // read or write a workspace file's content; run_command's plan, snapshots and after-run check reach the
+      // workspace through the authority.
+      'capabilities/sandbox/host.ts', 'capabilities/sandbox/scratch.ts', 'capabilities/sandbox/cgroup.ts']);
     const bad = files.filter((f) => f.layer === 'capabilities' && !allowed.has(f.rel)).flatMap((f) => {
       const text = fs.readFileSync(path.join(packageRoot, f.rel), 'utf8');
       const valueImports = [

@@ -24,6 +24,7 @@ export {
   type SandboxPlan,
 } from './plan.js';
 export { HOST_HIDDEN_DIRS, HOST_SECRET_PATHS, HOST_SYSTEM_DIRS } from './host.js';
+export { cgroupStatus } from './cgroup.js';
 export {
   DEFAULT_SANDBOX_LIMITS,
   runSandboxed,

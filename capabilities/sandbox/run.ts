@@ -8,12 +8,15 @@
 // SIGKILL, and when the init of a pid namespace dies the kernel kills every
 // process left in it, daemonized or setsid'd grandchildren included. The
 // command gets no graceful SIGTERM of its own: its sandbox is discarded
-// whole, which is what guarantees that nothing outlives it.
+// whole, which is what guarantees that nothing outlives it. Where the host
+// lets us, bubblewrap starts inside a cgroup of its own (cgroup.ts) that
+// bounds how many processes and how much memory the sandbox may hold.
 
 import { spawn, type StdioOptions } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bwrapArgs } from './bwrap-args.js';
+import { type CommandCgroup, joinThenRun, makeCommandCgroup } from './cgroup.js';
 import { errnoCode } from './errno.js';
 import { hostLayout, inheritedFds, initAlive, openDevNull, planProblemOnDisk, type InitProcess } from './host.js';
 import { OutputTail, type CapturedOutput } from './output-tail.js';
@@ -39,6 +42,10 @@ export interface SandboxLimits {
   outputLimitBytes: number;
   /** Time between SIGTERM and SIGKILL when stopping. */
   killGraceMs: number;
+  /** Processes alive at once in the sandbox (cgroup; where the host allows one). */
+  maxProcesses: number;
+  /** Memory of the whole sandbox in MiB (cgroup; where the host allows one). */
+  maxMemoryMb: number;
 }
 
 export const DEFAULT_SANDBOX_LIMITS: Readonly<SandboxLimits> = {
@@ -46,6 +53,8 @@ export const DEFAULT_SANDBOX_LIMITS: Readonly<SandboxLimits> = {
   outputCapBytes: 64 * 1024,
   outputLimitBytes: 32 * 1024 * 1024,
   killGraceMs: 2_000,
+  maxProcesses: 1024,
+  maxMemoryMb: 4096,
 };
 
 export interface SandboxRun {
@@ -112,12 +121,18 @@ export async function runUnder(bwrap: string, plan: SandboxPlan, options: RunOpt
   if (problem !== null) return notRun({ setupError: problem });
   const scratch = await createScratch(plan.workspace);
   let run: SandboxRun | undefined;
+  let group: CommandCgroup | null = null;
   try {
     const host = await hostLayout(plan.workspace);
     const args = bwrapArgs(plan, host, scratch, STATUS_FD);
-    run = await spawnAndCollect(bwrap, args, limits, options.signal, await inheritedFds());
+    const made = await makeCommandCgroup(limits);
+    group = 'unavailable' in made ? null : made;
+    const [program, argv] = group ? joinThenRun(group.procsFiles, bwrap, args) : [bwrap, args];
+    run = await spawnAndCollect(program, argv, limits, options.signal, await inheritedFds());
     return run;
   } finally {
+    const left = await group?.remove();
+    if (left) run?.warnings.push(left);
     try {
       await removeScratch(scratch);
     } catch (err) {
@@ -173,7 +188,7 @@ function bwrapMessage(stderr: string): string | null {
 }
 
 async function spawnAndCollect(
-  bwrap: string,
+  program: string,
   args: string[],
   limits: SandboxLimits,
   signal: AbortSignal | undefined,
@@ -193,7 +208,7 @@ async function spawnAndCollect(
   const began = performance.now();
   // Empty environment: bubblewrap's /proc/1/environ is readable inside, and it needs nothing from ours.
   // Detached: its own process group, so one kill reaches bubblewrap and nothing of the broker.
-  const child = spawn(bwrap, args, { env: {}, detached: true, stdio, cwd: '/' });
+  const child = spawn(program, args, { env: {}, detached: true, stdio, cwd: '/' });
   // Listen before the first await, or a quick exit would go unheard.
   const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null } | { error: string }>((resolve) => {
     child.once('error', (e) => resolve({ error: errnoCode(e) }));
@@ -286,7 +301,9 @@ async function spawnAndCollect(
   const reason = stoppedBy as StopReason | null;
   const setupError =
     reason === null
-      ? (bwrapMessage(stderr.text) ?? `bubblewrap exited (${end.code ?? end.signal}) before the command started`)
+      ? (bwrapMessage(stderr.text) ??
+        (end.code === 125 ? `the command could not join its cgroup (${stderr.text.trim().split('\n').pop()?.slice(0, 200)})` : null) ??
+        `bubblewrap exited (${end.code ?? end.signal}) before the command started`)
       : null;
   return { exitCode: null, signal: end.signal, stoppedBy: reason, setupError, durationMs, stdout, stderr, warnings };
 }

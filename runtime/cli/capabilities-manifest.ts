@@ -65,8 +65,8 @@ export class CapabilitiesManifestCommand extends ChoragenCommand {
     const { roleTools } = await import('../broker/grants.js');
     const { REGISTRY } = await import('../../capabilities/index.js');
     if (!policy.roles.some((r) => roleTools(policy, r, REGISTRY).includes('run_command'))) return undefined;
-    const { probeSandbox } = await import('../../capabilities/sandbox/index.js');
+    const { DEFAULT_SANDBOX_LIMITS, cgroupStatus, probeSandbox } = await import('../../capabilities/sandbox/index.js');
     const verdict = await probeSandbox();
-    return verdict.ok ? `available: ${verdict.sandbox.version}` : `unavailable: ${verdict.reason}`;
+    return verdict.ok ? `available: ${verdict.sandbox.version}; ${await cgroupStatus(DEFAULT_SANDBOX_LIMITS)}` : `unavailable: ${verdict.reason}`;
   }
 }

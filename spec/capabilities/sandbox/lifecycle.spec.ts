@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { expect } from 'chai';
-import { cutNotes, runSandboxed, type Sandbox, type SandboxRun } from '../../../capabilities/sandbox/index.js';
+import { DEFAULT_SANDBOX_LIMITS, cgroupStatus, cutNotes, runSandboxed, type Sandbox, type SandboxRun } from '../../../capabilities/sandbox/index.js';
 import { hostPidsRunning, hostProcessAlive, planFor, removeWorkspace, requireSandbox, tempWorkspace } from './fixture.js';
 
 /** Runs `run()` while polling the host for processes whose command line holds `words`; returns every pid seen. */
@@ -109,6 +109,48 @@ describe('sandbox lifecycle (real bubblewrap)', function () {
     const run = await runSandboxed(sandbox, planFor(ws, ['sh', '-c', 'echo ran > src/ran']), { signal: controller.signal });
     expect(run).to.deep.include({ stoppedBy: 'abort', exitCode: null });
     expect(fs.existsSync(path.join(ws, 'src/ran'))).to.equal(false);
+  });
+
+  describe('process and memory limits (a cgroup per command)', () => {
+    before(async function () {
+      const status = await cgroupStatus(DEFAULT_SANDBOX_LIMITS);
+      if (status.startsWith('no process')) {
+        console.log(`      (skipped: ${status})`);
+        this.skip();
+      }
+    });
+
+    it('a fork bomb fails inside its sandbox at the process limit, and nothing of it outlives the command', async () => {
+      // 400 sleepers at once: past the limit, fork fails inside (EAGAIN) and the command goes on to report.
+      const bomb = `const { spawn } = require('child_process'); let ok = 0, failed = 0, pending = 400;
+        const done = () => { if (--pending === 0) { console.log(JSON.stringify({ ok, failed })); process.exit(0); } };
+        for (let i = 0; i < 400; i++) { const c = spawn('sleep', ['30'], { stdio: 'ignore' }); c.on('spawn', () => { ok++; done(); }); c.on('error', () => { failed++; done(); }); }`;
+      const { run, pids } = await watchingFor(['sleep', '30'], () =>
+        runSandboxed(sandbox, planFor(ws, [process.execPath, '-e', bomb]), { limits: { maxProcesses: 40, timeoutMs: 20_000 } }));
+      expect(run.setupError).to.equal(null);
+      expect(run.exitCode, run.stderr.text).to.equal(0);
+      const { ok, failed } = JSON.parse(run.stdout.text) as { ok: number; failed: number };
+      expect(ok).to.be.greaterThan(0).and.below(40); // node's own threads count too
+      expect(failed).to.equal(400 - ok);
+      expect(pids.length).to.be.at.most(40);
+      expect(pids.filter(hostProcessAlive)).to.deep.equal([]);
+    });
+
+    it('a command that takes more memory than its limit is killed, and the broker goes on', async () => {
+      const hog = 'const b = []; for (let i = 0; i < 64; i++) b.push(Buffer.alloc(16 * 1024 * 1024, 1)); console.log("survived");';
+      const run = await runSandboxed(sandbox, planFor(ws, [process.execPath, '-e', hog]), { limits: { maxMemoryMb: 256 } });
+      expect(run.setupError).to.equal(null);
+      expect(run.stdout.text).to.not.include('survived');
+      expect(run.exitCode).to.equal(137);
+    });
+
+    it('leaves no cgroup behind', async () => {
+      await runSandboxed(sandbox, planFor(ws, ['true']));
+      const own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes('pids'));
+      if (own === undefined) return; // cgroup v2: checked by the same removal code
+      const dir = path.join('/sys/fs/cgroup/pids', own.split(':').slice(2).join(':'));
+      expect(fs.readdirSync(dir).filter((n) => n.startsWith(`choragen-${process.pid}-`))).to.deep.equal([]);
+    });
   });
 
   describe('a 100 MB output flood', () => {
