@@ -102,7 +102,8 @@ describe('architecture (DESIGN.md §7)', () => {
       // scratch and probe directories under the OS temp dir, the command's cgroup under /sys/fs/cgroup. They never
       // read or write a workspace file's content; run_command's plan, snapshots and after-run check reach the
       // workspace through the authority.
-      'capabilities/sandbox/host.ts', 'capabilities/sandbox/scratch.ts', 'capabilities/sandbox/cgroup.ts']);
+      // And the probe's good verdicts, remembered in the user's cache directory.
+      'capabilities/sandbox/host.ts', 'capabilities/sandbox/scratch.ts', 'capabilities/sandbox/cgroup.ts', 'capabilities/sandbox/verdict-cache.ts']);
     const bad = files.filter((f) => f.layer === 'capabilities' && !allowed.has(f.rel)).flatMap((f) => {
       const text = fs.readFileSync(path.join(packageRoot, f.rel), 'utf8');
       const valueImports = [

@@ -3,7 +3,8 @@
 // plan can hold (writable, read-only, hidden file, hidden directory), and
 // checks from the outside that the command inside could write only where it
 // was allowed. The verdict is cached per bwrap path: the broker asks at start
-// and again for the manifest, and the answer does not change while it runs.
+// and again for the manifest, and the answer does not change while it runs. A
+// good verdict is also remembered on disk for a day (verdict-cache.ts).
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -19,13 +20,14 @@ import { defaultPathDirs, type SandboxPlan } from './plan.js';
 import { runUnder } from './run.js';
 import { createProbeWorkspace, removeProbeWorkspace } from './scratch.js';
 import { provenSandbox, type Sandbox } from './sandbox.js';
+import { rememberVerdict, rememberedVersion, verdictKey } from './verdict-cache.js';
 
 export type SandboxVerdict = { ok: true; sandbox: Sandbox } | { ok: false; reason: string };
 
 export interface ProbeOptions {
   /** A bwrap to use instead of the one in a system directory (tests; an operator's explicit choice). */
   bwrapPath?: string;
-  /** Probe again instead of returning the cached verdict. */
+  /** Probe again instead of returning the cached verdict (in memory, or remembered on disk). */
   fresh?: boolean;
 }
 
@@ -43,7 +45,7 @@ export function probeSandbox(options: ProbeOptions = {}): Promise<SandboxVerdict
   const key = options.bwrapPath ?? '';
   let verdict = verdicts.get(key);
   if (verdict === undefined || options.fresh === true) {
-    verdict = runProbe(options.bwrapPath).catch(
+    verdict = runProbe(options.bwrapPath, options.fresh === true).catch(
       (err: unknown): SandboxVerdict => ({
         ok: false,
         reason: `the sandbox probe failed: ${oneLine(err instanceof Error ? err.message : String(err))}`,
@@ -54,11 +56,14 @@ export function probeSandbox(options: ProbeOptions = {}): Promise<SandboxVerdict
   return verdict;
 }
 
-async function runProbe(bwrapPath: string | undefined): Promise<SandboxVerdict> {
+async function runProbe(bwrapPath: string | undefined, fresh: boolean): Promise<SandboxVerdict> {
   if (process.platform !== 'linux') return { ok: false, reason: unsupportedPlatformReason(process.platform) };
   const candidates = bwrapPath === undefined ? TRUSTED_BWRAP_PATHS : [bwrapPath];
   const bwrap = await findBwrap(candidates);
   if (bwrap === null) return { ok: false, reason: missingBwrapReason(candidates) };
+  const key = await verdictKey(bwrap);
+  const remembered = key === null || fresh ? null : await rememberedVersion(key);
+  if (remembered !== null) return { ok: true, sandbox: provenSandbox(bwrap, remembered) };
   const ws = await createProbeWorkspace();
   try {
     const plan: SandboxPlan = {
@@ -73,11 +78,11 @@ async function runProbe(bwrapPath: string | undefined): Promise<SandboxVerdict> 
       ],
       pathDirs: defaultPathDirs(ws.root),
     };
-    const run = await runUnder(bwrap, plan, { limits: { timeoutMs: 15_000, outputCapBytes: 4096 } });
-    const version = await bwrapVersion(bwrap);
+    const [run, version] = await Promise.all([runUnder(bwrap, plan, { limits: { timeoutMs: 15_000, outputCapBytes: 4096 } }), bwrapVersion(bwrap)]);
     const written = await hostPathExists(ws.written);
     const leaked = await hostPathExists(ws.leaked);
     if (run.exitCode === 0 && written && !leaked && version !== null) {
+      if (key !== null) await rememberVerdict(key, version);
       return { ok: true, sandbox: provenSandbox(bwrap, version) };
     }
     const message =

@@ -23,6 +23,7 @@ import { OutputTail, type CapturedOutput } from './output-tail.js';
 import { checkPlanShape, type SandboxPlan } from './plan.js';
 import { Sandbox } from './sandbox.js';
 import { createScratch, removeScratch } from './scratch.js';
+import { forgetSandboxVerdicts } from './verdict-cache.js';
 
 /** The descriptor on which bubblewrap reports {"child-pid"} and {"exit-code"}. */
 const STATUS_FD = 3;
@@ -109,7 +110,10 @@ function resolveLimits(given: Partial<SandboxLimits> = {}): SandboxLimits {
 /** Runs `plan` in `sandbox` (from probeSandbox). Throws SandboxPlanError for a malformed plan. */
 export async function runSandboxed(sandbox: Sandbox, plan: SandboxPlan, options: RunOptions = {}): Promise<SandboxRun> {
   if (!(sandbox instanceof Sandbox)) throw new TypeError('runSandboxed needs the Sandbox that probeSandbox() returned');
-  return runUnder(sandbox.bwrap, plan, options);
+  const run = await runUnder(sandbox.bwrap, plan, options);
+  // A sandbox that would not start may no longer work here: the next start probes again.
+  if (run.setupError !== null) await forgetSandboxVerdicts();
+  return run;
 }
 
 /** The runner proper, for the probe, which has a bwrap path but no verdict yet. */
