@@ -69,10 +69,32 @@ async function hierarchies(limits: CgroupLimits): Promise<Hierarchy[] | string> 
   return [{ dir, limits: [['pids.max', String(limits.maxProcesses)], ['memory.max', memory]] }];
 }
 
+/** Empty groups of brokers that were killed before they could remove them (a group with processes stays: rmdir refuses). */
+async function removeLeftovers(places: Hierarchy[]): Promise<void> {
+  for (const place of places) {
+    const names = await fsp.readdir(place.dir).catch(() => [] as string[]);
+    for (const name of names) {
+      const pid = /^choragen-(\d+)-\d+$/.exec(name)?.[1];
+      if (pid === undefined || Number(pid) === process.pid || processAlive(Number(pid))) continue;
+      await fsp.rmdir(path.join(place.dir, name)).catch(() => undefined);
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
 /** A fresh group with `limits` below the broker's own, or why there is none. */
 export async function makeCommandCgroup(limits: CgroupLimits): Promise<CommandCgroup | { unavailable: string }> {
   const places = await hierarchies(limits);
   if (typeof places === 'string') return { unavailable: places };
+  await removeLeftovers(places);
   const name = `choragen-${process.pid}-${++made}`;
   const dirs: string[] = [];
   const remove = async (): Promise<string | null> => {
