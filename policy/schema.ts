@@ -10,6 +10,9 @@ import { Kind, Type, TypeRegistry, type TSchema, type TUnsafe } from '@sinclair/
 import { MUTATION_ACTIONS, ROLE_NAME_PATTERN, ROLE_PROVIDERS } from './types.js';
 
 /** The longest run_command timeout a policy may set. */
+
+/** The most child sessions a policy may let run at once (limits.max_parallel). */
+export const MAX_PARALLEL_LIMIT = 256;
 export const MAX_COMMAND_TIMEOUT_S = 3600;
 
 // A JSON Schema `enum`. TypeBox's own Type.Enum is a union of literals, which
@@ -109,7 +112,7 @@ function rolesSchema(section: TSchema = RoleSectionSchema) {
 export const LimitsSchema = Type.Object(
   {
     max_depth: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
-    max_parallel: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+    max_parallel: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PARALLEL_LIMIT })),
     // An hour at most: a command that needs longer is not one a session should wait on.
     command_timeout_s: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_COMMAND_TIMEOUT_S })),
   },

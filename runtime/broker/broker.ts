@@ -74,8 +74,10 @@ export interface BrokerOptions {
   onProgress?: (sessionId: string, outputTokens: number) => void;
   /** The command sandbox's verdict (default: probeSandbox(), cached); specs inject one to test a machine without bubblewrap. */
   commandSandbox?: () => Promise<SandboxVerdict>;
-  /** A pool to share (bench); otherwise the broker makes and owns one. */
+  /** A pool to share (bench), or one started early and handed over (ownPool); otherwise the broker makes and owns one. */
   pool?: SessionPool;
+  /** The broker closes `pool` when it closes. */
+  ownPool?: boolean;
   /**
    * Ingest the audit log into DuckDB when the run ends. Default false: every
    * metrics command ingests unfed logs first (DESIGN.md §5), so a run does not
@@ -138,6 +140,7 @@ export class Broker {
   private refsExplained = false;
   private configError = false;
   private readonly commandSandbox: () => Promise<SandboxVerdict>;
+  private earlyProbe: Promise<SandboxVerdict> | undefined;
 
   private constructor(
     private readonly opts: BrokerOptions,
@@ -149,7 +152,7 @@ export class Broker {
     const writes = new WriteRegistry();
     this.commandSandbox = opts.commandSandbox ?? (() => probeSandbox());
     // Probe early when a role may run commands: the verdict is ready (and cached) by the first call.
-    if (opts.policy.roles.some((r) => roleTools(opts.policy, r, REGISTRY).includes(RUN_COMMAND_TOOL))) void this.commandSandbox();
+    if (opts.policy.roles.some((r) => roleTools(opts.policy, r, REGISTRY).includes(RUN_COMMAND_TOOL))) this.earlyProbe = this.commandSandbox();
     const approver = new Approver({ autoApprove: opts.autoApprove, interactive: opts.interactive, timeoutMs: opts.approvalTimeoutMs, host: opts.promptHost });
     this.dispatcher = new ToolDispatcher(REGISTRY, {
       workspace: opts.workspace,
@@ -205,7 +208,7 @@ export class Broker {
       maxThreads: opts.maxParallel + 1,
       maxOldGenerationSizeMb: opts.workerMemoryMb,
     }));
-    return new Broker(opts, pool, !opts.pool, prompts);
+    return new Broker(opts, pool, !opts.pool || opts.ownPool === true, prompts);
   }
 
   /** Tools a role is offered in this run (the same list the manifest prints). */
@@ -281,6 +284,8 @@ export class Broker {
   }
 
   async close(): Promise<void> {
+    // A probe still running cleans up its scratch workspace and cgroup before the process may end.
+    await this.earlyProbe;
     if (this.ownsPool) await this.pool.close();
   }
 

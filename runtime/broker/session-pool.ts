@@ -19,7 +19,11 @@ export interface PoolOptions {
 }
 
 export class SessionPool {
-  private constructor(private readonly piscina: PiscinaType) {}
+  private constructor(
+    private readonly piscina: PiscinaType,
+    /** What it was made with: a pool started early serves a run only if these fit. */
+    readonly options: Readonly<PoolOptions>,
+  ) {}
 
   static async create(opts: PoolOptions): Promise<SessionPool> {
     const { Piscina } = await import('piscina');
@@ -27,7 +31,9 @@ export class SessionPool {
       // A CommonJS entry loads the worker module asynchronously (see workers/pool-entry.cts).
       filename: pathToFileURL(workerFiles.poolEntry).href,
       workerData: { entry: pathToFileURL(opts.filename ?? workerFiles.sessionWorker).href },
-      minThreads: Math.min(2, opts.maxThreads),
+      // One thread up front, for the root: a second one booting (and torn down at exit) costs a one-session run
+      // more than a first child pays to start its thread behind a model call.
+      minThreads: 1,
       maxThreads: opts.maxThreads,
       concurrentTasksPerWorker: 1,
       idleTimeout: 60_000,
@@ -35,7 +41,7 @@ export class SessionPool {
       execArgv: workerExecArgv(opts.sandbox),
       resourceLimits: opts.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: opts.maxOldGenerationSizeMb } : undefined,
     });
-    return new SessionPool(piscina);
+    return new SessionPool(piscina, opts);
   }
 
   get threads(): number {

@@ -3,6 +3,7 @@ import { ChoragenCommand } from './base.js';
 import { runFlags, runSettings } from './run-flags.js';
 
 export class AgentResumeCommand extends ChoragenCommand {
+  static override exitWhenDone = true;
   static override paths = [['agent:resume']];
   static override usage = Command.Usage({
     category: 'Sessions',

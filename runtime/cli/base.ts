@@ -7,6 +7,13 @@ import { describeError, exitCodeOf } from '../../policy/errors.js';
 import { termText } from '../terminal/text.js';
 
 export abstract class ChoragenCommand extends Command {
+  /**
+   * The process ends as soon as the command has returned and its output is
+   * written, without waiting for worker threads to wind down: a run has
+   * written everything it records synchronously, and awaited the rest.
+   */
+  static exitWhenDone = false;
+
   verbose = Option.Boolean('--verbose', false, { description: 'Print error details (stack traces)' });
 
   abstract run(): Promise<number | void>;

@@ -64,6 +64,18 @@ function dropOutputOnClosedPipe(stream: NodeJS.WriteStream): void {
   });
 }
 
+/** Ends the process with `code` once stdout and stderr have taken everything written to them. */
+function exitWhenFlushed(code: number): void {
+  let open = 2;
+  const flushed = () => {
+    if (--open === 0) process.exit(code);
+  };
+  process.stdout.write('', flushed);
+  process.stderr.write('', flushed);
+}
+
+let exitWhenDone = false;
+
 export async function main(argv: string[]): Promise<number> {
   dropOutputOnClosedPipe(process.stdout);
   dropOutputOnClosedPipe(process.stderr);
@@ -78,10 +90,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(cli.explainError(argv, err));
     return 2;
   }
+  exitWhenDone = (command.constructor as { exitWhenDone?: boolean }).exitWhenDone === true;
   return cli.run(command, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+    if (exitWhenDone) exitWhenFlushed(code);
+  },
   (err) => { process.stderr.write(`choragen: internal error: ${termLine(err?.message ?? err)}\n`); process.exitCode = 1; },
 );

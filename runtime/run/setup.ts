@@ -19,6 +19,9 @@ import { makeDirs } from '../make-dirs.js';
 import { errnoCode, storageError } from '../storage-error.js';
 
 /** The run's model when neither --model nor CHORAGEN_MODEL names one (for the default provider). */
+
+/** A session worker's heap cap without --worker-memory-mb. */
+export const DEFAULT_WORKER_MEMORY_MB = 512;
 export const DEFAULT_MODEL = DEFAULT_MODELS.anthropic;
 /** --request-timeout's default, in seconds. */
 export const DEFAULT_REQUEST_TIMEOUT_S = 120;
@@ -178,7 +181,7 @@ export async function prepareRun(settings: RunSettings, role?: string, opts: { p
     sessionTimeoutMs: settings.sessionTimeout === undefined ? undefined : durationFlag('--session-timeout', settings.sessionTimeout, { positive: true }),
     contextWindow: contextWindowTokens(settings.contextWindow),
     requestTimeoutMs: requestTimeoutMs(settings.requestTimeout),
-    workerMemoryMb: positiveInt('--worker-memory-mb', settings.workerMemoryMb, 512),
+    workerMemoryMb: positiveInt('--worker-memory-mb', settings.workerMemoryMb, DEFAULT_WORKER_MEMORY_MB),
     autoApprove: !!settings.autoApprove,
     requireApproval: !!settings.requireApproval,
     interactive: settings.interactive,

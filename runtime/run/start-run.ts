@@ -7,6 +7,7 @@ import { Broker, type RootRequest } from '../broker/broker.js';
 import { ExitCode, UsageError } from '../../policy/errors.js';
 import { ProgressView } from './progress-view.js';
 import { termText } from '../terminal/text.js';
+import { EarlyPool } from './early-pool.js';
 import { preflightWarnings } from './preflight.js';
 import { type RunSettings, prepareRun } from './setup.js';
 import type { SavedSession } from '../sessions/transcripts.js';
@@ -28,11 +29,20 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
   const role: Role = req.role;
   const message = req.message ?? defaultMessage(role, req.taskId, req.chainId);
   if (!message && !req.resume) throw new UsageError('say what the session should do: --message "…" (or give --task / --chain)');
-  // The role is checked against the policy here: an unknown one lists the roles it defines.
-  const { options } = await prepareRun(req.settings, role, { provider: !req.dryRun });
-  const warnings = await preflightWarnings(options);
+  const early = req.dryRun ? null : EarlyPool.start(req.settings.workerMemoryMb);
+  let prepared: Awaited<ReturnType<typeof prepareRun>>;
+  let warnings: string[];
+  try {
+    // The role is checked against the policy here: an unknown one lists the roles it defines.
+    prepared = await prepareRun(req.settings, role, { provider: !req.dryRun });
+    warnings = await preflightWarnings(prepared.options);
+  } catch (err) {
+    await early?.discard();
+    throw err;
+  }
+  const { options } = prepared;
 
-  if (req.dryRun) {
+  if (req.dryRun || !early) {
     const { dryRunPlan, dryRunText } = await import('./dry-run.js');
     const plan = dryRunPlan(options, role, [...warnings, ...(options.notices ?? [])]);
     context.stdout.write(req.json ? JSON.stringify(plan) + '\n' : dryRunText(plan));
@@ -42,7 +52,7 @@ export async function startRun(req: StartRequest, context: BaseContext): Promise
   const mode = req.json ? 'json' : process.stderr.isTTY ? 'live' : 'lines';
   const view = new ProgressView(mode, context.stderr, context.stdout);
   for (const w of warnings) view.print(`choragen: warning: ${w}`);
-  const broker = await Broker.create({ ...options, onEvent: view.onEvent, onProgress: view.onProgress, promptHost: view });
+  const broker = await Broker.create({ ...options, ...(await early.handOver(options)), onEvent: view.onEvent, onProgress: view.onProgress, promptHost: view });
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
