@@ -13,6 +13,7 @@
 // the audit logs in memory: the logs are the record, the database a view.
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { errnoWords, storageAdvice } from '../storage-error.js';
 
@@ -20,7 +21,6 @@ export type DbAccess = 'read' | 'write';
 
 export type OpenedDb = { instance: DuckDBInstance; access: DbAccess } | { unusable: string };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function isLockError(err: unknown): boolean {
   return /Could not set lock|Conflicting lock|database is locked|lock on file/i.test(messageOf(err));

@@ -7,14 +7,14 @@
 //   it; a lock whose process is gone (killed) is taken over.
 // - A session that was resumed records by whom (<id>.resumed.json), so a later
 //   resume of it points at the session that carried on instead of redoing it.
-import { linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Message, ToolResultBlock, ToolUseBlock } from '../../capabilities/protocol.js';
 import { UsageError } from '../../policy/errors.js';
 import { writerAlive } from '../audit/process-liveness.js';
 import { workspacePaths } from '../paths.js';
 import { errnoCode, storageError } from '../storage-error.js';
-import { type SavedSession, assertSessionId } from './transcripts.js';
+import { type SavedSession, assertSessionId, writeFileWhole } from './transcripts.js';
 
 export const RESUMED_NOTE = 'The session was resumed. Continue where you left off.';
 
@@ -59,12 +59,9 @@ function resumedFile(workspace: string, id: string): string {
 /** Records that session `from` is being continued by session `by` (written whole: temp file and rename). */
 export function markResumed(workspace: string, from: string, by: string): void {
   const file = resumedFile(workspace, from);
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, JSON.stringify({ session_id: by, at: new Date().toISOString() } satisfies ResumedBy));
-    renameSync(tmp, file);
+    writeFileWhole(file, JSON.stringify({ session_id: by, at: new Date().toISOString() } satisfies ResumedBy));
   } catch (err) {
-    rmSync(tmp, { force: true });
     throw storageError(err, 'record the resume in', file, true);
   }
 }

@@ -59,6 +59,18 @@ interface JournalEntry {
 const SESSION_ID = /^[A-Za-z0-9_-]+$/;
 
 /** A session id names files under .choragen/sessions/: nothing but letters, digits, - and _. */
+/** Writes `text` to `file` whole or not at all: a temp file beside it, renamed over it (removed on failure). */
+export function writeFileWhole(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
 export function assertSessionId(sessionId: string): void {
   if (!SESSION_ID.test(sessionId)) throw new UsageError(`not a session id: ${sessionId}`);
 }
@@ -132,16 +144,7 @@ export class TranscriptWriter {
       ...this.header, status, error, messages: [...transcript], tool_results: [...this.pending.values()], saved_at: new Date().toISOString(),
     };
     const file = transcriptFile(this.workspace, this.header.identity.id);
-    const tmp = `${file}.${process.pid}.tmp`;
-    this.guard('write the session record', file, () => {
-      try {
-        writeFileSync(tmp, JSON.stringify(saved));
-        renameSync(tmp, file);
-      } catch (err) {
-        rmSync(tmp, { force: true });
-        throw err;
-      }
-    });
+    this.guard('write the session record', file, () => writeFileWhole(file, JSON.stringify(saved)));
   }
 
   private line(value: JournalEntry): void {
